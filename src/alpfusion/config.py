@@ -1,0 +1,295 @@
+"""The analysis configuration: one YAML file, validated on load.
+
+A configuration is a tree of frozen dataclasses. `load_config` reads YAML, overlays it on the
+shipped default (`alpfusion/data/default.yaml`), and checks every key: unknown keys, wrong
+types and impossible values raise `ConfigError` naming the key (as a dotted path) and the
+problem. The configuration hash (`Config.hash`) is the SHA-256 of the canonical JSON of the
+validated tree, recorded in every output for provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import constants
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key and the problem."""
+
+    def __init__(self, key: str, problem: str, source: str | None = None):
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}configuration key '{key}': {problem}")
+        self.key = key
+        self.problem = problem
+        self.source = source
+
+    def located(self, source: str) -> ConfigError:
+        """The same error, naming the configuration file it came from."""
+        return self if self.source else ConfigError(self.key, self.problem, source)
+
+
+def _check(condition: bool, key: str, problem: str) -> None:
+    if not condition:
+        raise ConfigError(key, problem)
+
+
+@dataclass(frozen=True)
+class Beam:
+    sqrt_s: float
+    alpha: float | str
+    luminosity_fb: float
+
+    def validate(self, path: str) -> None:
+        _check(self.sqrt_s > 0, f"{path}.sqrt_s", f"must be positive, got {self.sqrt_s}")
+        if isinstance(self.alpha, str):
+            _check(self.alpha in ("thomson", "mz"), f"{path}.alpha",
+                   f"must be 'thomson', 'mz' or a number, got '{self.alpha}'")
+        else:
+            _check(0 < self.alpha < 1, f"{path}.alpha", f"must lie in (0, 1), got {self.alpha}")
+        _check(self.luminosity_fb > 0, f"{path}.luminosity_fb",
+               f"must be positive, got {self.luminosity_fb}")
+
+    @property
+    def alpha_value(self) -> float:
+        """The fine-structure constant used in every vertex."""
+        return {"thomson": constants.ALPHA_THOMSON, "mz": constants.ALPHA_MZ}.get(
+            self.alpha, self.alpha)
+
+    @property
+    def s(self) -> float:
+        return self.sqrt_s**2
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    theta_min_deg: float
+    theta_max_deg: float
+    energy_min: float
+    delta_r_ee_min: float
+
+    def validate(self, path: str) -> None:
+        _check(0 <= self.theta_min_deg < 90, f"{path}.theta_min_deg",
+               f"must lie in [0, 90) deg, got {self.theta_min_deg}")
+        _check(90 < self.theta_max_deg <= 180, f"{path}.theta_max_deg",
+               f"must lie in (90, 180] deg, got {self.theta_max_deg}")
+        _check(self.energy_min >= 0, f"{path}.energy_min",
+               f"must be non-negative, got {self.energy_min}")
+        _check(self.delta_r_ee_min >= 0, f"{path}.delta_r_ee_min",
+               f"must be non-negative, got {self.delta_r_ee_min}")
+
+    @property
+    def cos_theta_range(self) -> tuple[float, float]:
+        """(cos theta_max, cos theta_min): the accepted interval of cos(theta*)."""
+        return (math.cos(math.radians(self.theta_max_deg)),
+                math.cos(math.radians(self.theta_min_deg)))
+
+    @property
+    def is_inclusive(self) -> bool:
+        """True when the acceptance cuts nothing (full solid angle, no energy or separation cut)."""
+        return (self.theta_min_deg == 0 and self.theta_max_deg == 180
+                and self.energy_min == 0 and self.delta_r_ee_min == 0)
+
+
+@dataclass(frozen=True)
+class Signal:
+    g_ref: float
+    masses: tuple[float, ...]
+    electron_mass: bool
+    component: str
+
+    def validate(self, path: str) -> None:
+        _check(self.g_ref > 0, f"{path}.g_ref", f"must be positive, got {self.g_ref}")
+        _check(len(self.masses) > 0, f"{path}.masses", "must list at least one mass")
+        for i, m in enumerate(self.masses):
+            _check(m >= 0, f"{path}.masses[{i}]", f"must be non-negative, got {m}")
+        _check(list(self.masses) == sorted(set(self.masses)), f"{path}.masses",
+               "must be strictly increasing")
+        _check(self.component in ("both", "fusion", "dalitz"), f"{path}.component",
+               f"must be 'both', 'fusion' or 'dalitz', got '{self.component}'")
+
+
+@dataclass(frozen=True)
+class Vegas:
+    nitn: int
+    neval: int
+    ninc: int
+    alpha: float
+
+    def validate(self, path: str) -> None:
+        _check(self.nitn >= 1, f"{path}.nitn", f"must be at least 1, got {self.nitn}")
+        _check(self.neval >= 1000, f"{path}.neval", f"must be at least 1000, got {self.neval}")
+        _check(self.ninc >= 2, f"{path}.ninc", f"must be at least 2, got {self.ninc}")
+        _check(0 <= self.alpha <= 2, f"{path}.alpha", f"must lie in [0, 2], got {self.alpha}")
+
+
+@dataclass(frozen=True)
+class Generation:
+    seed: int
+    events: int
+    chunk_size: int
+    vegas: Vegas
+    output_dir: str
+
+    def validate(self, path: str) -> None:
+        _check(self.seed >= 0, f"{path}.seed", f"must be non-negative, got {self.seed}")
+        _check(self.events >= 1, f"{path}.events", f"must be at least 1, got {self.events}")
+        _check(self.chunk_size >= 1, f"{path}.chunk_size",
+               f"must be at least 1, got {self.chunk_size}")
+
+
+@dataclass(frozen=True)
+class Config:
+    beam: Beam
+    acceptance: Acceptance
+    signal: Signal
+    generation: Generation
+    source: str = field(default="<default>", compare=False)
+
+    def validate(self, path: str) -> None:
+        for m in self.signal.masses:
+            _check(m < self.beam.sqrt_s, "signal.masses",
+                   f"m_a = {m} GeV is not below sqrt_s = {self.beam.sqrt_s} GeV")
+        emin = self.acceptance.energy_min
+        _check(2 * emin < self.beam.sqrt_s, "acceptance.energy_min",
+               f"{emin} GeV leaves no phase space at sqrt_s = {self.beam.sqrt_s} GeV")
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("source")
+        return out
+
+    @property
+    def hash(self) -> str:
+        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def replace(self, **sections: dict[str, Any]) -> Config:
+        """A validated copy with some keys changed: ``cfg.replace(signal={"g_ref": 1e-3})``."""
+        data = self.as_dict()
+        for section, values in sections.items():
+            if section not in data:
+                raise ConfigError(section, "unknown section")
+            data[section] = _merge(data[section], values, section)
+        return _build(Config, data, "", self.source)
+
+
+def _merge(base: dict, overlay: dict, path: str) -> dict:
+    """Overlay `overlay` on `base`, refusing keys that `base` does not have."""
+    if not isinstance(overlay, dict):
+        raise ConfigError(path or "<top>", f"must be a mapping, got {type(overlay).__name__}")
+    merged = dict(base)
+    for key, value in overlay.items():
+        key_path = f"{path}.{key}" if path else str(key)
+        if key not in base:
+            raise ConfigError(key_path, f"unknown key (allowed: {', '.join(sorted(base))})")
+        if isinstance(base[key], dict):
+            merged[key] = _merge(base[key], value, key_path)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check `value` against a field's type annotation, converting ints to floats and lists to tuples."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+        names = " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(annotation))
+        raise ConfigError(key, f"must be {names}, got {type(value).__name__} {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"must be a list, got {type(value).__name__} {value!r}")
+        (item_type, _ellipsis) = typing.get_args(annotation)
+        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, f"must be a number, got {type(value).__name__} {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(key, f"must be finite, got {value}")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be an integer, got {type(value).__name__} {value!r}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false, got {type(value).__name__} {value!r}")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, got {type(value).__name__} {value!r}")
+        return value
+    raise TypeError(f"unsupported annotation {annotation!r} for {key}")
+
+
+def _build(cls: type, data: dict, path: str, source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "source":
+            continue
+        key = f"{path}.{f.name}" if path else f.name
+        if f.name not in data:
+            raise ConfigError(key, "missing", source)
+        annotation = hints[f.name]
+        try:
+            if dataclasses.is_dataclass(annotation):
+                kwargs[f.name] = _build(annotation, data[f.name], key, source)
+            else:
+                kwargs[f.name] = _coerce(data[f.name], annotation, key)
+        except ConfigError as err:
+            raise err.located(source) from None
+    if cls is Config:
+        kwargs["source"] = source
+    obj = cls(**kwargs)
+    try:
+        obj.validate(path)
+    except ConfigError as err:
+        raise err.located(source) from None
+    return obj
+
+
+def default_config_text() -> str:
+    """The YAML text of the configuration shipped with the package."""
+    return resources.files("alpfusion").joinpath("data/default.yaml").read_text()
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate a configuration file, overlaid on the shipped default.
+
+    A file may give only the keys it changes. Unknown keys, wrong types and impossible values
+    raise `ConfigError` naming the file, the dotted key and the problem.
+    """
+    base = yaml.safe_load(default_config_text())
+    if path is None:
+        return _build(Config, base, "", "<default>")
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise ConfigError("<file>", f"cannot read: {err.strerror}", source) from None
+    try:
+        user = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError("<file>", f"not valid YAML: {err}", source) from None
+    try:
+        merged = _merge(base, user, "")
+    except ConfigError as err:
+        raise err.located(source) from None
+    return _build(Config, merged, "", source)

@@ -1,0 +1,43 @@
+"""Physical constants and unit conversions (natural units, GeV).
+
+Particle masses and widths come from the PDG tables shipped with the `particle` package
+(values in MeV there), so that they follow the maintained PDG data rather than typed numbers.
+Quantities the PDG tables do not hold (couplings, branching ratios chosen by the analysis)
+are the defaults of ../shared/physics.md and can be overridden in the configuration.
+"""
+
+from particle import Particle
+
+GEV2_TO_PB = 0.3893794e9
+"""(hbar c)^2 in GeV^2 pb: a cross section in GeV^-2 times this is in pb."""
+
+PB_TO_AB = 1.0e6
+
+ALPHA_THOMSON = 1.0 / 137.035999
+"""Fine-structure constant in the Thomson limit, alpha(0)."""
+
+ALPHA_MZ = 1.0 / 127.951
+"""MS-bar alpha(m_Z) (PDG), an option for the running coupling at high scale."""
+
+SIN2_THETA_W = 0.2312
+"""Effective weak mixing angle sin^2(theta_W) (physics.md default)."""
+
+BR_TAU_TO_ENUNU = 0.1782
+"""BR(tau -> e nu nu) (physics.md default)."""
+
+SQRT_S_BELLE2 = 10.58
+"""Belle II centre-of-mass energy at the Upsilon(4S), GeV."""
+
+
+def _mass_gev(pdgid: int) -> float:
+    return Particle.from_pdgid(pdgid).mass / 1000.0
+
+
+def _width_gev(pdgid: int) -> float:
+    return Particle.from_pdgid(pdgid).width / 1000.0
+
+
+M_ELECTRON = _mass_gev(11)
+M_TAU = _mass_gev(15)
+M_Z = _mass_gev(23)
+GAMMA_Z = _width_gev(23)

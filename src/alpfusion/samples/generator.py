@@ -1,0 +1,235 @@
+"""Adaptive importance sampling with vegas: cross sections and weighted events.
+
+For each phase-space channel of a process, vegas (Lepage, J. Comput. Phys. 27 (1978) 192;
+arXiv:2009.05112) adapts a map x(y) of the unit hypercube to the integrand. Then
+
+* the cross section is vegas's own estimate from iterations with the map frozen (adapt=False),
+  with its error;
+* events are drawn by plain importance sampling through the frozen map: y uniform, x = x(y),
+  and each event carries the weight w = dsigma/dx(x) * J(y) / N_c in pb, N_c the number of
+  draws of channel c. The weights' sum is an unbiased estimate of the cross section, and the
+  error follows from their spread. Draws outside the acceptance (w = 0) are not written.
+
+Every random number flows from one seed through numpy's SeedSequence: the training stream, and
+one stream per (channel, chunk), so a sample is bit-identical for the same seed and settings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import vegas
+
+from .. import __version__
+from ..config import Vegas
+from .processes import SignalProcess
+
+TRAINING_STREAM = 0
+EVENT_STREAM = 1
+PILOT_STREAM = 2
+
+
+@dataclass
+class ChannelResult:
+    """One channel after training: its frozen vegas map and its cross section in pb."""
+
+    name: str
+    map: vegas.AdaptiveMap
+    sigma: float
+    error: float
+
+
+@dataclass
+class CrossSection:
+    """A cross section in pb with its MC error and the per-channel pieces."""
+
+    sigma: float
+    error: float
+    channels: list[ChannelResult] = field(default_factory=list)
+
+    @property
+    def relative_error(self) -> float:
+        return self.error / self.sigma if self.sigma > 0 else math.inf
+
+
+class Generator:
+    """Trains vegas on every channel of a process, then gives cross sections and event streams."""
+
+    def __init__(self, process: SignalProcess, settings: Vegas, seed: int):
+        self.process = process
+        self.settings = settings
+        self.seed = seed
+        self._trained: CrossSection | None = None
+
+    def _rng(self, *stream: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.seed, *stream]))
+
+    def _integrand(self, channel: int, rng: np.random.Generator):
+        chan = self.process.channels[channel]
+
+        @vegas.lbatchintegrand
+        def f(x):
+            momenta, ps_weight = chan(np.asarray(x), rng.uniform(0.0, 2.0 * math.pi, len(x)))
+            return self.process.differential(channel, momenta, ps_weight)
+
+        return f
+
+    def train(self) -> CrossSection:
+        """Adapt a vegas map per channel (nitn iterations), then estimate each channel's sigma.
+
+        The estimate uses nitn/2 (at least 2) further iterations with the map frozen, so that
+        it is not biased by the adaptation.
+        """
+        if self._trained is not None:
+            return self._trained
+        vs = self.settings
+        results = []
+        for i, chan in enumerate(self.process.channels):
+            rng = self._rng(TRAINING_STREAM, i)
+            amap = vegas.AdaptiveMap([[0.0, 1.0]] * chan.dim, ninc=vs.ninc)
+            integ = vegas.Integrator(amap, alpha=vs.alpha, ran_array_generator=rng.random)
+            f = self._integrand(i, rng)
+            integ(f, nitn=vs.nitn, neval=vs.neval)
+            res = integ(f, nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
+            results.append(ChannelResult(chan.name, integ.map, float(res.mean), float(res.sdev)))
+        self._trained = CrossSection(
+            sigma=sum(r.sigma for r in results),
+            error=math.sqrt(sum(r.error**2 for r in results)),
+            channels=results,
+        )
+        return self._trained
+
+    def _sample(self, channel: int, n: int, rng: np.random.Generator):
+        """n draws of one channel through its frozen map: (momenta, dsigma/dx * J)."""
+        chan = self.process.channels[channel]
+        amap = self.train().channels[channel].map
+        y = rng.random((n, chan.dim))
+        x = np.empty_like(y)
+        jac = np.empty(n)
+        amap.map(y, x, jac)
+        momenta, ps_weight = chan(x, rng.uniform(0.0, 2.0 * math.pi, n))
+        return momenta, self.process.differential(channel, momenta, ps_weight) * jac
+
+    def events(self, n_events: int, chunk_size: int, *, unweight: bool = False,
+               provenance: dict | None = None) -> EventStream:
+        """A stream of `n_events` draws in chunks (see `EventStream`).
+
+        `provenance` (for example the configuration hash) is added to the sample's metadata.
+        """
+        return EventStream(self, n_events, chunk_size, unweight, provenance or {"config_hash": None})
+
+
+def _split(total: int, fractions: list[float]) -> list[int]:
+    """Split an integer in proportion to `fractions` (largest remainder), each channel >= 1."""
+    raw = [total * f for f in fractions]
+    counts = [max(1, int(r)) for r in raw]
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+    for i in order[: max(0, total - sum(counts))]:
+        counts[i] += 1
+    return counts
+
+
+class EventStream:
+    """Weighted events of a trained generator, chunk by chunk (the `rootio` EventStream protocol).
+
+    The draws are shared among channels in proportion to their cross sections. With
+    `unweight`, an event of per-draw value v is kept with probability min(1, v / v_max) and
+    given the value max(v, v_max), unbiased whatever v_max; v_max per channel is the largest
+    value in a pilot sample of neval draws.
+    """
+
+    def __init__(self, generator: Generator, n_events: int, chunk_size: int, unweight: bool,
+                 provenance: dict):
+        self.generator = generator
+        self.provenance = provenance
+        self.n_events = n_events
+        self.chunk_size = chunk_size
+        self.unweight = unweight
+        self.particles = generator.process.particles
+        trained = generator.train()
+        self._fractions = [c.sigma / trained.sigma if trained.sigma > 0 else 1.0 / len(trained.channels)
+                           for c in trained.channels]
+        self.draws_per_chunk = tuple(min(chunk_size, n_events - start) for start in range(0, n_events, chunk_size))
+        self._per_chunk = [_split(n, self._fractions) for n in self.draws_per_chunk]
+        self._draws = [sum(c[i] for c in self._per_chunk) for i in range(len(self._fractions))]
+        self._sums = np.zeros((len(self._fractions), 2))
+        self._written = 0
+        self._vmax = self._pilot_maxima() if unweight else None
+
+    def _pilot_maxima(self) -> list[float]:
+        gen = self.generator
+        return [float(np.max(gen._sample(i, gen.settings.neval, gen._rng(PILOT_STREAM, i))[1]))
+                for i in range(len(self._fractions))]
+
+    def chunks(self) -> Iterator[dict[str, np.ndarray]]:
+        gen = self.generator
+        for k, counts in enumerate(self._per_chunk):
+            parts = []
+            for i, n in enumerate(counts):
+                rng = gen._rng(EVENT_STREAM, i, k)
+                momenta, value = gen._sample(i, n, rng)
+                self._sums[i] += (value.sum(), (value * value).sum())
+                if self._vmax is not None:
+                    keep = rng.random(n) * self._vmax[i] < value
+                    value = np.maximum(value, self._vmax[i])
+                else:
+                    keep = value > 0
+                parts.append(({p: v[keep] for p, v in momenta.items()}, value[keep] / self._draws[i]))
+            chunk = {}
+            for p in self.particles:
+                p4 = np.concatenate([m[p] for m, _ in parts])
+                for j, comp in enumerate(("E", "px", "py", "pz")):
+                    chunk[f"{p}_{comp}"] = np.ascontiguousarray(p4[:, j])
+            chunk["weight"] = np.concatenate([w for _, w in parts])
+            n_out = len(chunk["weight"])
+            chunk["event"] = np.arange(self._written, self._written + n_out, dtype=np.uint64)
+            self._written += n_out
+            yield chunk
+
+    def cross_section(self) -> CrossSection:
+        """The cross section estimated from all draws so far (sum of weights, spread of weights)."""
+        sigma, var = 0.0, 0.0
+        for (s1, s2), n in zip(self._sums, self._draws):
+            mean = s1 / n
+            sigma += mean
+            var += max(s2 / n - mean * mean, 0.0) / max(n - 1, 1)
+        return CrossSection(sigma, math.sqrt(var))
+
+    def metadata(self) -> dict:
+        gen = self.generator
+        st = gen.process.settings
+        acc = st.acceptance
+        xs = self.cross_section()
+        trained = gen.train()
+        return {
+            "process": st.process,
+            "component": st.component if st.process == "ee_to_eea" else None,
+            "m_a": st.m_a,
+            "g_ref": st.g,
+            "sqrt_s": st.sqrt_s,
+            "alpha": st.alpha,
+            "electron_mass": st.electron_mass,
+            "cuts": {
+                "theta_min_deg": acc.theta_min_deg,
+                "theta_max_deg": acc.theta_max_deg,
+                "energy_min": acc.energy_min,
+                "delta_r_ee_min": acc.delta_r_ee_min,
+            },
+            "sigma_pb": xs.sigma,
+            "sigma_err_pb": xs.error,
+            "sigma_vegas_pb": trained.sigma,
+            "sigma_vegas_err_pb": trained.error,
+            "n_events": self._written,
+            "n_draws": int(sum(self._draws)),
+            "unweighted": self.unweight,
+            "seed": gen.seed,
+            "vegas": {"nitn": gen.settings.nitn, "neval": gen.settings.neval,
+                      "ninc": gen.settings.ninc, "alpha": gen.settings.alpha},
+            "channels": [c.name for c in trained.channels],
+            "alpfusion_version": __version__,
+            "particles": list(self.particles),
+            **self.provenance,
+        }

@@ -1,0 +1,67 @@
+"""The command line, end to end on small inputs."""
+
+import json
+
+from click.testing import CliRunner
+
+from alpfusion.cli import main
+from alpfusion.samples.rootio import read_sample
+
+SMALL = "generation:\n  events: 4000\n  chunk_size: 1500\n  vegas:\n    nitn: 3\n    neval: 4000\n    ninc: 50\n"
+
+
+def test_generate_writes_and_resumes(tmp_path):
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(SMALL)
+    out = tmp_path / "samples"
+    runner = CliRunner()
+    args = ["-c", str(cfg), "generate", "-p", "ee_to_gamma_a", "-m", "1,2", "-o", str(out)]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    arrays, meta = read_sample(out / "ee_to_gamma_a_ma2.root")
+    assert meta["m_a"] == 2.0 and meta["seed"] == 20261121 + 1 and meta["n_draws"] == 4000
+    assert abs(arrays["weight"].sum() - meta["sigma_pb"]) < 1e-12 * meta["sigma_pb"]
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0 and again.output.count("up to date, kept") == 2
+
+
+def test_xsec_formats(tmp_path):
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(SMALL)
+    runner = CliRunner()
+    res = runner.invoke(main, ["-c", str(cfg), "xsec", "-p", "ee_to_gamma_a", "-m", "1", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)["rows"]
+    assert rows[0]["process"] == "ee_to_gamma_a" and rows[0]["sigma_fb"] > 0
+    res = runner.invoke(main, ["-c", str(cfg), "xsec", "-p", "ee_to_gamma_a", "-m", "1", "--theta-min", "17",
+                               "--format", "csv"])
+    assert res.output.splitlines()[0] == "process,m_a,component,theta_min_deg,sigma_fb,error_fb"
+    assert res.output.splitlines()[1].startswith("ee_to_gamma_a,1.0,-,17.0,")
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("acceptance:\n  theta_min_deg: 91\n")
+    res = CliRunner().invoke(main, ["-c", str(bad), "xsec"])
+    assert res.exit_code != 0 and "acceptance.theta_min_deg" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(main, ["xsec", "-m", "1", "--theta-min", "95"])
+    assert res.exit_code != 0 and "theta_min" in res.output
+    massless = tmp_path / "massless.yaml"
+    massless.write_text("signal:\n  electron_mass: false\n")
+    res = CliRunner().invoke(main, ["-c", str(massless), "xsec", "-p", "ee_to_eea", "-m", "1"])
+    assert res.exit_code != 0 and "delta_r_ee_min" in res.output
+
+
+def test_config_command():
+    res = CliRunner().invoke(main, ["config"])
+    assert res.exit_code == 0 and "# hash: " in res.output and "theta_min_deg: 22.0" in res.output
+    res = CliRunner().invoke(main, ["config", "--default"])
+    assert "electron_mass: true" in res.output
+
+
+def test_import_lhe(tmp_path):
+    from pathlib import Path
+    lhe = Path(__file__).parent / "data" / "ee_to_eea_ma1.lhe"
+    res = CliRunner().invoke(main, ["import-lhe", str(lhe), "-o", str(tmp_path / "mg.root")])
+    assert res.exit_code == 0, res.output
+    assert read_sample(tmp_path / "mg.root")[1]["n_events"] == 20
