@@ -1,0 +1,6 @@
+"""Event samples: exact tree-level matrix elements, phase space, vegas sampling, ROOT and LHE I/O.
+
+Modules: `dirac` (spinors, currents, polarisations), `amplitudes` (the signal processes),
+`phasespace` (channels), `processes` (matrix element + channels + acceptance), `generator`
+(vegas training, cross sections, event streams), `rootio` (ROOT samples), `lhe` (MadGraph import).
+"""
