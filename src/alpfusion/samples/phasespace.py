@@ -104,13 +104,17 @@ class TwoBody:
 class ForwardBackwardPair:
     """e-(p3) e+(p4) X for t-channel exchange: e- follows the e- beam (+z), e+ the e+ beam (-z).
 
-    Variables: E3; u3 = ln(1 - b0 cos th3) and u4 = ln(1 + b0 cos th4), flat in the t-channel
-    poles 1/(1 -+ b0 cos th) (b0 the beam velocity); phi4 - phi3. E4 solves
-    f(E4) = (P - p3 - p4)^2 - m_X^2 = 0. With massive electrons f has two roots; a fifth
-    variable picks the "+" root with probability `first_root_probability` and the other one
-    otherwise, weighted by the inverse probability (0 where the chosen root is unphysical).
-    The "-" root is physical only where the e+ is slow in the rest frame of P - p3, next to
-    the e- energy endpoint, so it is drawn rarely.
+    Variables: u3 = ln(1 - b0 cos th3) and u4 = ln(1 + b0 cos th4), flat in the t-channel
+    poles 1/(1 -+ b0 cos th) (b0 the beam velocity); phi4 - phi3; E3 between the threshold and
+    the largest value that leaves E4 above threshold (`e3_limit`), so that the energy cut on
+    both electrons is built in. E4 solves
+    f(E4) = (P - p3 - p4)^2 - m_X^2 = 0. With massive electrons f has two roots,
+    E4 = (a b +- c sqrt(a^2 - 4 m^2 (b^2 - c^2))) / (2 (b^2 - c^2)) in the notation of the code; the
+    "+" root goes over into the massless solution a / (2 (b - c)). A fifth variable picks it with
+    probability `first_root_probability` and the other root otherwise, weighted by the inverse
+    probability (0 where the chosen root is unphysical). The other root is physical only where
+    the e+ is slow in the rest frame of P - p3, next to the e- energy endpoint, so it is drawn
+    rarely.
 
         d Phi_3 = (2 pi)^-5 / 4 * |p3| |p4| / |df/dE4| dE3 dOmega3 dOmega4,
         df/dE4 = -2 (Q0 - (E4/|p4|) Q.n4),  Q = P - p3,  n4 = p4/|p4|.
@@ -132,16 +136,36 @@ class ForwardBackwardPair:
     def dim(self) -> int:
         return 5 if self.m_e > 0 else 4
 
+    E3_MARGIN = 0.01
+    """GeV added to the massless E3 limit when m_e > 0: far above the O(m_e^2 / E_min) ~ 1e-6 GeV
+    shift of the massive kinematics; draws beyond the true limit get weight 0."""
+
+    def e3_limit(self, cos3, cos4, dphi):
+        """The largest E3 for which E4 >= max(E_min, m_e), at fixed directions of e- and e+.
+
+        For massless electrons E4(E3) = (s - m_X^2 - 2 sqrt(s) E3) / (2 (sqrt(s) - k E3)),
+        k = 1 - cos(theta_34), falls monotonically (dE4/dE3 = 2 [s (k - 2) - k m_X^2] / D^2 <= 0),
+        so E4 >= E_min is E3 <= (s - m_X^2 - 2 sqrt(s) E_min) / (2 sqrt(s) - 2 k E_min). It is
+        capped at the kinematic endpoint (s + m_e^2 - (m_e + m_X)^2) / (2 sqrt(s)).
+        """
+        rs, m, mx = self.sqrt_s, self.m_e, self.m_x
+        endpoint = (rs**2 + m**2 - (m + mx) ** 2) / (2.0 * rs)
+        e4_min = max(self.e_min, m)
+        if e4_min <= 0:
+            return np.full_like(cos3, endpoint)
+        sin3, sin4 = np.sqrt(np.maximum(1 - cos3 * cos3, 0)), np.sqrt(np.maximum(1 - cos4 * cos4, 0))
+        k = 1.0 - (cos3 * cos4 + sin3 * sin4 * np.cos(dphi))
+        limit = (rs**2 - mx**2 - 2.0 * rs * e4_min) / (2.0 * rs - 2.0 * k * e4_min)
+        if m > 0:
+            limit = limit + self.E3_MARGIN
+        return np.minimum(limit, endpoint)
+
     @property
     def _b0(self) -> float:
         return math.sqrt(1.0 - 4.0 * self.m_e**2 / self.sqrt_s**2) if self.m_e > 0 else 1.0
 
     def __call__(self, y, azimuth):
         rs, m, mx, b0 = self.sqrt_s, self.m_e, self.m_x, self._b0
-        e3_lo = max(self.e_min, m)
-        e3_hi = (rs**2 + m**2 - (m + mx) ** 2) / (2.0 * rs)
-        e3 = e3_lo + (e3_hi - e3_lo) * y[:, 0]
-        p3abs = np.sqrt(np.maximum(e3 * e3 - m * m, 0.0))
         # polar angles with the t-channel poles flattened
         u3_lo, u3_hi = math.log(1.0 - b0 * self.cos_hi), math.log(1.0 - b0 * self.cos_lo)
         u3 = u3_lo + (u3_hi - u3_lo) * y[:, 1]
@@ -151,6 +175,11 @@ class ForwardBackwardPair:
         cos4 = (np.exp(u4) - 1.0) / b0
         jac_angles = (u3_hi - u3_lo) * np.exp(u3) / b0 * (u4_hi - u4_lo) * np.exp(u4) / b0
         dphi = TWO_PI * y[:, 3]
+        # E3 up to where E4 falls to the threshold (see `e3_limit`)
+        e3_lo = max(self.e_min, m)
+        e3_hi = self.e3_limit(cos3, cos4, dphi)
+        e3 = e3_lo + (e3_hi - e3_lo) * y[:, 0]
+        p3abs = np.sqrt(np.maximum(e3 * e3 - m * m, 0.0))
         p3 = from_angles(e3, p3abs, cos3, np.zeros_like(e3))
         n4 = from_angles(np.ones_like(e3), 1.0, cos4, dphi)[:, 1:]
         q = -p3
@@ -163,7 +192,7 @@ class ForwardBackwardPair:
             first = y[:, 4] < self.first_root_probability
             root_sign = np.where(first, 1.0, -1.0)
             disc = np.maximum(a * a - 4.0 * m * m * (b * b - c * c), 0.0)
-            e4 = (a * b + root_sign * np.abs(c) * np.sqrt(disc)) / (2.0 * (b * b - c * c))
+            e4 = (a * b + root_sign * c * np.sqrt(disc)) / (2.0 * (b * b - c * c))
             p4abs = np.sqrt(np.maximum(e4 * e4 - m * m, 0.0))
             # squaring admitted 2 b E4 - a = -2 c |p4| as well: keep the root of the right sign
             valid = (a * a >= 4.0 * m * m * (b * b - c * c)) & (e4 >= m) & ((2.0 * b * e4 - a) * c >= 0)
@@ -177,7 +206,7 @@ class ForwardBackwardPair:
             valid = denom > 0
             root_weight = 1.0
             dfde4 = 2.0 * denom
-        valid &= (e4 >= max(self.e_min, m)) & (dfde4 > 0)
+        valid &= (e4 >= max(self.e_min, m)) & (dfde4 > 0) & (e3_hi > e3_lo)
         e4 = np.where(valid, e4, max(self.e_min, m, 1e-3))
         p4abs = np.where(valid, p4abs, e4)
         p4 = np.concatenate([e4[:, None], p4abs[:, None] * n4], axis=1)
