@@ -50,7 +50,7 @@ def amplitudes_ee_to_gamma_a(p1, p2, k, *, g, alpha, electron_mass=0.0):
     j_in = current(v_spinor(p2, electron_mass), u_spinor(p1, electron_mass))  # [h2, h1]
     j_in = np.swapaxes(j_in, 1, 2)[:, :, :, None, :]  # [h1, h2, 1]
     eps_out = np.conj(polarisations(k))  # [lambda]
-    x = eps_vector(eps_out, big_p[:, None, :], -k[:, None, :])[:, None, None, :, :]
+    x = eps_vector(eps_out, big_p, -k)[:, None, None, :, :]
     return e * g * np.sum(j_in * x, axis=-1) / msq(big_p)[:, None, None, None]
 
 
@@ -80,12 +80,12 @@ def amplitudes_ee_to_eea(p1, p2, p3, p4, *, g, alpha, electron_mass=0.0):
     big_p, q = p1 + p2, p3 + p4
 
     j13 = np.swapaxes(current(u3, u1), 1, 2)  # [h1, h3]
-    x_f = eps_vector(current(v2, v4), q1[:, None, None, :], q2[:, None, None, :])  # [h2, h4]
+    x_f = eps_vector(current(v2, v4), q1, q2)  # [h2, h4]
     m_f = _pair_contract(j13, x_f).transpose(0, 1, 3, 2, 4)  # [h1, h2, h3, h4]
     m_f *= (e2 * g / (msq(q1) * msq(q2)))[:, None, None, None, None]
 
     j21 = np.swapaxes(current(v2, u1), 1, 2)  # [h1, h2]
-    x_d = eps_vector(current(u3, v4), big_p[:, None, None, :], -q[:, None, None, :])  # [h3, h4]
+    x_d = eps_vector(current(u3, v4), big_p, -q)  # [h3, h4]
     m_d = _pair_contract(j21, x_d)
     m_d *= (e2 * g / (msq(big_p) * msq(q)))[:, None, None, None, None]
     return m_f, m_d

@@ -153,17 +153,38 @@ def eps_vector(b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
     """X_mu = eps_{mu nu rho sigma} b^nu c^rho d^sigma (lower index), eps^{0123} = +1.
 
     Then eps_{mu nu rho sigma} a^mu b^nu c^rho d^sigma = sum_mu a^mu X_mu (plain sum, the index
-    already lowered). Written out as the signed 3x3 minors of (b, c, d).
+    already lowered). c and d have shape (..., 4); b has the same leading axes and possibly
+    extra (helicity) axes before its Lorentz index: the minors of (c, d) are computed once per
+    event and applied to all of them. With w^{rho sigma} = c^rho d^sigma - c^sigma d^rho,
+    M_{mu nu} = eps_{mu nu rho sigma} c^rho d^sigma has M_01 = -w23, M_02 = w13, M_03 = -w12,
+    M_12 = -w03, M_13 = w02, M_23 = -w01 (antisymmetric), and X_mu = M_{mu nu} b^nu.
     """
-    b0, b1, b2, b3 = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    c0, c1, c2, c3 = c[..., 0], c[..., 1], c[..., 2], c[..., 3]
-    d0, d1, d2, d3 = d[..., 0], d[..., 1], d[..., 2], d[..., 3]
-    m123 = b1 * (c2 * d3 - c3 * d2) - b2 * (c1 * d3 - c3 * d1) + b3 * (c1 * d2 - c2 * d1)
-    m023 = b0 * (c2 * d3 - c3 * d2) - b2 * (c0 * d3 - c3 * d0) + b3 * (c0 * d2 - c2 * d0)
-    m013 = b0 * (c1 * d3 - c3 * d1) - b1 * (c0 * d3 - c3 * d0) + b3 * (c0 * d1 - c1 * d0)
-    m012 = b0 * (c1 * d2 - c2 * d1) - b1 * (c0 * d2 - c2 * d0) + b2 * (c0 * d1 - c1 * d0)
-    # eps_{0123} = -1: X_0 = -m123, X_1 = +m023, X_2 = -m013, X_3 = +m012
-    return np.stack([-m123, m023, -m013, m012], axis=-1)
+    c, d = np.broadcast_arrays(np.asarray(c, dtype=float), np.asarray(d, dtype=float))
+    lead = c.shape[:-1]
+    n = int(np.prod(lead, dtype=int))
+    b = np.asarray(b)
+    flat_b = np.ascontiguousarray(b.reshape(n, -1, 4))
+    out = _eps_vector_kernel(flat_b, np.ascontiguousarray(c.reshape(n, 4)), np.ascontiguousarray(d.reshape(n, 4)))
+    return out.reshape(b.shape)
+
+
+@numba.njit(cache=True)
+def _eps_vector_kernel(b, c, d):  # pragma: no cover - compiled
+    out = np.empty_like(b)
+    for e in range(b.shape[0]):
+        w01 = c[e, 0] * d[e, 1] - c[e, 1] * d[e, 0]
+        w02 = c[e, 0] * d[e, 2] - c[e, 2] * d[e, 0]
+        w03 = c[e, 0] * d[e, 3] - c[e, 3] * d[e, 0]
+        w12 = c[e, 1] * d[e, 2] - c[e, 2] * d[e, 1]
+        w13 = c[e, 1] * d[e, 3] - c[e, 3] * d[e, 1]
+        w23 = c[e, 2] * d[e, 3] - c[e, 3] * d[e, 2]
+        for k in range(b.shape[1]):
+            b0, b1, b2, b3 = b[e, k, 0], b[e, k, 1], b[e, k, 2], b[e, k, 3]
+            out[e, k, 0] = -w23 * b1 + w13 * b2 - w12 * b3
+            out[e, k, 1] = w23 * b0 - w03 * b2 + w02 * b3
+            out[e, k, 2] = -w13 * b0 + w03 * b1 - w01 * b3
+            out[e, k, 3] = w12 * b0 - w02 * b1 + w01 * b2
+    return out
 
 
 def eps4(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -398,7 +398,7 @@ def write_sample(
             first = next(chunks, None)
             with uproot.recreate(
                 tmp,
-                compression=uproot.ZLIB(1),
+                compression=None,  # float64 momenta: ZLIB-1 saves 8.5% for 17x the write time
                 uuid_function=_uuid_function(particles, first),
             ) as rootfile:
                 tree = rootfile.mktree(EVENTS_TREE, dtypes, title="alpfusion events")
