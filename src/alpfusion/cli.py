@@ -17,6 +17,9 @@ from .samples.generator import Generator
 from .samples.lhe import lhe_to_root
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
 from .samples.rootio import SampleError, read_metadata, write_sample
+from .samples.taupair import TauPairProcess, TauPairSettings
+
+TAU_PAIR = "ee_to_tautau"
 
 
 def _masses(values: tuple[str, ...], default: tuple[float, ...]) -> list[float]:
@@ -76,10 +79,12 @@ def _up_to_date(path: Path, expected: dict) -> bool:
 
 
 @main.command()
-@click.option("--process", "-p", type=click.Choice(PROCESSES), default="ee_to_eea", show_default=True)
+@click.option("--process", "-p", type=click.Choice(PROCESSES + (TAU_PAIR,)), default="ee_to_eea", show_default=True,
+              help=f"Signal process, or {TAU_PAIR} (the tau-pair background; masses do not apply).")
 @click.option("--mass", "-m", "mass", multiple=True,
               help="ALP mass in GeV; repeat or give a comma-separated list (default: the configuration's grid).")
-@click.option("--events", "-n", type=int, help="Weighted events (draws) per sample [generation.events].")
+@click.option("--events", "-n", type=int,
+              help="Weighted events (draws) per sample [generation.events; backgrounds.tautau.events].")
 @click.option("--seed", type=int, help="Random seed [generation.seed]; each mass gets its own stream.")
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Output directory [generation.output_dir].")
 @click.option("--component", type=click.Choice(["both", "fusion", "dalitz"]),
@@ -88,35 +93,43 @@ def _up_to_date(path: Path, expected: dict) -> bool:
 @click.option("--force", is_flag=True, help="Regenerate samples that are already up to date.")
 @click.pass_obj
 def generate(cfg, process, mass, events, seed, output, component, unweight, force) -> None:
-    """Generate weighted signal events and write them as ROOT samples, one file per mass.
+    """Generate weighted events and write them as ROOT samples, one file per mass.
 
     Samples already on disk with the same configuration, seed and size are kept, so an
     interrupted mass scan resumes where it stopped.
     """
-    masses = _masses(mass, cfg.signal.masses)
-    n_events = events or cfg.generation.events
     base_seed = cfg.generation.seed if seed is None else seed
     out_dir = Path(output or cfg.generation.output_dir)
     component = component or cfg.signal.component
-    for i, m_a in enumerate(masses):
-        seed_used = base_seed + i
-        provenance = {"config_hash": cfg.hash, "config_source": cfg.source}
-        path = _sample_path(out_dir, process, m_a, component)
+    try:
+        if process == TAU_PAIR:
+            jobs = [(out_dir / f"{TAU_PAIR}.root", TauPairProcess(TauPairSettings.from_config(cfg)), base_seed,
+                     events or cfg.backgrounds.tautau.events, "")]
+        else:
+            jobs = [(_sample_path(out_dir, process, m_a, component),
+                     SignalProcess(SignalSettings.from_config(cfg, process, m_a, component=component)),
+                     base_seed + i, events or cfg.generation.events, f"m_a={m_a:g}")
+                    for i, m_a in enumerate(_masses(mass, cfg.signal.masses))]
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    for path, proc, seed_used, n_events, label in jobs:
         expected = {"config_hash": cfg.hash, "seed": seed_used, "n_draws": n_events, "unweighted": unweight,
-                    "component": component if process == "ee_to_eea" else None}
+                    "process": proc.name}
+        if proc.name == "ee_to_eea":
+            expected["component"] = component
         if not force and _up_to_date(path, expected):
             click.echo(f"{path}: up to date, kept")
             continue
+        gen = Generator(proc, cfg.generation.vegas, seed_used)
+        click.echo(f"{proc.name} {label}: adapting vegas ...", err=True)
+        gen.train()
+        stream = gen.events(n_events, cfg.generation.chunk_size, unweight=unweight,
+                            provenance={"config_hash": cfg.hash, "config_source": cfg.source})
         try:
-            settings = SignalSettings.from_config(cfg, process, m_a, component=component)
-            gen = Generator(SignalProcess(settings), cfg.generation.vegas, seed_used)
-            click.echo(f"{process} m_a = {m_a:g} GeV: adapting vegas ...", err=True)
-            gen.train()
-            stream = gen.events(n_events, cfg.generation.chunk_size, unweight=unweight, provenance=provenance)
-            with tqdm(total=n_events, unit="ev", unit_scale=True, desc=f"m_a={m_a:g}", file=sys.stderr) as bar:
+            with tqdm(total=n_events, unit="ev", unit_scale=True, desc=label or proc.name, file=sys.stderr) as bar:
                 draws = iter(stream.draws_per_chunk)
                 meta = write_sample(path, stream, progress=lambda _n: bar.update(next(draws)))
-        except (ValueError, SampleError) as err:
+        except SampleError as err:
             raise click.ClickException(str(err)) from None
         click.echo(f"{path}: {meta['n_events']} events, sigma = {meta['sigma_pb'] * 1e3:.6g} "
                    f"+- {meta['sigma_err_pb'] * 1e3:.2g} fb")

@@ -150,17 +150,150 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class TauPair:
+    events: int
+    both_electrons_in_acceptance: bool
+    sigma_override_pb: float | None
+
+    def validate(self, path: str) -> None:
+        _check(self.events >= 1, f"{path}.events", f"must be at least 1, got {self.events}")
+        if self.sigma_override_pb is not None:
+            _check(self.sigma_override_pb > 0, f"{path}.sigma_override_pb",
+                   f"must be positive or null, got {self.sigma_override_pb}")
+
+
+@dataclass(frozen=True)
+class Backgrounds:
+    tautau: TauPair
+
+    def validate(self, path: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Detector:
+    smearing: bool
+    seed: int
+    acceptance_on: str
+    energy_noise: float
+    energy_stochastic: float
+    energy_constant: float
+    angle_resolution: float
+
+    def validate(self, path: str) -> None:
+        _check(0 <= self.seed < 2**64, f"{path}.seed", f"must lie in [0, 2^64), got {self.seed}")
+        _check(self.acceptance_on in ("truth", "smeared"), f"{path}.acceptance_on",
+               f"must be 'truth' or 'smeared', got '{self.acceptance_on}'")
+        for name in ("energy_noise", "energy_stochastic", "energy_constant", "angle_resolution"):
+            value = getattr(self, name)
+            _check(value >= 0, f"{path}.{name}", f"must be non-negative, got {value}")
+
+
+CPHI_ESTIMATORS = ("pair_axis", "beam_axis", "truth")
+"""Names of the tau-axis estimators of c_phi (alpfusion.processors.observables.TAU_AXES)."""
+
+
+@dataclass(frozen=True)
+class Observables:
+    cphi_estimator: str
+
+    def validate(self, path: str) -> None:
+        _check(self.cphi_estimator in CPHI_ESTIMATORS, f"{path}.cphi_estimator",
+               f"must be one of {', '.join(CPHI_ESTIMATORS)}, got '{self.cphi_estimator}'")
+
+
+@dataclass(frozen=True)
+class MassSelection:
+    m_a: float
+    kappa: float | None = None
+    e_low: float | None = None
+    eta_high: float | None = None
+
+    def validate(self, path: str) -> None:
+        _check_cuts(self, path)
+
+
+def _check_cuts(cuts: Selection | MassSelection, path: str) -> None:
+    if cuts.kappa is not None:
+        _check(cuts.kappa > 0, f"{path}.kappa", f"must be positive, got {cuts.kappa}")
+    if cuts.e_low is not None:
+        _check(cuts.e_low >= 0, f"{path}.e_low", f"must be non-negative, got {cuts.e_low}")
+    if cuts.eta_high is not None:
+        _check(cuts.eta_high > 0, f"{path}.eta_high", f"must be positive, got {cuts.eta_high}")
+
+
+@dataclass(frozen=True)
+class Selection:
+    kappa: float
+    e_low: float
+    eta_high: float
+    per_mass: tuple[MassSelection, ...]
+
+    def validate(self, path: str) -> None:
+        _check_cuts(self, path)
+        masses = [cuts.m_a for cuts in self.per_mass]
+        _check(len(masses) == len(set(masses)), f"{path}.per_mass", f"lists a mass twice: {masses}")
+
+    def for_mass(self, m_a: float) -> tuple[float, float, float]:
+        """(kappa, E_low, eta_high) for the mass hypothesis m_a: its override, else the defaults."""
+        override = next((c for c in self.per_mass if c.m_a == m_a), MassSelection(m_a))
+        return (self.kappa if override.kappa is None else override.kappa,
+                self.e_low if override.e_low is None else override.e_low,
+                self.eta_high if override.eta_high is None else override.eta_high)
+
+
+@dataclass(frozen=True)
+class Histograms:
+    mass_min: float
+    mass_max: float
+    relative_width: float
+    control_bins: int
+
+    def validate(self, path: str) -> None:
+        _check(self.mass_min > 0, f"{path}.mass_min", f"must be positive, got {self.mass_min}")
+        _check(self.mass_max > self.mass_min, f"{path}.mass_max",
+               f"must exceed mass_min = {self.mass_min}, got {self.mass_max}")
+        _check(0 < self.relative_width <= 1, f"{path}.relative_width",
+               f"must lie in (0, 1], got {self.relative_width}")
+        _check(self.control_bins >= 1, f"{path}.control_bins", f"must be at least 1, got {self.control_bins}")
+
+
+@dataclass(frozen=True)
+class Processing:
+    executor: str
+    workers: int
+    chunk_size: int
+    scheduler: str | None
+    output_dir: str
+
+    def validate(self, path: str) -> None:
+        _check(self.executor in ("iterative", "futures", "dask"), f"{path}.executor",
+               f"must be 'iterative', 'futures' or 'dask', got '{self.executor}'")
+        _check(self.workers >= 1, f"{path}.workers", f"must be at least 1, got {self.workers}")
+        _check(self.chunk_size >= 1, f"{path}.chunk_size", f"must be at least 1, got {self.chunk_size}")
+
+
+@dataclass(frozen=True)
 class Config:
     beam: Beam
     acceptance: Acceptance
     signal: Signal
     generation: Generation
+    backgrounds: Backgrounds
+    detector: Detector
+    observables: Observables
+    selection: Selection
+    histograms: Histograms
+    processing: Processing
     source: str = field(default="<default>", compare=False)
 
     def validate(self, path: str) -> None:
         for m in self.signal.masses:
             _check(m < self.beam.sqrt_s, "signal.masses",
                    f"m_a = {m} GeV is not below sqrt_s = {self.beam.sqrt_s} GeV")
+        for i, cuts in enumerate(self.selection.per_mass):
+            _check(cuts.m_a in self.signal.masses, f"selection.per_mass[{i}].m_a",
+                   f"{cuts.m_a} GeV is not a mass of signal.masses")
         emin = self.acceptance.energy_min
         _check(2 * emin < self.beam.sqrt_s, "acceptance.energy_min",
                f"{emin} GeV leaves no phase space at sqrt_s = {self.beam.sqrt_s} GeV")
@@ -210,13 +343,26 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
                 return _coerce(value, option, key)
             except ConfigError:
                 continue
-        names = " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(annotation))
+        names = " or ".join("null" if a is type(None) else getattr(a, "__name__", str(a))
+                            for a in typing.get_args(annotation))
         raise ConfigError(key, f"must be {names}, got {type(value).__name__} {value!r}")
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(key, f"must be a list, got {type(value).__name__} {value!r}")
         (item_type, _ellipsis) = typing.get_args(annotation)
         return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"must be a mapping, got {type(value).__name__} {value!r}")
+        allowed = [f.name for f in dataclasses.fields(annotation)]
+        for name in value:
+            if name not in allowed:
+                raise ConfigError(f"{key}.{name}", f"unknown key (allowed: {', '.join(allowed)})")
+        return _build(annotation, value, key, None)
+    if annotation is type(None):
+        if value is not None:
+            raise ConfigError(key, f"must be null, got {type(value).__name__} {value!r}")
+        return None
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(key, f"must be a number, got {type(value).__name__} {value!r}")
@@ -238,7 +384,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     raise TypeError(f"unsupported annotation {annotation!r} for {key}")
 
 
-def _build(cls: type, data: dict, path: str, source: str) -> Any:
+def _build(cls: type, data: dict, path: str, source: str | None) -> Any:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
@@ -246,6 +392,9 @@ def _build(cls: type, data: dict, path: str, source: str) -> Any:
             continue
         key = f"{path}.{f.name}" if path else f.name
         if f.name not in data:
+            if f.default is not dataclasses.MISSING:
+                kwargs[f.name] = f.default
+                continue
             raise ConfigError(key, "missing", source)
         annotation = hints[f.name]
         try:

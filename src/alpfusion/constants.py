@@ -7,6 +7,7 @@ are the defaults of ../shared/physics.md and can be overridden in the configurat
 """
 
 from particle import Particle
+from scipy.constants import physical_constants
 
 GEV2_TO_PB = 0.3893794e9
 """(hbar c)^2 in GeV^2 pb: a cross section in GeV^-2 times this is in pb."""
@@ -27,6 +28,10 @@ BR_TAU_TO_ENUNU = 0.1782
 
 SQRT_S_BELLE2 = 10.58
 """Belle II centre-of-mass energy at the Upsilon(4S), GeV."""
+
+
+G_FERMI = physical_constants["Fermi coupling constant"][0]
+"""G_F in GeV^-2 (CODATA, through scipy.constants)."""
 
 
 def _mass_gev(pdgid: int) -> float:

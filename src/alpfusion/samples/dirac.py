@@ -25,6 +25,16 @@ import numpy as np
 HELICITIES = np.array([-1.0, 1.0])
 METRIC = np.array([1.0, -1.0, -1.0, -1.0])
 
+_PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
+GAMMA = np.zeros((4, 4, 4), dtype=complex)
+"""gamma^mu in the chiral basis, GAMMA[mu] (upper index)."""
+GAMMA[0, :2, 2:] = GAMMA[0, 2:, :2] = np.eye(2)
+GAMMA[1:, :2, 2:] = _PAULI
+GAMMA[1:, 2:, :2] = -_PAULI
+PROJ_L = np.diag([1.0, 1.0, 0.0, 0.0]).astype(complex)
+"""P_L = (1 - gamma^5) / 2: the upper (left-handed) block."""
+PROJ_R = np.diag([0.0, 0.0, 1.0, 1.0]).astype(complex)
+
 
 def mdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Minkowski product a.b = a^0 b^0 - a.b (no complex conjugation), over the last axis."""
@@ -34,6 +44,16 @@ def mdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def msq(p: np.ndarray) -> np.ndarray:
     """Invariant mass squared p.p."""
     return mdot(p, p)
+
+
+def slash(p: np.ndarray) -> np.ndarray:
+    """pslash = p_mu gamma^mu = p^0 gamma^0 - p^i gamma^i, shape (..., 4, 4); p may be complex."""
+    return np.tensordot(p * METRIC, GAMMA, axes=([-1], [0]))
+
+
+def bar(spinor: np.ndarray) -> np.ndarray:
+    """The Dirac adjoint psibar = psi^dagger gamma^0 as a row vector, shape (..., 4)."""
+    return np.conj(spinor) @ GAMMA[0]
 
 
 def _chi(p: np.ndarray) -> np.ndarray:

@@ -200,24 +200,10 @@ class EventStream:
 
     def metadata(self) -> dict:
         gen = self.generator
-        st = gen.process.settings
-        acc = st.acceptance
         xs = self.cross_section()
         trained = gen.train()
         return {
-            "process": st.process,
-            "component": st.component if st.process == "ee_to_eea" else None,
-            "m_a": st.m_a,
-            "g_ref": st.g,
-            "sqrt_s": st.sqrt_s,
-            "alpha": st.alpha,
-            "electron_mass": st.electron_mass,
-            "cuts": {
-                "theta_min_deg": acc.theta_min_deg,
-                "theta_max_deg": acc.theta_max_deg,
-                "energy_min": acc.energy_min,
-                "delta_r_ee_min": acc.delta_r_ee_min,
-            },
+            **gen.process.metadata(),
             "sigma_pb": xs.sigma,
             "sigma_err_pb": xs.error,
             "sigma_vegas_pb": trained.sigma,

@@ -101,6 +101,26 @@ class SignalProcess:
     def name(self) -> str:
         return self.settings.process
 
+    def metadata(self) -> dict:
+        """The process's part of a sample's metadata: what it is and which cuts made it."""
+        st = self.settings
+        acc = st.acceptance
+        return {
+            "process": st.process,
+            "component": st.component if st.process == "ee_to_eea" else None,
+            "m_a": st.m_a,
+            "g_ref": st.g,
+            "sqrt_s": st.sqrt_s,
+            "alpha": st.alpha,
+            "electron_mass": st.electron_mass,
+            "cuts": {
+                "theta_min_deg": acc.theta_min_deg,
+                "theta_max_deg": acc.theta_max_deg,
+                "energy_min": acc.energy_min,
+                "delta_r_ee_min": acc.delta_r_ee_min,
+            },
+        }
+
     def _flux(self) -> float:
         s, m = self.settings.sqrt_s**2, self.settings.electron_mass
         return 2.0 * math.sqrt(kallen(s, m * m, m * m))
