@@ -5,7 +5,8 @@ Prints
    generator alone and with the ROOT writing, in CPU seconds of this single-threaded process;
 2. the CPU time to reach a 0.5% relative MC error on the cross section in the Belle II acceptance
    (vegas adaptation plus the frozen-map estimate), for a few sampler sizes;
-3. peak resident memory when writing samples of growing size at a fixed chunk size.
+3. peak resident memory when writing samples of growing size at a fixed chunk size;
+4. the tau-pair background's generation rate (both electrons generated inside the acceptance).
 
 Run: python benchmarks/generation.py [--events N]
 """
@@ -24,6 +25,7 @@ from alpfusion.config import Vegas, load_config
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import write_sample
+from alpfusion.samples.taupair import TauPairProcess, TauPairSettings
 
 M_A = 1.0
 
@@ -81,6 +83,17 @@ def memory(n_events, chunk_size):
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def tau_pair_rate(cfg, n_events):
+    gen = Generator(TauPairProcess(TauPairSettings.from_config(cfg)), cfg.generation.vegas, 1)
+    gen.train()
+    stream = gen.events(n_events, cfg.generation.chunk_size)
+    start = time.process_time()
+    written = sum(len(chunk["weight"]) for chunk in stream.chunks())
+    cpu = time.process_time() - start
+    print(f"tau pairs      : {n_events / cpu:10.0f} draws/s/core  {written / cpu:10.0f} events/s/core "
+          f"({written} of {n_events} draws with both electrons accepted)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -94,6 +107,7 @@ def main():
     for n in (chunk, 4 * chunk, 16 * chunk):
         print(f"  {n:9d} draws: {memory(n, chunk):7.0f} MiB")
     print(f"(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+    tau_pair_rate(cfg, args.events)
 
 
 if __name__ == "__main__":

@@ -19,17 +19,31 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import vegas
 
 from .. import __version__
 from ..config import Vegas
-from .processes import SignalProcess
 
 TRAINING_STREAM = 0
 EVENT_STREAM = 1
 PILOT_STREAM = 2
+
+
+class Process(Protocol):
+    """What the generator needs of a process (`processes.SignalProcess`, `taupair.TauPairProcess`)."""
+
+    name: str
+    particles: tuple[str, ...]
+    channels: tuple  # phase-space channels: dim, name, __call__(y, azimuth) -> (momenta, weight)
+
+    def differential(self, channel: int, momenta: dict[str, np.ndarray], ps_weight: np.ndarray) -> np.ndarray:
+        """dsigma/d^dim y in pb for points of one channel."""
+
+    def metadata(self) -> dict:
+        """The process's part of a sample's metadata."""
 
 
 @dataclass
@@ -58,7 +72,7 @@ class CrossSection:
 class Generator:
     """Trains vegas on every channel of a process, then gives cross sections and event streams."""
 
-    def __init__(self, process: SignalProcess, settings: Vegas, seed: int):
+    def __init__(self, process: Process, settings: Vegas, seed: int):
         self.process = process
         self.settings = settings
         self.seed = seed
