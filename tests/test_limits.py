@@ -1,0 +1,69 @@
+"""Limit criteria: Lambda by hand, CLs on a counting experiment with a known answer."""
+
+import math
+
+import numpy as np
+import pyhf
+import pytest
+
+from alpfusion.fits.cls import expected_limit
+from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
+
+
+def test_lambda_by_hand():
+    # bin 1: S = 2, B = 3: 2 [2 - 3 ln(5/3)];  bin 2: S = 1.5, B = 0: 2 * 1.5;  bin 3: nothing
+    expected = 2 * (2 - 3 * math.log(5 / 3)) + 3.0
+    assert poisson_lambda([2.0, 1.5, 0.0], [3.0, 0.0, 7.0]) == pytest.approx(expected, rel=1e-14)
+    # the log-likelihood ratio written out from L(S, B) = (S+B)^B / B! e^-(S+B) (B integer here)
+    s, b = 2.0, 3.0
+    log_l = lambda sig: b * math.log(sig + b) - math.lgamma(b + 1) - (sig + b)  # noqa: E731
+    assert poisson_lambda([s], [b]) == pytest.approx(-2 * (log_l(s) - log_l(0)), rel=1e-14)
+
+
+def test_lambda_limits_and_coupling():
+    # background-free: Lambda = 2 mu S = 4 at mu S = 2 events
+    assert mu_at_lambda([0.5, 0.5], [0.0, 0.0]) == pytest.approx(2.0)
+    # large background: Lambda ~ (mu S)^2 / B, so mu S = 2 sqrt(B)
+    assert mu_at_lambda([1.0], [1e6]) == pytest.approx(2 * math.sqrt(1e6), rel=1e-3)
+    mu = mu_at_lambda([1.0, 2.0], [3.0, 0.5])
+    assert poisson_lambda([mu, 2 * mu], [3.0, 0.5]) == pytest.approx(4.0, rel=1e-9)
+    assert mu_at_lambda([0.0], [1.0]) == math.inf
+    assert coupling_from_mu(4.0, 1e-4) == pytest.approx(2e-4)
+    with pytest.raises(ValueError):
+        poisson_lambda([1.0], [-1.0])
+
+
+def counting_model():
+    """One bin, a signal of 1 event per unit mu, no background and no uncertainty."""
+    spec = {"channels": [{"name": "count", "samples": [
+        {"name": "signal", "data": [1.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]}]}]}
+    return pyhf.Model(spec, poi_name="mu")
+
+
+def test_cls_counting_experiment_with_toys():
+    """With no background, CLs = CLs+b = P(n = 0 | s) = exp(-s): the limit is -ln 0.05 = 2.996 events.
+
+    Estimated from toys at mu = 2.8 and 3.2 (CLs interpolated linearly: +0.02 bias); the error
+    of the toy CLs, sqrt(p (1 - p) / N), maps to an error on mu of that divided by p (dCLs/dmu = -CLs).
+    """
+    ntoys = 3000
+    limit = expected_limit(counting_model(), method="toys", scan=[2.8, 3.2], ntoys=ntoys, seed=1)
+    error = math.sqrt(0.05 * 0.95 / ntoys) / 0.05
+    assert abs(limit.median - (-math.log(0.05))) < 3 * error + 0.02
+
+
+def test_cls_counting_experiment_asymptotic_differs():
+    """The asymptotic formulae give 1.96^2 / 2 = 1.92 events here, not 3.0: on background-free Asimov
+    data q = 2 mu and CLs = 2 (1 - Phi(sqrt q)); asymptotics fail for zero background (documented)."""
+    limit = expected_limit(counting_model())
+    assert limit.median == pytest.approx(1.959964**2 / 2, rel=1e-3)
+    assert limit.band[0] < limit.band[1] < limit.median < limit.band[3] < limit.band[4]
+
+
+def test_cls_large_background_matches_gaussian():
+    """For B >> 1 asymptotics hold: the median expected limit is mu S = 1.96 sqrt(B) (CLs on Asimov)."""
+    spec = {"channels": [{"name": "c", "samples": [
+        {"name": "signal", "data": [1.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
+        {"name": "bkg", "data": [10000.0], "modifiers": []}]}]}
+    limit = expected_limit(pyhf.Model(spec, poi_name="mu"))
+    assert limit.median == pytest.approx(1.96 * 100, rel=0.01)
