@@ -67,3 +67,20 @@ def test_cls_large_background_matches_gaussian():
         {"name": "bkg", "data": [10000.0], "modifiers": []}]}]}
     limit = expected_limit(pyhf.Model(spec, poi_name="mu"))
     assert limit.median == pytest.approx(1.96 * 100, rel=0.01)
+
+
+def test_asymptotic_band_agrees_with_pyhf_root_finding():
+    """The closed-form band (eq. 89 of arXiv:1007.1727, iterated in sigma(mu)) against pyhf's
+    toms748 root finding over `hypotest`, on a model with MC-statistical uncertainties."""
+    spec = {"channels": [{"name": "c", "samples": [
+        {"name": "signal", "data": [2.0, 1.0, 0.5],
+         "modifiers": [{"name": "mu", "type": "normfactor", "data": None},
+                       {"name": "stat", "type": "staterror", "data": [0.2, 0.1, 0.1]}]},
+        {"name": "bkg", "data": [1.0, 4.0, 20.0],
+         "modifiers": [{"name": "stat", "type": "staterror", "data": [0.5, 1.0, 2.0]}]}]}]}
+    model = pyhf.Model(spec, poi_name="mu")
+    ours = expected_limit(model)
+    data = model.expected_data(np.array([0.0 if i == model.config.poi_index else v
+                                         for i, v in enumerate(model.config.suggested_init())]))
+    _, theirs = pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None)
+    assert np.allclose(ours.band, [float(t) for t in theirs], rtol=2e-3)

@@ -1,0 +1,1 @@
+"""Statistical models: cabinetry configurations, pyhf workspaces and published patchsets."""

@@ -1,0 +1,232 @@
+"""From analysis histograms to cabinetry configurations and pyhf workspaces, one per mass point.
+
+For a mass hypothesis (a region of the processor's `analysis` histogram, the plane
+(m_ee, |m_ee^tau|)) the statistical model has one channel built from the *signal bins*, the 2%
+bins where the signal has a yield. Bins without signal carry no information on mu in this model
+(every nuisance parameter is a per-bin MC-statistical one), so leaving them out changes no limit.
+
+A realistic mass point has thousands of signal bins, and pyhf minimises over one MC-statistical
+parameter per bin: minutes per fit. The channel's bins are therefore groups of 2% bins ordered
+by S/B (`group_by_signal_to_background`): the likelihood ratio depends on a bin only through
+its S/B, so bins of nearly equal S/B merge with little loss, which the Lambda criterion on the
+full and on the grouped binning measures (both are reported). Background-free bins form their
+own group.
+
+Samples: `signal` with the normfactor `mu` (signal strength at the reference coupling), and every
+background sample present; every sample's MC-statistical uncertainty comes from its sum of w^2
+(cabinetry's automatic `staterror`). The data are the background-only Asimov data (the expected
+yields), labelled `asimov_data`: the published likelihoods are for expected limits.
+
+Bins where the background MC is empty (`EmptyBins`) are never dropped silently:
+
+* "none": kept with zero background, counting as background-free (pyhf fixes their staterror);
+* "floor": a separate sample `mc_floor`, present only in those bins, with a yield of one typical
+  background MC event (the sample's effective event yield sum(y^2)/sum(y)), or a given number,
+  and a relative uncertainty (100% by default) as its MC-statistical uncertainty.
+
+The templates are written to a ROOT file as `{region}_{sample}` TH1Ds that cabinetry reads with
+`InputPath: "templates.root:{RegionPath}_{SamplePath}"`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hist
+import numpy as np
+import uproot
+import yaml
+
+SIGNAL = "signal"
+FLOOR = "mc_floor"
+DATA = "asimov_data"
+POI = "mu"
+TREATMENTS = ("none", "floor")
+
+
+class ModelError(ValueError):
+    """A statistical model cannot be built; the message names the region, sample and problem."""
+
+
+@dataclass(frozen=True)
+class EmptyBins:
+    """How bins without background MC are treated (module docstring)."""
+
+    treatment: str = "floor"
+    floor_yield: float | None = None  # None: one effective background MC event
+    floor_uncertainty: float = 1.0  # relative
+
+    def __post_init__(self):
+        if self.treatment not in TREATMENTS:
+            raise ModelError(f"empty-bin treatment must be one of {TREATMENTS}, got '{self.treatment}'")
+        if self.floor_yield is not None and not self.floor_yield > 0:
+            raise ModelError(f"floor yield must be positive, got {self.floor_yield}")
+        if not self.floor_uncertainty > 0:
+            raise ModelError(f"floor uncertainty must be positive, got {self.floor_uncertainty}")
+
+
+@dataclass(frozen=True)
+class Template:
+    """Expected yields and their MC-statistical variances over the signal bins."""
+
+    yields: np.ndarray
+    variances: np.ndarray
+
+
+@dataclass(frozen=True)
+class RegionModel:
+    """The inputs of one mass point's statistical model."""
+
+    region: str
+    m_a: float
+    bins: np.ndarray  # flat indices (C order) of the signal bins in the 2D analysis histogram
+    signal: Template
+    backgrounds: dict[str, Template]
+    empty: np.ndarray  # bool over `bins`: no background MC
+    treatment: EmptyBins = field(default_factory=EmptyBins)
+
+    @property
+    def samples(self) -> dict[str, Template]:
+        return {SIGNAL: self.signal, **self.backgrounds}
+
+    @property
+    def total_background(self) -> np.ndarray:
+        return sum((t.yields for t in self.backgrounds.values()), np.zeros(len(self.bins)))
+
+
+def _plane(h: hist.Hist, region: str) -> tuple[np.ndarray, np.ndarray]:
+    """Values and variances of one region of an `analysis` histogram (region, m_ee, |m_ee^tau|)."""
+    view = h[{"region": region}].view(flow=False)
+    return np.asarray(view.value), np.asarray(view.variance)
+
+
+def region_model(region: str, m_a: float, signal: hist.Hist, backgrounds: Mapping[str, hist.Hist],
+                 treatment: EmptyBins = EmptyBins()) -> RegionModel:
+    """Templates of one mass point from the `analysis` histograms of its signal and backgrounds."""
+    sig_values, sig_variances = _plane(signal, region)
+    bins = np.flatnonzero(sig_values.ravel() > 0)
+    if len(bins) == 0:
+        raise ModelError(f"region '{region}': the signal has no selected events, no model can be built")
+    templates = {}
+    for name, h in backgrounds.items():
+        values, variances = _plane(h, region)
+        templates[name] = Template(values.ravel()[bins], variances.ravel()[bins])
+    total_mc = sum((t.yields for t in templates.values()), np.zeros(len(bins)))
+    empty = total_mc <= 0
+    if treatment.treatment == "floor" and np.any(empty):
+        floor = treatment.floor_yield or _effective_event_yield(region, backgrounds)
+        yields = np.where(empty, floor, 0.0)
+        templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
+    return RegionModel(region, m_a, bins, Template(sig_values.ravel()[bins], sig_variances.ravel()[bins]),
+                       templates, empty, treatment)
+
+
+def group_by_signal_to_background(model: RegionModel, n_groups: int) -> tuple[RegionModel, np.ndarray]:
+    """Merge the signal bins into groups of equal signal, ordered by S/B; background-free bins apart.
+
+    Returns the grouped model (yields and variances summed within each group; a group is
+    "empty" when it holds no background MC) and, for every signal bin of `model`, its group.
+    """
+    if n_groups < 1:
+        raise ModelError(f"region '{model.region}': the number of S/B groups must be at least 1")
+    s = model.signal.yields
+    b = sum((t.yields for t in model.backgrounds.values()), np.zeros(len(s)))
+    free = b <= 0
+    group = np.empty(len(s), dtype=np.int64)
+    group[free] = 0
+    rest = np.flatnonzero(~free)
+    if len(rest):
+        order = rest[np.argsort(-s[rest] / b[rest], kind="stable")]
+        cumulative = np.cumsum(s[order]) / s[order].sum()
+        group[order] = 1 + np.minimum((cumulative * n_groups).astype(np.int64), n_groups - 1)
+    used, group = np.unique(group, return_inverse=True)
+
+    def merge(t: Template) -> Template:
+        return Template(np.bincount(group, t.yields, len(used)), np.bincount(group, t.variances, len(used)))
+
+    backgrounds = {name: merge(t) for name, t in model.backgrounds.items()}
+    mc = sum((t.yields for n, t in backgrounds.items() if n != FLOOR), np.zeros(len(used)))
+    grouped = RegionModel(model.region, model.m_a, used, merge(model.signal), backgrounds, mc <= 0,
+                          model.treatment)
+    return grouped, group
+
+
+def _effective_event_yield(region: str, backgrounds: Mapping[str, hist.Hist]) -> float:
+    """sum(y^2)/sum(y) of the background MC in the region (all its bins): one typical event's yield.
+
+    Falls back to the whole histogram when the region holds no background MC at all.
+    """
+    sums = np.zeros(2)
+    for h in backgrounds.values():
+        values, variances = _plane(h, region)
+        sums += (values.sum(), variances.sum())
+    if sums[0] <= 0:
+        for h in backgrounds.values():
+            view = h.view(flow=False)
+            sums += (np.asarray(view.value).sum(), np.asarray(view.variance).sum())
+    if sums[0] <= 0:
+        raise ModelError(f"region '{region}': no background MC anywhere, the floor yield must be given")
+    return float(sums[1] / sums[0])
+
+
+def _th1(template_values: np.ndarray, template_variances: np.ndarray) -> hist.Hist:
+    h = hist.Hist(hist.axis.Regular(len(template_values), 0, len(template_values), name="bin"),
+                  storage=hist.storage.Weight())
+    view = h.view(flow=False)
+    view.value = template_values
+    view.variance = template_variances
+    return h
+
+
+def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> Path:
+    """Write every region's templates (and its Asimov data) as `{region}_{sample}` TH1Ds, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        with uproot.recreate(tmp) as f:
+            for model in models:
+                for name, t in model.samples.items():
+                    f[f"{model.region}_{name}"] = _th1(t.yields, t.variances)
+                asimov = model.total_background + (model.backgrounds[FLOOR].yields if FLOOR in model.backgrounds
+                                                   else 0.0)
+                f[f"{model.region}_{DATA}"] = _th1(asimov, asimov)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def cabinetry_config(model: RegionModel, template_file: str | os.PathLike, histogram_folder: str | os.PathLike,
+                     mu_max: float) -> dict:
+    """The cabinetry configuration of one mass point (histogram inputs, one region)."""
+    samples = [{"Name": DATA, "SamplePath": DATA, "Data": True}]
+    samples += [{"Name": name, "SamplePath": name} for name in model.samples]
+    return {
+        "General": {
+            "Measurement": f"alp_{model.region}",
+            "POI": POI,
+            "InputPath": f"{template_file}:{{RegionPath}}_{{SamplePath}}",
+            "HistogramFolder": str(histogram_folder),
+        },
+        "Regions": [{"Name": model.region, "RegionPath": model.region}],
+        "Samples": samples,
+        "NormFactors": [{"Name": POI, "Samples": SIGNAL, "Nominal": 1.0, "Bounds": [0.0, float(mu_max)]}],
+    }
+
+
+def write_yaml(path: str | os.PathLike, content: dict) -> Path:
+    """Write YAML atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as stream:
+        yaml.safe_dump(content, stream, sort_keys=False)
+    os.replace(tmp, path)
+    return path
