@@ -193,8 +193,7 @@ def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> P
             for model in models:
                 for name, t in model.samples.items():
                     f[f"{model.region}_{name}"] = _th1(t.yields, t.variances)
-                asimov = model.total_background + (model.backgrounds[FLOOR].yields if FLOOR in model.backgrounds
-                                                   else 0.0)
+                asimov = model.total_background  # every background sample, the floor included
                 f[f"{model.region}_{DATA}"] = _th1(asimov, asimov)
         os.replace(tmp, path)
     except BaseException:

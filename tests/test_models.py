@@ -1,0 +1,134 @@
+"""Workspaces from analysis histograms: empty-bin treatments, S/B groups, cabinetry, patchsets."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cabinetry
+import hist
+import numpy as np
+import pyhf
+import pytest
+
+from alpfusion.fits.cls import expected_limit
+from alpfusion.fits.poisson import mu_at_lambda
+from alpfusion.models.publish import publish
+from alpfusion.models.workspace import (FLOOR, EmptyBins, ModelError, cabinetry_config, group_by_signal_to_background,
+                                        region_model, write_templates, write_yaml)
+
+REGIONS = ("ma1p000", "ma3p000")
+EDGES = np.geomspace(0.1, 10.0, 41)
+
+
+def analysis_histogram(m_ee, m_tau, weight, region):
+    h = hist.Hist(hist.axis.StrCategory(list(REGIONS), name="region"), hist.axis.Variable(EDGES, name="m_ee"),
+                  hist.axis.Variable(EDGES, name="m_ee_tau"), storage=hist.storage.Weight())
+    h.fill(region=region, m_ee=m_ee, m_ee_tau=m_tau, weight=weight)
+    return h
+
+
+@pytest.fixture(scope="module")
+def histograms():
+    """Signal spread over the plane, tau-pair background on the diagonal: most signal bins lack MC."""
+    rng = np.random.default_rng(1)
+    sig, bkg = None, None
+    for region, centre in zip(REGIONS, (1.0, 3.0)):
+        x = centre * np.exp(rng.normal(0, 0.3, 3000))
+        s = analysis_histogram(x, x * np.exp(rng.normal(0, 0.4, 3000)), np.full(3000, 2e-3), region)
+        x = centre * np.exp(rng.normal(0, 0.3, 400))
+        b = analysis_histogram(x, x * np.exp(rng.normal(0, 0.02, 400)), np.full(400, 0.05), region)
+        sig, bkg = (s, b) if sig is None else (sig + s, bkg + b)
+    return sig, {"ee_to_tautau": bkg}
+
+
+@pytest.mark.parametrize("treatment", ["none", "floor"])
+def test_empty_bins_are_explicit(histograms, treatment):
+    sig, bkgs = histograms
+    model = region_model("ma1p000", 1.0, sig, bkgs, EmptyBins(treatment))
+    assert model.empty.sum() > len(model.bins) / 2  # the hard case of physics.md section 6
+    total_signal = sig[{"region": "ma1p000"}].values().sum()
+    assert model.signal.yields.sum() == pytest.approx(total_signal)
+    if treatment == "floor":
+        floor = model.backgrounds[FLOOR]
+        assert np.all((floor.yields > 0) == model.empty)
+        # one effective MC event: all background events weigh 0.05 (times nothing: yields are weights here)
+        assert floor.yields[model.empty] == pytest.approx(0.05)
+        assert np.sqrt(floor.variances[model.empty]) == pytest.approx(0.05)
+    else:
+        assert FLOOR not in model.backgrounds
+
+
+def test_grouping_keeps_yields_and_sensitivity(histograms):
+    sig, bkgs = histograms
+    full = region_model("ma1p000", 1.0, sig, bkgs, EmptyBins("floor"))
+    grouped, groups = group_by_signal_to_background(full, 10)
+    assert len(grouped.bins) <= 11 and len(groups) == len(full.bins)
+    for name, t in full.samples.items():
+        assert grouped.samples[name].yields.sum() == pytest.approx(t.yields.sum())
+        assert grouped.samples[name].variances.sum() == pytest.approx(t.variances.sum())
+    loss = mu_at_lambda(grouped.signal.yields, grouped.total_background) / \
+        mu_at_lambda(full.signal.yields, full.total_background) - 1
+    assert 0 <= loss < 0.05  # merging can only lose sensitivity, and little of it
+
+
+def test_no_signal_is_an_error(histograms):
+    _, bkgs = histograms
+    empty_signal = analysis_histogram([], [], [], "ma1p000")
+    with pytest.raises(ModelError, match="ma1p000.*no selected events"):
+        region_model("ma1p000", 1.0, empty_signal, bkgs)
+
+
+@pytest.fixture(scope="module")
+def built(histograms, tmp_path_factory):
+    """Both mass points through templates, cabinetry configs and workspaces (floor treatment)."""
+    sig, bkgs = histograms
+    out = tmp_path_factory.mktemp("models")
+    models = {m_a: group_by_signal_to_background(region_model(r, m_a, sig, bkgs), 8)[0]
+              for r, m_a in zip(REGIONS, (1.0, 3.0))}
+    templates = write_templates(out / "templates.root", list(models.values()))
+    workspaces, configs = {}, {}
+    for m_a, model in models.items():
+        cfg = cabinetry_config(model, templates, out / "histograms", mu_max=1000.0)
+        configs[m_a] = write_yaml(out / f"{model.region}.yml", cfg)
+        cabinetry.templates.collect(cfg)
+        workspaces[m_a] = cabinetry.workspace.build(cfg)
+    return out, models, workspaces, configs
+
+
+def test_workspace_limits_are_finite(built):
+    _, models, workspaces, _ = built
+    for m_a, spec in workspaces.items():
+        sample_names = [s["name"] for s in spec["channels"][0]["samples"]]
+        assert sample_names == ["signal", "ee_to_tautau", FLOOR]
+        assert all(any(m["type"] == "staterror" for m in s["modifiers"]) for s in spec["channels"][0]["samples"])
+        limit = expected_limit(pyhf.Workspace(spec).model())
+        assert np.all(np.isfinite(limit.band)) and 0 < limit.band[0] < limit.median < limit.band[4]
+
+
+def test_patchset_round_trip_and_command_lines(built):
+    out, models, workspaces, configs = built
+    names = {m_a: m.region for m_a, m in models.items()}
+    bkg_path, patch_path = publish(workspaces, names, out / "published", description="test")
+    bkg_only = json.loads(bkg_path.read_text())
+    patches = json.loads(patch_path.read_text())
+    assert all(s["name"] != "signal" for c in bkg_only["channels"] for s in c["samples"])
+    bin_dir = Path(sys.executable).parent  # the console scripts of the environment running the tests
+    run = lambda tool, *args: subprocess.run([str(bin_dir / tool), *args], capture_output=True, text=True, cwd=out)  # noqa: E731
+    assert run("pyhf", "patchset", "verify", str(bkg_path), str(patch_path)).returncode == 0
+    for m_a, spec in workspaces.items():
+        applied = run("pyhf", "patchset", "apply", str(bkg_path), str(patch_path), "--name", names[m_a])
+        assert applied.returncode == 0, applied.stderr
+        assert json.loads(applied.stdout) == spec  # bit for bit
+    # pyhf cls at the expected limit gives CLs = 0.05 on the (Asimov) data of the rebuilt workspace
+    ws_path = out / "rebuilt.json"
+    ws_path.write_text(run("pyhf", "patchset", "apply", str(bkg_path), str(patch_path), "--name", names[1.0]).stdout)
+    median = expected_limit(pyhf.Workspace(workspaces[1.0]).model()).median
+    cls = run("pyhf", "cls", str(ws_path), "--test-poi", str(median))
+    assert cls.returncode == 0, cls.stderr
+    assert json.loads(cls.stdout)["CLs_obs"] == pytest.approx(0.05, abs=2e-3)
+    # the cabinetry command line works on the written configuration and workspace
+    written = out / "cab_ws.json"
+    assert run("cabinetry", "workspace", str(configs[1.0]), str(written)).returncode == 0
+    fit = run("cabinetry", "fit", str(written))
+    assert fit.returncode == 0, fit.stderr
