@@ -217,3 +217,145 @@ def import_lhe(lhe_file: str, output: str) -> None:
     click.echo(f"{output}: {meta['n_events']} events, sigma = {meta['sigma_pb']:.6g} pb, "
                f"particles {', '.join(meta['particles'])}")
 
+
+@main.command()
+@click.argument("samples", nargs=-1, type=click.Path())
+@click.option("--executor", "-e", type=click.Choice(["iterative", "futures", "dask"]),
+              help="coffea executor [processing.executor].")
+@click.option("--workers", "-j", type=click.IntRange(min=1),
+              help="Worker processes for futures and dask [processing.workers].")
+@click.option("--chunk-size", type=click.IntRange(min=1), help="Events per work item [processing.chunk_size].")
+@click.option("--scheduler", help="dask scheduler address; default a LocalCluster [processing.scheduler].")
+@click.option("--output", "-o", type=click.Path(file_okay=False), help="Output directory [processing.output_dir].")
+@click.pass_obj
+def process(cfg, samples, executor, workers, chunk_size, scheduler, output) -> None:
+    """Run the processor over sample files and save the histograms.
+
+    SAMPLES are ROOT sample files or directories of them (default: the *.root files of
+    generation.output_dir); each file is one sample named by its stem. Writes histograms.root
+    (cabinetry names {region}_{sample}) and histograms.coffea (lossless) into the output directory,
+    replacing earlier ones only when the run succeeds.
+    """
+    from .processors.processor import ProcessingError
+    from .processors.run import find_samples, process_samples, save_result
+
+    try:
+        paths = find_samples(samples, cfg.generation.output_dir)
+        result = process_samples(cfg, paths, executor=executor, workers=workers, chunk_size=chunk_size,
+                                 scheduler=scheduler, status=True)
+        root_path, copy_path = save_result(result, output or cfg.processing.output_dir)
+    except (ProcessingError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    for name, info in result.samples.items():
+        click.echo(f"{name}: {info['kind']}, {info['n_events']} events ({info['path']})")
+    click.echo(f"{len(result.regions)} mass hypotheses; wrote {root_path} and {copy_path}")
+
+
+@main.command()
+@click.option("--input", "-i", "input_path", type=click.Path(),
+              help="histograms.coffea of 'alpfusion process', or its directory [processing.output_dir].")
+@click.option("--sample", "-s", "sample_names", multiple=True, help="Sample name (repeatable; default all).")
+@click.option("--mass", "-m", "mass", multiple=True, help="ALP mass in GeV; repeat or comma-separate (default all).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_obj
+def cutflow(cfg, input_path, sample_names, mass, fmt) -> None:
+    """Print the cut flow (expected events, MC error, raw MC events) per sample and mass hypothesis."""
+    from .processors.processor import ProcessingError
+    from .processors.run import cutflow_rows, format_cutflow, load_result
+
+    try:
+        result = load_result(input_path or cfg.processing.output_dir)
+        rows = cutflow_rows(result, sample_names, _masses(mass, ()))
+    except ProcessingError as err:
+        raise click.ClickException(str(err)) from None
+    if fmt == "json":
+        click.echo(json.dumps({"luminosity_fb": result.luminosity_fb, "rows": rows}, indent=1))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["sample"])
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        click.echo(format_cutflow(rows, result.luminosity_fb), nl=False)
+
+
+@main.command()
+@click.option("--input", "-i", "input_path", type=click.Path(),
+              help="histograms.coffea of 'alpfusion process', or its directory [processing.output_dir].")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="output/limits", show_default=True)
+@click.option("--method", type=click.Choice(["asymptotic", "toys"]), help="CLs calculation [statistics.cls_method].")
+@click.option("--empty-bins", type=click.Choice(["none", "floor"]),
+              help="Bins without background MC [statistics.empty_bins].")
+@click.option("--workers", "-j", type=click.IntRange(1), help="Parallel mass points [processing.workers].")
+@click.pass_obj
+def limits(cfg, input_path, output, method, empty_bins, workers) -> None:
+    """Expected 95% CL limits on g_agg per mass point: Lambda < 4 and CLs, side by side.
+
+    Writes into OUTPUT: limits.csv, reach.png, templates.root, configs/ (cabinetry, one per mass
+    point), workspaces/ (pyhf), published/BkgOnly.json and published/patchset.json.
+    """
+    from .fits.scan import format_table, run_scan, write_table
+    from .models.publish import publish
+    from .plotting import reach_plot
+    from .processors.processor import ProcessingError
+    from .processors.run import load_result
+
+    overrides = {k: v for k, v in (("cls_method", method), ("empty_bins", empty_bins)) if v}
+    cfg = cfg.replace(statistics=overrides) if overrides else cfg
+    out = Path(output)
+    try:
+        result = load_result(input_path or cfg.processing.output_dir)
+        rows, workspaces = run_scan(result.as_dict(), cfg, out, workers=workers or cfg.processing.workers)
+    except (ProcessingError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    write_table(out / "limits.csv", rows)
+    reach_plot(rows, out / "reach.png", luminosity_fb=cfg.beam.luminosity_fb, sqrt_s=cfg.beam.sqrt_s)
+    names = {r["m_a"]: r["region"] for r in result.regions}
+    publish(workspaces, names, out / "published", hepdata=cfg.statistics.hepdata_record,
+            description=f"alpfusion {cfg.hash[:12]}: e+e- -> e+e- a (a -> invisible), expected limits, "
+                        f"background-only Asimov data; one patch per ALP mass")
+    click.echo(format_table(rows, cfg.signal.g_ref), nl=False)
+    click.echo(f"wrote {out}/limits.csv, {out}/reach.png, {out}/published/ (BkgOnly.json, patchset.json)")
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="output", show_default=True)
+@click.pass_context
+def run(ctx: click.Context, output: str) -> None:
+    """The whole chain on the configuration: samples, histograms, limits, reach plot, workspaces.
+
+    Samples already generated with the same configuration are kept (an interrupted run resumes).
+    """
+    out = Path(output)
+    samples = out / "samples"
+    ctx.invoke(generate, process="ee_to_eea", output=str(samples))
+    ctx.invoke(generate, process=TAU_PAIR, output=str(samples))
+    ctx.invoke(process, samples=(str(samples),), output=str(out / "histograms"))
+    ctx.invoke(limits, input_path=str(out / "histograms"), output=str(out / "limits"))
+
+
+@main.command()
+@click.option("--tau", "tau_file", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="Tau-pair sample (ROOT).")
+@click.option("--signal", "signal_files", type=click.Path(exists=True, dir_okay=False), multiple=True,
+              required=True, help="Signal sample (ROOT); repeatable.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="output/estimators.png", show_default=True)
+@click.pass_obj
+def estimators(cfg, tau_file, signal_files, output) -> None:
+    """Compare the c_phi estimators: fraction of events on the diagonal m_ee = |m_ee^tau|, and a figure."""
+    from .processors.estimators import study
+    from .samples.rootio import read_metadata
+
+    samples = {"tau pairs": tau_file}
+    for path in signal_files:
+        samples[f"signal {read_metadata(path)['m_a']:g} GeV"] = path
+    try:
+        results = study(samples, cfg, output)
+    except (SampleError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"# weighted fraction with |ln(|m_ee^tau| / m_ee)| <= ln(1 + {cfg.histograms.relative_width:g})")
+    click.echo(f"{'sample':<16}{'estimator':<12}{'fraction':>10}{'error':>9}")
+    for r in results:
+        click.echo(f"{r.sample:<16}{r.estimator:<12}{r.fraction:>10.4f}{r.fraction_error:>9.4f}")
+    click.echo(f"wrote {output}")

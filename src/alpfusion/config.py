@@ -274,12 +274,42 @@ class Processing:
 
 
 @dataclass(frozen=True)
+class Statistics:
+    empty_bins: str
+    floor_yield: float | None
+    floor_uncertainty: float
+    sb_groups: int
+    cls_method: str
+    toys: int
+    small_background_events: float
+    hepdata_record: str
+
+    def validate(self, path: str) -> None:
+        _check(self.empty_bins in ("none", "floor"), f"{path}.empty_bins",
+               f"must be 'none' or 'floor', got '{self.empty_bins}'")
+        if self.floor_yield is not None:
+            _check(self.floor_yield > 0, f"{path}.floor_yield", f"must be positive or null, got {self.floor_yield}")
+        _check(self.floor_uncertainty > 0, f"{path}.floor_uncertainty",
+               f"must be positive, got {self.floor_uncertainty}")
+        _check(1 <= self.sb_groups <= 200, f"{path}.sb_groups", f"must lie in [1, 200], got {self.sb_groups}")
+        _check(self.cls_method in ("asymptotic", "toys"), f"{path}.cls_method",
+               f"must be 'asymptotic' or 'toys', got '{self.cls_method}'")
+        _check(self.toys >= 100, f"{path}.toys", f"must be at least 100, got {self.toys}")
+        _check(self.small_background_events >= 0, f"{path}.small_background_events",
+               f"must be non-negative, got {self.small_background_events}")
+        _check(len(self.hepdata_record) == 10 and self.hepdata_record.startswith("ins")
+               and self.hepdata_record[3:].isdigit(), f"{path}.hepdata_record",
+               f"must be 'ins' and 7 digits (an INSPIRE record), got '{self.hepdata_record}'")
+
+
+@dataclass(frozen=True)
 class Config:
     beam: Beam
     acceptance: Acceptance
     signal: Signal
     generation: Generation
     backgrounds: Backgrounds
+    statistics: Statistics
     detector: Detector
     observables: Observables
     selection: Selection

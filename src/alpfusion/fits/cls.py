@@ -51,9 +51,9 @@ def asimov_background_only(model: pyhf.pdf.Model) -> np.ndarray:
     return np.asarray(model.expected_data(pars))
 
 
-def _poi_bounds(model: pyhf.pdf.Model) -> list[tuple[float, float]]:
-    """Parameter bounds with the POI range [0, 20 mu_Lambda], mu_Lambda the Poisson Lambda = 4
-    strength on the nominal yields: wide enough for any CLs limit, whatever the signal scale."""
+def _poi_bounds(model: pyhf.pdf.Model, factor: float = 20.0) -> list[tuple[float, float]]:
+    """Parameter bounds with the POI range [0, factor mu_Lambda], mu_Lambda the Poisson Lambda = 4
+    strength on the nominal yields, so that the range follows the signal scale."""
     pars = np.asarray(model.config.suggested_init(), dtype=float)
     poi = model.config.poi_index
     pars[poi] = 0.0
@@ -64,7 +64,7 @@ def _poi_bounds(model: pyhf.pdf.Model) -> list[tuple[float, float]]:
     if not np.isfinite(mu_scale):
         raise ValueError("the model has no signal: no limit on mu can be set")
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
-    bounds[poi] = (0.0, max(10.0, 20.0 * mu_scale))
+    bounds[poi] = (0.0, factor * mu_scale)
     return bounds
 
 
@@ -91,13 +91,15 @@ def _asimov_band(model: pyhf.pdf.Model, data: np.ndarray, bounds, *, rtol: float
 
     mu_hi = bounds[poi][1]
     band = []
-    sig = sigma(0.05 * mu_hi)  # bounds[poi] is 20 mu_Lambda: sigma near the Lambda estimate
+    sig = sigma(1e-3 * mu_hi)
     for n in BAND_SIGMAS:
         factor = float(ndtri(1.0 - 0.05 * ndtr(n))) + n
         mu = min(sig * factor, mu_hi)
         for _ in range(max_iterations):
             sig = sigma(mu)
             new = min(sig * factor, mu_hi)
+            if new >= mu_hi:
+                raise _OutOfRange(mu_hi)
             converged = abs(new - mu) <= rtol * new
             mu = new
             if converged:
@@ -106,6 +108,10 @@ def _asimov_band(model: pyhf.pdf.Model, data: np.ndarray, bounds, *, rtol: float
             raise ValueError(f"the {n:+d} sigma expected limit did not converge (last value mu = {mu:.6g})")
         band.append(mu)
     return tuple(band)
+
+
+class _OutOfRange(Exception):
+    """A limit reached the upper end of the POI range."""
 
 
 def expected_limit(model: pyhf.pdf.Model, *, method: str = "asymptotic", scan=None, ntoys: int = 2000,
@@ -119,7 +125,14 @@ def expected_limit(model: pyhf.pdf.Model, *, method: str = "asymptotic", scan=No
     data = asimov_background_only(model)
     bounds = _poi_bounds(model)
     if method == "asymptotic":
-        band = _asimov_band(model, data, bounds)
+        for factor in (20.0, 1e3, 1e5):
+            try:
+                band = _asimov_band(model, data, _poi_bounds(model, factor))
+                break
+            except _OutOfRange:
+                continue
+        else:
+            raise ValueError(f"the expected limit exceeds {factor:g} times the Lambda = 4 estimate of mu")
     elif method == "toys":
         if scan is None:
             scan = np.linspace(0.5, 2.0, 7) * expected_limit(model).median

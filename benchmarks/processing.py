@@ -1,0 +1,189 @@
+"""Processing throughput and memory of the coffea processor, per executor.
+
+Runs ``alpfusion.processors.run.process_samples`` (reading, detector model, observables, the
+selection of every mass of the default grid, histogram filling; the sample's weights are read once
+more up front to validate the file and fix the exact-summation unit) over one sample of 10^7
+e+e- -> e+e- a events (m_a = 1 GeV, default configuration), generated once into
+output/benchmarks/ (ignored by git) and reused, with
+
+* the iterative executor (one core),
+* the futures executor with 2 worker processes,
+* the dask.distributed executor with a LocalCluster of 2 single-threaded worker processes
+  (started before the clock starts; its start-up time is printed separately),
+
+each in a fresh Python process. Prints wall time, events/s, events/s per core (events / wall
+time / cores used), the CPU time of the whole process tree and events per CPU second (less
+sensitive to other load on the machine), and the peak resident memory (the largest single
+process, and the sum over the process tree, sampled every 0.1 s); checks that the three runs give
+identical histograms.
+
+Run: python benchmarks/processing.py [--events N] [--chunk-size N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from alpfusion.config import load_config
+from alpfusion.samples.generator import Generator
+from alpfusion.samples.processes import SignalProcess, SignalSettings
+from alpfusion.samples.rootio import SampleError, read_metadata, write_sample
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "output" / "benchmarks"
+M_A = 1.0
+RUNS = (("iterative", 1), ("futures", 2), ("dask", 2))
+
+
+def sample_path(n_events: int) -> Path:
+    """The benchmark sample, generated on first use (about 10^5 events/s per core)."""
+    path = DATA_DIR / f"ee_to_eea_ma1_{n_events}.root"
+    try:
+        if read_metadata(path).get("n_draws") == n_events:
+            return path
+    except SampleError:
+        pass
+    cfg = load_config()
+    print(f"generating {n_events} events into {path} (once) ...", flush=True)
+    gen = Generator(SignalProcess(SignalSettings.from_config(cfg, "ee_to_eea", M_A)), cfg.generation.vegas, seed=1)
+    gen.train()
+    write_sample(path, gen.events(n_events, cfg.generation.chunk_size))  # baskets as alpfusion generate writes them
+    return path
+
+
+class TreeSampler:
+    """Peak RSS (largest process, and sum) and CPU time of this process and all its descendants,
+    sampled in a thread every ``interval`` seconds (a process's CPU time is its last sample)."""
+
+    def __init__(self, interval: float = 0.1):
+        self.interval = interval
+        self.peak_total = 0
+        self.peak_single = 0
+        self.cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            rss = []
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    with proc.oneshot():
+                        rss.append(proc.memory_info().rss)
+                        times = proc.cpu_times()
+                        self.cpu[proc.pid] = times.user + times.system
+                except psutil.Error:
+                    pass
+            self.peak_total = max(self.peak_total, sum(rss))
+            self.peak_single = max(self.peak_single, max(rss))
+            self._stop.wait(self.interval)
+
+    def cpu_since(self, start: dict[int, float]) -> float:
+        """CPU seconds of the tree since ``start`` (a copy of ``cpu`` taken earlier)."""
+        return sum(t - start.get(pid, 0.0) for pid, t in self.cpu.items())
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def child(executor: str, workers: int, path: str, chunk_size: int, out: str) -> None:
+    """One measured run (in a fresh process); writes the figures and the histograms to `out`."""
+    from alpfusion.processors.run import process_samples
+
+    cfg = load_config()
+    startup = 0.0
+    scheduler = None
+    cluster = None
+    with TreeSampler() as tree:
+        if executor == "dask":
+            import logging
+
+            from distributed import LocalCluster
+
+            start = time.perf_counter()
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            scheduler = cluster.scheduler_address
+            startup = time.perf_counter() - start
+        time.sleep(2 * tree.interval)
+        cpu_start = dict(tree.cpu)
+        start = time.perf_counter()
+        result = process_samples(cfg, [path], executor=executor, workers=workers, chunk_size=chunk_size,
+                                 scheduler=scheduler)
+        wall = time.perf_counter() - start
+        time.sleep(2 * tree.interval)
+        cpu = tree.cpu_since(cpu_start)
+        if cluster is not None:
+            cluster.close()
+    with open(out, "wb") as stream:
+        pickle.dump({"wall": wall, "cpu": cpu, "startup": startup, "peak_single": tree.peak_single,
+                     "peak_total": tree.peak_total, "histograms": result.histograms}, stream)
+
+
+def identical(a: dict, b: dict) -> bool:
+    return all(np.array_equal(h.values(flow=True), b[s][n].values(flow=True))
+               and (h.variances() is None or np.array_equal(h.variances(flow=True), b[s][n].variances(flow=True)))
+               for s in a for n, h in a[s].items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--chunk-size", type=int, default=load_config().processing.chunk_size)
+    parser.add_argument("--child", nargs=4, metavar=("EXECUTOR", "WORKERS", "PATH", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        executor, workers, path, out = args.child
+        child(executor, int(workers), path, args.chunk_size, out)
+        return
+    path = sample_path(args.events)
+    n_events = read_metadata(path)["n_events"]
+    cfg = load_config()
+    print(f"sample: {path.name}, {n_events} events (of {args.events} draws), {path.stat().st_size / 2**20:.0f} MiB; "
+          f"{len(cfg.signal.masses)} mass hypotheses; chunk size {args.chunk_size}; "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+    print(f"{'executor':<22}{'wall/s':>8}{'events/s':>12}{'events/s/core':>15}{'CPU/s':>8}{'events/CPU-s':>14}"
+          f"{'peak RSS/MiB':>14}{'total RSS/MiB':>15}")
+    results = {}
+    for executor, workers in RUNS:
+        out = DATA_DIR / f".bench-{executor}.pkl"
+        subprocess.run([sys.executable, __file__, "--chunk-size", str(args.chunk_size), "--child", executor,
+                        str(workers), str(path), str(out)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        with open(out, "rb") as stream:
+            r = pickle.load(stream)
+        out.unlink()
+        results[executor] = r
+        label = executor if workers == 1 else f"{executor} ({workers} workers)"
+        rate = n_events / r["wall"]
+        print(f"{label:<22}{r['wall']:>8.2f}{rate:>12.3g}{rate / workers:>15.3g}{r['cpu']:>8.1f}"
+              f"{n_events / r['cpu']:>14.3g}{r['peak_single'] / 2**20:>14.0f}{r['peak_total'] / 2**20:>15.0f}",
+              flush=True)
+    base = results["iterative"]["wall"]
+    for executor, workers in RUNS[1:]:
+        print(f"speed-up of {executor} with {workers} workers: {base / results[executor]['wall']:.2f} "
+              f"(ideal {workers})" + (f"; LocalCluster start-up {results[executor]['startup']:.1f} s, not included"
+                                      if executor == "dask" else ""))
+    same = all(identical(results["iterative"]["histograms"], results[e]["histograms"]) for e, _ in RUNS[1:])
+    print("histograms identical across executors:", json.dumps(same))
+    print(f"load average at the end {os.getloadavg()[0]:.2f} (other work on the machine slows the wall times)")
+
+
+if __name__ == "__main__":
+    main()

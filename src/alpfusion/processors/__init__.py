@@ -1,0 +1,1 @@
+"""Coffea processing: detector model, observables, per-mass selection, histograms (docs/processing.md)."""

@@ -1,0 +1,190 @@
+"""Event observables from the two visible electrons (physics.md section 4).
+
+The electrons are flat awkward arrays of ``Momentum4D`` records (``vector`` behaviours), one per
+event, in the centre-of-mass frame (starred quantities), after the detector model. The beams
+collide with total four-momentum P = (sqrt(s), 0, 0, 0).
+
+    E*_miss   = sqrt(s) - E*_e+ - E*_e-          p*_miss = -(p*_e+ + p*_e-)
+    m2_miss   = E*_miss^2 - |p*_miss|^2          (signed; negative values are kept)
+    eta*_miss = -ln tan(theta_miss / 2)          (theta_miss: polar angle of p*_miss)
+    m_ee      = invariant mass of the e+e- pair
+
+and the tau-pair "antler" mass |m_ee^tau| (see :func:`antler_mass`), which needs c_phi, the cosine
+of the angle between the two tau decay planes, and hence an estimate of the tau-pair axis (see
+:data:`TAU_AXES`). This module is the one place where these observables are defined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+import vector
+
+from ..constants import M_TAU
+
+vector.register_awkward()
+
+__all__ = [
+    "TAU_AXES",
+    "EventObservables",
+    "MissingTruthError",
+    "antler_mass",
+    "components",
+    "compute_observables",
+    "decay_plane_cosine",
+    "four_momenta",
+    "missing_four_momentum",
+    "tau_axis",
+]
+
+
+class MissingTruthError(ValueError):
+    """The 'truth' c_phi estimator was asked for on a sample without MC-truth taus."""
+
+
+def four_momenta(E, px, py, pz) -> ak.Array:
+    """A flat awkward array of ``Momentum4D`` records from component arrays (GeV)."""
+    return ak.zip({"E": E, "px": px, "py": py, "pz": pz}, with_name="Momentum4D")
+
+
+def components(p: ak.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(E, px, py, pz) of a flat ``Momentum4D`` array as numpy arrays (no copy)."""
+    return tuple(ak.to_numpy(p[name]) for name in ("E", "px", "py", "pz"))
+
+
+def missing_four_momentum(e_minus: ak.Array, e_plus: ak.Array, sqrt_s: float) -> ak.Array:
+    """p*_miss = P - p_e- - p_e+ with P = (sqrt(s), 0, 0, 0): (E*_miss, p*_miss)."""
+    visible = e_minus + e_plus
+    return four_momenta(sqrt_s - visible.E, -visible.px, -visible.py, -visible.pz)
+
+
+def _unit3(p: ak.Array) -> ak.Array:
+    return p.to_Vector3D().unit()
+
+
+def pair_axis(e_minus: ak.Array, e_plus: ak.Array, tau_minus: ak.Array | None = None) -> ak.Array:
+    """unit(p_e-/|p_e-| - p_e+/|p_e+|): the e- roughly follows the tau-, the e+ the tau+.
+
+    This axis lies in the plane of p_e- and p_e+ and makes equal angles with them, so both decay
+    planes coincide with that plane and the transverse components are parallel: c_phi = 1 for
+    every event (physics.md section 4 names the estimator; the consequence is noted in
+    docs/processing.md).
+    """
+    return (_unit3(e_minus) - _unit3(e_plus)).unit()
+
+
+def beam_axis(e_minus: ak.Array, e_plus: ak.Array, tau_minus: ak.Array | None = None) -> ak.Array:
+    """The beam (z) axis, the same for every event."""
+    n = len(e_minus)
+    return ak.zip({"x": np.zeros(n), "y": np.zeros(n), "z": np.ones(n)}, with_name="Vector3D")
+
+
+def truth_axis(e_minus: ak.Array, e_plus: ak.Array, tau_minus: ak.Array | None = None) -> ak.Array:
+    """The MC-truth tau- direction (a diagnostic; tau samples only)."""
+    if tau_minus is None:
+        raise MissingTruthError("the 'truth' c_phi estimator needs the MC-truth tau_minus momentum "
+                                "(branches tau_minus_E/px/py/pz), which this sample does not have")
+    return _unit3(tau_minus)
+
+
+TAU_AXES: dict[str, Callable[..., ak.Array]] = {
+    "pair_axis": pair_axis,
+    "beam_axis": beam_axis,
+    "truth": truth_axis,
+}
+"""Estimators of the tau-pair axis by name (configuration key ``observables.cphi_estimator``,
+whose allowed values are ``alpfusion.config.CPHI_ESTIMATORS``)."""
+
+
+def tau_axis(estimator: str, e_minus: ak.Array, e_plus: ak.Array,
+             tau_minus: ak.Array | None = None) -> ak.Array:
+    """The unit tau-pair axis (``Vector3D``) of the named estimator."""
+    try:
+        estimate = TAU_AXES[estimator]
+    except KeyError:
+        raise ValueError(f"unknown c_phi estimator '{estimator}' "
+                         f"(known: {', '.join(TAU_AXES)})") from None
+    return estimate(e_minus, e_plus, tau_minus)
+
+
+def decay_plane_cosine(axis: ak.Array, e_minus: ak.Array, e_plus: ak.Array) -> np.ndarray:
+    """c_phi: cosine of the angle between the planes (axis, p_e-) and (axis, p_e+).
+
+    With a unit axis a, the normals a x p_e- and a x p_e+ give
+
+        c_phi = [p_e-.p_e+ - (a.p_e-)(a.p_e+)] / sqrt{[|p_e-|^2 - (a.p_e-)^2] [|p_e+|^2 - (a.p_e+)^2]},
+
+    the cosine of the azimuth difference of p_e- and p_e+ around the axis, both azimuths measured
+    around the same oriented axis (no sign flip for the tau+, which flies along -a). This is the
+    convention under which physics.md's formula reproduces m_ee exactly for tau pairs with
+    massless neutrino pairs and the true axis (checked in tests/test_observables.py); it is even
+    under a -> -a. Where a momentum is parallel to the axis the planes are undefined and
+    c_phi = 1, the pair-axis value.
+    """
+    pm, pp = e_minus.to_Vector3D(), e_plus.to_Vector3D()
+    am, ap = ak.to_numpy(axis.dot(pm)), ak.to_numpy(axis.dot(pp))
+    numerator = ak.to_numpy(pm.dot(pp)) - am * ap
+    denominator = np.sqrt((ak.to_numpy(pm.mag2) - am * am) * (ak.to_numpy(pp.mag2) - ap * ap))
+    out = np.ones_like(numerator)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return np.clip(out, -1.0, 1.0, out=out)
+
+
+def antler_mass(e_minus_energy: np.ndarray, e_plus_energy: np.ndarray, c_phi: np.ndarray,
+                sqrt_s: float, m_tau: float = M_TAU) -> np.ndarray:
+    """|m_ee^tau|, the e+e- mass of a tau pair with massless neutrino pairs (physics.md section 4).
+
+        (m_ee^tau)^2 = 2/(s - 4 m^2) [ m^4 - sqrt(s) m^2 (E*_+ + E*_-) + 2 E*_- E*_+ (s - 2 m^2)
+                                      + m^2 c_phi M_- M_+ ],
+        M_+- = sqrt(m^2 - 2 E*_+- sqrt(s) + 4 E*_+-^2),       m = m_tau,
+
+    evaluated with complex square roots (principal branch: a negative radicand r gives
+    +i sqrt(-r), as for exact tau kinematics, where r = -(1 - c^2)(s - 4 m^2)/4); the result is
+    the modulus of the complex square root of (m_ee^tau)^2.
+    """
+    rs = sqrt_s
+    s, m2 = rs * rs, m_tau * m_tau
+
+    def radical(e: np.ndarray) -> np.ndarray:
+        return np.sqrt((m2 - 2.0 * rs * e + 4.0 * e * e).astype(np.complex128))
+
+    real_part = m2 * m2 - rs * m2 * (e_plus_energy + e_minus_energy) + 2.0 * e_minus_energy * e_plus_energy * (s - 2.0 * m2)
+    mass2 = 2.0 / (s - 4.0 * m2) * (real_part + m2 * c_phi * radical(e_minus_energy) * radical(e_plus_energy))
+    return np.abs(np.sqrt(mass2))
+
+
+@dataclass(frozen=True)
+class EventObservables:
+    """The observables of a set of events, numpy arrays of equal length (GeV)."""
+
+    e_miss: np.ndarray
+    m2_miss: np.ndarray
+    eta_miss: np.ndarray
+    m_ee: np.ndarray
+    c_phi: np.ndarray
+    m_ee_tau: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.e_miss)
+
+
+def compute_observables(e_minus: ak.Array, e_plus: ak.Array, sqrt_s: float, estimator: str,
+                        tau_minus: ak.Array | None = None) -> EventObservables:
+    """All observables of physics.md section 4 from the (smeared, accepted) electrons.
+
+    ``estimator`` names the tau-axis estimator for c_phi (:data:`TAU_AXES`); ``tau_minus`` is
+    the MC-truth tau- (only the 'truth' estimator uses it).
+    """
+    p_miss = missing_four_momentum(e_minus, e_plus, sqrt_s)
+    c_phi = decay_plane_cosine(tau_axis(estimator, e_minus, e_plus, tau_minus), e_minus, e_plus)
+    return EventObservables(
+        e_miss=ak.to_numpy(p_miss.E),
+        m2_miss=ak.to_numpy(p_miss.mass2),
+        eta_miss=ak.to_numpy(p_miss.eta),
+        m_ee=ak.to_numpy((e_minus + e_plus).mass),
+        c_phi=c_phi,
+        m_ee_tau=antler_mass(ak.to_numpy(e_minus.E), ak.to_numpy(e_plus.E), c_phi, sqrt_s),
+    )

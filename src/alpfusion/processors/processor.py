@@ -1,0 +1,319 @@
+"""The coffea processor: detector model, observables, per-mass selection, ``hist`` histograms.
+
+For each chunk of a sample (flat TTree ``events`` read with ``BaseSchema``) :class:`AlpProcessor`
+
+1. reads the four-momenta of the visible particles (and the MC-truth tau- for the 'truth' c_phi
+   estimator), ``weight`` and ``event``;
+2. applies the detector model (:func:`alpfusion.processors.detector.measure`);
+3. computes the observables once (:func:`alpfusion.processors.observables.compute_observables`);
+4. for every mass hypothesis of the grid applies the selection
+   (:class:`alpfusion.processors.selection.MassHypothesis`) and fills the histograms.
+
+Expected yields: ``y = weight * beam.luminosity_fb * 1000`` (weights in pb per event). The output
+of a chunk is ``{sample: {name: hist.Hist}}`` with the names of :data:`HISTOGRAMS`, all with
+``Weight`` storage (sum of y and of y^2) except ``cutflow_raw`` (``Int64``, raw MC events); dicts of
+hists add under coffea's accumulator semantics.
+
+Exact accumulation. Floating-point addition is not associative, so summing the same weights in
+chunks of another size, or merging chunks in another order, would change the last bits of the
+histograms. To make every executor and chunk size give bit-identical histograms, the processor
+rounds each event's yield to a multiple of a per-sample power of two, ``q = 2^(e - 52)`` with
+``2^e >= sum of the sample's yields`` (:func:`yield_quantum`), and each y^2 likewise: every
+partial sum is then an integer multiple of q below 2^53 q, exactly representable, and the sums do
+not depend on order. The rounding moves each yield by at most 2^-53 of the sample's total (about
+1e-16), far below any statistical precision. Bins are filled with ``numpy.bincount`` on the bin
+indices of the ``hist`` axes (``axis.index``, the binning of ``Hist.fill``; for the logarithmic
+mass axes the equivalent, faster :func:`_log_position`) so that the sums of y and of y^2 can both
+be the rounded ones.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import awkward as ak
+import hist
+import numpy as np
+from coffea import processor
+
+from ..config import Config, Histograms
+from .detector import is_photon, measure
+from .observables import EventObservables, compute_observables, four_momenta
+from .selection import CUTS, MassHypothesis, mass_hypotheses
+
+__all__ = [
+    "HISTOGRAMS",
+    "AlpProcessor",
+    "BinSums",
+    "ProcessingError",
+    "SampleInfo",
+    "empty_histograms",
+    "mass_edges",
+    "yield_quantum",
+]
+
+HISTOGRAMS = ("analysis", "emiss_eta", "m2_miss", "mee_minus_mtau", "cutflow", "cutflow_raw")
+"""Histograms per sample: the analysis plane (region, m_ee, |m_ee^tau|) after each mass selection;
+control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the
+cut flow (region, cut) as weighted yields and as raw MC counts."""
+
+REQUIRED_PARTICLES = ("e_minus", "e_plus")
+
+
+class ProcessingError(Exception):
+    """A problem with an input or a setting during processing; the message names the file."""
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    """What the processor needs to know about a sample beyond its events (see ``run.inspect_sample``)."""
+
+    name: str
+    path: str
+    kind: str
+    process: str
+    m_a: float | None
+    particles: tuple[str, ...]
+    n_events: int
+    sigma_pb: float
+    yield_quantum: float
+    yield2_quantum: float
+
+
+def yield_quantum(total: float) -> float:
+    """2^(e - 52) for the e with 2^(e-1) <= total < 2^e (1 for total = 0): the rounding unit of
+    non-negative yields whose sum is ``total`` (module docstring). The rounded yields of N events sum
+    to at most 2^e + N 2^(e - 53), below 2^53 q = 2^(e + 1) for any N < 2^52, even if ``total`` is
+    itself a slightly low floating-point sum."""
+    if total <= 0:
+        return 1.0
+    _, exponent = math.frexp(total)
+    return math.ldexp(1.0, exponent - 52)
+
+
+def _rounded(values: np.ndarray, quantum: float) -> np.ndarray:
+    """values rounded to the nearest multiple of the power of two ``quantum`` (exact scaling)."""
+    return np.rint(values / quantum) * quantum
+
+
+def mass_edges(settings: Histograms) -> np.ndarray:
+    """Logarithmic bin edges lo * (1 + w)^k, k = 0..n, n = ceil(ln(hi / lo) / ln(1 + w)).
+
+    Every bin has the relative width w exactly (delta m / m = 0.02 by default, physics.md
+    section 6); the last edge is the first one at or above ``histograms.mass_max``.
+    """
+    n = math.ceil(math.log(settings.mass_max / settings.mass_min) / math.log1p(settings.relative_width))
+    return settings.mass_min * (1.0 + settings.relative_width) ** np.arange(n + 1)
+
+
+def empty_histograms(cfg: Config, hypotheses: tuple[MassHypothesis, ...],
+                     names: tuple[str, ...] = HISTOGRAMS) -> dict[str, hist.Hist]:
+    """The empty histograms of one sample with the given names of :data:`HISTOGRAMS` (default all)."""
+    regions = hist.axis.StrCategory([h.region for h in hypotheses], name="region", label="mass hypothesis",
+                                    flow=False)
+    cuts = hist.axis.StrCategory(list(CUTS), name="cut", label="cut", flow=False)
+    edges = mass_edges(cfg.histograms)
+    n, rs = cfg.histograms.control_bins, cfg.beam.sqrt_s
+    weight = hist.storage.Weight()
+    layout = {
+        "analysis": lambda: hist.Hist(regions, hist.axis.Variable(edges, name="m_ee", label="m_ee [GeV]"),
+                                      hist.axis.Variable(edges, name="m_ee_tau", label="|m_ee^tau| [GeV]"),
+                                      storage=weight),
+        "emiss_eta": lambda: hist.Hist(hist.axis.Regular(n, 0.0, rs, name="e_miss", label="E*_miss [GeV]"),
+                                       hist.axis.Regular(n, -5.0, 5.0, name="eta_miss", label="eta*_miss"),
+                                       storage=weight),
+        "m2_miss": lambda: hist.Hist(hist.axis.Regular(n, -rs, rs * rs, name="m2_miss", label="m2_miss [GeV^2]"),
+                                     storage=weight),
+        "mee_minus_mtau": lambda: hist.Hist(hist.axis.Regular(n, -rs, rs, name="mee_minus_mtau",
+                                                              label="m_ee - |m_ee^tau| [GeV]"), storage=weight),
+        "cutflow": lambda: hist.Hist(regions, cuts, storage=weight),
+        "cutflow_raw": lambda: hist.Hist(regions, cuts, storage=hist.storage.Int64()),
+    }
+    return {name: layout[name]() for name in names}
+
+
+class BinSums:
+    """Sums of y and y^2 in the filled bins of a flattened histogram view, kept sparsely.
+
+    The per-chunk form of the analysis plane: as a Weight histogram (15 regions x 354 x 354 bins by
+    default) every chunk's result would be 30 MB to create, pickle, send and add, while a chunk fills
+    a few thousand bins. BinSums add (coffea's accumulator semantics need only ``+``) by merging
+    their bins; the sums are exact (the yields are rounded, see the module docstring), so the order
+    of merging does not matter. :meth:`AlpProcessor.postprocess` turns the total into the histogram.
+    """
+
+    def __init__(self, index: np.ndarray, value: np.ndarray, variance: np.ndarray):
+        self.index, self.value, self.variance = index, value, variance
+
+    @classmethod
+    def of(cls, flat: np.ndarray, y: np.ndarray, y2: np.ndarray, size: int) -> BinSums:
+        """The sums of y and y2 per bin ``flat`` (indices into a view of ``size`` bins)."""
+        value = np.bincount(flat, weights=y, minlength=size)
+        variance = np.bincount(flat, weights=y2, minlength=size)
+        index = np.flatnonzero((value != 0) | (variance != 0))
+        return cls(index, value[index], variance[index])
+
+    def __add__(self, other: BinSums) -> BinSums:
+        index, inverse = np.unique(np.concatenate([self.index, other.index]), return_inverse=True)
+        return BinSums(index, np.bincount(inverse, np.concatenate([self.value, other.value]), len(index)),
+                       np.bincount(inverse, np.concatenate([self.variance, other.variance]), len(index)))
+
+    def add_to(self, view: np.ndarray) -> None:
+        """Add the sums to a Weight-storage view (flow included) whose flattening the indices address."""
+        where = np.unravel_index(self.index, view.shape)
+        view["value"][where] += self.value
+        view["variance"][where] += self.variance
+
+
+def _position(axis, values: np.ndarray) -> np.ndarray:
+    """Position of ``values`` along a flow-included axis: ``axis.index`` (-1 = underflow) shifted."""
+    return axis.index(values) + (1 if axis.traits.underflow else 0)
+
+
+def _log_position(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``_position`` for a Variable axis with the geometric edges of :func:`mass_edges`, computed from
+    the logarithm and then corrected against the edges, so that it equals hist's binary search
+    (bin i holds [e_i, e_i+1); NaN and +inf go to the overflow, values below e_0 to the underflow)
+    at a third of its cost."""
+    n = len(edges) - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.log(np.maximum(values, np.finfo(np.float64).tiny) / edges[0]) / np.log(edges[1] / edges[0])
+    position = np.clip(np.nan_to_num(t, nan=n, posinf=n), -1, n).astype(np.intp) + 1
+    bounds = np.concatenate([[-np.inf], edges, [np.inf]])
+    position -= values < bounds[position]
+    position += values >= bounds[position + 1]
+    return np.minimum(position, n + 1, out=position)  # +inf: overflow, like hist
+
+
+def _add_sums(view: np.ndarray, flat: np.ndarray, y: np.ndarray, y2: np.ndarray) -> None:
+    """Add the sums of y and y^2 per bin to a Weight-storage view (flow included)."""
+    view["value"] += np.bincount(flat, weights=y, minlength=view.size).reshape(view.shape)
+    view["variance"] += np.bincount(flat, weights=y2, minlength=view.size).reshape(view.shape)
+
+
+@functools.cache
+def _retain_freed_memory() -> None:
+    """Keep freed large blocks in this process's heap for reuse (glibc only; once per process).
+
+    glibc hands blocks above a threshold back to the operating system when they are freed, so
+    each of the many temporary arrays of a chunk costs fresh pages, whose first touch (a page
+    fault) was measured at 4-5 ns per float64 here, several times the arithmetic. Raising the
+    trim threshold to 1 GiB and the mmap threshold to 32 MiB (its maximum) lets the next array
+    reuse the freed memory; the resident memory stays that of one chunk's working set. (dask
+    workers set a low trim threshold by default; this overrides it for the processing tasks.)
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+
+
+class AlpProcessor(processor.ProcessorABC):
+    """Detector model, observables, per-mass selection and histograms (see the module docstring).
+
+    ``samples`` maps each sample (dataset) name of the fileset to its :class:`SampleInfo`.
+    """
+
+    def __init__(self, cfg: Config, samples: Mapping[str, SampleInfo]):
+        self.cfg = cfg
+        self.samples = dict(samples)
+        self.hypotheses = mass_hypotheses(cfg)
+        self.edges = mass_edges(cfg.histograms)
+        self.yield_per_pb = cfg.beam.luminosity_fb * 1000.0
+
+    def _columns(self, info: SampleInfo) -> list[str]:
+        """The particles read from the file: electrons, photons, the truth tau- if needed."""
+        wanted = [p for p in info.particles if p in REQUIRED_PARTICLES or is_photon(p)]
+        if self.cfg.observables.cphi_estimator == "truth":
+            wanted.append("tau_minus")
+        return wanted
+
+    def check_sample(self, info: SampleInfo) -> None:
+        """Raise ProcessingError (naming the file) if the sample lacks a particle the analysis needs."""
+        missing = [p for p in REQUIRED_PARTICLES if p not in info.particles]
+        if missing:
+            raise ProcessingError(f"{info.path}: the sample has no {' and no '.join(missing)} "
+                                  f"(particles {list(info.particles)}); the analysis needs e+e- + invisible")
+        if self.cfg.observables.cphi_estimator == "truth" and "tau_minus" not in info.particles:
+            raise ProcessingError(f"{info.path}: observables.cphi_estimator 'truth' needs the MC-truth "
+                                  f"tau_minus, which the sample does not have (particles {list(info.particles)})")
+
+    def _read(self, events, info: SampleInfo) -> tuple[dict[str, ak.Array], np.ndarray, np.ndarray]:
+        """(particles, weight, event) of a chunk as Momentum4D and numpy arrays."""
+        meta = events.metadata
+        try:
+            particles = {p: four_momenta(*(ak.to_numpy(events[f"{p}_{c}"]) for c in ("E", "px", "py", "pz")))
+                         for p in self._columns(info)}
+            weight = ak.to_numpy(events["weight"])
+            event = ak.to_numpy(events["event"])
+        except Exception as err:
+            raise ProcessingError(
+                f"{meta['filename']}: cannot read the events {meta['entrystart']}-{meta['entrystop']}, "
+                f"corrupt or truncated ({type(err).__name__}: {' '.join(str(err).split())})") from err
+        return particles, weight, event
+
+    def process(self, events) -> dict[str, dict[str, hist.Hist | BinSums]]:
+        """The histograms of one chunk: ``{sample: {name: hist}}``, the analysis plane as BinSums."""
+        _retain_freed_memory()
+        info = self.samples[events.metadata["dataset"]]
+        self.check_sample(info)
+        particles, weight, event = self._read(events, info)
+        cfg = self.cfg
+        e_minus, e_plus, ok = measure(particles, event, cfg.detector, cfg.acceptance, info.name)
+        truth = particles["tau_minus"][ok] if "tau_minus" in particles else None
+        obs = compute_observables(e_minus, e_plus, cfg.beam.sqrt_s, cfg.observables.cphi_estimator, truth)
+        y = _rounded(weight * self.yield_per_pb, info.yield_quantum)
+        y2 = _rounded(y * y, info.yield2_quantum)
+
+        out: dict[str, hist.Hist | BinSums] = empty_histograms(cfg, self.hypotheses, HISTOGRAMS[1:])
+        flow, raw = out["cutflow"].view(flow=True), out["cutflow_raw"].view(flow=True)
+        flow["value"][:, 0], flow["variance"][:, 0], raw[:, 0] = y.sum(), y2.sum(), y.size
+        y, y2 = y[ok], y2[ok]
+        flow["value"][:, 1], flow["variance"][:, 1], raw[:, 1] = y.sum(), y2.sum(), y.size
+        self._fill_controls(out, obs, y, y2)
+        out["analysis"] = self._select(obs, y, y2, flow, raw)
+        return {info.name: out}
+
+    @staticmethod
+    def _fill_controls(out: dict[str, hist.Hist], obs: EventObservables, y: np.ndarray, y2: np.ndarray) -> None:
+        """Fill the control histograms with the accepted events."""
+        for name, values in (("emiss_eta", (obs.e_miss, obs.eta_miss)), ("m2_miss", (obs.m2_miss,)),
+                             ("mee_minus_mtau", (obs.m_ee - obs.m_ee_tau,))):
+            axes = out[name].axes
+            position = _position(axes[0], values[0])
+            for axis, value in zip(axes[1:], values[1:]):
+                position = position * axis.extent + _position(axis, value)
+            _add_sums(out[name].view(flow=True), position, y, y2)
+
+    def _select(self, obs: EventObservables, y: np.ndarray, y2: np.ndarray, flow: np.ndarray,
+                raw: np.ndarray) -> BinSums:
+        """Apply each mass hypothesis's cuts to the accepted events: fill the cut-flow views from the
+        missing-mass stage on and return the analysis plane (region, m_ee, |m_ee^tau|) as BinSums."""
+        extent = len(self.edges) + 1  # bins of a mass axis, flow included
+        cell = _log_position(self.edges, obs.m_ee) * extent + _log_position(self.edges, obs.m_ee_tau)
+        selected = []
+        for k, hypothesis in enumerate(self.hypotheses):
+            stages = hypothesis.passes(obs.m2_miss, obs.e_miss, obs.eta_miss)
+            for j, events_in in enumerate(stages, start=CUTS.index("missing_mass")):
+                flow["value"][k, j], flow["variance"][k, j] = y[events_in].sum(), y2[events_in].sum()
+                raw[k, j] = events_in.size
+            selected.append(stages[-1])
+        return BinSums.of(np.concatenate([k * extent**2 + cell[s] for k, s in enumerate(selected)]),
+                          np.concatenate([y[s] for s in selected]), np.concatenate([y2[s] for s in selected]),
+                          len(self.hypotheses) * extent**2)
+
+    def postprocess(self, accumulator: dict[str, dict]) -> dict[str, dict[str, hist.Hist]]:
+        """The accumulated output with each sample's analysis BinSums turned into its histogram."""
+        for hists in accumulator.values():
+            plane = empty_histograms(self.cfg, self.hypotheses, ("analysis",))["analysis"]
+            hists["analysis"].add_to(plane.view(flow=True))
+            hists["analysis"] = plane
+        return {sample: {name: hists[name] for name in HISTOGRAMS} for sample, hists in accumulator.items()}

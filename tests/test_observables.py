@@ -1,0 +1,104 @@
+"""Observables of physics.md section 4 on hand-built events with known answers."""
+
+import numpy as np
+import pytest
+
+from alpfusion.config import CPHI_ESTIMATORS
+from alpfusion.constants import M_ELECTRON, M_TAU
+from alpfusion.kinematics import pseudorapidity
+from alpfusion.processors.observables import (
+    TAU_AXES,
+    MissingTruthError,
+    antler_mass,
+    compute_observables,
+    decay_plane_cosine,
+    four_momenta,
+    tau_axis,
+)
+
+from .fakes import SQRT_S, signal_like, tau_pairs
+
+
+def vec(p):
+    return four_momenta(*np.asarray(p).T)
+
+
+@pytest.mark.parametrize("m_a, electron_mass", [(0.1, 0.0), (1.0, M_ELECTRON), (6.0, M_ELECTRON), (9.0, 0.0)])
+def test_signal_kinematics_give_the_alp_mass_and_the_invisible_momentum(m_a, electron_mass):
+    ev = signal_like(2000, np.random.default_rng(1), m_a, electron_mass=electron_mass)
+    obs = compute_observables(vec(ev["e_minus"]), vec(ev["e_plus"]), SQRT_S, "pair_axis")
+    k = ev["invisible"]
+    assert np.allclose(obs.m2_miss, m_a**2, rtol=0, atol=1e-11)
+    assert np.allclose(obs.e_miss, k[:, 0], rtol=1e-13, atol=0)
+    assert np.allclose(obs.eta_miss, pseudorapidity(k), rtol=1e-9, atol=1e-9)
+    pair = ev["e_minus"] + ev["e_plus"]
+    assert np.allclose(obs.m_ee, np.sqrt(pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)), rtol=1e-9)
+
+
+def test_missing_mass_keeps_its_sign():
+    # two electrons of 5 GeV at 90 degrees: E_miss = 0.58 GeV, |p_miss| = 5 sqrt(2) GeV
+    e_minus, e_plus = vec([[5.0, 5.0, 0.0, 0.0]]), vec([[5.0, 0.0, 5.0, 0.0]])
+    obs = compute_observables(e_minus, e_plus, SQRT_S, "beam_axis")
+    assert obs.m2_miss[0] == pytest.approx((SQRT_S - 10.0) ** 2 - 50.0)
+    assert obs.m2_miss[0] < 0
+    assert obs.eta_miss[0] == 0.0 and obs.m_ee[0] == pytest.approx(np.sqrt(50.0))
+
+
+def test_antler_mass_equals_m_ee_for_exact_tau_pairs_with_the_truth_axis():
+    ev = tau_pairs(20_000, np.random.default_rng(2))
+    e_minus, e_plus = vec(ev["e_minus"]), vec(ev["e_plus"])
+    obs = compute_observables(e_minus, e_plus, SQRT_S, "truth", tau_minus=vec(ev["tau_minus"]))
+    assert np.allclose(obs.m_ee_tau, obs.m_ee, rtol=1e-9, atol=1e-9)
+    # the radicands of M_+- are negative for exact kinematics: the complex roots are needed
+    energies = np.concatenate([ev["e_minus"][:, 0], ev["e_plus"][:, 0]])
+    assert np.all(M_TAU**2 - 2 * energies * SQRT_S + 4 * energies**2 < 1e-12)
+    # the sign convention matters: the opposite sign of c_phi misses m_ee
+    flipped = antler_mass(ev["e_minus"][:, 0], ev["e_plus"][:, 0], -obs.c_phi, SQRT_S)
+    assert np.median(np.abs(flipped - obs.m_ee)) > 1e-2
+    # the tau+ axis (opposite orientation) gives the same c_phi
+    reverse = decay_plane_cosine(tau_axis("truth", e_minus, e_plus, vec(ev["tau_plus"])), e_minus, e_plus)
+    assert np.allclose(reverse, obs.c_phi, rtol=0, atol=1e-12)
+
+
+def test_massive_neutrino_pairs_break_the_identity():
+    ev = tau_pairs(2000, np.random.default_rng(3), m_nunu=0.8)
+    obs = compute_observables(vec(ev["e_minus"]), vec(ev["e_plus"]), SQRT_S, "truth", tau_minus=vec(ev["tau_minus"]))
+    assert np.median(np.abs(obs.m_ee_tau - obs.m_ee)) > 1e-3
+
+
+def test_estimators():
+    assert tuple(TAU_AXES) == CPHI_ESTIMATORS
+    ev = tau_pairs(1000, np.random.default_rng(4))
+    e_minus, e_plus = vec(ev["e_minus"]), vec(ev["e_plus"])
+    # the pair axis lies in the plane of the electrons: both decay planes are that plane
+    pair = decay_plane_cosine(tau_axis("pair_axis", e_minus, e_plus), e_minus, e_plus)
+    assert np.allclose(pair, 1.0, rtol=0, atol=1e-9)
+    # the beam axis: cosine of the azimuth difference
+    beam = decay_plane_cosine(tau_axis("beam_axis", e_minus, e_plus), e_minus, e_plus)
+    dphi = np.arctan2(ev["e_minus"][:, 2], ev["e_minus"][:, 1]) - np.arctan2(ev["e_plus"][:, 2], ev["e_plus"][:, 1])
+    assert np.allclose(beam, np.cos(dphi), rtol=0, atol=1e-12)
+    with pytest.raises(MissingTruthError, match="tau_minus"):
+        compute_observables(e_minus, e_plus, SQRT_S, "truth")
+    with pytest.raises(ValueError, match="unknown c_phi estimator 'thrust'"):
+        tau_axis("thrust", e_minus, e_plus)
+
+
+def test_antler_mass_by_hand():
+    # E+ = E- = sqrt(s)/4 (decays perpendicular to the axis): M^2 = m^2 - s/4 < 0
+    e = np.array([SQRT_S / 4])
+    s, m2 = SQRT_S**2, M_TAU**2
+    for c_phi in (-1.0, 0.0, 0.5, 1.0):
+        radicand = m2 - s / 4
+        mass2 = 2 / (s - 4 * m2) * (m2 * m2 - SQRT_S * m2 * 2 * e[0] + 2 * e[0] ** 2 * (s - 2 * m2) + m2 * c_phi * radicand)
+        assert antler_mass(e, e, np.array([c_phi]), SQRT_S)[0] == pytest.approx(np.sqrt(abs(mass2)), rel=1e-12)
+
+
+def test_antler_mass_with_one_positive_radicand_is_the_modulus():
+    s, m2 = SQRT_S**2, M_TAU**2
+    e_minus, e_plus, c_phi = SQRT_S / 4, 0.1, 0.3
+    r_minus, r_plus = m2 - 2 * e_minus * SQRT_S + 4 * e_minus**2, m2 - 2 * e_plus * SQRT_S + 4 * e_plus**2
+    assert r_minus < 0 < r_plus
+    real = 2 / (s - 4 * m2) * (m2 * m2 - SQRT_S * m2 * (e_minus + e_plus) + 2 * e_minus * e_plus * (s - 2 * m2))
+    imag = 2 / (s - 4 * m2) * m2 * c_phi * np.sqrt(-r_minus) * np.sqrt(r_plus)
+    expected = (real**2 + imag**2) ** 0.25
+    assert antler_mass(np.array([e_minus]), np.array([e_plus]), np.array([c_phi]), SQRT_S)[0] == pytest.approx(expected, rel=1e-12)

@@ -1,0 +1,260 @@
+"""The coffea processor end to end: executors, chunking, cut flow, outputs, bad inputs."""
+
+import json
+
+import hist
+import numpy as np
+import pytest
+import uproot
+from click.testing import CliRunner
+
+from alpfusion.cli import main
+from alpfusion.config import ConfigError, Vegas, load_config
+from alpfusion.processors.detector import measure
+from alpfusion.processors.observables import compute_observables, four_momenta
+from alpfusion.processors.processor import HISTOGRAMS, ProcessingError, _log_position, mass_edges
+from alpfusion.processors.run import (
+    COPY_NAME,
+    ROOT_NAME,
+    cutflow_rows,
+    load_result,
+    process_samples,
+    save_result,
+)
+from alpfusion.processors.selection import CUTS, e_miss_max, missing_mass2_resolution, region_name
+from alpfusion.samples.generator import Generator
+from alpfusion.samples.processes import SignalProcess, SignalSettings
+from alpfusion.samples.rootio import read_sample, write_sample
+
+from .fakes import FakeStream, signal_like, tau_pairs
+
+MASSES = [0.5, 1.0, 3.0]
+SETTINGS = {"signal": {"masses": MASSES}, "histograms": {"mass_min": 0.05},
+            "selection": {"per_mass": [{"m_a": 3.0, "kappa": 1.5, "eta_high": 2.0}]}}
+
+
+@pytest.fixture(scope="module")
+def small_cfg():
+    return load_config().replace(**SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory, small_cfg):
+    """A fake tau-pair sample with MC truth, a signal-like sample, and a generated e+e- -> e+e- a sample."""
+    tmp = tmp_path_factory.mktemp("samples")
+    rng = np.random.default_rng(11)
+    taus = tau_pairs(24_000, rng, m_nunu=0.6)
+    write_sample(tmp / "tautau.root", FakeStream(taus, rng.uniform(0.5, 1.5, 24_000) * 900.0 / 24_000, 5000))
+    write_sample(tmp / "fake_ma3.root", FakeStream(signal_like(9000, rng, 3.0), 2e-5 / 9000, 4000, m_a=3.0))
+    settings = SignalSettings.from_config(small_cfg, "ee_to_eea", 1.0)
+    gen = Generator(SignalProcess(settings), Vegas(nitn=3, neval=4000, ninc=50, alpha=0.5), seed=5)
+    write_sample(tmp / "ee_to_eea_ma1.root", gen.events(8000, 3000))
+    return [tmp / "ee_to_eea_ma1.root", tmp / "fake_ma3.root", tmp / "tautau.root"]
+
+
+@pytest.fixture(scope="module")
+def reference(small_cfg, samples):
+    return process_samples(small_cfg, samples, executor="iterative", chunk_size=2999)
+
+
+def assert_identical(a, b):
+    assert a.keys() == b.keys()
+    for sample in a:
+        assert a[sample].keys() == b[sample].keys() == set(HISTOGRAMS)
+        for name, h in a[sample].items():
+            assert np.array_equal(h.values(flow=True), b[sample][name].values(flow=True)), (sample, name)
+            if h.storage_type is hist.storage.Weight:
+                assert np.array_equal(h.variances(flow=True), b[sample][name].variances(flow=True)), (sample, name)
+
+
+@pytest.mark.parametrize("executor, workers, chunk_size", [
+    ("iterative", 1, 10_000), ("futures", 2, 4_000), ("dask", 2, 7_000)])
+def test_executors_and_chunk_sizes_give_identical_histograms(small_cfg, samples, reference, executor, workers,
+                                                              chunk_size):
+    result = process_samples(small_cfg, samples, executor=executor, workers=workers, chunk_size=chunk_size)
+    assert_identical(reference.histograms, result.histograms)
+
+
+def test_cutflow_is_consistent_and_scaled_to_the_luminosity(small_cfg, samples, reference):
+    to_yield = small_cfg.beam.luminosity_fb * 1000.0
+    regions = [r["region"] for r in reference.regions]
+    assert regions == ["ma0p500", "ma1p000", "ma3p000"]
+    assert reference.regions[2]["kappa"] == 1.5 and reference.regions[2]["eta_high"] == 2.0
+    assert reference.regions[0]["kappa"] == small_cfg.selection.kappa
+    for path in samples:
+        arrays, meta = read_sample(path)
+        hists = reference.histograms[path.stem]
+        flow, raw = hists["cutflow"], hists["cutflow_raw"].values()
+        assert np.allclose(flow.values()[:, 0], arrays["weight"].sum() * to_yield, rtol=1e-12)
+        assert np.allclose(flow.variances()[:, 0], np.sum((arrays["weight"] * to_yield) ** 2), rtol=1e-12)
+        assert np.all(raw[:, 0] == meta["n_events"])
+        assert np.all(np.diff(raw, axis=1) <= 0) and np.all(np.diff(flow.values(), axis=1) <= 0)
+        plane = hists["analysis"]
+        # every selected event is in the plane (flow bins included), exactly
+        assert np.array_equal(plane.values(flow=True).sum(axis=(1, 2)), flow.values()[:, CUTS.index("eta_miss")])
+        assert np.array_equal(plane.variances(flow=True).sum(axis=(1, 2)), flow.variances()[:, -1])
+        assert np.array_equal(hists["m2_miss"].values(flow=True).sum(), flow.values()[0, 1])
+    signal = reference.histograms["ee_to_eea_ma1"]["cutflow_raw"].values()
+    assert signal[1, -1] > 0.8 * signal[1, 1] and signal[2, -1] == 0  # 1 GeV events pass at 1 GeV, not at 3 GeV
+    assert reference.samples["ee_to_eea_ma1"]["kind"] == "signal" and reference.samples["tautau"]["kind"] == "background"
+
+
+def test_processor_agrees_with_the_physics_functions(small_cfg, samples, reference):
+    """Recompute one sample with the library functions and the selection of physics.md section 5."""
+    path = samples[2]
+    arrays, _ = read_sample(path)
+    particles = {p: four_momenta(*(arrays[f"{p}_{c}"] for c in ("E", "px", "py", "pz")))
+                 for p in ("e_minus", "e_plus")}
+    e_minus, e_plus, ok = measure(particles, arrays["event"], small_cfg.detector, small_cfg.acceptance, path.stem)
+    obs = compute_observables(e_minus, e_plus, small_cfg.beam.sqrt_s, small_cfg.observables.cphi_estimator)
+    y = arrays["weight"][ok] * small_cfg.beam.luminosity_fb * 1000.0
+    hists = reference.histograms[path.stem]
+    control = hists["m2_miss"].copy().reset()
+    control.fill(obs.m2_miss, weight=y)
+    assert np.allclose(control.values(flow=True), hists["m2_miss"].values(flow=True), rtol=1e-9, atol=0)
+    edges = mass_edges(small_cfg.histograms)
+    for k, m_a in enumerate(MASSES):
+        kappa, e_low, eta_high = small_cfg.selection.for_mass(m_a)
+        passed = ((np.abs(obs.m2_miss - m_a**2) <= kappa * missing_mass2_resolution(m_a))
+                  & (obs.e_miss >= e_low) & (obs.e_miss <= e_miss_max(m_a, small_cfg.beam.sqrt_s))
+                  & (np.abs(obs.eta_miss) <= eta_high))
+        assert hists["cutflow_raw"].values()[k, -1] == passed.sum()
+        plane = hist.Hist(hist.axis.Variable(edges), hist.axis.Variable(edges), storage=hist.storage.Weight())
+        plane.fill(obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed])
+        assert np.allclose(plane.values(flow=True), hists["analysis"].values(flow=True)[k], rtol=1e-9, atol=0)
+
+
+def test_log_bins_have_the_relative_width(small_cfg):
+    edges = mass_edges(small_cfg.histograms)
+    assert np.allclose(edges[1:] / edges[:-1], 1.02, rtol=1e-14)
+    assert edges[0] == 0.05 and edges[-2] < small_cfg.histograms.mass_max <= edges[-1]
+
+
+def test_outputs_are_cabinetry_ready_and_lossless(tmp_path, reference):
+    save_result(reference, tmp_path / "out")
+    root_path = tmp_path / "out" / ROOT_NAME
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([COPY_NAME, ROOT_NAME])
+    with uproot.open(root_path) as f:
+        for sample in reference.histograms:
+            plane = reference.histograms[sample]["analysis"]
+            for k, region in enumerate(r["region"] for r in reference.regions):
+                unrolled = f[f"{region}_{sample}"]
+                assert np.array_equal(unrolled.values(), plane.values(flow=True)[k].ravel())
+                assert np.array_equal(unrolled.variances(), plane.variances(flow=True)[k].ravel())
+                assert np.array_equal(f[f"plane/{region}_{sample}"].values(flow=True), plane.values(flow=True)[k])
+                assert list(f[f"cutflow/{region}_{sample}"].axis().labels()) == list(CUTS)
+            for name in ("emiss_eta", "m2_miss", "mee_minus_mtau"):
+                assert f"control/{name}_{sample}" in f
+    again = load_result(tmp_path / "out")
+    assert_identical(reference.histograms, again.histograms)
+    assert again.config_hash == reference.config_hash and region_name(0.1) == "ma0p100"
+
+
+def write_missing_branch(path, source):
+    arrays, meta = read_sample(source)
+    arrays.pop("e_plus_pz")
+    with uproot.recreate(path) as f:
+        f.mktree("events", {k: v.dtype for k, v in arrays.items()})
+        f["events"].extend(arrays)
+        f["metadata"] = json.dumps(meta)
+
+
+def write_corrupt_basket(path, source):
+    """A zlib-compressed copy of a sample whose first e_minus_px basket is damaged: the file opens and
+    its weights read, the damage shows only when the processor reads the momenta."""
+    arrays, meta = read_sample(source)
+    with uproot.recreate(path, compression=uproot.ZLIB(1)) as f:
+        f.mktree("events", {k: v.dtype for k, v in arrays.items()})
+        f["events"].extend(arrays)
+        f["metadata"] = json.dumps(meta)
+    with uproot.open(path) as f:
+        seek = int(f["events"]["e_minus_px"].member("fBasketSeek")[0])
+    data = bytearray(path.read_bytes())
+    data[seek + 100:seek + 140] = bytes(40)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "missing_branch", "corrupt_basket"])
+def test_bad_input_stops_the_run_names_the_file_and_keeps_earlier_outputs(tmp_path, samples, damage):
+    config = tmp_path / "small.yaml"
+    config.write_text(json.dumps(SETTINGS))
+    out = tmp_path / "histograms"
+    runner = CliRunner()
+    good = runner.invoke(main, ["-c", str(config), "process", str(samples[1]), "-o", str(out)])
+    assert good.exit_code == 0, good.output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = tmp_path / "bad.root"
+    if damage == "garbage":
+        bad.write_bytes(b"this is not a ROOT file" * 100)
+    elif damage == "truncated":
+        bad.write_bytes(samples[1].read_bytes()[:50_000])
+    elif damage == "missing_branch":
+        write_missing_branch(bad, samples[1])
+    else:
+        write_corrupt_basket(bad, samples[1])
+    res = runner.invoke(main, ["-c", str(config), "process", str(samples[1]), str(bad), "-o", str(out)])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    message = res.output.strip().splitlines()[-1]
+    assert message.startswith(f"Error: {bad}: "), message
+    if damage == "missing_branch":
+        assert "e_plus_pz" in message
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_truth_estimator_needs_tau_truth(small_cfg, samples):
+    truth = small_cfg.replace(observables={"cphi_estimator": "truth"})
+    with pytest.raises(ProcessingError, match=f"^{samples[1]}: observables.cphi_estimator 'truth' needs"):
+        process_samples(truth, samples[1:])
+    result = process_samples(truth, samples[2:], chunk_size=50_000)
+    assert result.histograms["tautau"]["cutflow_raw"].values()[0, 1] > 0
+
+
+def test_cutflow_command(tmp_path, samples):
+    config = tmp_path / "small.yaml"
+    config.write_text(json.dumps(SETTINGS))
+    out = tmp_path / "histograms"
+    runner = CliRunner()
+    assert runner.invoke(main, ["-c", str(config), "process", str(samples[0]), "-o", str(out)]).exit_code == 0
+    res = runner.invoke(main, ["-c", str(config), "cutflow", "-i", str(out), "-m", "1"])
+    assert res.exit_code == 0, res.output
+    assert "ee_to_eea_ma1 (signal), ma1p000 (m_a = 1 GeV)" in res.output and "ma3p000" not in res.output
+    assert all(cut in res.output for cut in CUTS)
+    rows = json.loads(runner.invoke(main, ["-c", str(config), "cutflow", "-i", str(out), "--format", "json"]).output)
+    assert len(rows["rows"]) == len(MASSES) * len(CUTS) and rows["luminosity_fb"] == 50000.0
+    res = runner.invoke(main, ["-c", str(config), "cutflow", "-i", str(out), "-s", "nothere"])
+    assert res.exit_code != 0 and "nothere" in res.output
+    assert cutflow_rows(load_result(out / COPY_NAME), masses=[3.0])[0]["region"] == "ma3p000"
+
+
+@pytest.mark.parametrize("text, key, problem", [
+    ("selection:\n  per_mass: [{m_a: 1.1}]\n", "selection.per_mass[0].m_a", "not a mass of signal.masses"),
+    ("selection:\n  per_mass: [{m_a: 1.0, kapa: 1}]\n", "selection.per_mass[0].kapa", "unknown key"),
+    ("selection:\n  per_mass: [{m_a: 1.0}, {m_a: 1.0}]\n", "selection.per_mass", "twice"),
+    ("selection:\n  kappa: 0\n", "selection.kappa", "positive"),
+    ("detector:\n  acceptance_on: both\n", "detector.acceptance_on", "'truth' or 'smeared'"),
+    ("observables:\n  cphi_estimator: thrust\n", "observables.cphi_estimator", "pair_axis, beam_axis, truth"),
+    ("processing:\n  executor: threads\n", "processing.executor", "'iterative', 'futures' or 'dask'"),
+    ("histograms:\n  mass_max: 0.001\n", "histograms.mass_max", "must exceed mass_min"),
+])
+def test_processing_settings_are_validated(tmp_path, text, key, problem):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"'{key}'" in str(err.value) and problem in str(err.value) and str(path) in str(err.value)
+
+
+def test_per_mass_overrides_fall_back_to_the_defaults(tmp_path):
+    path = tmp_path / "cuts.yaml"
+    path.write_text("selection:\n  e_low: 0.5\n  per_mass: [{m_a: 1.0, kappa: 1.5}]\n")
+    cfg = load_config(path)
+    assert cfg.selection.for_mass(1.0) == (1.5, 0.5, 3.0) and cfg.selection.for_mass(2.0) == (2.0, 0.5, 3.0)
+
+
+def test_log_bin_lookup_equals_hist():
+    edges = mass_edges(load_config().histograms)
+    axis = hist.axis.Variable(edges)
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.uniform(-1, 12, 100_000), np.exp(rng.uniform(-8, 3, 100_000)), edges,
+                             np.nextafter(edges, 0), np.nextafter(edges, 100), [np.nan, np.inf, -np.inf, 0.0, 1e-320]])
+    assert np.array_equal(_log_position(edges, values), axis.index(values) + 1)
