@@ -35,15 +35,20 @@ def generator(cfg, vegas=None, seed=1):
     return Generator(SignalProcess(settings), vegas or cfg.generation.vegas, seed)
 
 
-def throughput(cfg, n_events):
-    gen = generator(cfg)
-    gen.train()
-    stream = gen.events(n_events, cfg.generation.chunk_size)
+def generation_rate(gen, n_events, chunk_size, label, kept):
+    """Draws and written (non-zero weight) events per CPU second of a trained generator, printed."""
+    stream = gen.events(n_events, chunk_size)
     start = time.process_time()
     written = sum(len(chunk["weight"]) for chunk in stream.chunks())
     cpu = time.process_time() - start
-    print(f"generator only : {n_events / cpu:10.0f} draws/s/core  {written / cpu:10.0f} events/s/core "
-          f"({written} of {n_events} draws inside the acceptance, {cpu:.2f} s CPU)")
+    print(f"{label:<15}: {n_events / cpu:10.0f} draws/s/core  {written / cpu:10.0f} events/s/core "
+          f"({written} of {n_events} draws {kept}, {cpu:.2f} s CPU)")
+
+
+def throughput(cfg, n_events):
+    gen = generator(cfg)
+    gen.train()
+    generation_rate(gen, n_events, cfg.generation.chunk_size, "generator only", "inside the acceptance")
     with tempfile.TemporaryDirectory() as tmp:
         stream = gen.events(n_events, cfg.generation.chunk_size)
         start = time.process_time()
@@ -86,12 +91,7 @@ def memory(n_events, chunk_size):
 def tau_pair_rate(cfg, n_events):
     gen = Generator(TauPairProcess(TauPairSettings.from_config(cfg)), cfg.generation.vegas, 1)
     gen.train()
-    stream = gen.events(n_events, cfg.generation.chunk_size)
-    start = time.process_time()
-    written = sum(len(chunk["weight"]) for chunk in stream.chunks())
-    cpu = time.process_time() - start
-    print(f"tau pairs      : {n_events / cpu:10.0f} draws/s/core  {written / cpu:10.0f} events/s/core "
-          f"({written} of {n_events} draws with both electrons accepted)")
+    generation_rate(gen, n_events, cfg.generation.chunk_size, "tau pairs", "with both electrons accepted")
 
 
 def main():
