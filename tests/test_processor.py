@@ -12,7 +12,7 @@ from alpfusion.cli import main
 from alpfusion.config import ConfigError, Vegas, load_config
 from alpfusion.processors.detector import measure
 from alpfusion.processors.observables import compute_observables, four_momenta
-from alpfusion.processors.processor import HISTOGRAMS, ProcessingError, _log_position, mass_edges
+from alpfusion.processors.processor import HISTOGRAMS, OPTIMISATION, ProcessingError, _log_position, mass_edges
 from alpfusion.processors.run import (
     COPY_NAME,
     ROOT_NAME,
@@ -60,7 +60,7 @@ def reference(small_cfg, samples):
 def assert_identical(a, b):
     assert a.keys() == b.keys()
     for sample in a:
-        assert a[sample].keys() == b[sample].keys() == set(HISTOGRAMS)
+        assert a[sample].keys() == b[sample].keys() == set(HISTOGRAMS) | {OPTIMISATION}
         for name, h in a[sample].items():
             assert np.array_equal(h.values(flow=True), b[sample][name].values(flow=True)), (sample, name)
             if h.storage_type is hist.storage.Weight:
@@ -258,3 +258,20 @@ def test_log_bin_lookup_equals_hist():
     values = np.concatenate([rng.uniform(-1, 12, 100_000), np.exp(rng.uniform(-8, 3, 100_000)), edges,
                              np.nextafter(edges, 0), np.nextafter(edges, 100), [np.nan, np.inf, -np.inf, 0.0, 1e-320]])
     assert np.array_equal(_log_position(edges, values), axis.index(values) + 1)
+
+
+def test_optimisation_histogram_holds_the_accepted_events(reference):
+    """A signal sample fills only its own mass's region, with every accepted event there within |z| < 5;
+    a background fills every region."""
+    for name, info in reference.samples.items():
+        h = reference.histograms[name][OPTIMISATION]
+        regions = list(h.axes["region"])
+        if info["kind"] == "background":
+            assert regions == [r["region"] for r in reference.regions]
+            continue
+        own = [r["region"] for r in reference.regions if abs(r["m_a"] - info["m_a"]) < 1e-9]
+        assert regions == own
+        if own:
+            accepted = reference.histograms[name]["cutflow"][{"region": own[0], "cut": "acceptance"}].value
+            inside = h[{"region": own[0]}].sum(flow=True).value
+            assert 0.8 * accepted < inside <= accepted * (1 + 1e-12)

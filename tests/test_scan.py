@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda
-from alpfusion.fits.scan import format_table, run_scan, write_table
+from alpfusion.fits.scan import format_table, run_scan, write_rows
 
 EDGES = np.geomspace(0.1, 10.0, 41)
 
@@ -58,7 +58,7 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
         assert all(r.small_background for r in rows)
     table = format_table(rows, cfg.signal.g_ref)
     assert "g(Lambda)" in table and len(table.splitlines()) >= 4
-    csv_text = write_table(tmp_path / "limits.csv", rows).read_text()
+    csv_text = write_rows(tmp_path / "limits.csv", rows).read_text()
     assert csv_text.splitlines()[0].startswith("m_a,kappa,e_low,eta_high,signal")
 
 

@@ -295,7 +295,7 @@ def limits(cfg, input_path, output, method, empty_bins, workers) -> None:
     Writes into OUTPUT: limits.csv, reach.png, templates.root, configs/ (cabinetry, one per mass
     point), workspaces/ (pyhf), published/BkgOnly.json and published/patchset.json.
     """
-    from .fits.scan import format_table, run_scan, write_table
+    from .fits.scan import format_table, run_scan, write_rows
     from .models.publish import publish
     from .plotting import reach_plot
     from .processors.processor import ProcessingError
@@ -309,7 +309,7 @@ def limits(cfg, input_path, output, method, empty_bins, workers) -> None:
         rows, workspaces = run_scan(result.as_dict(), cfg, out, workers=workers or cfg.processing.workers)
     except (ProcessingError, ValueError) as err:
         raise click.ClickException(str(err)) from None
-    write_table(out / "limits.csv", rows)
+    write_rows(out / "limits.csv", rows)
     reach_plot(rows, out / "reach.png", luminosity_fb=cfg.beam.luminosity_fb, sqrt_s=cfg.beam.sqrt_s)
     names = {r["m_a"]: r["region"] for r in result.regions}
     publish(workspaces, names, out / "published", hepdata=cfg.statistics.hepdata_record,
@@ -319,18 +319,56 @@ def limits(cfg, input_path, output, method, empty_bins, workers) -> None:
     click.echo(f"wrote {out}/limits.csv, {out}/reach.png, {out}/published/ (BkgOnly.json, patchset.json)")
 
 
+def _optimised(cfg, histograms: Path, out_dir: Path):
+    """Optimise the cuts on a processing result; write cuts.csv and cuts.yaml; the updated configuration."""
+    from .fits.optimise import format_cuts, optimise_all, per_mass_selection
+    from .fits.scan import write_rows
+    from .models.workspace import write_yaml
+    from .processors.run import load_result
+
+    cuts, failures = optimise_all(load_result(histograms).as_dict(), cfg.beam.sqrt_s)
+    for message in failures:
+        click.echo(f"warning: {message}; the configuration's cuts are kept for this mass", err=True)
+    write_rows(out_dir / "cuts.csv", cuts)
+    selection = {"per_mass": per_mass_selection(cuts)}
+    write_yaml(out_dir / "cuts.yaml", {"selection": selection})
+    click.echo(format_cuts(cuts), nl=False)
+    click.echo(f"wrote {out_dir}/cuts.csv and {out_dir}/cuts.yaml (a 'selection' section for the configuration)")
+    return cfg.replace(selection=selection)
+
+
+@main.command()
+@click.option("--input", "-i", "input_path", type=click.Path(),
+              help="histograms.coffea of 'alpfusion process', or its directory [processing.output_dir].")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="output/cuts", show_default=True)
+@click.pass_obj
+def optimise(cfg, input_path, output) -> None:
+    """Optimise (kappa, E_low, eta_high) per mass: the largest S/sqrt(B + dB^2 + 1) keeping 90% of the signal."""
+    from .processors.processor import ProcessingError
+
+    try:
+        _optimised(cfg, Path(input_path or cfg.processing.output_dir), Path(output))
+    except ProcessingError as err:
+        raise click.ClickException(str(err)) from None
+
+
 @main.command()
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output", show_default=True)
 @click.pass_context
 def run(ctx: click.Context, output: str) -> None:
-    """The whole chain on the configuration: samples, histograms, limits, reach plot, workspaces.
+    """The whole chain on the configuration: samples, histograms, optimised cuts, limits, reach plot,
+    workspaces.
 
-    Samples already generated with the same configuration are kept (an interrupted run resumes).
+    Samples already generated with the same configuration are kept (an interrupted run resumes). The
+    histograms are made twice: with the configuration's cuts (for the optimisation), then with the
+    optimised ones (output/cuts/), which the limits use.
     """
     out = Path(output)
     samples = out / "samples"
     ctx.invoke(generate, process="ee_to_eea", output=str(samples))
     ctx.invoke(generate, process=TAU_PAIR, output=str(samples))
+    ctx.invoke(process, samples=(str(samples),), output=str(out / "histograms_configured"))
+    ctx.obj = _optimised(ctx.obj, out / "histograms_configured", out / "cuts")
     ctx.invoke(process, samples=(str(samples),), output=str(out / "histograms"))
     ctx.invoke(limits, input_path=str(out / "histograms"), output=str(out / "limits"))
 

@@ -35,7 +35,7 @@ def reach_plot(rows, path: str | os.PathLike, *, luminosity_fb: float, sqrt_s: f
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(r"$m_a$ [GeV]")
     ax.set_ylabel(r"$g_{a\gamma\gamma}$ [GeV$^{-1}$]")
-    ax.set_title(rf"$e^+e^- \to e^+e^- + a\,(\to$ inv.), $\sqrt{{s}}$ = {sqrt_s:g} GeV, "
+    ax.set_title(rf"$e^+e^- \to e^+e^- + a\,(\to$ inv.), √s = {sqrt_s:g} GeV, "
                  rf"{luminosity_fb / 1000:g} ab$^{{-1}}$", fontsize=14)
     ax.legend(fontsize=12, loc="upper left")
     fig.tight_layout()

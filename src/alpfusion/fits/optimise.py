@@ -5,9 +5,11 @@ The selection of mass m_a keeps
     |m2_miss - m_a^2| <= kappa delta_m2(m_a),   E_low <= E*_miss <= (s + m_a^2) / (2 sqrt(s)),   |eta*_miss| <= eta_high.
 
 The processor fills, per sample and mass hypothesis, a histogram of the accepted events in
-(|z|, E*_miss, |eta*_miss|) with z = (m2_miss - m_a^2) / delta_m2(m_a): every trial cut is then a
-box [0, kappa] x [E_low, E_max] x [0, eta_high] on bin edges, and cumulative sums give the signal
-S and background B (with its MC variance) of all boxes at once, without re-running the processor.
+(|z|, d, |eta*_miss|) with z = (m2_miss - m_a^2) / delta_m2(m_a) and d = E_max(m_a) - E*_miss, the
+energy measured down from the kinematic endpoint so that every box starts exactly at E_max: a
+trial cut is a box [0, kappa] x [0, E_max - E_low] x [0, eta_high] on bin edges (events beyond E_max,
+d < 0, never pass), and cumulative sums give the signal S and background B (with its MC variance)
+of all boxes at once, without re-running the processor.
 
 Figure of merit (a choice; physics.md leaves it open):
 
@@ -48,11 +50,9 @@ class OptimisedCuts:
     figure_of_merit: float
 
 
-def _cumulative(values: np.ndarray, e_max_bin: int) -> np.ndarray:
-    """Sums over boxes: [z, e, eta] -> sum over |z| bins <= z, e <= E bins < e_max_bin, |eta| bins <= eta."""
-    c = np.cumsum(values, axis=0)
-    c = np.cumsum(c[:, ::-1][:, -e_max_bin:], axis=1)[:, ::-1]  # E from bin e up to e_max_bin - 1
-    return np.cumsum(c, axis=2)
+def _cumulative(values: np.ndarray) -> np.ndarray:
+    """Sums over all boxes: [z, d, eta] -> sum over the bins with |z|, d, |eta| up to those bins."""
+    return np.cumsum(np.cumsum(np.cumsum(values, axis=0), axis=1), axis=2)
 
 
 def optimise_cuts(m_a: float, sqrt_s: float, signal: hist.Hist, background: hist.Hist | None, *,
@@ -60,38 +60,82 @@ def optimise_cuts(m_a: float, sqrt_s: float, signal: hist.Hist, background: hist
                   ) -> OptimisedCuts:
     """The box of largest figure of merit that keeps `min_signal_fraction` of the accepted signal.
 
-    `signal` and `background` are (|z|, E*_miss, |eta*_miss|) histograms with Weight storage, in
-    expected events; `background` may be None (no background sample).
+    `signal` and `background` are (|z|, E_max - E*_miss, |eta*_miss|) histograms with Weight storage,
+    in expected events; `background` may be None (no background sample). The accepted signal
+    includes the events outside the histogram's range (flow bins).
     """
     e_max = (sqrt_s**2 + m_a**2) / (2.0 * sqrt_s)
-    z_edges, e_edges, eta_edges = (ax.edges for ax in signal.axes)
-    e_max_bin = int(np.searchsorted(e_edges, e_max, side="right")) - 1  # bins fully below E_max
-    if e_max_bin < 1:
-        raise ValueError(f"m_a = {m_a}: no E*_miss bin lies below E_max = {e_max:.4g} GeV")
+    z_edges, d_edges, eta_edges = (ax.edges for ax in signal.axes)
     view = signal.view(flow=False)
-    s = _cumulative(np.asarray(view.value), e_max_bin)
-    s_var = _cumulative(np.asarray(view.variance), e_max_bin)
+    s = _cumulative(np.asarray(view.value))
+    s_var = _cumulative(np.asarray(view.variance))
     if background is not None:
         bview = background.view(flow=False)
-        b = _cumulative(np.asarray(bview.value), e_max_bin)
-        b_var = _cumulative(np.asarray(bview.variance), e_max_bin)
+        b = _cumulative(np.asarray(bview.value))
+        b_var = _cumulative(np.asarray(bview.variance))
     else:
         b = b_var = np.zeros_like(s)
-    accepted = float(np.asarray(view.value).sum())
+    accepted = float(signal.sum(flow=True).value)  # every accepted event, outside the box range too
     if accepted <= 0:
         raise ValueError(f"m_a = {m_a}: no accepted signal to optimise on")
     fom = s / np.sqrt(b + b_var + regulator)
     allowed = s >= min_signal_fraction * accepted * (1.0 - 1e-12)
     if not np.any(allowed):
-        raise ValueError(f"m_a = {m_a}: no cut in the histogram range keeps {min_signal_fraction:.0%} of the "
-                         f"accepted signal (E_max = {e_max:.4g} GeV cuts too much, or the |z| range is too narrow)")
+        raise ValueError(f"m_a = {m_a}: no cut keeps {min_signal_fraction:.0%} of the accepted signal (at most "
+                         f"{s.max() / accepted:.1%}: the resolution pushes signal beyond E_max = {e_max:.4g} GeV "
+                         f"or outside |z| < {z_edges[-1]:g})")
     iz, ie, ieta = np.indices(fom.shape)
-    keys = (-ieta.ravel(), ie.ravel(), -iz.ravel(), np.where(allowed, s, -np.inf).ravel(),
+    keys = (-ieta.ravel(), -ie.ravel(), -iz.ravel(), np.where(allowed, s, -np.inf).ravel(),
             np.where(allowed, fom, -np.inf).ravel())  # last key first: Z, S, then tightness
     iz, ie, ieta = np.unravel_index(np.lexsort(keys)[-1], fom.shape)
     return OptimisedCuts(
-        m_a=m_a, kappa=float(z_edges[iz + 1]), e_low=float(e_edges[ie]), eta_high=float(eta_edges[ieta + 1]),
+        m_a=m_a, kappa=float(z_edges[iz + 1]), e_low=max(0.0, e_max - float(d_edges[ie + 1])),
+        eta_high=float(eta_edges[ieta + 1]),
         signal=float(s[iz, ie, ieta]), signal_error=float(np.sqrt(s_var[iz, ie, ieta])),
         background=float(b[iz, ie, ieta]), background_error=float(np.sqrt(b_var[iz, ie, ieta])),
         signal_fraction=float(s[iz, ie, ieta] / accepted), figure_of_merit=float(fom[iz, ie, ieta]),
     )
+
+
+def optimise_all(result: dict, sqrt_s: float, **options) -> tuple[list[OptimisedCuts], list[str]]:
+    """Optimised cuts for every mass hypothesis of a processing result that has a signal sample.
+
+    `result` is the dict form of `alpfusion.processors.run.ProcessingResult`; each sample's
+    `optimisation` histogram holds (region, |z|, E_max - E*_miss, |eta*_miss|). The background is
+    the sum over every background sample. Returns the cuts and, for the masses where no cut
+    satisfies the constraint, the reasons (those masses keep the configuration's cuts).
+    """
+    samples, histos = result["samples"], result["histograms"]
+    backgrounds = [n for n, info in samples.items() if info["kind"] == "background"]
+    out, failures = [], []
+    for region in result["regions"]:
+        signal = [n for n, info in samples.items()
+                  if info["kind"] == "signal" and abs(info["m_a"] - region["m_a"]) <= 1e-9]
+        if len(signal) != 1:
+            continue
+        s = histos[signal[0]]["optimisation"][{"region": region["region"]}]
+        b = None
+        for name in backgrounds:
+            part = histos[name]["optimisation"][{"region": region["region"]}]
+            b = part if b is None else b + part
+        try:
+            out.append(optimise_cuts(region["m_a"], sqrt_s, s, b, **options))
+        except ValueError as err:
+            failures.append(str(err))
+    return out, failures
+
+
+def format_cuts(cuts: list[OptimisedCuts]) -> str:
+    """The table of chosen cuts with S and B and their MC errors (expected events)."""
+    lines = [f"{'m_a':>6} {'kappa':>5} {'E_low':>6} {'eta_hi':>6} {'S':>10} {'dS':>8} {'B':>11} {'dB':>9}"
+             f" {'S/S_acc':>7} {'Z':>9}"]
+    for c in cuts:
+        lines.append(f"{c.m_a:6.3g} {c.kappa:5.2f} {c.e_low:6.3f} {c.eta_high:6.2f} {c.signal:10.4g} "
+                     f"{c.signal_error:8.2g} {c.background:11.4g} {c.background_error:9.2g} "
+                     f"{c.signal_fraction:7.3f} {c.figure_of_merit:9.3g}")
+    return "\n".join(lines) + "\n"
+
+
+def per_mass_selection(cuts: list[OptimisedCuts]) -> list[dict]:
+    """The `selection.per_mass` entries of the configuration for the optimised cuts."""
+    return [{"m_a": c.m_a, "kappa": c.kappa, "e_low": c.e_low, "eta_high": c.eta_high} for c in cuts]

@@ -24,7 +24,7 @@ import logging
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +33,6 @@ from ..config import Config
 from ..models.workspace import (EmptyBins, RegionModel, cabinetry_config, group_by_signal_to_background,
                                 region_model, write_templates, write_yaml)
 from .poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
-
-COLUMNS = ("m_a", "kappa", "e_low", "eta_high", "signal", "signal_error", "background", "background_error",
-           "signal_bins", "empty_bins", "lambda_empty_fraction", "g_lambda", "g_lambda_grouped",
-           "g_cls_minus2", "g_cls_minus1", "g_cls", "g_cls_plus1", "g_cls_plus2", "cls_method", "small_background")
-
 
 @dataclass(frozen=True)
 class MassPoint:
@@ -180,13 +175,13 @@ def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: 
     return rows, workspaces
 
 
-def write_table(path: str | os.PathLike, rows: list[MassPoint]) -> Path:
-    """The limits table as CSV (atomically)."""
+def write_rows(path: str | os.PathLike, rows: list) -> Path:
+    """Dataclass rows (limits table, cut table) as CSV, atomically; the columns are the fields."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=COLUMNS)
+        writer = csv.DictWriter(stream, fieldnames=[f.name for f in fields(rows[0])] if rows else ["m_a"])
         writer.writeheader()
         writer.writerows(asdict(row) for row in rows)
     os.replace(tmp, path)

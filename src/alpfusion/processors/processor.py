@@ -44,7 +44,7 @@ from coffea import processor
 from ..config import Config, Histograms
 from .detector import is_photon, measure
 from .observables import EventObservables, compute_observables, four_momenta
-from .selection import CUTS, MassHypothesis, mass_hypotheses
+from .selection import CUTS, MassHypothesis, mass_hypotheses, missing_mass2_resolution
 
 __all__ = [
     "HISTOGRAMS",
@@ -58,6 +58,12 @@ __all__ = [
 ]
 
 HISTOGRAMS = ("analysis", "emiss_eta", "m2_miss", "mee_minus_mtau", "cutflow", "cutflow_raw")
+OPTIMISATION = "optimisation"
+"""The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
+(m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.fits.optimise); a signal sample
+fills only the region of its own mass, a background every region. Kept in histograms.coffea only."""
+OPTIMISATION_AXES = (("abs_z", 50, 5.0), ("e_below_max", 53, 10.6), ("abs_eta", 25, 5.0))
+"""(name, bins, upper edge) from 0: steps of 0.1 in kappa, 0.2 GeV in E_max - E_low, 0.2 in eta_high."""
 """Histograms per sample: the analysis plane (region, m_ee, |m_ee^tau|) after each mass selection;
 control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the
 cut flow (region, cut) as weighted yields and as raw MC counts."""
@@ -135,6 +141,12 @@ def empty_histograms(cfg: Config, hypotheses: tuple[MassHypothesis, ...],
         "cutflow_raw": lambda: hist.Hist(regions, cuts, storage=hist.storage.Int64()),
     }
     return {name: layout[name]() for name in names}
+
+
+def optimisation_histogram(regions: list[str]) -> hist.Hist:
+    """The empty cut-optimisation histogram over the given regions (see :data:`OPTIMISATION`)."""
+    axes = [hist.axis.Regular(n, 0.0, hi, name=name) for name, n, hi in OPTIMISATION_AXES]
+    return hist.Hist(hist.axis.StrCategory(regions, name="region", flow=False), *axes, storage=hist.storage.Weight())
 
 
 class BinSums:
@@ -280,7 +292,34 @@ class AlpProcessor(processor.ProcessorABC):
         flow["value"][:, 1], flow["variance"][:, 1], raw[:, 1] = y.sum(), y2.sum(), y.size
         self._fill_controls(out, obs, y, y2)
         out["analysis"] = self._select(obs, y, y2, flow, raw)
+        out[OPTIMISATION] = self._fill_optimisation(info, obs, y, y2)
         return {info.name: out}
+
+    def _optimisation_hypotheses(self, info: SampleInfo) -> list[MassHypothesis]:
+        """The hypotheses whose optimisation a sample feeds: its own mass (signal) or all (background)."""
+        if info.m_a is None:
+            return list(self.hypotheses)
+        return [h for h in self.hypotheses if math.isclose(h.m_a, info.m_a, abs_tol=1e-9)]
+
+    def _fill_optimisation(self, info: SampleInfo, obs: EventObservables, y: np.ndarray, y2: np.ndarray) -> BinSums:
+        """The accepted events in (|z|, E_max - E*_miss, |eta*_miss|) per hypothesis, as BinSums (|z| < 5)."""
+        template = optimisation_histogram(["-"])
+        axes = template.axes[1:]
+        eta_position = _position(axes[2], np.abs(obs.eta_miss))
+        per_region = axes[0].extent * axes[1].extent * axes[2].extent
+        flats, ys, y2s = [], [], []
+        for k, h in enumerate(self._optimisation_hypotheses(info)):
+            z = np.abs(obs.m2_miss - h.m_a**2) / missing_mass2_resolution(h.m_a)
+            near = np.flatnonzero(z < OPTIMISATION_AXES[0][2])
+            below_max = h.e_miss_window[1] - obs.e_miss[near]
+            cell = _position(axes[1], below_max) * axes[2].extent + eta_position[near]
+            flats.append(k * per_region + _position(axes[0], z[near]) * axes[1].extent * axes[2].extent + cell)
+            ys.append(y[near])
+            y2s.append(y2[near])
+        size = len(self._optimisation_hypotheses(info)) * per_region
+        if not flats:
+            return BinSums.of(np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), max(size, 1))
+        return BinSums.of(np.concatenate(flats), np.concatenate(ys), np.concatenate(y2s), size)
 
     @staticmethod
     def _fill_controls(out: dict[str, hist.Hist], obs: EventObservables, y: np.ndarray, y2: np.ndarray) -> None:
@@ -311,9 +350,15 @@ class AlpProcessor(processor.ProcessorABC):
                           len(self.hypotheses) * extent**2)
 
     def postprocess(self, accumulator: dict[str, dict]) -> dict[str, dict[str, hist.Hist]]:
-        """The accumulated output with each sample's analysis BinSums turned into its histogram."""
-        for hists in accumulator.values():
+        """The accumulated output with each sample's BinSums turned into their histograms."""
+        for sample, hists in accumulator.items():
             plane = empty_histograms(self.cfg, self.hypotheses, ("analysis",))["analysis"]
             hists["analysis"].add_to(plane.view(flow=True))
             hists["analysis"] = plane
-        return {sample: {name: hists[name] for name in HISTOGRAMS} for sample, hists in accumulator.items()}
+            regions = [h.region for h in self._optimisation_hypotheses(self.samples[sample])]
+            optimisation = optimisation_histogram(regions)
+            if regions:
+                hists[OPTIMISATION].add_to(optimisation.view(flow=True))
+            hists[OPTIMISATION] = optimisation
+        return {sample: {name: hists[name] for name in HISTOGRAMS + (OPTIMISATION,)}
+                for sample, hists in accumulator.items()}
