@@ -397,3 +397,52 @@ def estimators(cfg, tau_file, signal_files, output) -> None:
     for r in results:
         click.echo(f"{r.sample:<16}{r.estimator:<12}{r.fraction:>10.4f}{r.fraction_error:>9.4f}")
     click.echo(f"wrote {output}")
+
+
+def _with_cuts(cfg, cuts_file: str | None):
+    """The configuration with the `selection` section of a cuts.yaml (from 'alpfusion optimise')."""
+    if not cuts_file:
+        return cfg
+    import yaml
+
+    try:
+        selection = yaml.safe_load(Path(cuts_file).read_text())["selection"]
+        return cfg.replace(selection=selection)
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
+        raise click.ClickException(f"{cuts_file}: not a cuts file with a 'selection' section ({err})") from None
+    except ConfigError as err:
+        raise click.ClickException(f"{cuts_file}: {err}") from None
+
+
+@main.command()
+@click.argument("signal_samples", nargs=-1, type=click.Path(exists=True))
+@click.option("--replicas", "-n", "n_replicas", type=click.IntRange(2), default=4, show_default=True)
+@click.option("--events", type=click.IntRange(1), help="Tau-pair draws per replica [backgrounds.tautau.events].")
+@click.option("--cuts", "cuts_file", type=click.Path(exists=True, dir_okay=False),
+              help="cuts.yaml of 'alpfusion optimise' (default: the configuration's selection).")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="output/replicas", show_default=True)
+@click.pass_obj
+def replicas(cfg, signal_samples, n_replicas, events, cuts_file, output) -> None:
+    """Regenerate the tau-pair background with N seeds and report the spread of the limits per mass.
+
+    SIGNAL_SAMPLES: signal sample files or directories (default: the signal files of
+    generation.output_dir); background samples among them are left out.
+    """
+    from .fits.replicas import format_spread, limits_with_background, spread
+    from .fits.scan import write_rows
+    from .processors.run import find_samples
+
+    cfg = _with_cuts(cfg, cuts_file)
+    signals = [p for p in find_samples(signal_samples, cfg.generation.output_dir)
+               if read_metadata(p).get("m_a") is not None]
+    if not signals:
+        raise click.ClickException("no signal samples found")
+    out = Path(output)
+    tables = []
+    for i in tqdm(range(n_replicas), unit="replica", file=sys.stderr):
+        tables.append(limits_with_background(cfg, signals, out, events=events or cfg.backgrounds.tautau.events,
+                                             seed=cfg.generation.seed + 1000 * (i + 1), workers=cfg.processing.workers))
+    spreads = spread(tables)
+    write_rows(out / "spread.csv", spreads)
+    click.echo(format_spread(spreads), nl=False)
+    click.echo(f"wrote {out}/spread.csv and each replica's limits in {out}/limits_seed*/")

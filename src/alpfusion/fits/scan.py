@@ -122,8 +122,10 @@ def _cls_job(args):
     cabinetry.templates.collect(cfg_dict)
     spec = cabinetry.workspace.build(cfg_dict)
     cabinetry.workspace.save(spec, workspace_path)
-    limit = expected_limit(pyhf.Workspace(spec).model(), method=method, ntoys=toys, seed=seed)
-    return spec, limit
+    try:
+        return spec, expected_limit(pyhf.Workspace(spec).model(), method=method, ntoys=toys, seed=seed)
+    except ValueError as err:  # e.g. no sensitivity at all: the row says so instead of stopping the scan
+        return spec, str(err)
 
 
 def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: int = 1,
@@ -159,7 +161,10 @@ def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: 
         s, b = model.signal.yields, model.total_background
         mu_lambda = mu_at_lambda(s, b)
         lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / poisson_lambda(mu_lambda * s, b)
-        band = [coupling_from_mu(mu, g_ref) for mu in limit.band]
+        if isinstance(limit, str):
+            band, cls_method = [math.nan] * 5, f"failed: {limit}"
+        else:
+            band, cls_method = [coupling_from_mu(mu, g_ref) for mu in limit.band], limit.method
         rows.append(MassPoint(
             m_a=model.m_a, kappa=region["kappa"], e_low=region["e_low"], eta_high=region["eta_high"],
             signal=float(s.sum()), signal_error=float(np.sqrt(model.signal.variances.sum())),
@@ -169,7 +174,7 @@ def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: 
             g_lambda=coupling_from_mu(mu_lambda, g_ref),
             g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
             g_cls_minus2=band[0], g_cls_minus1=band[1], g_cls=band[2], g_cls_plus1=band[3], g_cls_plus2=band[4],
-            cls_method=limit.method, small_background=_signal_rich_background(model) < stats.small_background_events,
+            cls_method=cls_method, small_background=_signal_rich_background(model) < stats.small_background_events,
         ))
         workspaces[model.m_a] = spec
     return rows, workspaces
@@ -199,6 +204,9 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
                      f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
                      f" {r.g_lambda:10.3e} {r.g_cls:10.3e} {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
                      f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e}{flag}")
+    for r in rows:
+        if r.cls_method.startswith("failed"):
+            lines.append(f"m_a = {r.m_a:g}: CLs {r.cls_method}")
     if any(r.small_background for r in rows):
         lines.append("* fewer background events than statistics.small_background_events in the signal-rich bins: "
                      "asymptotic CLs unreliable, run pseudo-experiments (statistics.cls_method: toys)")

@@ -1,0 +1,37 @@
+"""Background replicas: the spread of the limits over independently generated backgrounds."""
+
+import math
+
+import numpy as np
+import pytest
+
+from alpfusion.fits.replicas import limits_with_background, spread
+from alpfusion.fits.scan import MassPoint
+from alpfusion.samples.generator import Generator
+from alpfusion.samples.processes import SignalProcess, SignalSettings
+from alpfusion.samples.rootio import read_metadata, write_sample
+
+
+def row(m_a, g_lambda, g_cls):
+    return MassPoint(m_a, 2, 0, 3, 1, 0, 1, 0, 1, 0, 0.0, g_lambda, g_lambda, g_cls, g_cls, g_cls, g_cls, g_cls,
+                     "asymptotic", False)
+
+
+def test_spread_by_hand():
+    tables = [[row(1.0, 1.0, 2.0)], [row(1.0, 3.0, 2.0)], [row(1.0, 2.0, 5.0)]]
+    (s,) = spread(tables)
+    assert (s.replicas, s.g_lambda_mean, s.g_cls_mean) == (3, 2.0, 3.0)
+    assert s.g_lambda_std == pytest.approx(1.0) and s.g_cls_std == pytest.approx(math.sqrt(3.0))
+
+
+def test_replicas_differ_and_agree(cfg, tmp_path):
+    small = cfg.replace(signal={"masses": [2.0]}, generation={"vegas": {"nitn": 3, "neval": 5000, "ninc": 50}},
+                        statistics={"sb_groups": 4, "empty_bins": "none"})
+    signal = tmp_path / "ee_to_eea_ma2.root"
+    write_sample(signal, Generator(SignalProcess(SignalSettings.from_config(small, "ee_to_eea", 2.0)),
+                                   small.generation.vegas, 1).events(20_000, 20_000))
+    tables = [limits_with_background(small, [signal], tmp_path, events=40_000, seed=s) for s in (11, 12)]
+    assert read_metadata(tmp_path / "ee_to_tautau_seed11_n40000.root")["seed"] == 11
+    g = np.array([t[0].g_lambda for t in tables])
+    assert g[0] != g[1]  # different backgrounds
+    assert abs(g[0] / g[1] - 1) < 0.5  # but statistically alike
