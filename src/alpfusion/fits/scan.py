@@ -124,8 +124,9 @@ def _cls_job(args):
     cabinetry.workspace.save(spec, workspace_path)
     try:
         return spec, expected_limit(pyhf.Workspace(spec).model(), method=method, ntoys=toys, seed=seed)
-    except ValueError as err:  # e.g. no sensitivity at all: the row says so instead of stopping the scan
-        return spec, str(err)
+    except (ValueError, pyhf.exceptions.FailedMinimization) as err:
+        # e.g. no sensitivity at all, or a fit that fails: the row says so instead of stopping the scan
+        return spec, f"{type(err).__name__}: {err}"
 
 
 def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: int = 1,
