@@ -285,7 +285,7 @@ def cutflow(cfg, input_path, sample_names, mass, fmt) -> None:
               help="histograms.coffea of 'alpfusion process', or its directory [processing.output_dir].")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/limits", show_default=True)
 @click.option("--method", type=click.Choice(["asymptotic", "toys"]), help="CLs calculation [statistics.cls_method].")
-@click.option("--empty-bins", type=click.Choice(["none", "floor"]),
+@click.option("--empty-bins", type=click.Choice(["none", "floor", "smooth"]),
               help="Bins without background MC [statistics.empty_bins].")
 @click.option("--workers", "-j", type=click.IntRange(1), help="Parallel mass points [processing.workers].")
 @click.pass_obj

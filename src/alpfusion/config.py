@@ -278,6 +278,7 @@ class Statistics:
     empty_bins: str
     floor_yield: float | None
     floor_uncertainty: float
+    smooth_slices: int
     sb_groups: int
     cls_method: str
     toys: int
@@ -285,8 +286,10 @@ class Statistics:
     hepdata_record: str
 
     def validate(self, path: str) -> None:
-        _check(self.empty_bins in ("none", "floor"), f"{path}.empty_bins",
-               f"must be 'none' or 'floor', got '{self.empty_bins}'")
+        _check(self.empty_bins in ("none", "floor", "smooth"), f"{path}.empty_bins",
+               f"must be 'none', 'floor' or 'smooth', got '{self.empty_bins}'")
+        _check(1 <= self.smooth_slices <= 50, f"{path}.smooth_slices",
+               f"must lie in [1, 50], got {self.smooth_slices}")
         if self.floor_yield is not None:
             _check(self.floor_yield > 0, f"{path}.floor_yield", f"must be positive or null, got {self.floor_yield}")
         _check(self.floor_uncertainty > 0, f"{path}.floor_uncertainty",

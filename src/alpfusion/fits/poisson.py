@@ -24,7 +24,9 @@ def poisson_lambda(signal, background) -> float:
     if np.any(s < 0) or np.any(b < 0) or not (np.all(np.isfinite(s)) and np.all(np.isfinite(b))):
         raise ValueError("signal and background yields must be finite and non-negative")
     positive = b > 0
-    terms = np.where(positive, s - b * np.log1p(np.divide(s, b, out=np.zeros_like(s), where=positive)), s)
+    safe_b = np.where(positive, b, 1.0)
+    # b ln(1 + s/b) as b (ln(s + b) - ln b): finite for the tiniest b, where s/b would overflow
+    terms = np.where(positive, s - safe_b * (np.log(s + safe_b) - np.log(safe_b)), s)
     return float(2.0 * np.sum(terms))
 
 

@@ -90,7 +90,7 @@ def region_models(result: dict, cfg: Config) -> tuple[list[dict], list[RegionMod
     all its bins (not only the signal bins).
     """
     stats = cfg.statistics
-    treatment = EmptyBins(stats.empty_bins, stats.floor_yield, stats.floor_uncertainty)
+    treatment = EmptyBins(stats.empty_bins, stats.floor_yield, stats.floor_uncertainty, stats.smooth_slices)
     samples = result["samples"]
     histos = result["histograms"]
     backgrounds = {n: histos[n]["analysis"] for n, info in samples.items() if info["kind"] == "background"}

@@ -22,7 +22,10 @@ Bins where the background MC is empty (`EmptyBins`) are never dropped silently:
 * "none": kept with zero background, counting as background-free (pyhf fixes their staterror);
 * "floor": a separate sample `mc_floor`, present only in those bins, with a yield of one typical
   background MC event (the sample's effective event yield sum(y^2)/sum(y)), or a given number,
-  and a relative uncertainty (100% by default) as its MC-statistical uncertainty.
+  and a relative uncertainty (100% by default) as its MC-statistical uncertainty;
+* "smooth": in every signal bin the backgrounds are replaced by one sample `smooth_background`, the
+  smooth model of `alpfusion.models.smooth` built from their sum in the region, with its own
+  MC-statistical uncertainty.
 
 The templates are written to a ROOT file as `{region}_{sample}` TH1Ds that cabinetry reads with
 `InputPath: "templates.root:{RegionPath}_{SamplePath}"`.
@@ -45,7 +48,8 @@ SIGNAL = "signal"
 FLOOR = "mc_floor"
 DATA = "asimov_data"
 POI = "mu"
-TREATMENTS = ("none", "floor")
+SMOOTH = "smooth_background"
+TREATMENTS = ("none", "floor", "smooth")
 
 
 class ModelError(ValueError):
@@ -59,6 +63,7 @@ class EmptyBins:
     treatment: str = "floor"
     floor_yield: float | None = None  # None: one effective background MC event
     floor_uncertainty: float = 1.0  # relative
+    smooth_slices: int = 8  # m_ee slices of the smooth model
 
     def __post_init__(self):
         if self.treatment not in TREATMENTS:
@@ -117,6 +122,8 @@ def region_model(region: str, m_a: float, signal: hist.Hist, backgrounds: Mappin
         templates[name] = Template(values.ravel()[bins], variances.ravel()[bins])
     total_mc = sum((t.yields for t in templates.values()), np.zeros(len(bins)))
     empty = total_mc <= 0
+    if treatment.treatment == "smooth":
+        templates = {SMOOTH: _smooth_template(region, backgrounds, bins, treatment.smooth_slices)}
     if treatment.treatment == "floor" and np.any(empty):
         floor = treatment.floor_yield or _effective_event_yield(region, backgrounds)
         yields = np.where(empty, floor, 0.0)
@@ -153,6 +160,20 @@ def group_by_signal_to_background(model: RegionModel, n_groups: int) -> tuple[Re
     grouped = RegionModel(model.region, model.m_a, used, merge(model.signal), backgrounds, mc <= 0,
                           model.treatment)
     return grouped, group
+
+
+def _smooth_template(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, slices: int) -> Template:
+    """The smooth model (alpfusion.models.smooth) of the summed backgrounds, over the signal bins."""
+    from .smooth import SmoothModelError, smooth_plane
+
+    planes = [_plane(h, region) for h in backgrounds.values()]
+    values = sum((p[0] for p in planes), np.zeros_like(planes[0][0]))
+    variances = sum((p[1] for p in planes), np.zeros_like(planes[0][1]))
+    try:
+        yields, yield_variances = smooth_plane(values, variances, region, slices)
+    except SmoothModelError as err:
+        raise ModelError(str(err)) from None
+    return Template(yields.ravel()[bins], yield_variances.ravel()[bins])
 
 
 def _effective_event_yield(region: str, backgrounds: Mapping[str, hist.Hist]) -> float:
