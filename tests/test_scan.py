@@ -39,7 +39,7 @@ def result():
                         for r, m in zip(regions, (1.0, 3.0))]}
 
 
-@pytest.mark.parametrize("treatment", ["none", "floor"])
+@pytest.mark.parametrize("treatment", ["none", "floor", "smooth"])
 def test_scan_rows(cfg, result, tmp_path, treatment):
     cfg = cfg.replace(statistics={"empty_bins": treatment, "sb_groups": 6})
     rows, workspaces = run_scan(result, cfg, tmp_path, workers=1)
