@@ -14,7 +14,7 @@ from alpfusion.samples.rootio import read_metadata, write_sample
 
 def row(m_a, g_lambda, g_cls):
     return MassPoint(m_a, 2, 0, 3, 1, 0, 1, 0, 1, 0, 0.0, g_lambda, g_lambda, g_cls, g_cls, g_cls, g_cls, g_cls,
-                     "asymptotic", False)
+                     float("nan"), "asymptotic", False)
 
 
 def test_spread_by_hand():

@@ -72,6 +72,15 @@ def test_lambda_column_is_the_full_binning(cfg, result, tmp_path):
     assert rows[0].g_lambda == pytest.approx(expected, rel=1e-9)
 
 
+def test_toys_column_beside_asymptotic(cfg, result, tmp_path):
+    """With pseudo-experiments requested, both the asymptotic band and the toys' median are in the row."""
+    cfg = cfg.replace(statistics={"empty_bins": "floor", "sb_groups": 3, "cls_method": "toys", "toys": 100})
+    one = dict(result, regions=result["regions"][:1])
+    (row,), _ = run_scan(one, cfg, tmp_path)
+    assert row.cls_method == "asymptotic + toys" and np.isfinite(row.g_cls) and np.isfinite(row.g_cls_toys)
+    assert 0.3 < row.g_cls_toys / row.g_cls < 3.0  # 100 toys: a rough agreement is all one can ask
+
+
 def test_no_signal_sample_is_an_error(cfg, result, tmp_path):
     bare = dict(result, samples={"tautau": result["samples"]["tautau"]})
     with pytest.raises(ValueError, match="no mass hypothesis has a signal sample"):

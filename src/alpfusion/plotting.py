@@ -25,6 +25,9 @@ def reach_plot(rows, path: str | os.PathLike, *, luminosity_fb: float, sqrt_s: f
                     label=r"CLs $\pm 1\sigma$")
     ax.plot(m, [r.g_cls for r in rows], color="black", ls="--", label="CLs expected (asymptotic)")
     ax.plot(m, [r.g_lambda for r in rows], color="tab:red", lw=2, label=r"$\Lambda = 4$")
+    toys = [r for r in rows if np.isfinite(r.g_cls_toys)]
+    if toys:
+        ax.plot([r.m_a for r in toys], [r.g_cls_toys for r in toys], "s", color="tab:blue", label="CLs expected (toys)")
     flagged = [r for r in rows if r.small_background]
     if flagged:
         ax.plot([r.m_a for r in flagged], [r.g_cls for r in flagged], "o", mfc="none", color="black",

@@ -11,7 +11,8 @@ For every mass hypothesis (a region of the `analysis` histograms):
    CLs limit with its +-1, +-2 sigma band (`alpfusion.fits.cls`), asymptotic by default; mass points
    whose signal-rich bins (those holding the first half of the signal in S/B order) expect fewer
    than `statistics.small_background_events` background events are flagged: there the asymptotic
-   formulae are unreliable and pseudo-experiments (`cls_method: toys`) should be run;
+   formulae are unreliable and pseudo-experiments (`cls_method: toys`) should be run; with toys,
+   their median expected limit is a column of its own beside the asymptotic one;
 4. couplings g = g_ref sqrt(mu) (every signal rate scales as g^2).
 
 Mass points are independent and run in parallel worker processes.
@@ -56,6 +57,7 @@ class MassPoint:
     g_cls: float
     g_cls_plus1: float
     g_cls_plus2: float
+    g_cls_toys: float  # median expected limit from pseudo-experiments, NaN unless run
     cls_method: str
     small_background: bool
 
@@ -122,8 +124,12 @@ def _cls_job(args):
     cabinetry.templates.collect(cfg_dict)
     spec = cabinetry.workspace.build(cfg_dict)
     cabinetry.workspace.save(spec, workspace_path)
+    model = pyhf.Workspace(spec).model()
     try:
-        return spec, expected_limit(pyhf.Workspace(spec).model(), method=method, ntoys=toys, seed=seed)
+        asymptotic = expected_limit(model)
+        with_toys = (expected_limit(model, method="toys", ntoys=toys, seed=seed,
+                                    scan=np.linspace(0.5, 2.0, 7) * asymptotic.median) if method == "toys" else None)
+        return spec, (asymptotic, with_toys)
     except (ValueError, pyhf.exceptions.FailedMinimization) as err:
         # e.g. no sensitivity at all, or a fit that fails: the row says so instead of stopping the scan
         return spec, f"{type(err).__name__}: {err}"
@@ -163,9 +169,12 @@ def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: 
         mu_lambda = mu_at_lambda(s, b)
         lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / poisson_lambda(mu_lambda * s, b)
         if isinstance(limit, str):
-            band, cls_method = [math.nan] * 5, f"failed: {limit}"
+            band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
         else:
-            band, cls_method = [coupling_from_mu(mu, g_ref) for mu in limit.band], limit.method
+            asymptotic, with_toys = limit
+            band = [coupling_from_mu(mu, g_ref) for mu in asymptotic.band]
+            g_toys = coupling_from_mu(with_toys.median, g_ref) if with_toys else math.nan
+            cls_method = "asymptotic + toys" if with_toys else "asymptotic"
         rows.append(MassPoint(
             m_a=model.m_a, kappa=region["kappa"], e_low=region["e_low"], eta_high=region["eta_high"],
             signal=float(s.sum()), signal_error=float(np.sqrt(model.signal.variances.sum())),
@@ -175,6 +184,7 @@ def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: 
             g_lambda=coupling_from_mu(mu_lambda, g_ref),
             g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
             g_cls_minus2=band[0], g_cls_minus1=band[1], g_cls=band[2], g_cls_plus1=band[3], g_cls_plus2=band[4],
+            g_cls_toys=g_toys,
             cls_method=cls_method, small_background=_signal_rich_background(model) < stats.small_background_events,
         ))
         workspaces[model.m_a] = spec
@@ -197,14 +207,15 @@ def write_rows(path: str | os.PathLike, rows: list) -> Path:
 def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
     head = (f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
-            f" {'L_empty':>7} {'g(Lambda)':>10} {'g(CLs)':>10} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9}")
+            f" {'L_empty':>7} {'g(Lambda)':>10} {'g(CLs)':>10} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9}"
+            f" {'g(toys)':>9}")
     lines = [f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}", head]
     for r in rows:
         flag = " *" if r.small_background else ""
         lines.append(f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
                      f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
                      f" {r.g_lambda:10.3e} {r.g_cls:10.3e} {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
-                     f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e}{flag}")
+                     f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}")
     for r in rows:
         if r.cls_method.startswith("failed"):
             lines.append(f"m_a = {r.m_a:g}: CLs {r.cls_method}")
