@@ -338,15 +338,22 @@ class AlpProcessor(processor.ProcessorABC):
         missing-mass stage on and return the analysis plane (region, m_ee, |m_ee^tau|) as BinSums."""
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
         cell = _log_position(self.edges, obs.m_ee) * extent + _log_position(self.edges, obs.m_ee_tau)
-        selected = []
+        # sorted by m2_miss once, each mass window is a contiguous slice: no scan of all events per mass
+        order = np.argsort(obs.m2_miss, kind="stable")
+        m2, e_miss, eta_miss, y, y2, cell = (a[order] for a in (obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell))
+        first_cut = CUTS.index("missing_mass")
+        flats, ys, y2s = [], [], []
         for k, hypothesis in enumerate(self.hypotheses):
-            stages = hypothesis.passes(obs.m2_miss, obs.e_miss, obs.eta_miss)
-            for j, events_in in enumerate(stages, start=CUTS.index("missing_mass")):
-                flow["value"][k, j], flow["variance"][k, j] = y[events_in].sum(), y2[events_in].sum()
-                raw[k, j] = events_in.size
-            selected.append(stages[-1])
-        return BinSums.of(np.concatenate([k * extent**2 + cell[s] for k, s in enumerate(selected)]),
-                          np.concatenate([y[s] for s in selected]), np.concatenate([y2[s] for s in selected]),
+            start, stop = hypothesis.window(m2)
+            wy, wy2 = y[start:stop], y2[start:stop]
+            energy, both = hypothesis.energy_eta(e_miss[start:stop], eta_miss[start:stop])
+            for j, mask in enumerate((None, energy, both), start=first_cut):
+                sel_y, sel_y2 = (wy, wy2) if mask is None else (wy[mask], wy2[mask])
+                flow["value"][k, j], flow["variance"][k, j], raw[k, j] = sel_y.sum(), sel_y2.sum(), sel_y.size
+            flats.append(k * extent**2 + cell[start:stop][both])
+            ys.append(wy[both])
+            y2s.append(wy2[both])
+        return BinSums.of(np.concatenate(flats), np.concatenate(ys), np.concatenate(y2s),
                           len(self.hypotheses) * extent**2)
 
     def postprocess(self, accumulator: dict[str, dict]) -> dict[str, dict[str, hist.Hist]]:

@@ -72,15 +72,23 @@ class MassHypothesis:
         """(E_low, (s + m_a^2) / (2 sqrt(s))) of the accepted E*_miss."""
         return (self.e_low, e_miss_max(self.m_a, self.sqrt_s))
 
+    def window(self, m2_sorted: np.ndarray) -> tuple[int, int]:
+        """(start, stop): the events of ascending ``m2_sorted`` inside the missing-mass window."""
+        lo, hi = self.m2_window
+        return int(np.searchsorted(m2_sorted, lo, side="left")), int(np.searchsorted(m2_sorted, hi, side="right"))
+
+    def energy_eta(self, e_miss: np.ndarray, eta_miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Masks of the E*_miss cut, and of the E*_miss and eta*_miss cuts together."""
+        e_lo, e_hi = self.e_miss_window
+        energy = (e_miss >= e_lo) & (e_miss <= e_hi)
+        return energy, energy & (np.abs(eta_miss) <= self.eta_high)
+
     def passes(self, m2_miss: np.ndarray, e_miss: np.ndarray, eta_miss: np.ndarray) -> list[np.ndarray]:
         """Indices of the events passing the missing-mass cut, then also E_miss, then also eta_miss."""
         lo, hi = self.m2_window
         first = np.flatnonzero((m2_miss >= lo) & (m2_miss <= hi))
-        e_lo, e_hi = self.e_miss_window
-        e = e_miss[first]
-        second = first[(e >= e_lo) & (e <= e_hi)]
-        third = second[np.abs(eta_miss[second]) <= self.eta_high]
-        return [first, second, third]
+        energy, both = self.energy_eta(e_miss[first], eta_miss[first])
+        return [first, first[energy], first[both]]
 
 
 def mass_hypotheses(cfg: Config) -> tuple[MassHypothesis, ...]:
