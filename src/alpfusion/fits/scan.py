@@ -157,6 +157,8 @@ def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: 
         jobs.append((config, method, stats.toys, cfg.generation.seed,
                      str(out_dir / "workspaces" / f"{model.region}.json")))
     (out_dir / "workspaces").mkdir(parents=True, exist_ok=True)
+    # cabinetry creates its histogram folder without exist_ok: made here, before the workers race for it
+    (out_dir / "histograms").mkdir(parents=True, exist_ok=True)
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             limits = list(pool.map(_cls_job, jobs))
