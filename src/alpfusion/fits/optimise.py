@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import hist
 import numpy as np
 
+from ..processors.selection import e_miss_max
+
 REGULATOR_EVENTS = 1.0
 MIN_SIGNAL_FRACTION = 0.9
 
@@ -64,7 +66,7 @@ def optimise_cuts(m_a: float, sqrt_s: float, signal: hist.Hist, background: hist
     in expected events; `background` may be None (no background sample). The accepted signal
     includes the events outside the histogram's range (flow bins).
     """
-    e_max = (sqrt_s**2 + m_a**2) / (2.0 * sqrt_s)
+    e_max = e_miss_max(m_a, sqrt_s)
     z_edges, d_edges, eta_edges = (ax.edges for ax in signal.axes)
     view = signal.view(flow=False)
     s = _cumulative(np.asarray(view.value))
