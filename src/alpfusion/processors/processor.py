@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import awkward as ak
 import hist
+import numba
 import numpy as np
 from coffea import processor
 
@@ -208,6 +209,33 @@ def _add_sums(view: np.ndarray, flat: np.ndarray, y: np.ndarray, y2: np.ndarray)
     view["variance"] += np.bincount(flat, weights=y2, minlength=view.size).reshape(view.shape)
 
 
+@numba.njit(cache=True)
+def _select_kernel(m2, e_miss, eta_miss, y, y2, cell, bounds, plane_size, value, variance,
+                   flow_value, flow_variance, raw):  # pragma: no cover - compiled
+    """The selection of every hypothesis k (bounds[k] = m2 window, E*_miss window, eta_high, from
+    :class:`MassHypothesis`) in one pass per hypothesis: the cut-flow sums of the three stages and
+    the sums of y and y^2 per analysis bin k * plane_size + cell. Exact in any order (rounded yields)."""
+    for n in range(m2.shape[0]):  # each event read once, checked against every hypothesis
+        for k in range(bounds.shape[0]):
+            if not bounds[k, 0] <= m2[n] <= bounds[k, 1]:  # written so that NaN fails, as in passes()
+                continue
+            flow_value[k, 0] += y[n]
+            flow_variance[k, 0] += y2[n]
+            raw[k, 0] += 1
+            if not bounds[k, 2] <= e_miss[n] <= bounds[k, 3]:
+                continue
+            flow_value[k, 1] += y[n]
+            flow_variance[k, 1] += y2[n]
+            raw[k, 1] += 1
+            if not abs(eta_miss[n]) <= bounds[k, 4]:
+                continue
+            flow_value[k, 2] += y[n]
+            flow_variance[k, 2] += y2[n]
+            raw[k, 2] += 1
+            value[k * plane_size + cell[n]] += y[n]
+            variance[k * plane_size + cell[n]] += y2[n]
+
+
 @functools.cache
 def _retain_freed_memory() -> None:
     """Keep freed large blocks in this process's heap for reuse (glibc only; once per process).
@@ -338,23 +366,14 @@ class AlpProcessor(processor.ProcessorABC):
         missing-mass stage on and return the analysis plane (region, m_ee, |m_ee^tau|) as BinSums."""
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
         cell = _log_position(self.edges, obs.m_ee) * extent + _log_position(self.edges, obs.m_ee_tau)
-        # sorted by m2_miss once, each mass window is a contiguous slice: no scan of all events per mass
-        order = np.argsort(obs.m2_miss, kind="stable")
-        m2, e_miss, eta_miss, y, y2, cell = (a[order] for a in (obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell))
-        first_cut = CUTS.index("missing_mass")
-        flats, ys, y2s = [], [], []
-        for k, hypothesis in enumerate(self.hypotheses):
-            start, stop = hypothesis.window(m2)
-            wy, wy2 = y[start:stop], y2[start:stop]
-            energy, both = hypothesis.energy_eta(e_miss[start:stop], eta_miss[start:stop])
-            for j, mask in enumerate((None, energy, both), start=first_cut):
-                sel_y, sel_y2 = (wy, wy2) if mask is None else (wy[mask], wy2[mask])
-                flow["value"][k, j], flow["variance"][k, j], raw[k, j] = sel_y.sum(), sel_y2.sum(), sel_y.size
-            flats.append(k * extent**2 + cell[start:stop][both])
-            ys.append(wy[both])
-            y2s.append(wy2[both])
-        return BinSums.of(np.concatenate(flats), np.concatenate(ys), np.concatenate(y2s),
-                          len(self.hypotheses) * extent**2)
+        bounds = np.array([(*h.m2_window, *h.e_miss_window, h.eta_high) for h in self.hypotheses])
+        size = len(self.hypotheses) * extent**2
+        value, variance = np.zeros(size), np.zeros(size)
+        first = CUTS.index("missing_mass")
+        _select_kernel(obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell, bounds, extent**2, value, variance,
+                       flow["value"][:, first:], flow["variance"][:, first:], raw[:, first:])
+        index = np.flatnonzero((value != 0) | (variance != 0))
+        return BinSums(index, value[index], variance[index])
 
     def postprocess(self, accumulator: dict[str, dict]) -> dict[str, dict[str, hist.Hist]]:
         """The accumulated output with each sample's BinSums turned into their histograms."""

@@ -72,11 +72,6 @@ class MassHypothesis:
         """(E_low, (s + m_a^2) / (2 sqrt(s))) of the accepted E*_miss."""
         return (self.e_low, e_miss_max(self.m_a, self.sqrt_s))
 
-    def window(self, m2_sorted: np.ndarray) -> tuple[int, int]:
-        """(start, stop): the events of ascending ``m2_sorted`` inside the missing-mass window."""
-        lo, hi = self.m2_window
-        return int(np.searchsorted(m2_sorted, lo, side="left")), int(np.searchsorted(m2_sorted, hi, side="right"))
-
     def energy_eta(self, e_miss: np.ndarray, eta_miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Masks of the E*_miss cut, and of the E*_miss and eta*_miss cuts together."""
         e_lo, e_hi = self.e_miss_window
