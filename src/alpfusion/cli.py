@@ -184,16 +184,21 @@ def xsec(cfg, processes, mass, component, theta_mins, inclusive, fmt, seed) -> N
     click.echo(_format_rows(rows, fmt, cfg.signal.g_ref), nl=False)
 
 
+def _csv_text(records: list[dict]) -> str:
+    """Rows of equal keys as CSV text, a header line first."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(records[0]) if records else [])
+    writer.writeheader()
+    writer.writerows(records)
+    return buf.getvalue()
+
+
 def _format_rows(rows: list[XsecRow], fmt: str, g: float) -> str:
     records = [row.__dict__ for row in rows]
     if fmt == "json":
         return json.dumps({"g_ref": g, "unit": "fb", "rows": records}, indent=1) + "\n"
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(records[0]) if records else ["process"])
-        writer.writeheader()
-        writer.writerows(records)
-        return buf.getvalue()
+        return _csv_text(records)
     lines = [f"# g_agg = {g:g} GeV^-1; sigma in fb (1 fb = 1000 ab)",
              f"{'process':<15}{'m_a/GeV':>9}{'component':>11}{'theta_min':>11}{'sigma/fb':>14}{'error/fb':>11}{'rel.err':>9}"]
     for r in rows:
@@ -271,11 +276,7 @@ def cutflow(cfg, input_path, sample_names, mass, fmt) -> None:
     if fmt == "json":
         click.echo(json.dumps({"luminosity_fb": result.luminosity_fb, "rows": rows}, indent=1))
     elif fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["sample"])
-        writer.writeheader()
-        writer.writerows(rows)
-        click.echo(buf.getvalue(), nl=False)
+        click.echo(_csv_text(rows), nl=False)
     else:
         click.echo(format_cutflow(rows, result.luminosity_fb), nl=False)
 

@@ -71,6 +71,11 @@ class Beam:
     def s(self) -> float:
         return self.sqrt_s**2
 
+    @property
+    def luminosity_pb(self) -> float:
+        """The integrated luminosity in pb^-1: an expected yield is a weight in pb times this."""
+        return self.luminosity_fb * 1000.0
+
 
 @dataclass(frozen=True)
 class Acceptance:

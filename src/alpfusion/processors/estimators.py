@@ -50,7 +50,7 @@ def measured_planes(path: str | Path, cfg: Config, estimators) -> dict[str, tupl
                                                                           meta["particles"] else ())}
     e_minus, e_plus, ok = measure({k: v for k, v in particles.items() if k != "tau_minus"}, arrays["event"],
                                   cfg.detector, cfg.acceptance, Path(path).stem)
-    yields = arrays["weight"][ok] * cfg.beam.luminosity_fb * 1e3
+    yields = arrays["weight"][ok] * cfg.beam.luminosity_pb
     tau_minus = particles["tau_minus"][ok] if "tau_minus" in particles else None
     out = {}
     for estimator in estimators:

@@ -9,7 +9,7 @@ For each chunk of a sample (flat TTree ``events`` read with ``BaseSchema``) :cla
 4. for every mass hypothesis of the grid applies the selection
    (:class:`alpfusion.processors.selection.MassHypothesis`) and fills the histograms.
 
-Expected yields: ``y = weight * beam.luminosity_fb * 1000`` (weights in pb per event). The output
+Expected yields: ``y = weight * L`` with L = ``Beam.luminosity_pb`` (weights in pb per event). The output
 of a chunk is ``{sample: {name: hist.Hist}}`` with the names of :data:`HISTOGRAMS`, all with
 ``Weight`` storage (sum of y and of y^2) except ``cutflow_raw`` (``Int64``, raw MC events); dicts of
 hists add under coffea's accumulator semantics.
@@ -267,7 +267,7 @@ class AlpProcessor(processor.ProcessorABC):
         self.samples = dict(samples)
         self.hypotheses = mass_hypotheses(cfg)
         self.edges = mass_edges(cfg.histograms)
-        self.yield_per_pb = cfg.beam.luminosity_fb * 1000.0
+        self.yield_per_pb = cfg.beam.luminosity_pb
 
     def _columns(self, info: SampleInfo) -> list[str]:
         """The particles read from the file: electrons, photons, the truth tau- if needed."""

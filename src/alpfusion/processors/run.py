@@ -87,7 +87,7 @@ def inspect_sample(path: str | os.PathLike, cfg: Config) -> SampleInfo:
     the rounding units of :func:`alpfusion.processors.processor.yield_quantum`.
     """
     path = Path(path)
-    to_yield = cfg.beam.luminosity_fb * 1000.0
+    to_yield = cfg.beam.luminosity_pb
     try:
         with open_sample(path) as sample:
             meta = sample.metadata

@@ -36,6 +36,7 @@ import numpy as np
 import pylhe
 
 import alpfusion
+from alpfusion.samples.phasespace import boost_from_rest
 from alpfusion.samples.rootio import MOMENTUM_COMPONENTS, SampleError, write_sample
 
 __all__ = ["LHEStream", "lhe_to_root", "is_invisible", "VISIBLE_NAMES"]
@@ -71,26 +72,19 @@ def is_invisible(pdg: int) -> bool:
     return abs(pdg) in _INVISIBLE_IDS or abs(pdg) >= 9_000_000
 
 
-def _cm_boost(energy_a: float, energy_b: float) -> tuple[float, float]:
-    """``(beta_z, sqrt_s)`` of the centre-of-mass frame of two massless head-on beams.
+def _lab_in_cm(energy_a: float, energy_b: float) -> tuple[np.ndarray | None, float]:
+    """The lab frame seen from the centre-of-mass frame of two massless head-on beams, and sqrt(s).
 
-    Beam A moves along +z with energy E_A, beam B along -z with E_B (the LHE
-    convention), so P = (E_A + E_B, 0, 0, E_A - E_B),
-    beta_z = (E_A - E_B) / (E_A + E_B) and sqrt_s = 2 sqrt(E_A E_B)
-    (= E_A + E_B for symmetric beams).
+    Beam A moves along +z with energy E_A, beam B along -z with E_B (the LHE convention), so
+    the beams' total is P = (E_A + E_B, 0, 0, E_A - E_B) with sqrt(s) = 2 sqrt(E_A E_B). In the
+    centre-of-mass frame the lab moves with the opposite velocity: it is the rest frame of a
+    system of four-momentum (E_A + E_B, 0, 0, -(E_A - E_B)) and mass sqrt(s), so that
+    `phasespace.boost_from_rest` takes lab momenta to the centre-of-mass frame. None for
+    symmetric beams (no boost).
     """
     if energy_a == energy_b:
-        return 0.0, energy_a + energy_b
-    return (energy_a - energy_b) / (energy_a + energy_b), 2.0 * math.sqrt(energy_a * energy_b)
-
-
-def _boost_z(energy: np.ndarray, pz: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lorentz boost along z into the frame moving with velocity ``beta``.
-
-    E' = gamma (E - beta pz), pz' = gamma (pz - beta E), gamma = 1/sqrt(1 - beta^2).
-    """
-    gamma = 1.0 / math.sqrt(1.0 - beta * beta)
-    return gamma * (energy - beta * pz), gamma * (pz - beta * energy)
+        return None, energy_a + energy_b
+    return np.array([energy_a + energy_b, 0.0, 0.0, energy_b - energy_a]), 2.0 * math.sqrt(energy_a * energy_b)
 
 
 def _mg_process(header: pylhe.LHEHeader | None) -> str | None:
@@ -161,7 +155,7 @@ class LHEStream:
         if not (math.isfinite(self.sigma_pb) and self.sigma_pb > 0):
             raise SampleError(f"{self.path}: the <init> cross section {self.sigma_pb} pb is not positive")
         info = init.initInfo
-        self.beta, self.sqrt_s = _cm_boost(info.energyA, info.energyB)
+        self.lab_in_cm, self.sqrt_s = _lab_in_cm(info.energyA, info.energyB)
         self.process = _mg_process(lhefile.header) or Path(self.path).name
         self._scan(lhefile)
 
@@ -266,18 +260,18 @@ class LHEStream:
         """Second pass: yield the events as chunks of the sample format.
 
         Momenta are copied (and boosted to the centre-of-mass frame if the beams
-        are asymmetric, see :func:`_boost_z`); ``weight = sigma * XWGTUP /
+        are asymmetric, see :func:`_lab_in_cm`); ``weight = sigma * XWGTUP /
         sum XWGTUP``; ``event`` counts from 0.
         """
         scale = self.sigma_pb / self.sum_xwgtup
         for index, weight, momenta in self._chunked_events():
             chunk = {}
             for particle in self.particles:
-                p4 = np.ascontiguousarray(np.array([m[particle] for m in momenta], dtype=np.float64).T)
-                if self.beta:
-                    p4[0], p4[3] = _boost_z(p4[0], p4[3], self.beta)
-                for component, values in zip(MOMENTUM_COMPONENTS, p4):
-                    chunk[f"{particle}_{component}"] = values
+                p4 = np.array([m[particle] for m in momenta], dtype=np.float64)
+                if self.lab_in_cm is not None:
+                    p4 = boost_from_rest(p4, self.lab_in_cm, self.sqrt_s)
+                for component, values in zip(MOMENTUM_COMPONENTS, p4.T):
+                    chunk[f"{particle}_{component}"] = np.ascontiguousarray(values)
             chunk["weight"] = scale * np.asarray(weight, dtype=np.float64)
             chunk["event"] = np.asarray(index, dtype=np.uint64)
             yield chunk
@@ -311,7 +305,7 @@ class LHEStream:
             "alpfusion_version": alpfusion.__version__,
             "config_hash": None,
             "particles": list(self.particles),
-            "boosted_to_cm": bool(self.beta),
+            "boosted_to_cm": self.lab_in_cm is not None,
         }
 
 
