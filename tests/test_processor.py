@@ -12,7 +12,14 @@ from alpfusion.cli import main
 from alpfusion.config import ConfigError, Vegas, load_config
 from alpfusion.processors.detector import measure
 from alpfusion.processors.observables import compute_observables, four_momenta
-from alpfusion.processors.processor import HISTOGRAMS, OPTIMISATION, ProcessingError, _log_position, mass_edges
+from alpfusion.processors.processor import (
+    HISTOGRAMS,
+    OPTIMISATION,
+    BinSums,
+    ProcessingError,
+    _log_position,
+    mass_edges,
+)
 from alpfusion.processors.run import (
     COPY_NAME,
     ROOT_NAME,
@@ -258,6 +265,22 @@ def test_log_bin_lookup_equals_hist():
     values = np.concatenate([rng.uniform(-1, 12, 100_000), np.exp(rng.uniform(-8, 3, 100_000)), edges,
                              np.nextafter(edges, 0), np.nextafter(edges, 100), [np.nan, np.inf, -np.inf, 0.0, 1e-320]])
     assert np.array_equal(_log_position(edges, values), axis.index(values) + 1)
+
+
+@pytest.mark.parametrize("sizes", [(500, 40), (40, 500), (300, 300), (0, 50), (50, 0), (0, 0)])
+def test_bin_sums_add_like_dense_histograms(sizes):
+    """The sum of two sparse BinSums (overlapping, disjoint, empty) is the sparse form of the summed
+    dense arrays, whichever is larger."""
+    rng = np.random.default_rng(sum(sizes))
+    parts = []
+    for n in sizes:
+        flat = rng.integers(0, 2000, n)
+        y = rng.integers(1, 9, n).astype(float)  # integers: exact in any order
+        parts.append((flat, y, y * y))
+    total = BinSums.of(*(np.concatenate(column) for column in zip(*parts)), 2000)
+    merged = BinSums.of(*parts[0], 2000) + BinSums.of(*parts[1], 2000)
+    assert np.array_equal(merged.index, total.index) and np.all(np.diff(merged.index) > 0)
+    assert np.array_equal(merged.value, total.value) and np.array_equal(merged.variance, total.variance)
 
 
 def test_optimisation_histogram_holds_the_accepted_events(reference):

@@ -153,11 +153,11 @@ def optimisation_histogram(regions: list[str]) -> hist.Hist:
 class BinSums:
     """Sums of y and y^2 in the filled bins of a flattened histogram view, kept sparsely.
 
-    The per-chunk form of the analysis plane: as a Weight histogram (15 regions x 354 x 354 bins by
-    default) every chunk's result would be 30 MB to create, pickle, send and add, while a chunk fills
-    a few thousand bins. BinSums add (coffea's accumulator semantics need only ``+``) by merging
-    their bins; the sums are exact (the yields are rounded, see the module docstring), so the order
-    of merging does not matter. :meth:`AlpProcessor.postprocess` turns the total into the histogram.
+    The per-chunk form of the analysis plane: as a Weight histogram (30 regions x 354 x 354 bins by
+    default) every chunk's result would be 60 MB to create, pickle, send and add, while a chunk fills
+    a few thousand bins. The indices increase; BinSums add (coffea's accumulator semantics need only
+    ``+``) by merging their bins; the sums are exact (the yields are rounded, see
+    the module docstring), so the order of merging does not matter. :meth:`AlpProcessor.postprocess` turns the total into the histogram.
     """
 
     def __init__(self, index: np.ndarray, value: np.ndarray, variance: np.ndarray):
@@ -172,9 +172,21 @@ class BinSums:
         return cls(index, value[index], variance[index])
 
     def __add__(self, other: BinSums) -> BinSums:
-        index, inverse = np.unique(np.concatenate([self.index, other.index]), return_inverse=True)
-        return BinSums(index, np.bincount(inverse, np.concatenate([self.value, other.value]), len(index)),
-                       np.bincount(inverse, np.concatenate([self.variance, other.variance]), len(index)))
+        """The union of the bins, the sums added where both have a bin: the smaller list is located
+        in the larger one by binary search and inserted (a coordinator adds every small per-chunk
+        output into the growing total while the workers run; numpy only, so that it does not pay
+        for numba's start-up)."""
+        big, small = (self, other) if self.index.size >= other.index.size else (other, self)
+        position = np.searchsorted(big.index, small.index)
+        shared = np.zeros(small.index.size, dtype=bool)
+        inside = position < big.index.size
+        shared[inside] = big.index[position[inside]] == small.index[inside]
+        value, variance = big.value.copy(), big.variance.copy()
+        value[position[shared]] += small.value[shared]
+        variance[position[shared]] += small.variance[shared]
+        new, where = ~shared, position[~shared]
+        return BinSums(np.insert(big.index, where, small.index[new]), np.insert(value, where, small.value[new]),
+                       np.insert(variance, where, small.variance[new]))
 
     def add_to(self, view: np.ndarray) -> None:
         """Add the sums to a Weight-storage view (flow included) whose flattening the indices address."""
@@ -210,30 +222,32 @@ def _add_sums(view: np.ndarray, flat: np.ndarray, y: np.ndarray, y2: np.ndarray)
 
 
 @numba.njit(cache=True)
-def _select_kernel(m2, e_miss, eta_miss, y, y2, cell, bounds, plane_size, value, variance,
-                   flow_value, flow_variance, raw):  # pragma: no cover - compiled
+def _select_kernel(m2, e_miss, eta_miss, y, y2, cell, bounds, plane_size, sums, flow, raw):  # pragma: no cover
     """The selection of every hypothesis k (bounds[k] = m2 window, E*_miss window, eta_high, from
-    :class:`MassHypothesis`) in one pass per hypothesis: the cut-flow sums of the three stages and
-    the sums of y and y^2 per analysis bin k * plane_size + cell. Exact in any order (rounded yields)."""
-    for n in range(m2.shape[0]):  # each event read once, checked against every hypothesis
+    :class:`MassHypothesis`), one pass over the events: flow[k, stage] += (y, y^2) and raw[k, stage]
+    += 1 for the three stages, sums[k * plane_size + cell] += (y, y^2) for the events that pass.
+    Contiguous outputs with y and y^2 side by side (one cache line per bin); exact in any order
+    (rounded yields)."""
+    for n in range(m2.shape[0]):
+        m, e, eta, w, w2, c = m2[n], e_miss[n], abs(eta_miss[n]), y[n], y2[n], cell[n]
         for k in range(bounds.shape[0]):
-            if not bounds[k, 0] <= m2[n] <= bounds[k, 1]:  # written so that NaN fails, as in passes()
+            if not bounds[k, 0] <= m <= bounds[k, 1]:  # written so that NaN fails, as in passes()
                 continue
-            flow_value[k, 0] += y[n]
-            flow_variance[k, 0] += y2[n]
+            flow[k, 0, 0] += w
+            flow[k, 0, 1] += w2
             raw[k, 0] += 1
-            if not bounds[k, 2] <= e_miss[n] <= bounds[k, 3]:
+            if not bounds[k, 2] <= e <= bounds[k, 3]:
                 continue
-            flow_value[k, 1] += y[n]
-            flow_variance[k, 1] += y2[n]
+            flow[k, 1, 0] += w
+            flow[k, 1, 1] += w2
             raw[k, 1] += 1
-            if not abs(eta_miss[n]) <= bounds[k, 4]:
+            if not eta <= bounds[k, 4]:
                 continue
-            flow_value[k, 2] += y[n]
-            flow_variance[k, 2] += y2[n]
+            flow[k, 2, 0] += w
+            flow[k, 2, 1] += w2
             raw[k, 2] += 1
-            value[k * plane_size + cell[n]] += y[n]
-            variance[k * plane_size + cell[n]] += y2[n]
+            sums[k * plane_size + c, 0] += w
+            sums[k * plane_size + c, 1] += w2
 
 
 @functools.cache
@@ -305,7 +319,24 @@ class AlpProcessor(processor.ProcessorABC):
         _retain_freed_memory()
         info = self.samples[events.metadata["dataset"]]
         self.check_sample(info)
-        particles, weight, event = self._read(events, info)
+        return {info.name: self._fill(info, *self._read(events, info))}
+
+    def warm_up(self) -> None:
+        """Run a chunk of no events through the whole chain, once per process.
+
+        The first chunk of a process pays about 0.7 s of one-time start-up, mostly numba's
+        initialisation and the loading of the compiled selection kernel from its cache. The
+        coordinator of the futures executor calls this before it forks its workers, which then
+        inherit the loaded kernels instead of each loading them again (run.process_samples).
+        """
+        info = next(iter(self.samples.values()), None)
+        if info is not None:
+            empty = four_momenta(*(np.zeros(0) for _ in range(4)))
+            self._fill(info, {p: empty for p in self._columns(info)}, np.zeros(0), np.zeros(0, dtype=np.uint64))
+
+    def _fill(self, info: SampleInfo, particles: dict[str, ak.Array], weight: np.ndarray,
+              event: np.ndarray) -> dict[str, hist.Hist | BinSums]:
+        """The histograms of a chunk of one sample from its true particles, weights and event indices."""
         cfg = self.cfg
         e_minus, e_plus, ok = measure(particles, event, cfg.detector, cfg.acceptance, info.name)
         truth = particles["tau_minus"][ok] if "tau_minus" in particles else None
@@ -321,7 +352,7 @@ class AlpProcessor(processor.ProcessorABC):
         self._fill_controls(out, obs, y, y2)
         out["analysis"] = self._select(obs, y, y2, flow, raw)
         out[OPTIMISATION] = self._fill_optimisation(info, obs, y, y2)
-        return {info.name: out}
+        return out
 
     def _optimisation_hypotheses(self, info: SampleInfo) -> list[MassHypothesis]:
         """The hypotheses whose optimisation a sample feeds: its own mass (signal) or all (background)."""
@@ -367,13 +398,17 @@ class AlpProcessor(processor.ProcessorABC):
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
         cell = _log_position(self.edges, obs.m_ee) * extent + _log_position(self.edges, obs.m_ee_tau)
         bounds = np.array([(*h.m2_window, *h.e_miss_window, h.eta_high) for h in self.hypotheses])
-        size = len(self.hypotheses) * extent**2
-        value, variance = np.zeros(size), np.zeros(size)
-        first = CUTS.index("missing_mass")
-        _select_kernel(obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell, bounds, extent**2, value, variance,
-                       flow["value"][:, first:], flow["variance"][:, first:], raw[:, first:])
-        index = np.flatnonzero((value != 0) | (variance != 0))
-        return BinSums(index, value[index], variance[index])
+        stages = len(CUTS) - CUTS.index("missing_mass")
+        sums = np.zeros((len(self.hypotheses) * extent**2, 2))
+        stage_sums = np.zeros((len(self.hypotheses), stages, 2))
+        stage_raw = np.zeros((len(self.hypotheses), stages), dtype=np.int64)
+        _select_kernel(obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell, bounds, extent**2, sums, stage_sums,
+                       stage_raw)
+        flow["value"][:, -stages:] += stage_sums[..., 0]
+        flow["variance"][:, -stages:] += stage_sums[..., 1]
+        raw[:, -stages:] += stage_raw
+        index = np.flatnonzero((sums[:, 0] != 0) | (sums[:, 1] != 0))
+        return BinSums(index, sums[index, 0], sums[index, 1])
 
     def postprocess(self, accumulator: dict[str, dict]) -> dict[str, dict[str, hist.Hist]]:
         """The accumulated output with each sample's BinSums turned into their histograms."""
