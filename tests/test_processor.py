@@ -15,6 +15,7 @@ from alpfusion.processors.observables import compute_observables, four_momenta
 from alpfusion.processors.processor import (
     HISTOGRAMS,
     OPTIMISATION,
+    AlpProcessor,
     BinSums,
     ProcessingError,
     _log_position,
@@ -24,6 +25,7 @@ from alpfusion.processors.run import (
     COPY_NAME,
     ROOT_NAME,
     cutflow_rows,
+    inspect_samples,
     load_result,
     process_samples,
     save_result,
@@ -214,6 +216,21 @@ def test_truth_estimator_needs_tau_truth(small_cfg, samples):
         process_samples(truth, samples[1:])
     result = process_samples(truth, samples[2:], chunk_size=50_000)
     assert result.histograms["tautau"]["cutflow_raw"].values()[0, 1] > 0
+
+
+@pytest.mark.parametrize("estimator", ["beam_axis", "truth"])
+def test_warm_up_runs_a_chunk_of_no_events(small_cfg, samples, estimator):
+    """The warm-up (run before the futures executor forks its workers) goes through the whole chain
+    with zero events, which fills nothing."""
+    cfg = small_cfg.replace(observables={"cphi_estimator": estimator})
+    infos = inspect_samples(samples[2:], cfg)
+    proc = AlpProcessor(cfg, infos)
+    proc.warm_up()
+    info = infos["tautau"]
+    empty = four_momenta(*(np.zeros(0) for _ in range(4)))
+    out = proc._fill(info, {p: empty for p in proc._columns(info)}, np.zeros(0), np.zeros(0, dtype=np.uint64))
+    assert out["analysis"].index.size == 0 and out[OPTIMISATION].index.size == 0
+    assert all(not out[name].values(flow=True).any() for name in HISTOGRAMS if name != "analysis")
 
 
 def test_cutflow_command(tmp_path, samples):

@@ -156,7 +156,7 @@ class BinSums:
     The per-chunk form of the analysis plane: as a Weight histogram (30 regions x 354 x 354 bins by
     default) every chunk's result would be 60 MB to create, pickle, send and add, while a chunk fills
     a few thousand bins. The indices increase; BinSums add (coffea's accumulator semantics need only
-    ``+``) by merging their bins; the sums are exact (the yields are rounded, see
+    ``+``) by merging their bins in one compiled linear pass; the sums are exact (the yields are rounded, see
     the module docstring), so the order of merging does not matter. :meth:`AlpProcessor.postprocess` turns the total into the histogram.
     """
 
@@ -172,27 +172,37 @@ class BinSums:
         return cls(index, value[index], variance[index])
 
     def __add__(self, other: BinSums) -> BinSums:
-        """The union of the bins, the sums added where both have a bin: the smaller list is located
-        in the larger one by binary search and inserted (a coordinator adds every small per-chunk
-        output into the growing total while the workers run; numpy only, so that it does not pay
-        for numba's start-up)."""
-        big, small = (self, other) if self.index.size >= other.index.size else (other, self)
-        position = np.searchsorted(big.index, small.index)
-        shared = np.zeros(small.index.size, dtype=bool)
-        inside = position < big.index.size
-        shared[inside] = big.index[position[inside]] == small.index[inside]
-        value, variance = big.value.copy(), big.variance.copy()
-        value[position[shared]] += small.value[shared]
-        variance[position[shared]] += small.variance[shared]
-        new, where = ~shared, position[~shared]
-        return BinSums(np.insert(big.index, where, small.index[new]), np.insert(value, where, small.value[new]),
-                       np.insert(variance, where, small.variance[new]))
+        return BinSums(*_merge_sorted(self.index, self.value, self.variance,
+                                      other.index, other.value, other.variance))
 
     def add_to(self, view: np.ndarray) -> None:
         """Add the sums to a Weight-storage view (flow included) whose flattening the indices address."""
         where = np.unravel_index(self.index, view.shape)
         view["value"][where] += self.value
         view["variance"][where] += self.variance
+
+
+@numba.njit(cache=True)
+def _merge_sorted(index_a, value_a, variance_a, index_b, value_b, variance_b):  # pragma: no cover - compiled
+    """The union of two sparse bin lists with increasing indices, the sums added where both have a
+    bin, in one linear pass (the coordinator of the futures executor adds every chunk's output into
+    the growing total while the workers run)."""
+    size = index_a.size + index_b.size
+    index, value, variance = np.empty(size, index_a.dtype), np.empty(size), np.empty(size)
+    i = j = k = 0
+    while i < index_a.size or j < index_b.size:
+        if j == index_b.size or (i < index_a.size and index_a[i] < index_b[j]):
+            index[k], value[k], variance[k] = index_a[i], value_a[i], variance_a[i]
+            i += 1
+        elif i == index_a.size or index_b[j] < index_a[i]:
+            index[k], value[k], variance[k] = index_b[j], value_b[j], variance_b[j]
+            j += 1
+        else:
+            index[k], value[k], variance[k] = index_a[i], value_a[i] + value_b[j], variance_a[i] + variance_b[j]
+            i += 1
+            j += 1
+        k += 1
+    return index[:k], value[:k], variance[:k]
 
 
 def _position(axis, values: np.ndarray) -> np.ndarray:
@@ -322,17 +332,19 @@ class AlpProcessor(processor.ProcessorABC):
         return {info.name: self._fill(info, *self._read(events, info))}
 
     def warm_up(self) -> None:
-        """Run a chunk of no events through the whole chain, once per process.
+        """Run a chunk of no events through the whole chain and merge two empty outputs, once per
+        process.
 
-        The first chunk of a process pays about 0.7 s of one-time start-up, mostly numba's
-        initialisation and the loading of the compiled selection kernel from its cache. The
-        coordinator of the futures executor calls this before it forks its workers, which then
-        inherit the loaded kernels instead of each loading them again (run.process_samples).
+        The first chunk of a process pays about 0.8 s of one-time start-up, mostly numba's
+        initialisation and the loading of the compiled kernels from their cache. The coordinator of
+        the futures executor calls this before it forks its workers, which then inherit the loaded
+        kernels instead of each loading them again (run.process_samples).
         """
         info = next(iter(self.samples.values()), None)
         if info is not None:
             empty = four_momenta(*(np.zeros(0) for _ in range(4)))
             self._fill(info, {p: empty for p in self._columns(info)}, np.zeros(0), np.zeros(0, dtype=np.uint64))
+        _merge_sorted(*[np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0)] * 2)
 
     def _fill(self, info: SampleInfo, particles: dict[str, ak.Array], weight: np.ndarray,
               event: np.ndarray) -> dict[str, hist.Hist | BinSums]:

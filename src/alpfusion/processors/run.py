@@ -140,18 +140,19 @@ def inspect_samples(paths: Sequence[str | os.PathLike], cfg: Config) -> dict[str
 def _worker_pool(workers: int, warm_up: Callable[[], None]) -> Iterator[Any]:
     """The process pool of the futures executor, shared by coffea's preprocessing and processing.
 
-    Where the platform can fork (Linux), this process is warmed up (``warm_up``) and the workers
-    are forked from it: they start with its imports and its loaded compiled kernels (otherwise about
-    2 s of start-up per worker, paid again by every pool) and are started once, not once per
-    coffea stage. Python 3.11's ProcessPoolExecutor forks all its workers at the first submission,
-    before its own threads start. Elsewhere coffea's default, a loky pool of fresh interpreters.
+    This process, which merges the outputs with compiled code, is warmed up first (``warm_up``).
+    Where the platform can fork (Linux), the workers are forked from it: they start with its
+    imports and its loaded compiled kernels (otherwise about 2 s of start-up per worker, paid again
+    by every pool) and are started once, not once per coffea stage. Python 3.11's
+    ProcessPoolExecutor forks all its workers at the first submission, before its own threads
+    start. Elsewhere coffea's default, a loky pool of fresh interpreters.
     """
+    warm_up()
     if sys.platform != "linux":
         import loky
 
         pool = loky.ProcessPoolExecutor(max_workers=workers)
     else:
-        warm_up()
         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     with pool:
         yield pool
