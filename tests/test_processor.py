@@ -183,8 +183,11 @@ def write_corrupt_basket(path, source):
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "missing_branch", "corrupt_basket"])
-def test_bad_input_stops_the_run_names_the_file_and_keeps_earlier_outputs(tmp_path, samples, damage):
+@pytest.mark.parametrize("damage, executor", [("garbage", "iterative"), ("truncated", "iterative"),
+                                              ("missing_branch", "iterative"), ("corrupt_basket", "iterative"),
+                                              ("corrupt_basket", "futures")])
+def test_bad_input_stops_the_run_names_the_file_and_keeps_earlier_outputs(tmp_path, samples, damage, executor):
+    """Also when the damage is found inside a worker process."""
     config = tmp_path / "small.yaml"
     config.write_text(json.dumps(SETTINGS))
     out = tmp_path / "histograms"
@@ -201,7 +204,8 @@ def test_bad_input_stops_the_run_names_the_file_and_keeps_earlier_outputs(tmp_pa
         write_missing_branch(bad, samples[1])
     else:
         write_corrupt_basket(bad, samples[1])
-    res = runner.invoke(main, ["-c", str(config), "process", str(samples[1]), str(bad), "-o", str(out)])
+    res = runner.invoke(main, ["-c", str(config), "process", str(samples[1]), str(bad), "-o", str(out),
+                               "-e", executor])
     assert res.exit_code != 0 and "Traceback" not in res.output
     message = res.output.strip().splitlines()[-1]
     assert message.startswith(f"Error: {bad}: "), message

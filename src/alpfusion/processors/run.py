@@ -28,6 +28,7 @@ import ast
 import concurrent.futures
 import contextlib
 import dataclasses
+import io
 import logging
 import math
 import multiprocessing
@@ -187,12 +188,11 @@ def _executor(kind: str, workers: int, scheduler: str | None, status: bool,
         raise ValueError(f"processing.executor: unknown executor '{kind}' (iterative, futures, dask)")
 
 
-def _input_error(err: BaseException, samples: dict[str, SampleInfo]) -> ProcessingError:
-    """The error of a failed run as a ProcessingError whose message starts with the file's path.
+def _reported_error(err: BaseException) -> ProcessingError | None:
+    """The ProcessingError (naming the file) that the processor raised, if it is behind ``err``.
 
-    The processor raises ProcessingError naming the file; coffea wraps it, and process pools lose
-    the exception chain, so the chain is searched first, then coffea's message for the repr of
-    the ProcessingError, then for the path of one of the inputs.
+    coffea wraps it, and process pools lose the exception chain, so the chain is searched first,
+    then coffea's message for the repr of the ProcessingError.
     """
     chain: list[BaseException] = []
     while err is not None and err not in chain:
@@ -206,11 +206,17 @@ def _input_error(err: BaseException, samples: dict[str, SampleInfo]) -> Processi
     if wrapped:
         with contextlib.suppress(ValueError, SyntaxError):
             return ProcessingError(str(ast.literal_eval(wrapped.group(1))))
-    text = " ".join(str(chain[0]).split())
+    return None
+
+
+def _input_error(err: BaseException, samples: dict[str, SampleInfo]) -> ProcessingError:
+    """Any other error of a failed run as a ProcessingError, naming the input file that coffea's
+    message mentions, if any."""
+    text = " ".join(str(err).split())
     for info in samples.values():
         if info.path in text:
-            return ProcessingError(f"{info.path}: processing failed ({_describe(chain[0])})")
-    return ProcessingError(f"processing failed ({_describe(chain[0])})")
+            return ProcessingError(f"{info.path}: processing failed ({_describe(err)})")
+    return ProcessingError(f"processing failed ({_describe(err)})")
 
 
 @dataclass
@@ -261,11 +267,19 @@ def process_samples(cfg: Config, paths: Sequence[str | os.PathLike], *, executor
                    scheduler or settings.scheduler, status, proc.warm_up) as ex:
         runner = processor.Runner(executor=ex, schema=BaseSchema, chunksize=chunk_size or settings.chunk_size,
                                   metadata_cache={}, skipbadfiles=False)
+        coffea_log = io.StringIO()
         try:
-            # local files, memory-mapped: half the reading time of uproot's default threaded source
-            out = runner(fileset, proc, uproot_options={"handler": uproot.MemmapSource})
+            # coffea's futures executor prints the traceback of a failed work item: kept back, and
+            # shown only if the failure is not an input problem that the processor has reported
+            with contextlib.redirect_stderr(coffea_log):
+                # local files, memory-mapped: half the reading time of uproot's default threaded source
+                out = runner(fileset, proc, uproot_options={"handler": uproot.MemmapSource})
         except Exception as err:
-            raise _input_error(err, samples) from err
+            reported = _reported_error(err)
+            if reported is None:
+                sys.stderr.write(coffea_log.getvalue())
+            raise (reported or _input_error(err, samples)) from err
+        sys.stderr.write(coffea_log.getvalue())
     return ProcessingResult(
         histograms=out,
         samples={name: dataclasses.asdict(info) for name, info in samples.items()},
