@@ -29,9 +29,6 @@ be the rounded ones.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +40,7 @@ import numpy as np
 from coffea import processor
 
 from ..config import Config, Histograms
+from ..heap import retain_freed_memory
 from .detector import is_photon, measure
 from .observables import EventObservables, compute_observables, four_momenta
 from .selection import CUTS, MassHypothesis, mass_hypotheses, missing_mass2_resolution
@@ -260,26 +258,6 @@ def _select_kernel(m2, e_miss, eta_miss, y, y2, cell, bounds, plane_size, sums, 
             sums[k * plane_size + c, 1] += w2
 
 
-@functools.cache
-def _retain_freed_memory() -> None:
-    """Keep freed large blocks in this process's heap for reuse (glibc only; once per process).
-
-    glibc hands blocks above a threshold back to the operating system when they are freed, so
-    each of the many temporary arrays of a chunk costs fresh pages, whose first touch (a page
-    fault) was measured at 4-5 ns per float64 here, several times the arithmetic. Raising the
-    trim threshold to 1 GiB and the mmap threshold to 32 MiB (its maximum) lets the next array
-    reuse the freed memory; the resident memory stays that of one chunk's working set. (dask
-    workers set a low trim threshold by default; this overrides it for the processing tasks.)
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
-    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
-
-
 class AlpProcessor(processor.ProcessorABC):
     """Detector model, observables, per-mass selection and histograms (see the module docstring).
 
@@ -326,7 +304,7 @@ class AlpProcessor(processor.ProcessorABC):
 
     def process(self, events) -> dict[str, dict[str, hist.Hist | BinSums]]:
         """The histograms of one chunk: ``{sample: {name: hist}}``, the analysis plane as BinSums."""
-        _retain_freed_memory()
+        retain_freed_memory()
         info = self.samples[events.metadata["dataset"]]
         self.check_sample(info)
         return {info.name: self._fill(info, *self._read(events, info))}
