@@ -16,7 +16,8 @@ from .config import ConfigError, default_config_text, load_config
 from .samples.generator import Generator
 from .samples.lhe import lhe_to_root
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
-from .samples.rootio import SampleError, read_metadata, write_sample
+from .samples.production import SampleJob, produce_all
+from .samples.rootio import SampleError, read_metadata
 from .samples.taupair import TauPairProcess, TauPairSettings
 
 TAU_PAIR = "ee_to_tautau"
@@ -91,28 +92,40 @@ def _up_to_date(path: Path, expected: dict) -> bool:
               help="e+e- -> e+e- a diagrams [signal.component].")
 @click.option("--unweight", is_flag=True, help="Unweight the events (hit-or-miss against the largest weight).")
 @click.option("--force", is_flag=True, help="Regenerate samples that are already up to date.")
+@click.option("--workers", "-j", type=click.IntRange(min=1),
+              help="Samples generated at once, one per process [processing.workers].")
 @click.pass_obj
-def generate(cfg, process, mass, events, seed, output, component, unweight, force) -> None:
+def generate(cfg, process, mass, events, seed, output, component, unweight, force, workers) -> None:
     """Generate weighted events and write them as ROOT samples, one file per mass.
 
     Samples already on disk with the same configuration, seed and size are kept, so an
-    interrupted mass scan resumes where it stopped.
+    interrupted mass scan resumes where it stopped. The samples are generated in parallel, one per
+    worker process; each file is the same whatever the number of workers.
     """
+    jobs = _sample_jobs(cfg, process, _masses(mass, cfg.signal.masses), events, seed, output, component,
+                        unweight, force)
+    _produce(jobs, workers or cfg.processing.workers)
+
+
+def _sample_jobs(cfg, process: str, masses: list[float], events: int | None, seed: int | None,
+                 output: str | None, component: str | None, unweight: bool, force: bool) -> list[SampleJob]:
+    """The samples of `generate` that are not up to date on disk (those are named and kept)."""
     base_seed = cfg.generation.seed if seed is None else seed
     out_dir = Path(output or cfg.generation.output_dir)
     component = component or cfg.signal.component
     try:
         if process == TAU_PAIR:
-            jobs = [(out_dir / f"{TAU_PAIR}.root", TauPairProcess(TauPairSettings.from_config(cfg)), base_seed,
-                     events or cfg.backgrounds.tautau.events, "")]
+            planned = [(out_dir / f"{TAU_PAIR}.root", TauPairProcess(TauPairSettings.from_config(cfg)), base_seed,
+                        events or cfg.backgrounds.tautau.events, TAU_PAIR)]
         else:
-            jobs = [(_sample_path(out_dir, process, m_a, component),
-                     SignalProcess(SignalSettings.from_config(cfg, process, m_a, component=component)),
-                     base_seed + i, events or cfg.generation.events, f"m_a={m_a:g}")
-                    for i, m_a in enumerate(_masses(mass, cfg.signal.masses))]
+            planned = [(_sample_path(out_dir, process, m_a, component),
+                        SignalProcess(SignalSettings.from_config(cfg, process, m_a, component=component)),
+                        base_seed + i, events or cfg.generation.events, f"{process} m_a={m_a:g}")
+                       for i, m_a in enumerate(masses)]
     except ValueError as err:
         raise click.ClickException(str(err)) from None
-    for path, proc, seed_used, n_events, label in jobs:
+    jobs = []
+    for path, proc, seed_used, n_events, label in planned:
         expected = {"config_hash": cfg.hash, "seed": seed_used, "n_draws": n_events, "unweighted": unweight,
                     "process": proc.name}
         if proc.name == "ee_to_eea":
@@ -120,19 +133,24 @@ def generate(cfg, process, mass, events, seed, output, component, unweight, forc
         if not force and _up_to_date(path, expected):
             click.echo(f"{path}: up to date, kept")
             continue
-        gen = Generator(proc, cfg.generation.vegas, seed_used)
-        click.echo(f"{proc.name} {label}: adapting vegas ...", err=True)
-        gen.train()
-        stream = gen.events(n_events, cfg.generation.chunk_size, unweight=unweight,
-                            provenance={"config_hash": cfg.hash, "config_source": cfg.source})
-        try:
-            with tqdm(total=n_events, unit="ev", unit_scale=True, desc=label or proc.name, file=sys.stderr) as bar:
-                draws = iter(stream.draws_per_chunk)
-                meta = write_sample(path, stream, progress=lambda _n: bar.update(next(draws)))
-        except SampleError as err:
-            raise click.ClickException(str(err)) from None
-        click.echo(f"{path}: {meta['n_events']} events, sigma = {meta['sigma_pb'] * 1e3:.6g} "
-                   f"+- {meta['sigma_err_pb'] * 1e3:.2g} fb")
+        jobs.append(SampleJob(path, proc, cfg.generation.vegas, seed_used, n_events, cfg.generation.chunk_size,
+                              unweight, {"config_hash": cfg.hash, "config_source": cfg.source}, label))
+    return jobs
+
+
+def _produce(jobs: list[SampleJob], workers: int) -> None:
+    """Generate the samples, `workers` at a time, with one progress bar over all their draws."""
+    if not jobs:
+        return
+    click.echo(f"generating {len(jobs)} sample(s), {min(workers, len(jobs))} at a time ...", err=True)
+    try:
+        with tqdm(total=sum(job.n_draws for job in jobs), unit="ev", unit_scale=True, desc="generating",
+                  file=sys.stderr) as bar:
+            for job, meta in produce_all(jobs, workers, progress=bar.update):
+                bar.write(f"{job.path}: {meta['n_events']} events, sigma = {meta['sigma_pb'] * 1e3:.6g} "
+                          f"+- {meta['sigma_err_pb'] * 1e3:.2g} fb", file=sys.stdout)
+    except SampleError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @dataclass
@@ -366,8 +384,11 @@ def run(ctx: click.Context, output: str) -> None:
     """
     out = Path(output)
     samples = out / "samples"
-    ctx.invoke(generate, process="ee_to_eea", output=str(samples))
-    ctx.invoke(generate, process=TAU_PAIR, output=str(samples))
+    cfg = ctx.obj
+    # one pool for all samples, the longest (the tau pairs) first
+    _produce([*_sample_jobs(cfg, TAU_PAIR, [], None, None, str(samples), None, False, False),
+              *_sample_jobs(cfg, "ee_to_eea", list(cfg.signal.masses), None, None, str(samples), None, False, False)],
+             cfg.processing.workers)
     ctx.invoke(process, samples=(str(samples),), output=str(out / "histograms_configured"))
     ctx.obj = _optimised(ctx.obj, out / "histograms_configured", out / "cuts")
     ctx.invoke(process, samples=(str(samples),), output=str(out / "histograms"))
