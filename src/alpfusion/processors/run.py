@@ -339,7 +339,7 @@ def save_result(result: ProcessingResult, out_dir: str | os.PathLike) -> tuple[P
     root_path, copy_path = out_dir / ROOT_NAME, out_dir / COPY_NAME
     with _atomic_path(copy_path) as tmp_copy, _atomic_path(root_path) as tmp_root:
         save(result.as_dict(), tmp_copy)
-        with uproot.recreate(tmp_root) as rootfile:
+        with uproot.recreate(tmp_root, compression=uproot.ZSTD(1)) as rootfile:
             for name, obj in _root_objects(result):
                 rootfile[name] = obj
     return root_path, copy_path
