@@ -153,9 +153,11 @@ class BinSums:
 
     The per-chunk form of the analysis plane: as a Weight histogram (30 regions x 354 x 354 bins by
     default) every chunk's result would be 60 MB to create, pickle, send and add, while a chunk fills
-    a few thousand bins. The indices increase; BinSums add (coffea's accumulator semantics need only
-    ``+``) by merging their bins in one compiled linear pass; the sums are exact (the yields are rounded, see
-    the module docstring), so the order of merging does not matter. :meth:`AlpProcessor.postprocess` turns the total into the histogram.
+    a small part of it (about 190k of the 3.8M bins for 500k signal events). The indices increase;
+    BinSums add (coffea's accumulator semantics need only ``+``) by merging their bins in one
+    compiled linear pass; the sums are exact (the yields are rounded, see the module docstring), so
+    the order of merging does not matter. :meth:`AlpProcessor.postprocess` turns the total into the
+    histogram.
     """
 
     def __init__(self, index: np.ndarray, value: np.ndarray, variance: np.ndarray):

@@ -146,16 +146,11 @@ def _worker_pool(workers: int, warm_up: Callable[[], None]) -> Iterator[Any]:
     imports and its loaded compiled kernels (otherwise about 2 s of start-up per worker, paid again
     by every pool) and are started once, not once per coffea stage. Python 3.11's
     ProcessPoolExecutor forks all its workers at the first submission, before its own threads
-    start. Elsewhere coffea's default, a loky pool of fresh interpreters.
+    start. Elsewhere the platform's default start method (spawn: fresh interpreters).
     """
     warm_up()
-    if sys.platform != "linux":
-        import loky
-
-        pool = loky.ProcessPoolExecutor(max_workers=workers)
-    else:
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-    with pool:
+    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         yield pool
 
 
