@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
-from ..samples.generator import Generator
-from ..samples.rootio import SampleError, read_metadata, write_sample
+from ..samples.production import SampleJob, produce
+from ..samples.rootio import SampleError, read_metadata
 from ..samples.taupair import TauPairProcess, TauPairSettings
 from .scan import MassPoint, run_scan
 
@@ -44,8 +44,8 @@ def tau_pair_sample(cfg: Config, path: Path, *, events: int, seed: int) -> Path:
                 return path
         except SampleError:
             pass
-    gen = Generator(TauPairProcess(TauPairSettings.from_config(cfg)), cfg.generation.vegas, seed)
-    write_sample(path, gen.events(events, cfg.generation.chunk_size, provenance={"config_hash": cfg.hash}))
+    produce(SampleJob(path, TauPairProcess(TauPairSettings.from_config(cfg)), cfg.generation.vegas, seed, events,
+                      cfg.generation.chunk_size, False, {"config_hash": cfg.hash}, f"tau pairs, seed {seed}"))
     return path
 
 

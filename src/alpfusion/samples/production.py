@@ -49,7 +49,6 @@ def produce(job: SampleJob, progress: Callable[[int], Any] | None = None) -> dic
     """
     with threadpool_limits(limits=1, user_api="blas"):
         gen = Generator(job.process, job.vegas, job.seed)
-        gen.train()
         stream = gen.events(job.n_draws, job.chunk_size, unweight=job.unweight, provenance=job.provenance)
         draws = iter(stream.draws_per_chunk)
         return write_sample(job.path, stream, progress=None if progress is None else lambda _n: progress(next(draws)))
