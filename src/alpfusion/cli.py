@@ -16,7 +16,7 @@ from .config import ConfigError, default_config_text, load_config
 from .samples.generator import Generator
 from .samples.lhe import lhe_to_root
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
-from .samples.production import SampleJob, produce_all
+from .samples.production import SampleJob, produce_all, up_to_date
 from .samples.rootio import SampleError, read_metadata
 from .samples.taupair import TauPairProcess, TauPairSettings
 
@@ -66,17 +66,6 @@ def config_cmd(cfg, show_default: bool) -> None:
 def _sample_path(out_dir: Path, process: str, m_a: float, component: str) -> Path:
     tag = "" if process == "ee_to_gamma_a" or component == "both" else f"_{component}"
     return out_dir / f"{process}{tag}_ma{m_a:g}.root"
-
-
-def _up_to_date(path: Path, expected: dict) -> bool:
-    """True when `path` is a valid sample whose metadata has all the `expected` values."""
-    if not path.exists():
-        return False
-    try:
-        meta = read_metadata(path)
-    except SampleError:
-        return False
-    return all(meta.get(key) == value for key, value in expected.items())
 
 
 @main.command()
@@ -130,7 +119,7 @@ def _sample_jobs(cfg, process: str, masses: list[float], events: int | None, see
                     "process": proc.name}
         if proc.name == "ee_to_eea":
             expected["component"] = component
-        if not force and _up_to_date(path, expected):
+        if not force and up_to_date(path, expected):
             click.echo(f"{path}: up to date, kept")
             continue
         jobs.append(SampleJob(path, proc, cfg.generation.vegas, seed_used, n_events, cfg.generation.chunk_size,

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
-from ..samples.production import SampleJob, produce
-from ..samples.rootio import SampleError, read_metadata
+from ..samples.production import SampleJob, produce, up_to_date
 from ..samples.taupair import TauPairProcess, TauPairSettings
 from .scan import MassPoint, run_scan
 
@@ -37,13 +36,8 @@ class Spread:
 
 def tau_pair_sample(cfg: Config, path: Path, *, events: int, seed: int) -> Path:
     """Generate (or keep, when it exists with this seed and size) a tau-pair sample."""
-    if path.exists():
-        try:
-            meta = read_metadata(path)
-            if meta.get("seed") == seed and meta.get("n_draws") == events and meta.get("config_hash") == cfg.hash:
-                return path
-        except SampleError:
-            pass
+    if up_to_date(path, {"seed": seed, "n_draws": events, "config_hash": cfg.hash}):
+        return path
     produce(SampleJob(path, TauPairProcess(TauPairSettings.from_config(cfg)), cfg.generation.vegas, seed, events,
                       cfg.generation.chunk_size, False, {"config_hash": cfg.hash}, f"tau pairs, seed {seed}"))
     return path

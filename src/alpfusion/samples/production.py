@@ -20,9 +20,9 @@ from threadpoolctl import threadpool_limits
 
 from ..config import Vegas
 from .generator import Generator, Process
-from .rootio import write_sample
+from .rootio import SampleError, read_metadata, write_sample
 
-__all__ = ["SampleJob", "produce", "produce_all"]
+__all__ = ["SampleJob", "produce", "produce_all", "up_to_date"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,18 @@ class SampleJob:
     unweight: bool
     provenance: dict[str, Any]
     label: str
+
+
+def up_to_date(path: os.PathLike, expected: dict[str, Any]) -> bool:
+    """True when ``path`` is a valid sample whose metadata has all the ``expected`` values (a job
+    whose file is up to date need not run again: interrupted productions resume)."""
+    if not os.path.exists(path):
+        return False
+    try:
+        meta = read_metadata(path)
+    except SampleError:
+        return False
+    return all(meta.get(key) == value for key, value in expected.items())
 
 
 def produce(job: SampleJob, progress: Callable[[int], Any] | None = None) -> dict:
