@@ -37,8 +37,10 @@ MIN_SIGNAL_FRACTION = 0.9
 
 
 @dataclass(frozen=True)
-class OptimisedCuts:
-    """The chosen cuts of one mass hypothesis and the yields they keep."""
+class SelectedYields:
+    """The cuts (kappa, E_low, eta_high) of one mass hypothesis and the signal and background they
+    keep, in expected events with their MC errors: the common first columns of the optimisation's
+    and of the limits' tables."""
 
     m_a: float
     kappa: float
@@ -48,6 +50,12 @@ class OptimisedCuts:
     signal_error: float
     background: float
     background_error: float
+
+
+@dataclass(frozen=True)
+class OptimisedCuts(SelectedYields):
+    """The chosen cuts of one mass hypothesis, the yields they keep and how well they do."""
+
     signal_fraction: float
     figure_of_merit: float
 

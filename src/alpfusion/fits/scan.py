@@ -33,20 +33,13 @@ import numpy as np
 from ..config import Config
 from ..models.workspace import (EmptyBins, RegionModel, cabinetry_config, group_by_signal_to_background,
                                 region_model, write_templates, write_yaml)
+from .optimise import SelectedYields
 from .poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 
 @dataclass(frozen=True)
-class MassPoint:
+class MassPoint(SelectedYields):
     """One row of the limits table (couplings in GeV^-1, yields in expected events)."""
 
-    m_a: float
-    kappa: float
-    e_low: float
-    eta_high: float
-    signal: float
-    signal_error: float
-    background: float
-    background_error: float
     signal_bins: int
     empty_bins: int
     lambda_empty_fraction: float
