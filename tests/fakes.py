@@ -95,3 +95,16 @@ class FakeStream:
         return {"process": self.process, "m_a": self.m_a, "g_ref": None, "sqrt_s": SQRT_S, "cuts": {},
                 "sigma_pb": float(self.weight.sum()), "sigma_err_pb": 0.0, "n_events": len(self.weight),
                 "seed": None, "alpfusion_version": "test", "config_hash": None, "particles": list(self.particles)}
+
+
+def fake_result(histograms: dict, masses: dict, hypotheses, luminosity_fb: float = 50_000.0):
+    """A ProcessingResult of hand-built histograms: ``masses`` gives each sample's m_a (None: a
+    background), ``hypotheses`` the MassHypothesis of each region."""
+    from alpfusion.processors.processor import SampleInfo
+    from alpfusion.processors.results import ProcessingResult
+
+    samples = {name: SampleInfo(name=name, path=f"{name}.root", kind="background" if m_a is None else "signal",
+                                process="test", m_a=m_a, particles=("e_minus", "e_plus"), n_events=0,
+                                sigma_pb=0.0, yield_quantum=1.0, yield2_quantum=1.0)
+               for name, m_a in masses.items()}
+    return ProcessingResult(histograms, samples, tuple(hypotheses), luminosity_fb, {}, "test", {})

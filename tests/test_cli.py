@@ -5,6 +5,7 @@ import json
 from click.testing import CliRunner
 
 from alpfusion.cli import main
+from alpfusion.samples.production import sample_seed
 from alpfusion.samples.rootio import read_sample
 
 SMALL = "generation:\n  events: 4000\n  chunk_size: 1500\n  vegas:\n    nitn: 3\n    neval: 4000\n    ninc: 50\n"
@@ -19,7 +20,8 @@ def test_generate_writes_and_resumes(tmp_path):
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
     arrays, meta = read_sample(out / "ee_to_gamma_a_ma2.root")
-    assert meta["m_a"] == 2.0 and meta["seed"] == 20261121 + 1 and meta["n_draws"] == 4000
+    assert meta["m_a"] == 2.0 and meta["seed"] == sample_seed(20261121, "ee_to_gamma_a", 2.0)
+    assert meta["n_draws"] == 4000 and meta["base_seed"] == 20261121
     assert abs(arrays["weight"].sum() - meta["sigma_pb"]) < 1e-12 * meta["sigma_pb"]
     again = runner.invoke(main, args)
     assert again.exit_code == 0 and again.output.count("up to date, kept") == 2

@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 
-from alpfusion.samples.dirac import (current, eps4, eps_vector, mdot, msq, polarisations, u_spinor,
-                                     v_spinor)
+from alpfusion.samples.dirac import (
+    current,
+    eps4,
+    eps_vector,
+    mdot,
+    msq,
+    polarisations,
+    u_spinor,
+    v_spinor,
+)
 
 I2, Z2 = np.eye(2), np.zeros((2, 2))
 PAULI = [np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.array([[1, 0], [0, -1]])]

@@ -11,11 +11,19 @@ import numpy as np
 import pyhf
 import pytest
 
+from alpfusion.atomic import write_yaml
 from alpfusion.fits.cls import expected_limit
 from alpfusion.fits.poisson import mu_at_lambda
-from alpfusion.models.publish import publish
-from alpfusion.models.workspace import (FLOOR, EmptyBins, ModelError, cabinetry_config, group_by_signal_to_background,
-                                        region_model, write_templates, write_yaml)
+from alpfusion.models.publish import publish_workspaces
+from alpfusion.models.workspace import (
+    FLOOR,
+    EmptyBins,
+    ModelError,
+    cabinetry_config,
+    group_by_signal_to_background,
+    region_model,
+    write_templates,
+)
 
 REGIONS = ("ma1p000", "ma3p000")
 EDGES = np.geomspace(0.1, 10.0, 41)
@@ -109,7 +117,7 @@ def test_workspace_limits_are_finite(built):
 def test_patchset_round_trip_and_command_lines(built):
     out, models, workspaces, configs = built
     names = {m_a: m.region for m_a, m in models.items()}
-    bkg_path, patch_path = publish(workspaces, names, out / "published", description="test")
+    bkg_path, patch_path = publish_workspaces(workspaces, names, out / "published", description="test")
     bkg_only = json.loads(bkg_path.read_text())
     patches = json.loads(patch_path.read_text())
     assert all(s["name"] != "signal" for c in bkg_only["channels"] for s in c["samples"])

@@ -4,7 +4,7 @@ import hist
 import numpy as np
 import pytest
 
-from alpfusion.fits.optimise import optimise_cuts
+from alpfusion.processors.optimise import optimise_cuts
 
 SQRT_S = 10.58
 

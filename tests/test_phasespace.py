@@ -8,7 +8,12 @@ import pytest
 from alpfusion import constants
 from alpfusion.kinematics import in_acceptance, min_pair_mass, pair_separated
 from alpfusion.samples.dirac import msq
-from alpfusion.samples.phasespace import ForwardBackwardPair, SequentialPair, TwoBody, boost_from_rest
+from alpfusion.samples.phasespace import (
+    ForwardBackwardPair,
+    SequentialPair,
+    TwoBody,
+    boost_from_rest,
+)
 
 from .conftest import SQRT_S
 

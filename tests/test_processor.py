@@ -11,26 +11,24 @@ from click.testing import CliRunner
 from alpfusion.cli import main
 from alpfusion.config import ConfigError, Vegas, load_config
 from alpfusion.processors.detector import measure
+from alpfusion.processors.executors import inspect_samples, process_samples
+from alpfusion.processors.kernels import BinSums, log_position
+from alpfusion.processors.layouts import HISTOGRAMS, OPTIMISATION, mass_edges
 from alpfusion.processors.observables import compute_observables, four_momenta
-from alpfusion.processors.processor import (
-    HISTOGRAMS,
-    OPTIMISATION,
-    AlpProcessor,
-    BinSums,
-    ProcessingError,
-    _log_position,
-    mass_edges,
-)
-from alpfusion.processors.run import (
+from alpfusion.processors.processor import AlpProcessor, ProcessingError
+from alpfusion.processors.results import (
     COPY_NAME,
     ROOT_NAME,
     cutflow_rows,
-    inspect_samples,
     load_result,
-    process_samples,
     save_result,
 )
-from alpfusion.processors.selection import CUTS, e_miss_max, missing_mass2_resolution, region_name
+from alpfusion.processors.selection import (
+    CUTS,
+    e_miss_max,
+    missing_mass2_resolution,
+    region_name,
+)
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import read_sample, write_sample
@@ -86,10 +84,9 @@ def test_executors_and_chunk_sizes_give_identical_histograms(small_cfg, samples,
 
 def test_cutflow_is_consistent_and_scaled_to_the_luminosity(small_cfg, samples, reference):
     to_yield = small_cfg.beam.luminosity_fb * 1000.0
-    regions = [r["region"] for r in reference.regions]
-    assert regions == ["ma0p500", "ma1p000", "ma3p000"]
-    assert reference.regions[2]["kappa"] == 1.5 and reference.regions[2]["eta_high"] == 2.0
-    assert reference.regions[0]["kappa"] == small_cfg.selection.kappa
+    assert reference.regions == ("ma0p500", "ma1p000", "ma3p000")
+    assert reference.hypotheses[2].kappa == 1.5 and reference.hypotheses[2].eta_high == 2.0
+    assert reference.hypotheses[0].kappa == small_cfg.selection.kappa
     for path in samples:
         arrays, meta = read_sample(path)
         hists = reference.histograms[path.stem]
@@ -105,7 +102,9 @@ def test_cutflow_is_consistent_and_scaled_to_the_luminosity(small_cfg, samples, 
         assert np.array_equal(hists["m2_miss"].values(flow=True).sum(), flow.values()[0, 1])
     signal = reference.histograms["ee_to_eea_ma1"]["cutflow_raw"].values()
     assert signal[1, -1] > 0.8 * signal[1, 1] and signal[2, -1] == 0  # 1 GeV events pass at 1 GeV, not at 3 GeV
-    assert reference.samples["ee_to_eea_ma1"]["kind"] == "signal" and reference.samples["tautau"]["kind"] == "background"
+    assert reference.samples["ee_to_eea_ma1"].kind == "signal" and reference.samples["tautau"].kind == "background"
+    assert reference.signal_for("ma1p000") == "ee_to_eea_ma1" and reference.signal_for("ma0p500") is None
+    assert reference.backgrounds == ("tautau",)
 
 
 def test_processor_agrees_with_the_physics_functions(small_cfg, samples, reference):
@@ -146,7 +145,7 @@ def test_outputs_are_cabinetry_ready_and_lossless(tmp_path, reference):
     with uproot.open(root_path) as f:
         for sample in reference.histograms:
             plane = reference.histograms[sample]["analysis"]
-            for k, region in enumerate(r["region"] for r in reference.regions):
+            for k, region in enumerate(reference.regions):
                 unrolled = f[f"{region}_{sample}"]
                 assert np.array_equal(unrolled.values(), plane.values(flow=True)[k].ravel())
                 assert np.array_equal(unrolled.variances(), plane.variances(flow=True)[k].ravel())
@@ -251,7 +250,7 @@ def test_cutflow_command(tmp_path, samples):
     assert len(rows["rows"]) == len(MASSES) * len(CUTS) and rows["luminosity_fb"] == 50000.0
     res = runner.invoke(main, ["-c", str(config), "cutflow", "-i", str(out), "-s", "nothere"])
     assert res.exit_code != 0 and "nothere" in res.output
-    assert cutflow_rows(load_result(out / COPY_NAME), masses=[3.0])[0]["region"] == "ma3p000"
+    assert cutflow_rows(load_result(out / COPY_NAME), masses=[3.0])[0].region == "ma3p000"
 
 
 @pytest.mark.parametrize("text, key, problem", [
@@ -285,7 +284,7 @@ def test_log_bin_lookup_equals_hist():
     rng = np.random.default_rng(3)
     values = np.concatenate([rng.uniform(-1, 12, 100_000), np.exp(rng.uniform(-8, 3, 100_000)), edges,
                              np.nextafter(edges, 0), np.nextafter(edges, 100), [np.nan, np.inf, -np.inf, 0.0, 1e-320]])
-    assert np.array_equal(_log_position(edges, values), axis.index(values) + 1)
+    assert np.array_equal(log_position(edges, values), axis.index(values) + 1)
 
 
 @pytest.mark.parametrize("sizes", [(500, 40), (40, 500), (300, 300), (0, 50), (50, 0), (0, 0)])
@@ -310,10 +309,10 @@ def test_optimisation_histogram_holds_the_accepted_events(reference):
     for name, info in reference.samples.items():
         h = reference.histograms[name][OPTIMISATION]
         regions = list(h.axes["region"])
-        if info["kind"] == "background":
-            assert regions == [r["region"] for r in reference.regions]
+        if info.kind == "background":
+            assert regions == list(reference.regions)
             continue
-        own = [r["region"] for r in reference.regions if abs(r["m_a"] - info["m_a"]) < 1e-9]
+        own = [h.region for h in reference.hypotheses if abs(h.m_a - info.m_a) < 1e-9]
         assert regions == own
         if own:
             accepted = reference.histograms[name]["cutflow"][{"region": own[0], "cut": "acceptance"}].value

@@ -5,11 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from alpfusion.fits.replicas import limits_with_background, spread
+from alpfusion.fits.replicas import spread
 from alpfusion.fits.scan import MassPoint
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import read_metadata, write_sample
+from alpfusion.workflow import replica_limits
 
 
 def row(m_a, g_lambda, g_cls):
@@ -30,8 +31,8 @@ def test_replicas_differ_and_agree(cfg, tmp_path):
     signal = tmp_path / "ee_to_eea_ma2.root"
     write_sample(signal, Generator(SignalProcess(SignalSettings.from_config(small, "ee_to_eea", 2.0)),
                                    small.generation.vegas, 1).events(20_000, 20_000))
-    tables = [limits_with_background(small, [signal], tmp_path, events=40_000, seed=s) for s in (11, 12)]
-    assert read_metadata(tmp_path / "ee_to_tautau_seed11_n40000.root")["seed"] == 11
+    tables = [replica_limits(small, [signal], tmp_path, events=40_000, seed=s) for s in (11, 12)]
+    assert read_metadata(tmp_path / "tautau_seed11_n40000" / "ee_to_tautau.root")["seed"] == 11
     g = np.array([t[0].g_lambda for t in tables])
     assert g[0] != g[1]  # different backgrounds
     assert abs(g[0] / g[1] - 1) < 0.5  # but statistically alike

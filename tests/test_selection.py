@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from alpfusion.processors.processor import _select_kernel
+from alpfusion.processors.kernels import select_kernel
 from alpfusion.processors.selection import MassHypothesis, missing_mass2_resolution
 
 
@@ -19,7 +19,7 @@ def test_kernel_matches_passes():
     hyps = [MassHypothesis(m_a, 2.0, 1.0, 2.5, 10.58) for m_a in (0.1, 1.0, 3.0, 9.5)]
     bounds = np.array([(*h.m2_window, *h.e_miss_window, h.eta_high) for h in hyps])
     sums, flow, raw = np.zeros((4 * 16, 2)), np.zeros((4, 3, 2)), np.zeros((4, 3), dtype=np.int64)
-    _select_kernel(m2, e, eta, y, 2 * y, cell, bounds, 16, sums, flow, raw)
+    select_kernel(m2, e, eta, y, 2 * y, cell, bounds, 16, sums, flow, raw)
     for k, hyp in enumerate(hyps):
         stages = hyp.passes(m2, e, eta)
         assert [len(s) for s in stages] == list(raw[k]) and len(stages[2]) > 0

@@ -7,8 +7,8 @@ import pytest
 
 from alpfusion import constants
 from alpfusion.config import Vegas
-from alpfusion.samples.generator import Generator
 from alpfusion.samples.dirac import msq
+from alpfusion.samples.generator import Generator
 from alpfusion.samples.phasespace import boost_from_rest
 from alpfusion.samples.rootio import read_sample, write_sample
 from alpfusion.samples.taupair import TauPairProcess, TauPairSettings

@@ -1,32 +1,79 @@
-"""The `alpfusion` command line: a thin layer over the library."""
+"""The `alpfusion` command line: parse, call one library function (``alpfusion.workflow`` and the
+stage modules), print. Every reported problem of the package (``AlpfusionError``) becomes a one-line
+message and a non-zero exit status."""
 
 from __future__ import annotations
 
-import csv
-import io
+import functools
 import json
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
 
-from .config import ConfigError, default_config_text, load_config
-from .samples.generator import Generator
-from .samples.lhe import lhe_to_root
-from .samples.processes import PROCESSES, SignalProcess, SignalSettings
-from .samples.production import SampleJob, produce_all, up_to_date
-from .samples.rootio import SampleError, read_metadata
-from .samples.taupair import TauPairProcess, TauPairSettings
+from . import workflow
+from .config import (
+    CLS_METHODS,
+    COMPONENTS,
+    EMPTY_BINS,
+    EXECUTORS,
+    Config,
+    default_config_text,
+    load_config,
+)
+from .errors import AlpfusionError
+from .heap import retain_freed_memory
+from .samples.processes import PROCESSES
 
-TAU_PAIR = "ee_to_tautau"
+
+class BarProgress(workflow.InteractiveProgress):
+    """Progress bars (tqdm, with rate and ETA) on stderr; notes on stdout, above the bar."""
+
+    def __init__(self) -> None:
+        self._bar: tqdm | None = None
+
+    def stage(self, name: str, total: float | None = None, unit: str = "") -> None:
+        self.close()
+        if total:
+            self._bar = tqdm(total=total, unit=unit or "it", unit_scale=True, desc=name, file=sys.stderr)
+        else:
+            click.echo(f"{name} ...", err=True)
+
+    def advance(self, n: float = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def note(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.write(text, file=sys.stdout)
+        else:
+            click.echo(text)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
-def _masses(values: tuple[str, ...], default: tuple[float, ...]) -> list[float]:
-    """Masses from repeated --mass options, each possibly a comma-separated list."""
+def reported(command: Callable) -> Callable:
+    """The package's errors as click messages (no traceback); progress bars closed in any case."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AlpfusionError as err:
+            raise click.ClickException(str(err)) from None
+    return wrapper
+
+
+def _masses(values: tuple[str, ...]) -> list[float] | None:
+    """Masses from repeated --mass options, each possibly a comma-separated list (None: not given)."""
     if not values:
-        return list(default)
+        return None
     out = []
     for value in values:
         for item in value.split(","):
@@ -41,105 +88,70 @@ def _masses(values: tuple[str, ...], default: tuple[float, ...]) -> list[float]:
 @click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False),
               help="Analysis configuration (YAML); keys not given take the shipped default.")
 @click.pass_context
+@reported
 def main(ctx: click.Context, config_path: str | None) -> None:
     """alpfusion: samples, histograms, workspaces and limits for invisible ALPs at Belle II."""
-    try:
-        ctx.obj = load_config(config_path)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    retain_freed_memory()  # this process is ours: tune its heap for the array loops (alpfusion.heap)
+    ctx.obj = load_config(config_path)
 
 
 @main.command("config")
 @click.option("--default", "show_default", is_flag=True, help="Print the shipped default YAML, comments included.")
+@click.option("--schema", "show_schema", is_flag=True, help="Print the JSON schema of the configuration.")
 @click.pass_obj
-def config_cmd(cfg, show_default: bool) -> None:
-    """Print the validated configuration (or the shipped default) and its hash."""
-    if show_default:
-        click.echo(default_config_text(), nl=False)
-        return
+def config_cmd(cfg: Config, show_default: bool, show_schema: bool) -> None:
+    """Print the validated configuration (or the shipped default, or its schema) and its hash."""
     import yaml
 
-    click.echo(f"# source: {cfg.source}\n# hash: {cfg.hash}")
-    click.echo(yaml.safe_dump(cfg.as_dict(), sort_keys=False), nl=False)
+    if show_default:
+        click.echo(default_config_text(), nl=False)
+    elif show_schema:
+        from .config import config_schema
 
-
-def _sample_path(out_dir: Path, process: str, m_a: float, component: str) -> Path:
-    tag = "" if process == "ee_to_gamma_a" or component == "both" else f"_{component}"
-    return out_dir / f"{process}{tag}_ma{m_a:g}.root"
+        click.echo(json.dumps(config_schema(), indent=2))
+    else:
+        click.echo(f"# source: {cfg.source}\n# hash: {cfg.hash}")
+        click.echo(yaml.safe_dump(cfg.as_dict(), sort_keys=False), nl=False)
 
 
 @main.command()
-@click.option("--process", "-p", type=click.Choice(PROCESSES + (TAU_PAIR,)), default="ee_to_eea", show_default=True,
-              help=f"Signal process, or {TAU_PAIR} (the tau-pair background; masses do not apply).")
+@click.option("--process", "-p", type=click.Choice((*PROCESSES, workflow.TAU_PAIR)), default="ee_to_eea",
+              show_default=True, help=f"Signal process, or {workflow.TAU_PAIR} (the tau-pair background; masses do "
+                                      "not apply).")
 @click.option("--mass", "-m", "mass", multiple=True,
               help="ALP mass in GeV; repeat or give a comma-separated list (default: the configuration's grid).")
-@click.option("--events", "-n", type=int,
+@click.option("--events", "-n", type=click.IntRange(min=1),
               help="Weighted events (draws) per sample [generation.events; backgrounds.tautau.events].")
-@click.option("--seed", type=int, help="Random seed [generation.seed]; each mass gets its own stream.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed [generation.seed]; each mass gets its own "
+                                                          "seed derived from it and the mass.")
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Output directory [generation.output_dir].")
-@click.option("--component", type=click.Choice(["both", "fusion", "dalitz"]),
-              help="e+e- -> e+e- a diagrams [signal.component].")
+@click.option("--component", type=click.Choice(COMPONENTS), help="e+e- -> e+e- a diagrams [signal.component].")
 @click.option("--unweight", is_flag=True, help="Unweight the events (hit-or-miss against the largest weight).")
 @click.option("--force", is_flag=True, help="Regenerate samples that are already up to date.")
 @click.option("--workers", "-j", type=click.IntRange(min=1),
               help="Samples generated at once, one per process [processing.workers].")
 @click.pass_obj
-def generate(cfg, process, mass, events, seed, output, component, unweight, force, workers) -> None:
+@reported
+def generate(cfg: Config, process: str, mass: tuple[str, ...], events: int | None, seed: int | None,
+             output: str | None, component: str | None, unweight: bool, force: bool, workers: int | None) -> None:
     """Generate weighted events and write them as ROOT samples, one file per mass.
 
-    Samples already on disk with the same configuration, seed and size are kept, so an
+    Samples already on disk made from the same settings, seed and size are kept, so an
     interrupted mass scan resumes where it stopped. The samples are generated in parallel, one per
-    worker process; each file is the same whatever the number of workers.
+    worker process; each file is the same whatever the number of workers or the other masses.
     """
-    jobs = _sample_jobs(cfg, process, _masses(mass, cfg.signal.masses), events, seed, output, component,
-                        unweight, force)
-    _produce(jobs, workers or cfg.processing.workers)
+    from .atomic import OutputLock
+    from .parallel import task_pool
 
-
-def _sample_jobs(cfg, process: str, masses: list[float], events: int | None, seed: int | None,
-                 output: str | None, component: str | None, unweight: bool, force: bool) -> list[SampleJob]:
-    """The samples of `generate` that are not up to date on disk (those are named and kept)."""
-    base_seed = cfg.generation.seed if seed is None else seed
-    out_dir = Path(output or cfg.generation.output_dir)
-    component = component or cfg.signal.component
+    out = Path(output or cfg.generation.output_dir)
+    jobs = workflow.plan_samples(cfg, out, process=process, masses=_masses(mass), events=events, seed=seed,
+                                 component=component, unweight=unweight)
+    progress = BarProgress()
     try:
-        if process == TAU_PAIR:
-            planned = [(out_dir / f"{TAU_PAIR}.root", TauPairProcess(TauPairSettings.from_config(cfg)), base_seed,
-                        events or cfg.backgrounds.tautau.events, TAU_PAIR)]
-        else:
-            planned = [(_sample_path(out_dir, process, m_a, component),
-                        SignalProcess(SignalSettings.from_config(cfg, process, m_a, component=component)),
-                        base_seed + i, events or cfg.generation.events, f"{process} m_a={m_a:g}")
-                       for i, m_a in enumerate(masses)]
-    except ValueError as err:
-        raise click.ClickException(str(err)) from None
-    jobs = []
-    for path, proc, seed_used, n_events, label in planned:
-        expected = {"config_hash": cfg.hash, "seed": seed_used, "n_draws": n_events, "unweighted": unweight,
-                    "process": proc.name}
-        if proc.name == "ee_to_eea":
-            expected["component"] = component
-        if not force and up_to_date(path, expected):
-            click.echo(f"{path}: up to date, kept")
-            continue
-        jobs.append(SampleJob(path, proc, cfg.generation.vegas, seed_used, n_events, cfg.generation.chunk_size,
-                              unweight, {"config_hash": cfg.hash, "config_source": cfg.source}, label))
-    return jobs
-
-
-def _produce(jobs: list[SampleJob], workers: int) -> None:
-    """Generate the samples, `workers` at a time, with one progress bar over all their draws."""
-    if not jobs:
-        return
-    click.echo(f"generating {len(jobs)} sample(s), {min(workers, len(jobs))} at a time ...", err=True)
-    try:
-        with tqdm(total=sum(job.n_draws for job in jobs), unit="ev", unit_scale=True, desc="generating",
-                  file=sys.stderr) as bar:
-            for job, meta in produce_all(jobs, workers, progress=bar.update):
-                bar.write(f"{job.path}: {meta['n_events']} events, sigma = {meta['sigma_pb'] * 1e3:.6g} "
-                          f"+- {meta['sigma_err_pb'] * 1e3:.2g} fb", file=sys.stdout)
-    except SampleError as err:
-        raise click.ClickException(str(err)) from None
+        with OutputLock(out), task_pool(workers or cfg.processing.workers, cfg.processing.scheduler) as pool:
+            workflow.produce_samples(jobs, pool, force=force, progress=progress)
+    finally:
+        progress.close()
 
 
 @dataclass
@@ -156,58 +168,52 @@ class XsecRow:
 @click.option("--process", "-p", "processes", type=click.Choice(PROCESSES), multiple=True,
               help="Process (repeatable; default: both).")
 @click.option("--mass", "-m", "mass", multiple=True, help="ALP mass in GeV; repeat or comma-separate.")
-@click.option("--component", type=click.Choice(["both", "fusion", "dalitz", "all"]), default="all",
-              show_default=True, help="Diagrams of e+e- -> e+e- a ('all': each in turn).")
+@click.option("--component", type=click.Choice((*COMPONENTS, "all")), default="all", show_default=True,
+              help="Diagrams of e+e- -> e+e- a ('all': each in turn).")
 @click.option("--theta-min", "theta_mins", type=float, multiple=True,
               help="Polar acceptance theta_min in degrees (theta_max = 180 - theta_min); repeatable.")
 @click.option("--inclusive", is_flag=True, help="No acceptance cuts at all (needs the electron mass).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--seed", type=int, help="Random seed [generation.seed].")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed [generation.seed].")
 @click.pass_obj
-def xsec(cfg, processes, mass, component, theta_mins, inclusive, fmt, seed) -> None:
+@reported
+def xsec(cfg: Config, processes: tuple[str, ...], mass: tuple[str, ...], component: str,
+         theta_mins: tuple[float, ...], inclusive: bool, fmt: str, seed: int | None) -> None:
     """Print cross sections with their MC errors, without writing events (fb; g = signal.g_ref)."""
-    masses = _masses(mass, cfg.signal.masses)
-    thetas = list(theta_mins) or [None]
+    from .samples.generator import Generator
+    from .samples.processes import SignalProcess, SignalSettings
+
+    masses = _masses(mass) or list(cfg.signal.masses)
     tasks = []
     for process in processes or PROCESSES:
-        comps = ["both"] if process == "ee_to_gamma_a" else (
-            ["both", "fusion", "dalitz"] if component == "all" else [component])
-        for theta in ([None] if inclusive else thetas):
-            for m_a in masses:
-                for comp in comps:
-                    tasks.append((process, m_a, comp, theta))
+        comps = ["both"] if process == "ee_to_gamma_a" else (list(COMPONENTS) if component == "all" else [component])
+        for theta in [None] if inclusive else (list(theta_mins) or [None]):
+            tasks += [(process, m_a, comp, theta) for m_a in masses for comp in comps]
     rows = []
     for process, m_a, comp, theta in tqdm(tasks, unit="xsec", file=sys.stderr, disable=len(tasks) < 2):
         try:
             settings = SignalSettings.from_config(cfg, process, m_a, component=comp, theta_min_deg=theta,
                                                   inclusive=inclusive)
-            res = Generator(SignalProcess(settings), cfg.generation.vegas,
-                            cfg.generation.seed if seed is None else seed).train()
-        except (ValueError, ConfigError) as err:
+        except ValueError as err:
             raise click.ClickException(str(err)) from None
+        res = Generator(SignalProcess(settings), cfg.generation.vegas,
+                        cfg.generation.seed if seed is None else seed).train()
         rows.append(XsecRow(process, m_a, comp if process == "ee_to_eea" else "-",
                             "none" if inclusive else settings.acceptance.theta_min_deg,
                             res.sigma * 1e3, res.error * 1e3))
-    click.echo(_format_rows(rows, fmt, cfg.signal.g_ref), nl=False)
+    click.echo(_format_xsec(rows, fmt, cfg.signal.g_ref), nl=False)
 
 
-def _csv_text(records: list[dict]) -> str:
-    """Rows of equal keys as CSV text, a header line first."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(records[0]) if records else [])
-    writer.writeheader()
-    writer.writerows(records)
-    return buf.getvalue()
+def _format_xsec(rows: list[XsecRow], fmt: str, g: float) -> str:
+    from .fits.scan import rows_csv
 
-
-def _format_rows(rows: list[XsecRow], fmt: str, g: float) -> str:
-    records = [row.__dict__ for row in rows]
     if fmt == "json":
-        return json.dumps({"g_ref": g, "unit": "fb", "rows": records}, indent=1) + "\n"
+        return json.dumps({"g_ref": g, "unit": "fb", "rows": [asdict(r) for r in rows]}, indent=1) + "\n"
     if fmt == "csv":
-        return _csv_text(records)
+        return rows_csv(rows)
     lines = [f"# g_agg = {g:g} GeV^-1; sigma in fb (1 fb = 1000 ab)",
-             f"{'process':<15}{'m_a/GeV':>9}{'component':>11}{'theta_min':>11}{'sigma/fb':>14}{'error/fb':>11}{'rel.err':>9}"]
+             f"{'process':<15}{'m_a/GeV':>9}{'component':>11}{'theta_min':>11}{'sigma/fb':>14}{'error/fb':>11}"
+             f"{'rel.err':>9}"]
     for r in rows:
         theta = r.theta_min_deg if isinstance(r.theta_min_deg, str) else f"{r.theta_min_deg:g}"
         rel = r.error_fb / r.sigma_fb if r.sigma_fb > 0 else float("inf")
@@ -219,169 +225,146 @@ def _format_rows(rows: list[XsecRow], fmt: str, g: float) -> str:
 @main.command("import-lhe")
 @click.argument("lhe_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="ROOT sample to write.")
+@reported
 def import_lhe(lhe_file: str, output: str) -> None:
     """Convert a MadGraph LHE file (plain or .gz) into an alpfusion ROOT sample."""
-    try:
-        with tqdm(unit="ev", unit_scale=True, desc=Path(lhe_file).name, file=sys.stderr) as bar:
-            meta = lhe_to_root(lhe_file, output, progress=bar.update)
-    except SampleError as err:
-        raise click.ClickException(str(err)) from None
+    from .samples.lhe import lhe_to_root
+
+    with tqdm(unit="ev", unit_scale=True, desc=Path(lhe_file).name, file=sys.stderr) as bar:
+        meta = lhe_to_root(lhe_file, output, progress=bar.update)
     click.echo(f"{output}: {meta['n_events']} events, sigma = {meta['sigma_pb']:.6g} pb, "
                f"particles {', '.join(meta['particles'])}")
 
 
 @main.command()
 @click.argument("samples", nargs=-1, type=click.Path())
-@click.option("--executor", "-e", type=click.Choice(["iterative", "futures", "dask"]),
-              help="coffea executor [processing.executor].")
+@click.option("--executor", "-e", type=click.Choice(EXECUTORS), help="coffea executor [processing.executor].")
 @click.option("--workers", "-j", type=click.IntRange(min=1),
               help="Worker processes for futures and dask [processing.workers].")
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Events per work item [processing.chunk_size].")
 @click.option("--scheduler", help="dask scheduler address; default a LocalCluster [processing.scheduler].")
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Output directory [processing.output_dir].")
 @click.pass_obj
-def process(cfg, samples, executor, workers, chunk_size, scheduler, output) -> None:
+@reported
+def process(cfg: Config, samples: tuple[str, ...], executor: str | None, workers: int | None,
+            chunk_size: int | None, scheduler: str | None, output: str | None) -> None:
     """Run the processor over sample files and save the histograms.
 
     SAMPLES are ROOT sample files or directories of them (default: the *.root files of
     generation.output_dir); each file is one sample named by its stem. Writes histograms.root
-    (cabinetry names {region}_{sample}) and histograms.coffea (lossless) into the output directory,
-    replacing earlier ones only when the run succeeds.
+    (cabinetry names {region}_{sample}) and histograms.npz (lossless, data only) into the output
+    directory, replacing earlier ones only when the run succeeds.
     """
-    from .processors.processor import ProcessingError
-    from .processors.run import find_samples, process_samples, save_result
+    from .processors.executors import find_samples
 
-    try:
-        paths = find_samples(samples, cfg.generation.output_dir)
-        result = process_samples(cfg, paths, executor=executor, workers=workers, chunk_size=chunk_size,
-                                 scheduler=scheduler, status=True)
-        root_path, copy_path = save_result(result, output or cfg.processing.output_dir)
-    except (ProcessingError, ValueError) as err:
-        raise click.ClickException(str(err)) from None
+    paths = find_samples(samples, cfg.generation.output_dir)
+    result = workflow.process(cfg, paths, output or cfg.processing.output_dir, progress=BarProgress(),
+                              executor=executor, workers=workers, chunk_size=chunk_size, scheduler=scheduler)
     for name, info in result.samples.items():
-        click.echo(f"{name}: {info['kind']}, {info['n_events']} events ({info['path']})")
-    click.echo(f"{len(result.regions)} mass hypotheses; wrote {root_path} and {copy_path}")
+        click.echo(f"{name}: {info.kind}, {info.n_events} events ({info.path})")
 
 
 @main.command()
 @click.option("--input", "-i", "input_path", type=click.Path(),
-              help="histograms.coffea of 'alpfusion process', or its directory [processing.output_dir].")
+              help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].")
 @click.option("--sample", "-s", "sample_names", multiple=True, help="Sample name (repeatable; default all).")
 @click.option("--mass", "-m", "mass", multiple=True, help="ALP mass in GeV; repeat or comma-separate (default all).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_obj
-def cutflow(cfg, input_path, sample_names, mass, fmt) -> None:
+@reported
+def cutflow(cfg: Config, input_path: str | None, sample_names: tuple[str, ...], mass: tuple[str, ...],
+            fmt: str) -> None:
     """Print the cut flow (expected events, MC error, raw MC events) per sample and mass hypothesis."""
-    from .processors.processor import ProcessingError
-    from .processors.run import cutflow_rows, format_cutflow, load_result
+    from .fits.scan import rows_csv
+    from .processors.results import cutflow_rows, format_cutflow, load_result
 
-    try:
-        result = load_result(input_path or cfg.processing.output_dir)
-        rows = cutflow_rows(result, sample_names, _masses(mass, ()))
-    except ProcessingError as err:
-        raise click.ClickException(str(err)) from None
+    result = load_result(input_path or cfg.processing.output_dir)
+    rows = cutflow_rows(result, sample_names, _masses(mass) or ())
     if fmt == "json":
-        click.echo(json.dumps({"luminosity_fb": result.luminosity_fb, "rows": rows}, indent=1))
+        click.echo(json.dumps({"luminosity_fb": result.luminosity_fb, "rows": [asdict(r) for r in rows]}, indent=1))
     elif fmt == "csv":
-        click.echo(_csv_text(rows), nl=False)
+        click.echo(rows_csv(rows), nl=False)
     else:
         click.echo(format_cutflow(rows, result.luminosity_fb), nl=False)
 
 
 @main.command()
 @click.option("--input", "-i", "input_path", type=click.Path(),
-              help="histograms.coffea of 'alpfusion process', or its directory [processing.output_dir].")
+              help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/limits", show_default=True)
-@click.option("--method", type=click.Choice(["asymptotic", "toys"]), help="CLs calculation [statistics.cls_method].")
-@click.option("--empty-bins", type=click.Choice(["none", "floor", "smooth"]),
-              help="Bins without background MC [statistics.empty_bins].")
+@click.option("--method", type=click.Choice(CLS_METHODS), help="CLs calculation [statistics.cls_method].")
+@click.option("--empty-bins", type=click.Choice(EMPTY_BINS), help="Bins without background MC [statistics.empty_bins].")
 @click.option("--workers", "-j", type=click.IntRange(1), help="Parallel mass points [processing.workers].")
 @click.pass_obj
-def limits(cfg, input_path, output, method, empty_bins, workers) -> None:
+@reported
+def limits(cfg: Config, input_path: str | None, output: str, method: str | None, empty_bins: str | None,
+           workers: int | None) -> None:
     """Expected 95% CL limits on g_agg per mass point: Lambda < 4 and CLs, side by side.
 
-    Writes into OUTPUT: limits.csv, reach.png, templates.root, configs/ (cabinetry, one per mass
-    point), workspaces/ (pyhf), published/BkgOnly.json and published/patchset.json.
+    Writes OUTPUT as a whole (an earlier OUTPUT is replaced only when all is written): limits.csv,
+    reach.png, templates.root, configs/ (cabinetry, one per mass point), workspaces/ (pyhf),
+    published/BkgOnly.json and published/patchset.json.
     """
-    from .fits.scan import format_table, run_scan, write_rows
-    from .models.publish import publish
-    from .plotting import reach_plot
-    from .processors.processor import ProcessingError
-    from .processors.run import load_result
+    from .fits.scan import format_table
+    from .parallel import task_pool
+    from .processors.results import load_result
 
     overrides = {k: v for k, v in (("cls_method", method), ("empty_bins", empty_bins)) if v}
     cfg = cfg.replace(statistics=overrides) if overrides else cfg
-    out = Path(output)
+    result = load_result(input_path or cfg.processing.output_dir)
+    progress = BarProgress()
     try:
-        result = load_result(input_path or cfg.processing.output_dir)
-        rows, workspaces = run_scan(result.as_dict(), cfg, out, workers=workers or cfg.processing.workers)
-    except (ProcessingError, ValueError) as err:
-        raise click.ClickException(str(err)) from None
-    write_rows(out / "limits.csv", rows)
-    reach_plot(rows, out / "reach.png", luminosity_fb=cfg.beam.luminosity_fb, sqrt_s=cfg.beam.sqrt_s)
-    names = {r["m_a"]: r["region"] for r in result.regions}
-    publish(workspaces, names, out / "published", hepdata=cfg.statistics.hepdata_record,
-            description=f"alpfusion {cfg.hash[:12]}: e+e- -> e+e- a (a -> invisible), expected limits, "
-                        f"background-only Asimov data; one patch per ALP mass")
-    click.echo(format_table(rows, cfg.signal.g_ref), nl=False)
-    click.echo(f"wrote {out}/limits.csv, {out}/reach.png, {out}/published/ (BkgOnly.json, patchset.json)")
-
-
-def _optimised(cfg, histograms: Path, out_dir: Path):
-    """Optimise the cuts on a processing result; write cuts.csv and cuts.yaml; the updated configuration."""
-    from .fits.optimise import format_cuts, optimise_all, per_mass_selection
-    from .fits.scan import write_rows
-    from .models.workspace import write_yaml
-    from .processors.run import load_result
-
-    cuts, failures = optimise_all(load_result(histograms).as_dict(), cfg.beam.sqrt_s)
-    for message in failures:
-        click.echo(f"warning: {message}; the configuration's cuts are kept for this mass", err=True)
-    write_rows(out_dir / "cuts.csv", cuts)
-    selection = {"per_mass": per_mass_selection(cuts)}
-    write_yaml(out_dir / "cuts.yaml", {"selection": selection})
-    click.echo(format_cuts(cuts), nl=False)
-    click.echo(f"wrote {out_dir}/cuts.csv and {out_dir}/cuts.yaml (a 'selection' section for the configuration)")
-    return cfg.replace(selection=selection)
+        with task_pool(workers or cfg.processing.workers, cfg.processing.scheduler) as pool:
+            out = workflow.set_limits(result, cfg, output, pool=pool, progress=progress)
+    finally:
+        progress.close()
+    click.echo(format_table(out.rows, cfg.signal.g_ref), nl=False)
+    click.echo(f"wrote {output}/limits.csv, {output}/reach.png, {output}/published/ (BkgOnly.json, patchset.json)")
 
 
 @main.command()
 @click.option("--input", "-i", "input_path", type=click.Path(),
-              help="histograms.coffea of 'alpfusion process', or its directory [processing.output_dir].")
+              help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/cuts", show_default=True)
 @click.pass_obj
-def optimise(cfg, input_path, output) -> None:
+@reported
+def optimise(cfg: Config, input_path: str | None, output: str) -> None:
     """Optimise (kappa, E_low, eta_high) per mass: the largest S/sqrt(B + dB^2 + 1) keeping 90% of the signal."""
-    from .processors.processor import ProcessingError
+    from .processors.optimise import format_cuts
+    from .processors.results import load_result
 
-    try:
-        _optimised(cfg, Path(input_path or cfg.processing.output_dir), Path(output))
-    except ProcessingError as err:
-        raise click.ClickException(str(err)) from None
+    cuts = workflow.optimise(load_result(input_path or cfg.processing.output_dir), cfg, output)
+    for message in cuts.failures:
+        click.echo(f"warning: {message}; the configuration's cuts are kept for this mass", err=True)
+    click.echo(format_cuts(cuts.cuts), nl=False)
+    click.echo(f"wrote {output}/cuts.csv and {output}/cuts.yaml (a 'selection' section for the configuration)")
 
 
 @main.command()
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output", show_default=True)
-@click.pass_context
-def run(ctx: click.Context, output: str) -> None:
+@click.option("--force", is_flag=True, help="Regenerate the samples even if they are up to date.")
+@click.pass_obj
+@reported
+def run(cfg: Config, output: str, force: bool) -> None:
     """The whole chain on the configuration: samples, histograms, optimised cuts, limits, reach plot,
-    workspaces.
+    workspaces, published likelihoods, provenance.json.
 
-    Samples already generated with the same configuration are kept (an interrupted run resumes). The
+    Samples already made from the same settings are kept (an interrupted run resumes). The
     histograms are made twice: with the configuration's cuts (for the optimisation), then with the
     optimised ones (output/cuts/), which the limits use.
     """
-    out = Path(output)
-    samples = out / "samples"
-    cfg = ctx.obj
-    # one pool for all samples, the longest (the tau pairs) first
-    _produce([*_sample_jobs(cfg, TAU_PAIR, [], None, None, str(samples), None, False, False),
-              *_sample_jobs(cfg, "ee_to_eea", list(cfg.signal.masses), None, None, str(samples), None, False, False)],
-             cfg.processing.workers)
-    ctx.invoke(process, samples=(str(samples),), output=str(out / "histograms_configured"))
-    ctx.obj = _optimised(ctx.obj, out / "histograms_configured", out / "cuts")
-    ctx.invoke(process, samples=(str(samples),), output=str(out / "histograms"))
-    ctx.invoke(limits, input_path=str(out / "histograms"), output=str(out / "limits"))
+    from .fits.scan import format_table
+    from .processors.optimise import format_cuts
+
+    progress = BarProgress()
+    try:
+        result = workflow.run(cfg, output, progress=progress, force=force)
+    finally:
+        progress.close()
+    click.echo(format_cuts(result.cuts.cuts), nl=False)
+    click.echo(format_table(result.limits.rows, cfg.signal.g_ref), nl=False)
+    times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in result.seconds.items())
+    click.echo(f"wrote {output}/ (limits in {output}/limits/, provenance.json); {times}")
 
 
 @main.command()
@@ -391,18 +374,17 @@ def run(ctx: click.Context, output: str) -> None:
               required=True, help="Signal sample (ROOT); repeatable.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default="output/estimators.png", show_default=True)
 @click.pass_obj
-def estimators(cfg, tau_file, signal_files, output) -> None:
+@reported
+def estimators(cfg: Config, tau_file: str, signal_files: tuple[str, ...], output: str) -> None:
     """Compare the c_phi estimators: fraction of events on the diagonal m_ee = |m_ee^tau|, and a figure."""
     from .processors.estimators import study
     from .samples.rootio import read_metadata
 
     samples = {"tau pairs": tau_file}
     for path in signal_files:
-        samples[f"signal {read_metadata(path)['m_a']:g} GeV"] = path
-    try:
-        results = study(samples, cfg, output)
-    except (SampleError, ValueError) as err:
-        raise click.ClickException(str(err)) from None
+        m_a = read_metadata(path).get("m_a")
+        samples[f"signal {m_a:g} GeV" if isinstance(m_a, (int, float)) else f"signal {Path(path).stem}"] = path
+    results = study(samples, cfg, output)
     click.echo(f"# weighted fraction with |ln(|m_ee^tau| / m_ee)| <= ln(1 + {cfg.histograms.relative_width:g})")
     click.echo(f"{'sample':<16}{'estimator':<12}{'fraction':>10}{'error':>9}")
     for r in results:
@@ -410,17 +392,21 @@ def estimators(cfg, tau_file, signal_files, output) -> None:
     click.echo(f"wrote {output}")
 
 
-def _with_cuts(cfg, cuts_file: str | None):
+def _with_cuts(cfg: Config, cuts_file: str | None) -> Config:
     """The configuration with the `selection` section of a cuts.yaml (from 'alpfusion optimise')."""
     if not cuts_file:
         return cfg
     import yaml
 
+    from .config import ConfigError
+
     try:
-        selection = yaml.safe_load(Path(cuts_file).read_text())["selection"]
+        selection = yaml.safe_load(Path(cuts_file).read_text(encoding="utf-8"))["selection"]
+    except (OSError, UnicodeDecodeError, KeyError, TypeError, yaml.YAMLError) as err:
+        raise click.ClickException(f"{cuts_file}: not a cuts file with a 'selection' section "
+                                   f"({type(err).__name__}: {err})") from None
+    try:
         return cfg.replace(selection=selection)
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
-        raise click.ClickException(f"{cuts_file}: not a cuts file with a 'selection' section ({err})") from None
     except ConfigError as err:
         raise click.ClickException(f"{cuts_file}: {err}") from None
 
@@ -433,27 +419,24 @@ def _with_cuts(cfg, cuts_file: str | None):
               help="cuts.yaml of 'alpfusion optimise' (default: the configuration's selection).")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/replicas", show_default=True)
 @click.pass_obj
-def replicas(cfg, signal_samples, n_replicas, events, cuts_file, output) -> None:
+@reported
+def replicas(cfg: Config, signal_samples: tuple[str, ...], n_replicas: int, events: int | None,
+             cuts_file: str | None, output: str) -> None:
     """Regenerate the tau-pair background with N seeds and report the spread of the limits per mass.
 
     SIGNAL_SAMPLES: signal sample files or directories (default: the signal files of
     generation.output_dir); background samples among them are left out.
     """
-    from .fits.replicas import format_spread, limits_with_background, spread
-    from .fits.scan import write_rows
-    from .processors.run import find_samples
+    from .fits.replicas import format_spread
+    from .processors.executors import find_samples, inspect_samples
 
     cfg = _with_cuts(cfg, cuts_file)
-    signals = [p for p in find_samples(signal_samples, cfg.generation.output_dir)
-               if read_metadata(p).get("m_a") is not None]
-    if not signals:
-        raise click.ClickException("no signal samples found")
-    out = Path(output)
-    tables = []
-    for i in tqdm(range(n_replicas), unit="replica", file=sys.stderr):
-        tables.append(limits_with_background(cfg, signals, out, events=events or cfg.backgrounds.tautau.events,
-                                             seed=cfg.generation.seed + 1000 * (i + 1), workers=cfg.processing.workers))
-    spreads = spread(tables)
-    write_rows(out / "spread.csv", spreads)
+    found = inspect_samples(find_samples(signal_samples, cfg.generation.output_dir), cfg)
+    signals = [info.path for info in found.values() if info.kind == "signal"]
+    progress = BarProgress()
+    try:
+        spreads = workflow.replicas(cfg, signals, output, n=n_replicas, events=events, progress=progress)
+    finally:
+        progress.close()
     click.echo(format_spread(spreads), nl=False)
-    click.echo(f"wrote {out}/spread.csv and each replica's limits in {out}/limits_seed*/")
+    click.echo(f"wrote {output}/spread.csv and each replica's limits in {output}/limits_seed*/")

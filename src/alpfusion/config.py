@@ -23,9 +23,15 @@ from typing import Any
 import yaml
 
 from . import constants
+from .errors import AlpfusionError
+
+COMPONENTS = ("both", "fusion", "dalitz")
+EXECUTORS = ("iterative", "futures", "dask")
+EMPTY_BINS = ("none", "floor", "smooth")
+CLS_METHODS = ("asymptotic", "toys")
 
 
-class ConfigError(ValueError):
+class ConfigError(AlpfusionError, ValueError):
     """An invalid configuration; the message names the key and the problem."""
 
     def __init__(self, key: str, problem: str, source: str | None = None):

@@ -1,4 +1,9 @@
-"""The heap settings of the array-heavy loops (event generation, processing)."""
+"""The heap settings of the array-heavy loops (event generation, processing).
+
+A process-wide setting, so never made by a library call in the caller's process: the worker
+processes of alpfusion's pools set it when they start (their initializer), and the command line,
+which owns its process, opts in for itself. A notebook may call :func:`retain_freed_memory` itself.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +24,18 @@ def retain_freed_memory() -> None:
     the trim threshold to 1 GiB and the mmap threshold to 32 MiB (its maximum) lets the next array
     reuse the freed memory; the resident memory stays that of one chunk's working set. Measured:
     the processor's chunks, and generating 10^5 events of e+e- -> e+e- a, 3.7 -> 3.1 s (system time
-    0.9 -> 0.3 s). A process-wide setting (dask workers set a low trim threshold by default; this
-    overrides it for the processing tasks).
+    0.9 -> 0.3 s).
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _mallopt()
+    if mallopt is None:
         return
     mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
     mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+
+
+def _mallopt():
+    """glibc's ``mallopt``, or None where there is none."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None

@@ -1,24 +1,52 @@
-"""Figures people look at rather than read: the reach plot."""
+"""Figures people look at rather than read: the reach plot.
+
+Figures are made with matplotlib's object-oriented API (``matplotlib.figure.Figure``, no pyplot):
+no backend is chosen and no global style or state is changed; mplhep's style applies inside
+:func:`styled` only.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
+import mplhep
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
-import numpy as np  # noqa: E402
+from .atomic import atomic_path
+
+
+@contextlib.contextmanager
+def styled() -> Iterator[None]:
+    """mplhep's ROOT style for the figures made in the block (matplotlib's rc settings restored after)."""
+    with matplotlib.rc_context(mplhep.style.ROOT):
+        yield
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save a figure atomically, in the format of the file's suffix."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    return path
 
 
 def reach_plot(rows, path: str | os.PathLike, *, luminosity_fb: float, sqrt_s: float) -> Path:
     """Expected 95% CL sensitivity to g_agg versus m_a: CLs median with its +-1, +-2 sigma bands
     (green, yellow) and the Poisson Lambda = 4 criterion (physics.md section 6)."""
-    mplhep.style.use("ROOT")
+    with styled():
+        return save_figure(_reach_figure(rows, luminosity_fb, sqrt_s), path)
+
+
+def _reach_figure(rows, luminosity_fb: float, sqrt_s: float) -> Figure:
     m = np.array([r.m_a for r in rows])
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig = Figure(figsize=(8, 6))
+    ax = fig.subplots()
     ax.fill_between(m, [r.g_cls_minus2 for r in rows], [r.g_cls_plus2 for r in rows], color="#ffdf00",
                     label=r"CLs $\pm 2\sigma$", step=None)
     ax.fill_between(m, [r.g_cls_minus1 for r in rows], [r.g_cls_plus1 for r in rows], color="#00c000",
@@ -42,10 +70,4 @@ def reach_plot(rows, path: str | os.PathLike, *, luminosity_fb: float, sqrt_s: f
                  rf"{luminosity_fb / 1000:g} ab$^{{-1}}$", fontsize=14)
     ax.legend(fontsize=12, loc="upper left")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    fig.savefig(tmp, dpi=100, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return fig

@@ -15,12 +15,16 @@ converge): about fifteen fits per mass point instead of the ~40 hypothesis tests
 over pyhf's `hypotest`, with which it agrees (tests/test_limits.py).
 
 Pseudo-experiments (pyhf's ToyCalculator) on request, for small counts where the asymptotic
-distributions do not hold. Toys draw from numpy's global random state, which `seed` fixes.
+distributions do not hold. pyhf's numpy backend draws the toys from numpy's global random state:
+it is seeded with `seed` for the toys and restored afterwards, so the caller's random state is
+as it was (`_seeded_global_random_state`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +32,12 @@ import pyhf
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
+from ..errors import AlpfusionError
 from .poisson import mu_at_lambda
+
+
+class LimitError(AlpfusionError, ValueError):
+    """No limit can be set on a model (no signal, no sensitivity in the allowed range)."""
 
 BAND_SIGMAS = (-2, -1, 0, 1, 2)
 
@@ -64,7 +73,7 @@ def _poi_bounds(model: pyhf.pdf.Model, factor: float = 20.0) -> list[tuple[float
     signal = np.asarray(model.expected_actualdata(pars)) - background
     mu_scale = mu_at_lambda(np.maximum(signal, 0.0), np.maximum(background, 0.0))
     if not np.isfinite(mu_scale):
-        raise ValueError("the model has no signal: no limit on mu can be set")
+        raise LimitError("the model has no signal: no limit on mu can be set")
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
     bounds[poi] = (0.0, factor * mu_scale)
     return bounds
@@ -144,15 +153,26 @@ def expected_limit(model: pyhf.pdf.Model, *, method: str = "asymptotic", scan=No
             except _OutOfRange:
                 continue
         else:
-            raise ValueError(f"the expected limit exceeds {factor:g} times the Lambda = 4 estimate of mu")
+            raise LimitError(f"the expected limit exceeds {factor:g} times the Lambda = 4 estimate of mu")
     elif method == "toys":
         if scan is None:
             scan = np.linspace(0.5, 2.0, 7) * expected_limit(model).median
-        np.random.seed(seed)
-        _, band = pyhf.infer.intervals.upper_limits.upper_limit(
-            data, model, scan=np.asarray(scan, dtype=float), level=0.05, calctype="toybased", ntoys=ntoys,
-            track_progress=False, par_bounds=bounds)
+        with _seeded_global_random_state(seed):
+            _, band = pyhf.infer.intervals.upper_limits.upper_limit(
+                data, model, scan=np.asarray(scan, dtype=float), level=0.05, calctype="toybased", ntoys=ntoys,
+                track_progress=False, par_bounds=bounds)
         band = tuple(float(b) for b in band)
     else:
-        raise ValueError(f"method must be 'asymptotic' or 'toys', got '{method}'")
+        raise LimitError(f"method must be 'asymptotic' or 'toys', got '{method}'")
     return CLsLimit(median=band[2], band=band, method=method)
+
+
+@contextlib.contextmanager
+def _seeded_global_random_state(seed: int) -> Iterator[None]:
+    """numpy's global random state seeded for the block (pyhf's toys draw from it), then restored."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)

@@ -1,25 +1,21 @@
-"""MC-statistical robustness: limits from independent replicas of the background samples.
+"""MC-statistical robustness: the spread of the limits over independent replicas of the backgrounds.
 
 Each replica regenerates the tau-pair background with its own seed (the signal samples stay the
-same), processes it with the signal samples, and sets the limits (`alpfusion.fits.scan`). The
-spread of the limits across replicas measures how much the background MC's statistics move
-them; the same machinery with growing sample sizes (1/8, 1/4, 1/2, all) shows whether a limit
-converges (benchmarks/background_convergence.py).
+same), processes it with the signal samples, and sets the limits (``alpfusion.workflow.replicas``).
+The spread of the limits across replicas measures how much the background MC's statistics move
+them; the same machinery with growing sample sizes shows whether a limit converges
+(benchmarks/background_convergence.py).
 """
 
 from __future__ import annotations
 
 import math
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..config import Config
-from ..samples.production import SampleJob, produce, up_to_date
-from ..samples.taupair import TauPairProcess, TauPairSettings
-from .scan import MassPoint, run_scan
+from .scan import MassPoint
 
 
 @dataclass(frozen=True)
@@ -34,27 +30,7 @@ class Spread:
     g_cls_std: float
 
 
-def tau_pair_sample(cfg: Config, path: Path, *, events: int, seed: int) -> Path:
-    """Generate (or keep, when it exists with this seed and size) a tau-pair sample."""
-    if up_to_date(path, {"seed": seed, "n_draws": events, "config_hash": cfg.hash}):
-        return path
-    produce(SampleJob(path, TauPairProcess(TauPairSettings.from_config(cfg)), cfg.generation.vegas, seed, events,
-                      cfg.generation.chunk_size, False, {"config_hash": cfg.hash}, f"tau pairs, seed {seed}"))
-    return path
-
-
-def limits_with_background(cfg: Config, signal_samples: list[str | os.PathLike], workdir: Path, *,
-                           events: int, seed: int, workers: int = 1) -> list[MassPoint]:
-    """The limits table with a tau-pair background of `events` draws generated with `seed`."""
-    from ..processors.run import process_samples
-
-    tau = tau_pair_sample(cfg, workdir / f"ee_to_tautau_seed{seed}_n{events}.root", events=events, seed=seed)
-    result = process_samples(cfg, [*map(Path, signal_samples), tau])
-    rows, _ = run_scan(result.as_dict(), cfg, workdir / f"limits_seed{seed}_n{events}", workers=workers)
-    return rows
-
-
-def spread(tables: list[list[MassPoint]]) -> list[Spread]:
+def spread(tables: Sequence[Sequence[MassPoint]]) -> list[Spread]:
     """Per mass point, the mean and the sample standard deviation of both limits over the tables."""
     out = []
     for rows in zip(*tables):

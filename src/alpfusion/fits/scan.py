@@ -21,20 +21,35 @@ Mass points are independent and run in parallel worker processes.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..config import Config
-from ..models.workspace import (EmptyBins, RegionModel, cabinetry_config, group_by_signal_to_background,
-                                region_model, write_templates, write_yaml)
-from .optimise import SelectedYields
+from ..atomic import write_text, write_yaml
+from ..config import Statistics
+from ..models.workspace import (
+    MassPointModel,
+    RegionModel,
+    build_workspace,
+    cabinetry_config,
+    write_templates,
+)
+from ..processors.optimise import SelectedYields
+from .cls import CLsLimit, LimitError
 from .poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
+
+log = logging.getLogger(__name__)
+
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
+"""Runs a function over items, results in the items' order (the builtin ``map``, or a pool's)."""
+
 
 @dataclass(frozen=True)
 class MassPoint(SelectedYields):
@@ -55,6 +70,35 @@ class MassPoint(SelectedYields):
     small_background: bool
 
 
+@dataclass(frozen=True)
+class MassPointWorkspace:
+    """The pyhf workspace of one mass point and where it was written."""
+
+    m_a: float
+    region: str
+    spec: dict
+    path: Path
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The limits table and the workspaces of a mass scan, in mass order."""
+
+    rows: list[MassPoint]
+    workspaces: list[MassPointWorkspace]
+
+
+@dataclass(frozen=True)
+class _LimitJob:
+    """One mass point's CLs work for a worker: the cabinetry configuration to build, then the limit."""
+
+    config: dict
+    workspace_path: str
+    method: str
+    toys: int
+    seed: int
+
+
 def _signal_rich_background(model: RegionModel) -> float:
     """Background expected in the bins that hold the first half of the signal, in S/B order."""
     b = model.total_background
@@ -64,139 +108,101 @@ def _signal_rich_background(model: RegionModel) -> float:
     return float(b[order[:half]].sum())
 
 
-def _mc(template_values) -> tuple[float, float]:
-    return float(template_values.yields.sum()), float(np.sqrt(template_values.variances.sum()))
-
-
-def _selected_background(backgrounds: dict, region: str) -> tuple[float, float]:
-    """The background MC after the selection of a region, in all its bins, and its MC error."""
-    total, variance = 0.0, 0.0
-    for h in backgrounds.values():
-        view = h[{"region": region}].view(flow=True)
-        total += float(np.sum(view.value))
-        variance += float(np.sum(view.variance))
-    return total, math.sqrt(variance)
-
-
-def region_models(result: dict, cfg: Config) -> tuple[list[dict], list[RegionModel], list[RegionModel]]:
-    """The regions with a signal sample of their mass, their full and their grouped templates.
-
-    Each region dict gains `background` and `background_error`: the selected background MC in
-    all its bins (not only the signal bins).
-    """
-    stats = cfg.statistics
-    treatment = EmptyBins(stats.empty_bins, stats.floor_yield, stats.floor_uncertainty, stats.smooth_slices)
-    samples = result["samples"]
-    histos = result["histograms"]
-    backgrounds = {n: histos[n]["analysis"] for n, info in samples.items() if info["kind"] == "background"}
-    regions, full, grouped = [], [], []
-    for region in result["regions"]:
-        signal = [n for n, info in samples.items()
-                  if info["kind"] == "signal" and math.isclose(info["m_a"], region["m_a"], abs_tol=1e-9)]
-        if len(signal) != 1:
-            continue
-        model = region_model(region["region"], region["m_a"], histos[signal[0]]["analysis"], backgrounds, treatment)
-        b, b_err = _selected_background(backgrounds, region["region"])
-        regions.append(dict(region, background=b, background_error=b_err))
-        full.append(model)
-        grouped.append(group_by_signal_to_background(model, stats.sb_groups)[0])
-    return regions, full, grouped
-
-
-def _cls_job(args):
-    """Worker: cabinetry templates -> workspace -> expected CLs limit of one mass point."""
-    import cabinetry
+def _cls_job(job: _LimitJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | None] | str]:
+    """Worker: cabinetry templates -> workspace -> expected CLs limit of one mass point; a limit that
+    cannot be set is returned as its reason, so that one mass point does not stop the scan."""
     import pyhf
 
     from .cls import expected_limit
 
-    # cabinetry warns for every template with empty bins: the empty-bin treatment is explicit here
-    logging.getLogger("cabinetry").setLevel(logging.ERROR)
-
-    cfg_dict, method, toys, seed, workspace_path = args
-    cabinetry.templates.collect(cfg_dict)
-    spec = cabinetry.workspace.build(cfg_dict)
-    cabinetry.workspace.save(spec, workspace_path)
+    spec = build_workspace(job.config, job.workspace_path)
     model = pyhf.Workspace(spec).model()
     try:
         asymptotic = expected_limit(model)
-        with_toys = (expected_limit(model, method="toys", ntoys=toys, seed=seed,
-                                    scan=np.linspace(0.5, 2.0, 7) * asymptotic.median) if method == "toys" else None)
+        with_toys = (expected_limit(model, method="toys", ntoys=job.toys, seed=job.seed,
+                                    scan=np.linspace(0.5, 2.0, 7) * asymptotic.median)
+                     if job.method == "toys" else None)
         return spec, (asymptotic, with_toys)
-    except (ValueError, pyhf.exceptions.FailedMinimization) as err:
-        # e.g. no sensitivity at all, or a fit that fails: the row says so instead of stopping the scan
+    except (LimitError, ValueError, pyhf.exceptions.FailedMinimization) as err:
         return spec, f"{type(err).__name__}: {err}"
 
 
-def run_scan(result: dict, cfg: Config, out_dir: str | os.PathLike, *, workers: int = 1,
-             method: str | None = None) -> tuple[list[MassPoint], dict[float, dict]]:
-    """Limits for every mass point with a signal sample; writes templates, configs and workspaces.
+def run_scan(models: Sequence[MassPointModel], stats: Statistics, g_ref: float, out_dir: str | os.PathLike, *,
+             seed: int, mapper: Mapper = map, method: str | None = None,
+             final_dir: str | os.PathLike | None = None) -> ScanResult:
+    """Limits for every mass point; writes templates.root, configs/ and workspaces/ into ``out_dir``.
 
-    Returns the table rows and the workspaces (keyed by m_a).
+    ``mapper`` runs the mass points' CLs jobs (independent: in parallel where it is a pool's map).
+    ``final_dir`` is where ``out_dir`` will be moved (by default ``out_dir`` itself): the cabinetry
+    configurations written name their inputs there.
     """
     out_dir = Path(out_dir)
-    stats = cfg.statistics
+    final_dir = Path(final_dir or out_dir)
     method = method or stats.cls_method
-    regions, full, grouped = region_models(result, cfg)
-    if not regions:
-        raise ValueError("no mass hypothesis has a signal sample of its mass: nothing to set limits on")
-    templates = write_templates(out_dir / "templates.root", grouped)
-    jobs = []
-    for model in grouped:
-        s, b = model.signal.yields, model.total_background
-        mu_max = 1e3 * mu_at_lambda(s, b)  # a range for fits by users of the workspace
-        config = cabinetry_config(model, templates, out_dir / "histograms", mu_max)
-        write_yaml(out_dir / "configs" / f"{model.region}.yml", config)
-        jobs.append((config, method, stats.toys, cfg.generation.seed,
-                     str(out_dir / "workspaces" / f"{model.region}.json")))
-    (out_dir / "workspaces").mkdir(parents=True, exist_ok=True)
-    # cabinetry creates its histogram folder without exist_ok: made here, before the workers race for it
+    if not models:
+        raise LimitError("no mass hypothesis has a signal sample of its mass: nothing to set limits on")
+    templates = write_templates(out_dir / "templates.root", [m.grouped for m in models])
+    # cabinetry creates its histogram folder without exist_ok: made here, before parallel workers race for it
     (out_dir / "histograms").mkdir(parents=True, exist_ok=True)
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            limits = list(pool.map(_cls_job, jobs))
+    jobs = []
+    for point in models:
+        grouped = point.grouped
+        mu_max = 1e3 * mu_at_lambda(grouped.signal.yields, grouped.total_background)  # a range for users' fits
+        config = cabinetry_config(grouped, templates, out_dir / "histograms", mu_max)
+        write_yaml(out_dir / "configs" / f"{grouped.region}.yml",
+                   cabinetry_config(grouped, final_dir / templates.name, final_dir / "histograms", mu_max))
+        jobs.append(_LimitJob(config, str(out_dir / "workspaces" / f"{grouped.region}.json"), method, stats.toys,
+                              seed))
+    limits = list(mapper(_cls_job, jobs))
+    rows, workspaces = [], []
+    for point, job, (spec, limit) in zip(models, jobs, limits):
+        rows.append(_row(point, limit, stats, g_ref))
+        workspaces.append(MassPointWorkspace(point.hypothesis.m_a, point.hypothesis.region, spec,
+                                             Path(job.workspace_path)))
+    return ScanResult(rows, workspaces)
+
+
+def _row(point: MassPointModel, limit: tuple[CLsLimit, CLsLimit | None] | str, stats: Statistics,
+         g_ref: float) -> MassPoint:
+    """The limits-table row of a mass point from its models and its CLs limit (or the reason it failed)."""
+    model, merged, h = point.full, point.grouped, point.hypothesis
+    s, b = model.signal.yields, model.total_background
+    mu_lambda = mu_at_lambda(s, b)
+    lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / poisson_lambda(mu_lambda * s, b)
+    if isinstance(limit, str):
+        log.warning("m_a = %g GeV: no CLs limit (%s)", h.m_a, limit)
+        band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
     else:
-        limits = [_cls_job(job) for job in jobs]
-    g_ref = cfg.signal.g_ref
-    rows, workspaces = [], {}
-    for region, model, merged, (spec, limit) in zip(regions, full, grouped, limits):
-        s, b = model.signal.yields, model.total_background
-        mu_lambda = mu_at_lambda(s, b)
-        lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / poisson_lambda(mu_lambda * s, b)
-        if isinstance(limit, str):
-            band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
-        else:
-            asymptotic, with_toys = limit
-            band = [coupling_from_mu(mu, g_ref) for mu in asymptotic.band]
-            g_toys = coupling_from_mu(with_toys.median, g_ref) if with_toys else math.nan
-            cls_method = "asymptotic + toys" if with_toys else "asymptotic"
-        rows.append(MassPoint(
-            m_a=model.m_a, kappa=region["kappa"], e_low=region["e_low"], eta_high=region["eta_high"],
-            signal=float(s.sum()), signal_error=float(np.sqrt(model.signal.variances.sum())),
-            background=region["background"], background_error=region["background_error"],
-            signal_bins=len(model.bins),
-            empty_bins=int(model.empty.sum()), lambda_empty_fraction=float(lam_empty),
-            g_lambda=coupling_from_mu(mu_lambda, g_ref),
-            g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
-            g_cls_minus2=band[0], g_cls_minus1=band[1], g_cls=band[2], g_cls_plus1=band[3], g_cls_plus2=band[4],
-            g_cls_toys=g_toys,
-            cls_method=cls_method, small_background=_signal_rich_background(model) < stats.small_background_events,
-        ))
-        workspaces[model.m_a] = spec
-    return rows, workspaces
+        asymptotic, with_toys = limit
+        band = [coupling_from_mu(mu, g_ref) for mu in asymptotic.band]
+        g_toys = coupling_from_mu(with_toys.median, g_ref) if with_toys else math.nan
+        cls_method = "asymptotic + toys" if with_toys else "asymptotic"
+    return MassPoint(
+        m_a=h.m_a, kappa=h.kappa, e_low=h.e_low, eta_high=h.eta_high,
+        signal=float(s.sum()), signal_error=float(np.sqrt(model.signal.variances.sum())),
+        background=point.background, background_error=point.background_error,
+        signal_bins=len(model.bins),
+        empty_bins=int(model.empty.sum()), lambda_empty_fraction=float(lam_empty),
+        g_lambda=coupling_from_mu(mu_lambda, g_ref),
+        g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
+        g_cls_minus2=band[0], g_cls_minus1=band[1], g_cls=band[2], g_cls_plus1=band[3], g_cls_plus2=band[4],
+        g_cls_toys=g_toys,
+        cls_method=cls_method, small_background=_signal_rich_background(model) < stats.small_background_events,
+    )
 
 
-def write_rows(path: str | os.PathLike, rows: list) -> Path:
-    """Dataclass rows (limits table, cut table) as CSV, atomically; the columns are the fields."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=[f.name for f in fields(rows[0])] if rows else ["m_a"])
-        writer.writeheader()
-        writer.writerows(asdict(row) for row in rows)
-    os.replace(tmp, path)
-    return path
+def rows_csv(rows: Sequence[Any]) -> str:
+    """Dataclass rows (limits table, cut table) as CSV text; the columns are the fields."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[f.name for f in fields(rows[0])] if rows else ["m_a"])
+    writer.writeheader()
+    writer.writerows(asdict(row) for row in rows)
+    return buf.getvalue()
+
+
+def write_rows(path: str | os.PathLike, rows: Sequence[Any]) -> Path:
+    """Dataclass rows as CSV, atomically."""
+    return write_text(path, rows_csv(rows))
 
 
 def format_table(rows: list[MassPoint], g_ref: float) -> str:

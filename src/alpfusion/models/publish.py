@@ -16,14 +16,13 @@ background-only workspace (sha256 digest).
 from __future__ import annotations
 
 import copy
-import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import pyhf
 
+from ..atomic import write_json
 from .workspace import SIGNAL, ModelError
 
 PATCHSET_VERSION = "1.0.0"
@@ -89,18 +88,7 @@ def patchset(bkg_only: dict, workspaces: Mapping[float, dict], names: Mapping[fl
     }
 
 
-def write_json(path: str | os.PathLike, content: dict) -> Path:
-    """Write JSON atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as stream:
-        json.dump(content, stream, indent=1)
-    os.replace(tmp, path)
-    return path
-
-
-def publish(workspaces: Mapping[float, dict], names: Mapping[float, str], out_dir: str | os.PathLike, *,
+def publish_workspaces(workspaces: Mapping[float, dict], names: Mapping[float, str], out_dir: str | os.PathLike, *,
             description: str, hepdata: str = PLACEHOLDER_RECORD) -> tuple[Path, Path]:
     """Write `BkgOnly.json` and `patchset.json` into `out_dir`; check that every patch rebuilds its workspace.
 

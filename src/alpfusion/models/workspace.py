@@ -33,16 +33,23 @@ The templates are written to a ROOT file as `{region}_{sample}` TH1Ds that cabin
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import hist
 import numpy as np
 import uproot
-import yaml
+
+from ..atomic import atomic_path, write_json
+from ..config import Statistics
+from ..errors import AlpfusionError
+from ..processors.results import ProcessingResult
+from ..processors.selection import MassHypothesis
 
 SIGNAL = "signal"
 FLOOR = "mc_floor"
@@ -52,7 +59,7 @@ SMOOTH = "smooth_background"
 TREATMENTS = ("none", "floor", "smooth")
 
 
-class ModelError(ValueError):
+class ModelError(AlpfusionError, ValueError):
     """A statistical model cannot be built; the message names the region, sample and problem."""
 
 
@@ -205,22 +212,13 @@ def _th1(template_values: np.ndarray, template_variances: np.ndarray) -> hist.Hi
 
 def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> Path:
     """Write every region's templates (and its Asimov data) as `{region}_{sample}` TH1Ds, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        with uproot.recreate(tmp) as f:
-            for model in models:
-                for name, t in model.samples.items():
-                    f[f"{model.region}_{name}"] = _th1(t.yields, t.variances)
-                asimov = model.total_background  # every background sample, the floor included
-                f[f"{model.region}_{DATA}"] = _th1(asimov, asimov)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
+        for model in models:
+            for name, t in model.samples.items():
+                f[f"{model.region}_{name}"] = _th1(t.yields, t.variances)
+            asimov = model.total_background  # every background sample, the floor included
+            f[f"{model.region}_{DATA}"] = _th1(asimov, asimov)
+    return Path(path)
 
 
 def cabinetry_config(model: RegionModel, template_file: str | os.PathLike, histogram_folder: str | os.PathLike,
@@ -241,12 +239,63 @@ def cabinetry_config(model: RegionModel, template_file: str | os.PathLike, histo
     }
 
 
-def write_yaml(path: str | os.PathLike, content: dict) -> Path:
-    """Write YAML atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as stream:
-        yaml.safe_dump(content, stream, sort_keys=False)
-    os.replace(tmp, path)
-    return path
+@dataclass(frozen=True)
+class MassPointModel:
+    """The statistical-model inputs of one mass point: its templates on the full 2% binning and
+    grouped by S/B (what pyhf fits), and the selected background MC in all bins with its MC error."""
+
+    hypothesis: MassHypothesis
+    full: RegionModel
+    grouped: RegionModel
+    background: float
+    background_error: float
+
+
+def _selected_background(result: ProcessingResult, region: str) -> tuple[float, float]:
+    """The background MC after the selection of a region, in all its bins, and its MC error."""
+    total, variance = 0.0, 0.0
+    for name in result.backgrounds:
+        view = result.histograms[name]["analysis"][{"region": region}].view(flow=True)
+        total += float(np.sum(view.value))
+        variance += float(np.sum(view.variance))
+    return total, math.sqrt(variance)
+
+
+def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassPointModel]:
+    """The models of every mass hypothesis with a signal sample of its mass (``statistics`` gives the
+    empty-bin treatment and the number of S/B groups)."""
+    treatment = EmptyBins(stats.empty_bins, stats.floor_yield, stats.floor_uncertainty, stats.smooth_slices)
+    backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
+    out = []
+    for hypothesis in result.with_signal():
+        region = hypothesis.region
+        signal = result.histograms[result.signal_for(region)]["analysis"]
+        full = region_model(region, hypothesis.m_a, signal, backgrounds, treatment)
+        grouped = group_by_signal_to_background(full, stats.sb_groups)[0]
+        out.append(MassPointModel(hypothesis, full, grouped, *_selected_background(result, region)))
+    return out
+
+
+@contextlib.contextmanager
+def _quiet_cabinetry() -> Iterator[None]:
+    """cabinetry warns for every template with empty bins, which the empty-bin treatment makes
+    explicit here: its logger is held at ERROR while a workspace is built, then restored."""
+    logger = logging.getLogger("cabinetry")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def build_workspace(config: dict, path: str | os.PathLike) -> dict:
+    """Collect the templates of a cabinetry configuration, build its pyhf workspace and save it
+    (atomically) to ``path``; returns the workspace specification."""
+    import cabinetry
+
+    with _quiet_cabinetry():
+        cabinetry.templates.collect(config)
+        spec = cabinetry.workspace.build(config)
+    write_json(path, spec, indent=4, sort_keys=True)  # as cabinetry.workspace.save
+    return spec

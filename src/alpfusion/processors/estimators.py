@@ -16,17 +16,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import matplotlib.colors
+import mplhep
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..config import Config  # noqa: E402
-from ..samples.rootio import read_sample  # noqa: E402
-from .detector import measure  # noqa: E402
-from .observables import TAU_AXES, compute_observables, four_momenta  # noqa: E402
+from ..config import Config
+from ..plotting import save_figure, styled
+from ..samples.rootio import read_sample
+from .detector import measure
+from .observables import TAU_AXES, compute_observables, four_momenta
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,19 @@ def study(samples: dict[str, str | Path], cfg: Config, output: str | Path) -> li
     estimators = tuple(TAU_AXES)
     width = cfg.histograms.relative_width
     planes = {label: measured_planes(path, cfg, estimators) for label, path in samples.items()}
+    with styled():
+        fig = Figure(figsize=(5 * len(estimators), 4.6 * len(samples)))
+        axes = fig.subplots(len(samples), len(estimators), squeeze=False)
+        results = _fill_figure(axes, planes, estimators, width, cfg.beam.sqrt_s)
+        fig.tight_layout()
+        save_figure(fig, output, dpi=90)
+    return results
+
+
+def _fill_figure(axes, planes: dict, estimators: tuple[str, ...], width: float, sqrt_s: float) -> list[Concentration]:
+    """Draw each sample's plane under each estimator; the diagonal fractions."""
     results = []
-    mplhep.style.use("ROOT")
-    fig, axes = plt.subplots(len(samples), len(estimators), figsize=(5 * len(estimators), 4.6 * len(samples)),
-                             squeeze=False)
-    bins = np.geomspace(0.05, cfg.beam.sqrt_s, 80)
+    bins = np.geomspace(0.05, sqrt_s, 80)
     for row, (label, per_estimator) in enumerate(planes.items()):
         for col, estimator in enumerate(estimators):
             ax = axes[row][col]
@@ -102,9 +109,4 @@ def study(samples: dict[str, str | Path], cfg: Config, output: str | Path) -> li
             ax.set_title(f"{label}: {estimator}\ndiagonal fraction {f:.3f} $\\pm$ {err:.3f}", fontsize=13)
             ax.set_xlabel("$m_{ee}$ [GeV]")
             ax.set_ylabel("$|m_{ee}^{\\tau}|$ [GeV]")
-    fig.tight_layout()
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output, dpi=90)
-    plt.close(fig)
     return results

@@ -23,7 +23,7 @@ partial sum is then an integer multiple of q below 2^53 q, exactly representable
 not depend on order. The rounding moves each yield by at most 2^-53 of the sample's total (about
 1e-16), far below any statistical precision. Bins are filled with ``numpy.bincount`` on the bin
 indices of the ``hist`` axes (``axis.index``, the binning of ``Hist.fill``; for the logarithmic
-mass axes the equivalent, faster :func:`_log_position`) so that the sums of y and of y^2 can both
+mass axes the equivalent, faster :func:`alpfusion.processors.kernels.log_position`) so that the sums of y and of y^2 can both
 be the rounded ones.
 """
 
@@ -35,43 +35,34 @@ from dataclasses import dataclass
 
 import awkward as ak
 import hist
-import numba
 import numpy as np
 from coffea import processor
 
-from ..config import Config, Histograms
-from ..heap import retain_freed_memory
+from ..config import Config
+from . import ProcessingError
 from .detector import is_photon, measure
+from .kernels import (
+    BinSums,
+    add_sums,
+    log_position,
+    merge_sorted,
+    position,
+    select_kernel,
+)
+from .layouts import (
+    HISTOGRAMS,
+    OPTIMISATION,
+    OPTIMISATION_AXES,
+    empty_histograms,
+    mass_edges,
+    optimisation_histogram,
+)
 from .observables import EventObservables, compute_observables, four_momenta
 from .selection import CUTS, MassHypothesis, mass_hypotheses, missing_mass2_resolution
 
-__all__ = [
-    "HISTOGRAMS",
-    "AlpProcessor",
-    "BinSums",
-    "ProcessingError",
-    "SampleInfo",
-    "empty_histograms",
-    "mass_edges",
-    "yield_quantum",
-]
-
-HISTOGRAMS = ("analysis", "emiss_eta", "m2_miss", "mee_minus_mtau", "cutflow", "cutflow_raw")
-OPTIMISATION = "optimisation"
-"""The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
-(m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.fits.optimise); a signal sample
-fills only the region of its own mass, a background every region. Kept in histograms.coffea only."""
-OPTIMISATION_AXES = (("abs_z", 50, 5.0), ("e_below_max", 53, 10.6), ("abs_eta", 25, 5.0))
-"""(name, bins, upper edge) from 0: steps of 0.1 in kappa, 0.2 GeV in E_max - E_low, 0.2 in eta_high."""
-"""Histograms per sample: the analysis plane (region, m_ee, |m_ee^tau|) after each mass selection;
-control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the
-cut flow (region, cut) as weighted yields and as raw MC counts."""
+__all__ = ["AlpProcessor", "ProcessingError", "SampleInfo", "yield_quantum"]
 
 REQUIRED_PARTICLES = ("e_minus", "e_plus")
-
-
-class ProcessingError(Exception):
-    """A problem with an input or a setting during processing; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -106,158 +97,9 @@ def _rounded(values: np.ndarray, quantum: float) -> np.ndarray:
     return np.rint(values / quantum) * quantum
 
 
-def mass_edges(settings: Histograms) -> np.ndarray:
-    """Logarithmic bin edges lo * (1 + w)^k, k = 0..n, n = ceil(ln(hi / lo) / ln(1 + w)).
-
-    Every bin has the relative width w exactly (delta m / m = 0.02 by default, physics.md
-    section 6); the last edge is the first one at or above ``histograms.mass_max``.
-    """
-    n = math.ceil(math.log(settings.mass_max / settings.mass_min) / math.log1p(settings.relative_width))
-    return settings.mass_min * (1.0 + settings.relative_width) ** np.arange(n + 1)
-
-
-def empty_histograms(cfg: Config, hypotheses: tuple[MassHypothesis, ...],
-                     names: tuple[str, ...] = HISTOGRAMS) -> dict[str, hist.Hist]:
-    """The empty histograms of one sample with the given names of :data:`HISTOGRAMS` (default all)."""
-    regions = hist.axis.StrCategory([h.region for h in hypotheses], name="region", label="mass hypothesis",
-                                    flow=False)
-    cuts = hist.axis.StrCategory(list(CUTS), name="cut", label="cut", flow=False)
-    edges = mass_edges(cfg.histograms)
-    n, rs = cfg.histograms.control_bins, cfg.beam.sqrt_s
-    weight = hist.storage.Weight()
-    layout = {
-        "analysis": lambda: hist.Hist(regions, hist.axis.Variable(edges, name="m_ee", label="m_ee [GeV]"),
-                                      hist.axis.Variable(edges, name="m_ee_tau", label="|m_ee^tau| [GeV]"),
-                                      storage=weight),
-        "emiss_eta": lambda: hist.Hist(hist.axis.Regular(n, 0.0, rs, name="e_miss", label="E*_miss [GeV]"),
-                                       hist.axis.Regular(n, -5.0, 5.0, name="eta_miss", label="eta*_miss"),
-                                       storage=weight),
-        "m2_miss": lambda: hist.Hist(hist.axis.Regular(n, -rs, rs * rs, name="m2_miss", label="m2_miss [GeV^2]"),
-                                     storage=weight),
-        "mee_minus_mtau": lambda: hist.Hist(hist.axis.Regular(n, -rs, rs, name="mee_minus_mtau",
-                                                              label="m_ee - |m_ee^tau| [GeV]"), storage=weight),
-        "cutflow": lambda: hist.Hist(regions, cuts, storage=weight),
-        "cutflow_raw": lambda: hist.Hist(regions, cuts, storage=hist.storage.Int64()),
-    }
-    return {name: layout[name]() for name in names}
-
-
-def optimisation_histogram(regions: list[str]) -> hist.Hist:
-    """The empty cut-optimisation histogram over the given regions (see :data:`OPTIMISATION`)."""
-    axes = [hist.axis.Regular(n, 0.0, hi, name=name) for name, n, hi in OPTIMISATION_AXES]
-    return hist.Hist(hist.axis.StrCategory(regions, name="region", flow=False), *axes, storage=hist.storage.Weight())
-
-
-class BinSums:
-    """Sums of y and y^2 in the filled bins of a flattened histogram view, kept sparsely.
-
-    The per-chunk form of the analysis plane: as a Weight histogram (30 regions x 354 x 354 bins by
-    default) every chunk's result would be 60 MB to create, pickle, send and add, while a chunk fills
-    a small part of it (about 190k of the 3.8M bins for 500k signal events). The indices increase;
-    BinSums add (coffea's accumulator semantics need only ``+``) by merging their bins in one
-    compiled linear pass; the sums are exact (the yields are rounded, see the module docstring), so
-    the order of merging does not matter. :meth:`AlpProcessor.postprocess` turns the total into the
-    histogram.
-    """
-
-    def __init__(self, index: np.ndarray, value: np.ndarray, variance: np.ndarray):
-        self.index, self.value, self.variance = index, value, variance
-
-    @classmethod
-    def of(cls, flat: np.ndarray, y: np.ndarray, y2: np.ndarray, size: int) -> BinSums:
-        """The sums of y and y2 per bin ``flat`` (indices into a view of ``size`` bins)."""
-        value = np.bincount(flat, weights=y, minlength=size)
-        variance = np.bincount(flat, weights=y2, minlength=size)
-        index = np.flatnonzero((value != 0) | (variance != 0))
-        return cls(index, value[index], variance[index])
-
-    def __add__(self, other: BinSums) -> BinSums:
-        return BinSums(*_merge_sorted(self.index, self.value, self.variance,
-                                      other.index, other.value, other.variance))
-
-    def add_to(self, view: np.ndarray) -> None:
-        """Add the sums to a Weight-storage view (flow included) whose flattening the indices address."""
-        where = np.unravel_index(self.index, view.shape)
-        view["value"][where] += self.value
-        view["variance"][where] += self.variance
-
-
-@numba.njit(cache=True)
-def _merge_sorted(index_a, value_a, variance_a, index_b, value_b, variance_b):  # pragma: no cover - compiled
-    """The union of two sparse bin lists with increasing indices, the sums added where both have a
-    bin, in one linear pass (the coordinator of the futures executor adds every chunk's output into
-    the growing total while the workers run)."""
-    size = index_a.size + index_b.size
-    index, value, variance = np.empty(size, index_a.dtype), np.empty(size), np.empty(size)
-    i = j = k = 0
-    while i < index_a.size or j < index_b.size:
-        if j == index_b.size or (i < index_a.size and index_a[i] < index_b[j]):
-            index[k], value[k], variance[k] = index_a[i], value_a[i], variance_a[i]
-            i += 1
-        elif i == index_a.size or index_b[j] < index_a[i]:
-            index[k], value[k], variance[k] = index_b[j], value_b[j], variance_b[j]
-            j += 1
-        else:
-            index[k], value[k], variance[k] = index_a[i], value_a[i] + value_b[j], variance_a[i] + variance_b[j]
-            i += 1
-            j += 1
-        k += 1
-    return index[:k], value[:k], variance[:k]
-
-
-def _position(axis, values: np.ndarray) -> np.ndarray:
-    """Position of ``values`` along a flow-included axis: ``axis.index`` (-1 = underflow) shifted."""
-    return axis.index(values) + (1 if axis.traits.underflow else 0)
-
-
-def _log_position(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``_position`` for a Variable axis with the geometric edges of :func:`mass_edges`, computed from
-    the logarithm and then corrected against the edges, so that it equals hist's binary search
-    (bin i holds [e_i, e_i+1); NaN and +inf go to the overflow, values below e_0 to the underflow)
-    at a third of its cost."""
-    n = len(edges) - 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.log(np.maximum(values, np.finfo(np.float64).tiny) / edges[0]) / np.log(edges[1] / edges[0])
-    position = np.clip(np.nan_to_num(t, nan=n, posinf=n), -1, n).astype(np.intp) + 1
-    bounds = np.concatenate([[-np.inf], edges, [np.inf]])
-    position -= values < bounds[position]
-    position += values >= bounds[position + 1]
-    return np.minimum(position, n + 1, out=position)  # +inf: overflow, like hist
-
-
-def _add_sums(view: np.ndarray, flat: np.ndarray, y: np.ndarray, y2: np.ndarray) -> None:
-    """Add the sums of y and y^2 per bin to a Weight-storage view (flow included)."""
-    view["value"] += np.bincount(flat, weights=y, minlength=view.size).reshape(view.shape)
-    view["variance"] += np.bincount(flat, weights=y2, minlength=view.size).reshape(view.shape)
-
-
-@numba.njit(cache=True)
-def _select_kernel(m2, e_miss, eta_miss, y, y2, cell, bounds, plane_size, sums, flow, raw):  # pragma: no cover
-    """The selection of every hypothesis k (bounds[k] = m2 window, E*_miss window, eta_high, from
-    :class:`MassHypothesis`), one pass over the events: flow[k, stage] += (y, y^2) and raw[k, stage]
-    += 1 for the three stages, sums[k * plane_size + cell] += (y, y^2) for the events that pass.
-    Contiguous outputs with y and y^2 side by side (one cache line per bin); exact in any order
-    (rounded yields)."""
-    for n in range(m2.shape[0]):
-        m, e, eta, w, w2, c = m2[n], e_miss[n], abs(eta_miss[n]), y[n], y2[n], cell[n]
-        for k in range(bounds.shape[0]):
-            if not bounds[k, 0] <= m <= bounds[k, 1]:  # written so that NaN fails, as in passes()
-                continue
-            flow[k, 0, 0] += w
-            flow[k, 0, 1] += w2
-            raw[k, 0] += 1
-            if not bounds[k, 2] <= e <= bounds[k, 3]:
-                continue
-            flow[k, 1, 0] += w
-            flow[k, 1, 1] += w2
-            raw[k, 1] += 1
-            if not eta <= bounds[k, 4]:
-                continue
-            flow[k, 2, 0] += w
-            flow[k, 2, 1] += w2
-            raw[k, 2] += 1
-            sums[k * plane_size + c, 0] += w
-            sums[k * plane_size + c, 1] += w2
+def _rounded(values: np.ndarray, quantum: float) -> np.ndarray:
+    """values rounded to the nearest multiple of the power of two ``quantum`` (exact scaling)."""
+    return np.rint(values / quantum) * quantum
 
 
 class AlpProcessor(processor.ProcessorABC):
@@ -306,7 +148,6 @@ class AlpProcessor(processor.ProcessorABC):
 
     def process(self, events) -> dict[str, dict[str, hist.Hist | BinSums]]:
         """The histograms of one chunk: ``{sample: {name: hist}}``, the analysis plane as BinSums."""
-        retain_freed_memory()
         info = self.samples[events.metadata["dataset"]]
         self.check_sample(info)
         return {info.name: self._fill(info, *self._read(events, info))}
@@ -324,7 +165,7 @@ class AlpProcessor(processor.ProcessorABC):
         if info is not None:
             empty = four_momenta(*(np.zeros(0) for _ in range(4)))
             self._fill(info, {p: empty for p in self._columns(info)}, np.zeros(0), np.zeros(0, dtype=np.uint64))
-        _merge_sorted(*[np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0)] * 2)
+        merge_sorted(*[np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0)] * 2)
 
     def _fill(self, info: SampleInfo, particles: dict[str, ak.Array], weight: np.ndarray,
               event: np.ndarray) -> dict[str, hist.Hist | BinSums]:
@@ -356,15 +197,15 @@ class AlpProcessor(processor.ProcessorABC):
         """The accepted events in (|z|, E_max - E*_miss, |eta*_miss|) per hypothesis, as BinSums (|z| < 5)."""
         template = optimisation_histogram(["-"])
         axes = template.axes[1:]
-        eta_position = _position(axes[2], np.abs(obs.eta_miss))
+        eta_position = position(axes[2], np.abs(obs.eta_miss))
         per_region = axes[0].extent * axes[1].extent * axes[2].extent
         flats, ys, y2s = [], [], []
         for k, h in enumerate(self._optimisation_hypotheses(info)):
             z = np.abs(obs.m2_miss - h.m_a**2) / missing_mass2_resolution(h.m_a)
             near = np.flatnonzero(z < OPTIMISATION_AXES[0][2])
             below_max = h.e_miss_window[1] - obs.e_miss[near]
-            cell = _position(axes[1], below_max) * axes[2].extent + eta_position[near]
-            flats.append(k * per_region + _position(axes[0], z[near]) * axes[1].extent * axes[2].extent + cell)
+            cell = position(axes[1], below_max) * axes[2].extent + eta_position[near]
+            flats.append(k * per_region + position(axes[0], z[near]) * axes[1].extent * axes[2].extent + cell)
             ys.append(y[near])
             y2s.append(y2[near])
         size = len(self._optimisation_hypotheses(info)) * per_region
@@ -378,23 +219,23 @@ class AlpProcessor(processor.ProcessorABC):
         for name, values in (("emiss_eta", (obs.e_miss, obs.eta_miss)), ("m2_miss", (obs.m2_miss,)),
                              ("mee_minus_mtau", (obs.m_ee - obs.m_ee_tau,))):
             axes = out[name].axes
-            position = _position(axes[0], values[0])
+            flat = position(axes[0], values[0])
             for axis, value in zip(axes[1:], values[1:]):
-                position = position * axis.extent + _position(axis, value)
-            _add_sums(out[name].view(flow=True), position, y, y2)
+                flat = flat * axis.extent + position(axis, value)
+            add_sums(out[name].view(flow=True), flat, y, y2)
 
     def _select(self, obs: EventObservables, y: np.ndarray, y2: np.ndarray, flow: np.ndarray,
                 raw: np.ndarray) -> BinSums:
         """Apply each mass hypothesis's cuts to the accepted events: fill the cut-flow views from the
         missing-mass stage on and return the analysis plane (region, m_ee, |m_ee^tau|) as BinSums."""
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
-        cell = _log_position(self.edges, obs.m_ee) * extent + _log_position(self.edges, obs.m_ee_tau)
+        cell = log_position(self.edges, obs.m_ee) * extent + log_position(self.edges, obs.m_ee_tau)
         bounds = np.array([(*h.m2_window, *h.e_miss_window, h.eta_high) for h in self.hypotheses])
         stages = len(CUTS) - CUTS.index("missing_mass")
         sums = np.zeros((len(self.hypotheses) * extent**2, 2))
         stage_sums = np.zeros((len(self.hypotheses), stages, 2))
         stage_raw = np.zeros((len(self.hypotheses), stages), dtype=np.int64)
-        _select_kernel(obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell, bounds, extent**2, sums, stage_sums,
+        select_kernel(obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell, bounds, extent**2, sums, stage_sums,
                        stage_raw)
         flow["value"][:, -stages:] += stage_sums[..., 0]
         flow["variance"][:, -stages:] += stage_sums[..., 1]

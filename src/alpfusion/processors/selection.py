@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Config
+from . import ProcessingError
 
 __all__ = [
     "CUTS",
@@ -91,11 +92,11 @@ def mass_hypotheses(cfg: Config) -> tuple[MassHypothesis, ...]:
     out = []
     for m_a in cfg.signal.masses:
         if missing_mass2_resolution(m_a) <= 0:
-            raise ValueError(f"signal.masses: m_a = {m_a} GeV has no missing-mass window, "
+            raise ProcessingError(f"signal.masses: m_a = {m_a} GeV has no missing-mass window, "
                              "delta_m2 = 1 - (m_a / 10 GeV)^4 is not positive")
         out.append(MassHypothesis(m_a, *cfg.selection.for_mass(m_a), cfg.beam.sqrt_s))
     names = [h.region for h in out]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"signal.masses: masses closer than 1 MeV share the region names {duplicates}")
+        raise ProcessingError(f"signal.masses: masses closer than 1 MeV share the region names {duplicates}")
     return tuple(out)

@@ -4,3 +4,11 @@ Modules: `dirac` (spinors, currents, polarisations), `amplitudes` (the signal pr
 `phasespace` (channels), `processes` (matrix element + channels + acceptance), `generator`
 (vegas training, cross sections, event streams), `rootio` (ROOT samples), `lhe` (MadGraph import).
 """
+
+from ..errors import AlpfusionError
+
+__all__ = ["ProcessSettingsError"]
+
+
+class ProcessSettingsError(AlpfusionError, ValueError):
+    """Settings that define no process (an unknown name, a mass out of range, an unregulated pair)."""

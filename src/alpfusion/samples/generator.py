@@ -26,7 +26,6 @@ import vegas
 
 from .. import __version__
 from ..config import Vegas
-from ..heap import retain_freed_memory
 
 TRAINING_STREAM = 0
 EVENT_STREAM = 1
@@ -98,7 +97,6 @@ class Generator:
         The estimate uses nitn/2 (at least 2) further iterations with the map frozen, so that
         it is not biased by the adaptation.
         """
-        retain_freed_memory()
         if self._trained is not None:
             return self._trained
         vs = self.settings
@@ -181,7 +179,6 @@ class EventStream:
                 for i in range(len(self._fractions))]
 
     def chunks(self) -> Iterator[dict[str, np.ndarray]]:
-        retain_freed_memory()
         gen = self.generator
         for k, counts in enumerate(self._per_chunk):
             parts = []

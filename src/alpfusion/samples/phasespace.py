@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import ProcessSettingsError
+
 TWO_PI = 2.0 * math.pi
 
 
@@ -245,7 +247,7 @@ class SequentialPair:
 
     def __post_init__(self):
         if not self.m_ee_min > 0:
-            raise ValueError(
+            raise ProcessSettingsError(
                 "the e+e- pair mass needs a lower bound > 0: keep the electron mass or set a "
                 "minimum electron separation (acceptance.delta_r_ee_min) with an energy cut")
 

@@ -21,10 +21,12 @@ import numpy as np
 from .. import constants
 from ..config import Acceptance, Config
 from ..kinematics import in_acceptance, min_pair_mass, pair_separated
+from . import ProcessSettingsError
 from .amplitudes import COMPONENTS, me2_ee_to_eea, me2_ee_to_gamma_a
 from .phasespace import ForwardBackwardPair, SequentialPair, TwoBody, beams, kallen
 
 PROCESSES = ("ee_to_eea", "ee_to_gamma_a")
+
 
 FULL_ACCEPTANCE = Acceptance(theta_min_deg=0.0, theta_max_deg=180.0, energy_min=0.0, delta_r_ee_min=0.0)
 
@@ -64,11 +66,11 @@ class SignalSettings:
 
     def __post_init__(self):
         if self.process not in PROCESSES:
-            raise ValueError(f"unknown process '{self.process}' (known: {', '.join(PROCESSES)})")
+            raise ProcessSettingsError(f"unknown process '{self.process}' (known: {', '.join(PROCESSES)})")
         if self.component not in COMPONENTS:
-            raise ValueError(f"component must be one of {COMPONENTS}, got '{self.component}'")
+            raise ProcessSettingsError(f"component must be one of {COMPONENTS}, got '{self.component}'")
         if not 0 <= self.m_a < self.sqrt_s:
-            raise ValueError(f"m_a = {self.m_a} GeV must lie in [0, sqrt_s = {self.sqrt_s} GeV)")
+            raise ProcessSettingsError(f"m_a = {self.m_a} GeV must lie in [0, sqrt_s = {self.sqrt_s} GeV)")
 
 
 class SignalProcess:
@@ -84,7 +86,7 @@ class SignalProcess:
             return
         self.particles = ("e_minus", "e_plus", "invisible")
         if st.electron_mass == 0 and (acc.theta_min_deg == 0 or acc.theta_max_deg == 180):
-            raise ValueError(
+            raise ProcessSettingsError(
                 "e+e- -> e+e- a without a polar-angle cut diverges for massless electrons: "
                 "keep the electron mass (signal.electron_mass: true)")
         channels = []

@@ -1,28 +1,70 @@
-"""Producing sample files: one job per file (a process at one mass, or the tau pairs), the jobs in
-parallel over worker processes.
+"""Producing sample files: one job per file (a process at one mass, or the tau pairs).
 
 Each job trains its own vegas map and draws its own events from its own seed, so a file does not
-depend on which process made it or on the other jobs: any number of workers writes the same bytes.
-Inside a job everything runs in one thread; numpy's BLAS is held to one thread as well (the
-tau-pair matrix element's batched Dirac algebra otherwise wakes OpenBLAS threads that spin on the
-other cores for no gain: 9.0 s of CPU for 6.4 s of wall time on 2 cores, 5.6 s with one thread).
+depend on which process made it or on the other jobs: any number of workers, local or on a dask
+cluster, writes the same bytes. Inside a job everything runs in one thread; numpy's BLAS is held
+to one thread as well (the tau-pair matrix element's batched Dirac algebra otherwise wakes
+OpenBLAS threads that spin on the other cores for no gain: 9.0 s of CPU for 6.4 s of wall time on
+2 cores, 5.6 s with one thread).
+
+A sample's identity (:attr:`SampleJob.key`) is the SHA-256 of what determines its events: the
+process settings (process, mass, coupling, beam, acceptance, constants), the vegas settings, the
+seed, the number of draws, the chunk size (each chunk has its own random stream) and unweighting.
+It is stored in the file's metadata (``sample_key``); a file whose key matches the job's is up to
+date and is kept, whatever else changed in the configuration (executor, workers, statistics, cuts).
+
+Seeds: a sample of a process at a mass has the seed :func:`sample_seed` (``generation.seed``, the
+process and the mass in keV, hashed), so it does not depend on which other masses are generated
+with it; a process without a mass (the tau pairs) has ``generation.seed`` itself.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import dataclasses
+import hashlib
+import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..config import Vegas
 from .generator import Generator, Process
 from .rootio import SampleError, read_metadata, write_sample
 
-__all__ = ["SampleJob", "produce", "produce_all", "up_to_date"]
+__all__ = ["SampleJob", "plain", "produce", "sample_seed", "up_to_date"]
+
+KEY_VERSION = 1
+"""Bumped when the generator changes what a given key produces."""
+
+
+def plain(value: Any) -> Any:
+    """Settings (dataclasses, pydantic models, tuples) as plain JSON-able values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "model_dump"):
+        return plain(value.model_dump())
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def sample_seed(base_seed: int, process: str, m_a: float | None) -> int:
+    """The seed of the sample of ``process`` at mass ``m_a`` (module docstring): a 63-bit integer
+    from numpy's SeedSequence of (base_seed, process, m_a in keV); ``base_seed`` when m_a is None."""
+    if m_a is None:
+        return base_seed
+    process_code = int.from_bytes(hashlib.sha256(process.encode()).digest()[:4], "little")
+    words = np.random.SeedSequence(base_seed, spawn_key=(process_code, round(m_a * 1e6))).generate_state(2)
+    return int(words[0]) | (int(words[1]) & 0x7FFFFFFF) << 32
 
 
 @dataclass(frozen=True)
@@ -41,17 +83,28 @@ class SampleJob:
     provenance: dict[str, Any]
     label: str
 
+    @cached_property
+    def identity(self) -> dict[str, Any]:
+        """What determines the sample's events (module docstring)."""
+        return {"key_version": KEY_VERSION, "process": self.process.name,
+                "settings": plain(getattr(self.process, "settings", self.process.metadata())),
+                "vegas": plain(self.vegas), "seed": self.seed, "n_draws": self.n_draws,
+                "chunk_size": self.chunk_size, "unweight": self.unweight}
 
-def up_to_date(path: os.PathLike, expected: dict[str, Any]) -> bool:
-    """True when ``path`` is a valid sample whose metadata has all the ``expected`` values (a job
-    whose file is up to date need not run again: interrupted productions resume)."""
-    if not os.path.exists(path):
+    @cached_property
+    def key(self) -> str:
+        """SHA-256 of :attr:`identity` (canonical JSON)."""
+        return hashlib.sha256(json.dumps(self.identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def up_to_date(job: SampleJob) -> bool:
+    """True when ``job.path`` is a valid sample made by this job (same key): it need not run again."""
+    if not os.path.exists(job.path):
         return False
     try:
-        meta = read_metadata(path)
+        return read_metadata(job.path).get("sample_key") == job.key
     except SampleError:
         return False
-    return all(meta.get(key) == value for key, value in expected.items())
 
 
 def produce(job: SampleJob, progress: Callable[[int], Any] | None = None) -> dict:
@@ -61,33 +114,7 @@ def produce(job: SampleJob, progress: Callable[[int], Any] | None = None) -> dic
     """
     with threadpool_limits(limits=1, user_api="blas"):
         gen = Generator(job.process, job.vegas, job.seed)
-        stream = gen.events(job.n_draws, job.chunk_size, unweight=job.unweight, provenance=job.provenance)
+        provenance = {**job.provenance, "sample_key": job.key}
+        stream = gen.events(job.n_draws, job.chunk_size, unweight=job.unweight, provenance=provenance)
         draws = iter(stream.draws_per_chunk)
         return write_sample(job.path, stream, progress=None if progress is None else lambda _n: progress(next(draws)))
-
-
-def produce_all(jobs: Sequence[SampleJob], workers: int,
-                progress: Callable[[int], Any] | None = None) -> Iterator[tuple[SampleJob, dict]]:
-    """(job, metadata) for every job, as each file is complete.
-
-    With one worker (or one job) in this process, in order, ``progress`` called per chunk;
-    otherwise in a pool of ``workers`` processes, in the order they finish, ``progress`` called
-    with a job's draws when it is done. A failed job raises its error once the jobs already
-    running have finished; the files already written stay (each is written atomically).
-    """
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield job, produce(job, progress)
-        return
-    with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs))) as pool:
-        futures = {pool.submit(produce, job): job for job in jobs}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                job = futures[future]
-                meta = future.result()
-                if progress is not None:
-                    progress(job.n_draws)
-                yield job, meta
-        finally:
-            for future in futures:
-                future.cancel()

@@ -24,24 +24,19 @@ raise :class:`SampleError`, whose message names the file, for every problem.
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import hashlib
 import itertools
 import json
 import os
-import shutil
-import sys
-import tempfile
-import threading
-import types
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import uproot
+
+from ..atomic import OutputError, atomic_path
+from ..errors import AlpfusionError
+from .reproducible import deterministic_writing, uuid_function
 
 __all__ = [
     "EVENTS_TREE",
@@ -89,14 +84,7 @@ REQUIRED_METADATA = (
 )
 """Keys the metadata of every sample contains (more keys are allowed)."""
 
-_FIXED_EPOCH = datetime.datetime(2000, 1, 1)
-"""Timestamp written into files when ``SOURCE_DATE_EPOCH`` is not set."""
-
-_UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://alpfusion/samples/rootio")
-"""Namespace of the deterministic file and directory UUIDs."""
-
-
-class SampleError(Exception):
+class SampleError(AlpfusionError):
     """Any problem with a sample file; the message starts with the file path."""
 
 
@@ -126,114 +114,6 @@ def branch_dtypes(particles: Sequence[str]) -> dict[str, np.dtype]:
         name: np.dtype(np.uint64) if name == "event" else np.dtype(np.float64)
         for name in branch_names(particles)
     }
-
-
-# --------------------------------------------------------------------------
-# reproducible timestamps and UUIDs
-# --------------------------------------------------------------------------
-
-
-def _fixed_timestamp() -> datetime.datetime:
-    """The timestamp written into sample files (naive, UTC).
-
-    ``SOURCE_DATE_EPOCH`` (seconds since 1970-01-01 UTC, the reproducible-builds
-    convention) if set, else 2000-01-01 00:00:00.  ROOT's ``TDatime`` stores the
-    year as ``year - 1995`` in 6 bits, so only 1995-2058 can be represented.
-    """
-    value = os.environ.get("SOURCE_DATE_EPOCH")
-    if value is None:
-        return _FIXED_EPOCH
-    try:
-        stamp = datetime.datetime.fromtimestamp(int(value), tz=datetime.timezone.utc)
-    except (ValueError, OverflowError, OSError) as err:
-        raise ValueError(f"SOURCE_DATE_EPOCH={value!r} is not a valid Unix time") from err
-    if not 1995 <= stamp.year <= 2058:
-        raise ValueError(
-            f"SOURCE_DATE_EPOCH={value!r} ({stamp:%Y-%m-%d}) is outside the range "
-            "1995-2058 that a ROOT TDatime can hold"
-        )
-    return stamp.replace(tzinfo=None)
-
-
-class _FrozenClock:
-    """Makes ``datetime.datetime.now()`` in uproot's writing modules constant.
-
-    uproot stamps the creation/modification time of the file, its directories,
-    keys and TTree baskets with ``datetime.datetime.now()`` (in
-    ``uproot.writing._cascade``, ``_cascadetree``, ``_cascadentuple`` and
-    ``writable``; each does ``import datetime``).  While the clock is frozen the
-    module-level name ``datetime`` of every loaded ``uproot.writing`` module
-    that refers to the standard ``datetime`` module is replaced by a shim
-    module identical to ``datetime`` except that ``datetime.now()`` returns the
-    fixed timestamp.  Nested and concurrent (threaded) use is reference-counted;
-    the original references are restored when the last user leaves.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._patched: list[types.ModuleType] = []
-
-    @staticmethod
-    def _shim(stamp: datetime.datetime) -> types.ModuleType:
-        """A copy of the ``datetime`` module whose ``datetime.now()`` returns ``stamp``."""
-        class FrozenDatetime(datetime.datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return stamp if tz is None else stamp.replace(tzinfo=datetime.timezone.utc).astimezone(tz)
-
-        shim = types.ModuleType("datetime")
-        shim.__dict__.update(datetime.__dict__)
-        shim.datetime = FrozenDatetime
-        return shim
-
-    @contextlib.contextmanager
-    def frozen(self) -> Iterator[None]:
-        """Context manager freezing uproot's writing clock (see the class doc)."""
-        with self._lock:
-            if self._users == 0:
-                shim = self._shim(_fixed_timestamp())
-                self._patched = [
-                    module
-                    for name, module in list(sys.modules.items())
-                    if name.startswith("uproot.writing")
-                    and getattr(module, "datetime", None) is datetime
-                ]
-                for module in self._patched:
-                    module.datetime = shim
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._users -= 1
-                if self._users == 0:
-                    for module in self._patched:
-                        module.datetime = datetime
-                    self._patched = []
-
-
-_CLOCK = _FrozenClock()
-
-
-def _uuid_function(particles: Sequence[str], first_chunk: Mapping[str, np.ndarray] | None) -> Callable[[], uuid.UUID]:
-    """Deterministic replacement for uproot's ``uuid_function`` (default ``uuid1``).
-
-    uproot needs the UUIDs when the file is created, before the stream's
-    metadata is available, so they are derived from the sample content known at
-    that time: ``uuid5(namespace, "<sha256>/<k>")`` for the k-th call, where the
-    SHA-256 covers the particle names and the names and bytes of all arrays of
-    the first chunk (sorted by name; the chunk is validated later).  Different
-    samples (other seed, mass, coupling, cuts) therefore get different UUIDs;
-    the same stream always the same ones.
-    """
-    digest = hashlib.sha256(json.dumps(list(particles)).encode())
-    for name in sorted(first_chunk or {}):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(first_chunk[name]).tobytes())
-    key = digest.hexdigest()
-    counter = itertools.count()
-    return lambda: uuid.uuid5(_UUID_NAMESPACE, f"{key}/{next(counter)}")
 
 
 # --------------------------------------------------------------------------
@@ -366,14 +246,13 @@ def write_sample(
     (``n_events`` = rows written, ``particles``) and stored as JSON in the
     ``metadata`` TObjString.
 
-    Missing parent directories are created. The file is written atomically: into
-    ``.{name}.tmp-{pid}-*/{name}`` next to
-    ``path`` and moved onto ``path`` with ``os.replace`` only when complete; on
-    any error the temporary directory is removed and ``path`` is untouched.
+    Missing parent directories are created. The file is written atomically
+    (:func:`alpfusion.atomic.atomic_path`): ``path`` is untouched unless the
+    whole file is written.
 
     Output is reproducible: uproot's timestamps are frozen (``SOURCE_DATE_EPOCH``
-    or 2000-01-01, see :class:`_FrozenClock`) and its UUIDs derived from the
-    content (:func:`_uuid_function`), so writing the same stream to the same
+    or 2000-01-01) and its UUIDs derived from the content
+    (:mod:`alpfusion.samples.reproducible`), so writing the same stream to the same
     file name twice gives identical bytes.  The file name itself is stored in
     the file (as ROOT does), so copies written under different names differ.
 
@@ -387,19 +266,13 @@ def write_sample(
     particles = tuple(stream.particles)
     dtypes = branch_dtypes(particles)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
-    except OSError as err:
-        raise SampleError(f"{name}: cannot create a temporary file next to it ({_describe(err)})") from err
-    try:
-        tmp = tmpdir / path.name
-        with _CLOCK.frozen():
+        with atomic_path(path) as tmp, deterministic_writing():
             chunks = iter(stream.chunks())
             first = next(chunks, None)
             with uproot.recreate(
                 tmp,
                 compression=None,  # float64 momenta: ZLIB-1 saves 8.5% for 17x the write time
-                uuid_function=_uuid_function(particles, first),
+                uuid_function=uuid_function(particles, first),
             ) as rootfile:
                 tree = rootfile.mktree(EVENTS_TREE, dtypes, title="alpfusion events")
                 n_written = 0
@@ -412,9 +285,10 @@ def write_sample(
                         progress(n)
                 text = _final_metadata(name, stream.metadata(), particles, n_written)
                 rootfile[METADATA_KEY] = text
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    except (OutputError, ValueError) as err:  # ValueError: a bad SOURCE_DATE_EPOCH
+        raise SampleError(f"{name}: {err}" if isinstance(err, ValueError) else str(err)) from err
+    except OSError as err:
+        raise SampleError(f"{name}: cannot write the sample ({err.strerror or type(err).__name__})") from err
     return json.loads(text)
 
 

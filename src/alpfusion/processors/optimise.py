@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import hist
 import numpy as np
 
-from ..processors.selection import e_miss_max
+from .results import ProcessingResult
+from .selection import e_miss_max
 
 REGULATOR_EVENTS = 1.0
 MIN_SIGNAL_FRACTION = 0.9
@@ -107,29 +108,23 @@ def optimise_cuts(m_a: float, sqrt_s: float, signal: hist.Hist, background: hist
     )
 
 
-def optimise_all(result: dict, sqrt_s: float, **options) -> tuple[list[OptimisedCuts], list[str]]:
+def optimise_all(result: ProcessingResult, **options) -> tuple[list[OptimisedCuts], list[str]]:
     """Optimised cuts for every mass hypothesis of a processing result that has a signal sample.
 
-    `result` is the dict form of `alpfusion.processors.run.ProcessingResult`; each sample's
-    `optimisation` histogram holds (region, |z|, E_max - E*_miss, |eta*_miss|). The background is
-    the sum over every background sample. Returns the cuts and, for the masses where no cut
-    satisfies the constraint, the reasons (those masses keep the configuration's cuts).
+    Each sample's `optimisation` histogram holds (region, |z|, E_max - E*_miss, |eta*_miss|); the
+    background is the sum over every background sample. Returns the cuts and, for the masses where
+    no cut satisfies the constraint, the reasons (those masses keep the configuration's cuts).
     """
-    samples, histos = result["samples"], result["histograms"]
-    backgrounds = [n for n, info in samples.items() if info["kind"] == "background"]
     out, failures = [], []
-    for region in result["regions"]:
-        signal = [n for n, info in samples.items()
-                  if info["kind"] == "signal" and abs(info["m_a"] - region["m_a"]) <= 1e-9]
-        if len(signal) != 1:
-            continue
-        s = histos[signal[0]]["optimisation"][{"region": region["region"]}]
+    for hypothesis in result.with_signal():
+        region = hypothesis.region
+        s = result.histograms[result.signal_for(region)]["optimisation"][{"region": region}]
         b = None
-        for name in backgrounds:
-            part = histos[name]["optimisation"][{"region": region["region"]}]
+        for name in result.backgrounds:
+            part = result.histograms[name]["optimisation"][{"region": region}]
             b = part if b is None else b + part
         try:
-            out.append(optimise_cuts(region["m_a"], sqrt_s, s, b, **options))
+            out.append(optimise_cuts(hypothesis.m_a, hypothesis.sqrt_s, s, b, **options))
         except ValueError as err:
             failures.append(str(err))
     return out, failures

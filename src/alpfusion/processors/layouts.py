@@ -1,0 +1,74 @@
+"""The histograms the processor fills: names, axes and binning (one place for the layout that the
+models, the optimiser and the saved results read back).
+
+Per sample: the analysis plane (region, m_ee, |m_ee^tau|) after each mass selection, with
+logarithmic bins of relative width ``histograms.relative_width`` (physics.md section 6); control
+histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the cut flow
+(region, cut) as weighted yields and as raw MC counts; and the cut-optimisation input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import hist
+import numpy as np
+
+from ..config import Config, Histograms
+from .selection import CUTS, MassHypothesis
+
+__all__ = ["HISTOGRAMS", "OPTIMISATION", "OPTIMISATION_AXES", "empty_histograms", "mass_edges",
+           "optimisation_histogram"]
+
+HISTOGRAMS = ("analysis", "emiss_eta", "m2_miss", "mee_minus_mtau", "cutflow", "cutflow_raw")
+OPTIMISATION = "optimisation"
+"""The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
+(m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.fits.optimise); a signal sample
+fills only the region of its own mass, a background every region. Kept in histograms.coffea only."""
+OPTIMISATION_AXES = (("abs_z", 50, 5.0), ("e_below_max", 53, 10.6), ("abs_eta", 25, 5.0))
+"""(name, bins, upper edge) from 0: steps of 0.1 in kappa, 0.2 GeV in E_max - E_low, 0.2 in eta_high."""
+"""Histograms per sample: the analysis plane (region, m_ee, |m_ee^tau|) after each mass selection;
+control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the
+cut flow (region, cut) as weighted yields and as raw MC counts."""
+
+
+def mass_edges(settings: Histograms) -> np.ndarray:
+    """Logarithmic bin edges lo * (1 + w)^k, k = 0..n, n = ceil(ln(hi / lo) / ln(1 + w)).
+
+    Every bin has the relative width w exactly (delta m / m = 0.02 by default, physics.md
+    section 6); the last edge is the first one at or above ``histograms.mass_max``.
+    """
+    n = math.ceil(math.log(settings.mass_max / settings.mass_min) / math.log1p(settings.relative_width))
+    return settings.mass_min * (1.0 + settings.relative_width) ** np.arange(n + 1)
+
+
+def empty_histograms(cfg: Config, hypotheses: tuple[MassHypothesis, ...],
+                     names: tuple[str, ...] = HISTOGRAMS) -> dict[str, hist.Hist]:
+    """The empty histograms of one sample with the given names of :data:`HISTOGRAMS` (default all)."""
+    regions = hist.axis.StrCategory([h.region for h in hypotheses], name="region", label="mass hypothesis",
+                                    flow=False)
+    cuts = hist.axis.StrCategory(list(CUTS), name="cut", label="cut", flow=False)
+    edges = mass_edges(cfg.histograms)
+    n, rs = cfg.histograms.control_bins, cfg.beam.sqrt_s
+    weight = hist.storage.Weight()
+    layout = {
+        "analysis": lambda: hist.Hist(regions, hist.axis.Variable(edges, name="m_ee", label="m_ee [GeV]"),
+                                      hist.axis.Variable(edges, name="m_ee_tau", label="|m_ee^tau| [GeV]"),
+                                      storage=weight),
+        "emiss_eta": lambda: hist.Hist(hist.axis.Regular(n, 0.0, rs, name="e_miss", label="E*_miss [GeV]"),
+                                       hist.axis.Regular(n, -5.0, 5.0, name="eta_miss", label="eta*_miss"),
+                                       storage=weight),
+        "m2_miss": lambda: hist.Hist(hist.axis.Regular(n, -rs, rs * rs, name="m2_miss", label="m2_miss [GeV^2]"),
+                                     storage=weight),
+        "mee_minus_mtau": lambda: hist.Hist(hist.axis.Regular(n, -rs, rs, name="mee_minus_mtau",
+                                                              label="m_ee - |m_ee^tau| [GeV]"), storage=weight),
+        "cutflow": lambda: hist.Hist(regions, cuts, storage=weight),
+        "cutflow_raw": lambda: hist.Hist(regions, cuts, storage=hist.storage.Int64()),
+    }
+    return {name: layout[name]() for name in names}
+
+
+def optimisation_histogram(regions: list[str]) -> hist.Hist:
+    """The empty cut-optimisation histogram over the given regions (see :data:`OPTIMISATION`)."""
+    axes = [hist.axis.Regular(n, 0.0, hi, name=name) for name, n, hi in OPTIMISATION_AXES]
+    return hist.Hist(hist.axis.StrCategory(regions, name="region", flow=False), *axes, storage=hist.storage.Weight())

@@ -1,0 +1,393 @@
+"""The analysis chain as library calls: plan -> produce -> process -> optimise -> set limits -> publish.
+
+Each stage is a function with typed inputs and results, reading what the previous one wrote and
+writing its own outputs atomically (``alpfusion.atomic``), so that a user can enter at any stage and
+an interrupted run resumes. :func:`run` composes them on one configuration into one output folder::
+
+    from alpfusion.config import load_config
+    from alpfusion.workflow import run
+
+    result = run(load_config("my.yaml"), "output")
+    result.limits.rows            # the limits table (alpfusion.fits.scan.MassPoint records)
+
+The command line is a thin layer over these functions. Long stages report through a
+:class:`Progress` (the command line draws progress bars; the default reports nothing). Independent
+tasks (samples, mass points) run on a :class:`alpfusion.parallel.TaskPool`: local processes by
+default, a dask.distributed cluster when ``processing.scheduler`` is set or a client is passed.
+
+Layout of :func:`run`'s output folder: ``samples/`` (ROOT samples), ``histograms_configured/``
+(histograms with the configuration's cuts, the optimisation's input), ``cuts/`` (cuts.csv,
+cuts.yaml), ``histograms/`` (with the optimised cuts), ``limits/`` (limits.csv, reach.png,
+templates.root, configs/, workspaces/, published/) and ``provenance.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import __version__
+from .atomic import OutputLock, atomic_folder, remove_stale, write_json, write_yaml
+from .config import Config, ConfigError
+from .errors import AlpfusionError
+from .fits.replicas import Spread, spread
+from .fits.scan import MassPoint, MassPointWorkspace, run_scan, write_rows
+from .models.publish import publish_workspaces
+from .models.workspace import mass_point_models
+from .parallel import LocalPool, TaskPool, task_pool
+from .plotting import reach_plot
+from .processors.executors import package_versions, process_samples
+from .processors.optimise import OptimisedCuts, optimise_all, per_mass_selection
+from .processors.results import ProcessingResult, save_result
+from .samples.processes import PROCESSES, SignalProcess, SignalSettings
+from .samples.production import SampleJob, produce, sample_seed, up_to_date
+from .samples.taupair import TauPairProcess, TauPairSettings
+
+__all__ = [
+    "TAU_PAIR",
+    "CutsResult",
+    "LimitsResult",
+    "ProductionReport",
+    "Progress",
+    "RunResult",
+    "WorkflowError",
+    "optimise",
+    "plan_samples",
+    "process",
+    "produce_samples",
+    "publish",
+    "replica_limits",
+    "replicas",
+    "run",
+    "set_limits",
+]
+
+log = logging.getLogger(__name__)
+
+TAU_PAIR = "ee_to_tautau"
+"""The tau-pair background process (no mass)."""
+
+
+class WorkflowError(AlpfusionError):
+    """A stage cannot run as asked (an impossible request, conflicting samples)."""
+
+
+class Progress(Protocol):
+    """How long stages report: a new stage with its total (None: unknown) and unit, advances, notes."""
+
+    def stage(self, name: str, total: float | None = None, unit: str = "") -> None: ...
+
+    def advance(self, n: float = 1) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+
+class SilentProgress:
+    """Reports nothing (the default of every library call); notes go to the module logger."""
+
+    def stage(self, name: str, total: float | None = None, unit: str = "") -> None:
+        log.info("stage %s", name)
+
+    def advance(self, n: float = 1) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        log.info(text)
+
+
+# --------------------------------------------------------------------------------------------------
+# samples
+
+
+def sample_path(out_dir: str | os.PathLike, process: str, m_a: float | None = None, component: str = "both") -> Path:
+    """The file of a sample: ``{process}[_{component}]_ma{m_a}.root``, ``ee_to_tautau.root``."""
+    if m_a is None:
+        return Path(out_dir) / f"{process}.root"
+    tag = "" if process == "ee_to_gamma_a" or component == "both" else f"_{component}"
+    return Path(out_dir) / f"{process}{tag}_ma{m_a:g}.root"
+
+
+def plan_samples(cfg: Config, out_dir: str | os.PathLike, *, process: str | None = None,
+                 masses: Sequence[float] | None = None, events: int | None = None, seed: int | None = None,
+                 component: str | None = None, unweight: bool = False) -> list[SampleJob]:
+    """The sample jobs of a configuration: with ``process`` None, the tau pairs and the signal
+    ``ee_to_eea`` at every mass of ``signal.masses`` (what :func:`run` needs); otherwise one process
+    (``ee_to_eea``, ``ee_to_gamma_a`` or ``ee_to_tautau``) at the given masses (default the grid).
+    ``events`` and ``seed`` override the configuration's; each mass gets :func:`sample_seed`."""
+    if process is None:
+        return [*plan_samples(cfg, out_dir, process=TAU_PAIR, seed=seed),
+                *plan_samples(cfg, out_dir, process="ee_to_eea", masses=masses, events=events, seed=seed,
+                              component=component, unweight=unweight)]
+    if events is not None and events < 1:
+        raise WorkflowError(f"the number of events must be at least 1, got {events}")
+    base_seed = cfg.generation.seed if seed is None else seed
+    if base_seed < 0:
+        raise WorkflowError(f"the seed must be non-negative, got {base_seed}")
+    component = component or cfg.signal.component
+    provenance = {"config_hash": cfg.hash, "config_source": cfg.source, "base_seed": base_seed}
+    vegas, chunk = cfg.generation.vegas, cfg.generation.chunk_size
+    if process == TAU_PAIR:
+        return [SampleJob(sample_path(out_dir, TAU_PAIR), TauPairProcess(TauPairSettings.from_config(cfg)), vegas,
+                          base_seed, events or cfg.backgrounds.tautau.events, chunk, unweight, provenance, TAU_PAIR)]
+    if process not in PROCESSES:
+        raise WorkflowError(f"unknown process '{process}' (known: {', '.join((*PROCESSES, TAU_PAIR))})")
+    jobs = []
+    for m_a in cfg.signal.masses if masses is None else masses:
+        try:
+            settings = SignalSettings.from_config(cfg, process, m_a, component=component)
+        except (ValueError, ConfigError) as err:
+            raise WorkflowError(str(err)) from None
+        jobs.append(SampleJob(sample_path(out_dir, process, m_a, component), SignalProcess(settings), vegas,
+                              sample_seed(base_seed, process, m_a), events or cfg.generation.events, chunk, unweight,
+                              provenance, f"{process} m_a={m_a:g}"))
+    paths = [job.path for job in jobs]
+    if len(set(paths)) != len(paths):
+        raise WorkflowError(f"two masses give the same sample file ({sorted(map(str, paths))}): give distinct masses")
+    return jobs
+
+
+@dataclass(frozen=True)
+class ProductionReport:
+    """The samples a production kept (up to date on disk) and those it made, with their metadata."""
+
+    kept: list[SampleJob]
+    produced: list[tuple[SampleJob, dict]]
+
+
+def produce_samples(jobs: Sequence[SampleJob], pool: TaskPool | None = None, *, force: bool = False,
+                    progress: Progress | None = None) -> ProductionReport:
+    """Make the samples of ``jobs`` that are not up to date (all with ``force``), on ``pool``
+    (default: in this process), the longest first. A failing job raises its error once the jobs
+    already running have finished; the files already written stay (each is written atomically)."""
+    progress = progress or SilentProgress()
+    pool = pool or LocalPool(1)
+    kept = [job for job in jobs if not force and up_to_date(job)]
+    for job in kept:
+        progress.note(f"{job.path}: up to date, kept")
+    todo = sorted((job for job in jobs if job not in kept), key=lambda job: -job.n_draws)
+    produced = []
+    if todo:
+        progress.stage(f"generating {len(todo)} sample(s)", sum(job.n_draws for job in todo), "ev")
+        if pool.parallel:
+            for job, meta in pool.as_completed(produce, todo):
+                progress.advance(job.n_draws)
+                produced.append((job, meta))
+                _note_sample(progress, job, meta)
+        else:
+            for job in todo:
+                meta = produce(job, progress.advance)
+                produced.append((job, meta))
+                _note_sample(progress, job, meta)
+    return ProductionReport(kept, produced)
+
+
+def _note_sample(progress: Progress, job: SampleJob, meta: dict) -> None:
+    progress.note(f"{job.path}: {meta['n_events']} events, sigma = {meta['sigma_pb'] * 1e3:.6g} "
+                  f"+- {meta['sigma_err_pb'] * 1e3:.2g} fb")
+
+
+# --------------------------------------------------------------------------------------------------
+# histograms, cuts, limits
+
+
+def process(cfg: Config, samples: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
+            client: Any = None, progress: Progress | None = None, **overrides: Any) -> ProcessingResult:
+    """Run the coffea processor over the sample files and save the histograms into ``out_dir``
+    (histograms.root for cabinetry, histograms.npz lossless); ``overrides`` are those of
+    :func:`alpfusion.processors.executors.process_samples` (executor, workers, chunk_size, scheduler)."""
+    progress = progress or SilentProgress()
+    progress.stage(f"processing {len(samples)} sample(s)")
+    result = process_samples(cfg, samples, client=client, status=isinstance(progress, InteractiveProgress),
+                             **overrides)
+    root_path, copy_path = save_result(result, out_dir)
+    progress.note(f"{len(result.hypotheses)} mass hypotheses; wrote {root_path} and {copy_path}")
+    return result
+
+
+@dataclass(frozen=True)
+class CutsResult:
+    """The optimised cuts, the masses that kept the configured ones (with the reason), and the
+    configuration with the optimised cuts as its ``selection.per_mass``."""
+
+    cuts: list[OptimisedCuts]
+    failures: list[str]
+    config: Config
+
+
+def optimise(result: ProcessingResult, cfg: Config, out_dir: str | os.PathLike | None = None) -> CutsResult:
+    """Optimise (kappa, E_low, eta_high) per mass on a processing result; with ``out_dir``, write
+    cuts.csv and cuts.yaml (a ``selection`` section for a configuration) there."""
+    cuts, failures = optimise_all(result)
+    for message in failures:
+        log.warning("%s; the configuration's cuts are kept for this mass", message)
+    selection = {"per_mass": per_mass_selection(cuts)}
+    if out_dir is not None:
+        write_rows(Path(out_dir) / "cuts.csv", cuts)
+        write_yaml(Path(out_dir) / "cuts.yaml", {"selection": selection})
+    return CutsResult(cuts, failures, cfg.replace(selection=selection))
+
+
+@dataclass(frozen=True)
+class LimitsResult:
+    """The limits table, the mass points' workspaces and the folder they were written to."""
+
+    rows: list[MassPoint]
+    workspaces: list[MassPointWorkspace]
+    folder: Path
+
+    @property
+    def failed(self) -> list[MassPoint]:
+        """The mass points without a CLs limit (the row says why)."""
+        return [row for row in self.rows if row.cls_method.startswith("failed")]
+
+
+def set_limits(result: ProcessingResult, cfg: Config, out_dir: str | os.PathLike, *, pool: TaskPool | None = None,
+               progress: Progress | None = None) -> LimitsResult:
+    """Expected 95% CL limits per mass point (Lambda < 4 and CLs side by side) and the published
+    likelihoods. ``out_dir`` is replaced as a whole when everything is written (limits.csv,
+    reach.png, templates.root, configs/, workspaces/, published/): never a mix of two runs."""
+    progress = progress or SilentProgress()
+    out_dir = Path(out_dir)
+    models = mass_point_models(result, cfg.statistics)
+    progress.stage(f"limits at {len(models)} mass point(s)", len(models), "mass")
+    with atomic_folder(out_dir) as tmp:
+        scan = run_scan(models, cfg.statistics, cfg.signal.g_ref, tmp, final_dir=out_dir, seed=cfg.generation.seed,
+                        mapper=_ticking(pool or LocalPool(1), progress))
+        write_rows(tmp / "limits.csv", scan.rows)
+        reach_plot(scan.rows, tmp / "reach.png", luminosity_fb=cfg.beam.luminosity_fb, sqrt_s=cfg.beam.sqrt_s)
+        publish(scan.workspaces, cfg, tmp / "published")
+    workspaces = [dataclasses.replace(w, path=out_dir / w.path.relative_to(tmp)) for w in scan.workspaces]
+    return LimitsResult(scan.rows, workspaces, out_dir)
+
+
+def _ticking(pool: TaskPool, progress: Progress) -> Callable[[Callable, Sequence], list]:
+    """``pool.map`` that advances ``progress`` as each task finishes."""
+    def mapper(fn: Callable, items: Sequence) -> list:
+        done = {}
+        for item, value in pool.as_completed(fn, items):
+            done[id(item)] = value
+            progress.advance(1)
+        return [done[id(item)] for item in items]
+    return mapper
+
+
+def publish(workspaces: Sequence[MassPointWorkspace], cfg: Config, out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """The published likelihoods of a mass scan: BkgOnly.json and patchset.json in ``out_dir``."""
+    return publish_workspaces(
+        {w.m_a: w.spec for w in workspaces}, {w.m_a: w.region for w in workspaces}, out_dir,
+        hepdata=cfg.statistics.hepdata_record,
+        description=f"alpfusion {cfg.hash[:12]}: e+e- -> e+e- a (a -> invisible), expected limits, "
+                    f"background-only Asimov data; one patch per ALP mass")
+
+
+# --------------------------------------------------------------------------------------------------
+# the whole chain
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything :func:`run` made: the samples, both processing results, the cuts, the limits,
+    and the seconds each stage took."""
+
+    samples: ProductionReport
+    configured: ProcessingResult
+    cuts: CutsResult
+    histograms: ProcessingResult
+    limits: LimitsResult
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    seconds[stage] = round(time.perf_counter() - start, 3)
+
+
+def run(cfg: Config, output_dir: str | os.PathLike, *, client: Any = None, progress: Progress | None = None,
+        force: bool = False) -> RunResult:
+    """The whole chain on a configuration into ``output_dir`` (layout in the module docstring).
+
+    Samples up to date on disk are kept (an interrupted run resumes); only the configured samples
+    are processed, whatever else the folder holds. The histograms are made twice: with the
+    configuration's cuts (for the optimisation), then with the optimised ones, which the limits
+    use. One run at a time may write into a folder; temporaries of killed runs are removed.
+    """
+    progress = progress or SilentProgress()
+    out = Path(output_dir)
+    seconds: dict[str, float] = {}
+    with OutputLock(out), task_pool(cfg.processing.workers, cfg.processing.scheduler, client) as pool:
+        for folder in ("samples", "histograms_configured", "cuts", "histograms", "limits"):
+            remove_stale(out / folder)
+        jobs = plan_samples(cfg, out / "samples")
+        with _timed(seconds, "produce"):
+            samples = produce_samples(jobs, pool, force=force, progress=progress)
+        paths = [job.path for job in jobs]
+        with _timed(seconds, "process_configured"):
+            configured = process(cfg, paths, out / "histograms_configured", client=pool.client, progress=progress)
+        with _timed(seconds, "optimise"):
+            cuts = optimise(configured, cfg, out / "cuts")
+        with _timed(seconds, "process"):
+            histograms = process(cuts.config, paths, out / "histograms", client=pool.client, progress=progress)
+        with _timed(seconds, "limits"):
+            limits = set_limits(histograms, cuts.config, out / "limits", pool=pool, progress=progress)
+        write_json(out / "provenance.json", _provenance(cfg, jobs, seconds))
+    return RunResult(samples, configured, cuts, histograms, limits, seconds)
+
+
+def replica_limits(cfg: Config, signal_samples: Sequence[str | os.PathLike], workdir: str | os.PathLike, *,
+                   events: int, seed: int, pool: TaskPool | None = None,
+                   progress: Progress | None = None) -> list[MassPoint]:
+    """The limits table with a tau-pair background of ``events`` draws generated with ``seed`` (kept
+    in ``workdir`` and reused when up to date), processed with the given signal samples."""
+    workdir = Path(workdir)
+    (tau,) = plan_samples(cfg, workdir / f"tautau_seed{seed}_n{events}", process=TAU_PAIR, events=events, seed=seed)
+    produce_samples([tau], pool, progress=progress)
+    result = process(cfg, [*signal_samples, tau.path], workdir / f"histograms_seed{seed}_n{events}", progress=progress)
+    return set_limits(result, cfg, workdir / f"limits_seed{seed}_n{events}", pool=pool, progress=progress).rows
+
+
+def replicas(cfg: Config, signal_samples: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, n: int,
+             events: int | None = None, client: Any = None, progress: Progress | None = None) -> list[Spread]:
+    """The spread of the limits over ``n`` tau-pair backgrounds generated with the seeds
+    ``generation.seed + 1000 k`` (k = 1..n); writes spread.csv into ``out_dir``."""
+    if n < 2:
+        raise WorkflowError(f"a spread needs at least 2 replicas, got {n}")
+    if not signal_samples:
+        raise WorkflowError("no signal samples given: the replicas' limits need them")
+    out = Path(out_dir)
+    with OutputLock(out), task_pool(cfg.processing.workers, cfg.processing.scheduler, client) as pool:
+        tables = [replica_limits(cfg, signal_samples, out, events=events or cfg.backgrounds.tautau.events,
+                                 seed=cfg.generation.seed + 1000 * k, pool=pool, progress=progress)
+                  for k in range(1, n + 1)]
+        spreads = spread(tables)
+        write_rows(out / "spread.csv", spreads)
+    return spreads
+
+
+def _provenance(cfg: Config, jobs: Sequence[SampleJob], seconds: dict[str, float]) -> dict:
+    """What made a run's outputs: the configuration and its hash, the versions, the samples'
+    identities (keys and seeds) and the time per stage."""
+    return {
+        "alpfusion": __version__,
+        "config_hash": cfg.hash,
+        "config_source": cfg.source,
+        "config": cfg.as_dict(),
+        "versions": package_versions(),
+        "samples": [{"path": os.fspath(job.path), "label": job.label, "seed": job.seed, "n_draws": job.n_draws,
+                     "sample_key": job.key} for job in jobs],
+        "seconds": seconds,
+        "seconds_total": round(math.fsum(seconds.values()), 3),
+    }
+
+
+class InteractiveProgress(SilentProgress):
+    """Marks a progress reporter that draws on a terminal (coffea's own bars are shown then)."""
