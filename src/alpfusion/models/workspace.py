@@ -43,13 +43,13 @@ from pathlib import Path
 
 import hist
 import numpy as np
-import uproot
 
 from ..atomic import atomic_path, write_json
 from ..config import Statistics
 from ..errors import AlpfusionError
 from ..processors.results import ProcessingResult
 from ..processors.selection import MassHypothesis
+from ..samples.reproducible import recreate
 
 SIGNAL = "signal"
 FLOOR = "mc_floor"
@@ -212,7 +212,8 @@ def _th1(template_values: np.ndarray, template_variances: np.ndarray) -> hist.Hi
 
 def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> Path:
     """Write every region's templates (and its Asimov data) as `{region}_{sample}` TH1Ds, atomically."""
-    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
+    key = "templates " + " ".join(m.region for m in models)
+    with atomic_path(path) as tmp, recreate(tmp, key) as f:
         for model in models:
             for name, t in model.samples.items():
                 f[f"{model.region}_{name}"] = _th1(t.yields, t.variances)

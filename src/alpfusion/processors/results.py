@@ -42,6 +42,7 @@ import uproot
 from hist.serialization import from_uhi, to_uhi
 
 from ..atomic import atomic_path
+from ..samples.reproducible import recreate
 from .layouts import HISTOGRAMS
 from .processor import ProcessingError, SampleInfo
 from .selection import CUTS, MassHypothesis
@@ -229,7 +230,7 @@ def save_result(result: ProcessingResult, out_dir: str | os.PathLike) -> tuple[P
     root_path, copy_path = out_dir / ROOT_NAME, out_dir / COPY_NAME
     with atomic_path(copy_path) as tmp_copy, atomic_path(root_path) as tmp_root:
         _write_copy(result, tmp_copy)
-        with uproot.recreate(tmp_root, compression=uproot.ZSTD(1)) as rootfile:
+        with recreate(tmp_root, f"{ROOT_NAME} {result.config_hash}", compression=uproot.ZSTD(1)) as rootfile:
             for name, obj in _root_objects(result):
                 rootfile[name] = obj
     return root_path, copy_path

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import uproot
 
-__all__ = ["UPROOT_VERSIONS", "deterministic_writing", "uuid_function"]
+__all__ = ["UPROOT_VERSIONS", "deterministic_writing", "recreate", "uuid_function"]
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +167,14 @@ def uuid_function(particles: Sequence[str], first_chunk: Mapping[str, np.ndarray
     key = digest.hexdigest()
     counter = itertools.count()
     return lambda: uuid.uuid5(_UUID_NAMESPACE, f"{key}/{next(counter)}")
+
+
+@contextlib.contextmanager
+def recreate(path: str | os.PathLike, key: str, **options) -> Iterator[uproot.WritableDirectory]:
+    """``uproot.recreate(path, **options)`` written reproducibly: the fixed timestamp, and UUIDs derived
+    from ``key`` (what the content is made from), so that the same content gives the same bytes."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    counter = itertools.count()
+    with deterministic_writing(), uproot.recreate(
+            path, uuid_function=lambda: uuid.uuid5(_UUID_NAMESPACE, f"{digest}/{next(counter)}"), **options) as f:
+        yield f

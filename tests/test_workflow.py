@@ -1,0 +1,134 @@
+"""The chain as a library: alpfusion.workflow from Python, sample reuse, no hidden global state, the
+dask path, and the command line giving the same files."""
+
+import hashlib
+import logging
+
+import matplotlib
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import alpfusion.heap
+from alpfusion import workflow
+from alpfusion.cli import main
+from alpfusion.config import load_config
+from alpfusion.processors.results import load_result
+from alpfusion.samples.production import up_to_date
+
+SMALL = {"generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
+         "signal": {"masses": [1.0, 3.0]}, "backgrounds": {"tautau": {"events": 30000}},
+         "statistics": {"empty_bins": "floor", "sb_groups": 4}, "processing": {"workers": 1}}
+OUTPUTS = ("samples/ee_to_eea_ma1.root", "samples/ee_to_eea_ma3.root", "samples/ee_to_tautau.root",
+           "histograms_configured/histograms.root", "histograms_configured/histograms.npz", "cuts/cuts.csv",
+           "cuts/cuts.yaml", "histograms/histograms.root", "histograms/histograms.npz", "limits/limits.csv",
+           "limits/reach.png", "limits/templates.root", "limits/configs/ma1p000.yml", "limits/workspaces/ma3p000.json",
+           "limits/published/BkgOnly.json", "limits/published/patchset.json", "provenance.json")
+DETERMINISTIC = [name for name in OUTPUTS if not name.endswith(("provenance.json", ".png", ".yml", ".npz"))]
+
+
+def small_config(**sections):
+    cfg = load_config().replace(**SMALL)
+    return cfg.replace(**sections) if sections else cfg
+
+
+def digests(folder, names=DETERMINISTIC):
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
+
+
+@pytest.fixture(scope="module")
+def library_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("library") / "output"
+    return out, workflow.run(small_config(), out)
+
+
+def test_run_from_python_makes_every_output(library_run):
+    out, result = library_run
+    for name in OUTPUTS:
+        assert (out / name).is_file(), name
+    assert [row.m_a for row in result.limits.rows] == [1.0, 3.0]
+    assert result.histograms.signal_for("ma3p000") == "ee_to_eea_ma3"
+    assert set(result.seconds) == {"produce", "process_configured", "optimise", "process", "limits"}
+    assert load_result(out / "histograms").config_hash == result.cuts.config.hash
+    assert not list(out.rglob(".*.tmp-*")) and not list(out.rglob(".*.old-*"))
+
+
+def test_command_line_writes_the_same_files(library_run, tmp_path):
+    out, _ = library_run
+    config = tmp_path / "small.yaml"
+    import yaml
+
+    config.write_text(yaml.safe_dump(SMALL))
+    res = CliRunner().invoke(main, ["-c", str(config), "run", "-o", str(tmp_path / "output")])
+    assert res.exit_code == 0, res.output
+    # the samples' metadata names the configuration file, the rest is byte for byte the same
+    names = [n for n in DETERMINISTIC if not n.startswith("samples/")]
+    assert digests(tmp_path / "output", names) == digests(out, names)
+    again = CliRunner().invoke(main, ["-c", str(config), "run", "-o", str(tmp_path / "output")])
+    assert again.exit_code == 0 and again.output.count("up to date, kept") == 3
+
+
+@pytest.mark.parametrize("sections", [{"processing": {"workers": 2}}, {"processing": {"executor": "futures"}},
+                                      {"statistics": {"empty_bins": "none", "cls_method": "toys"}},
+                                      {"selection": {"kappa": 1.5, "eta_high": 2.0}}])
+def test_settings_that_do_not_make_samples_keep_them(library_run, sections):
+    out, _ = library_run
+    for job in workflow.plan_samples(small_config(**sections), out / "samples"):
+        assert up_to_date(job), (sections, job.label)
+
+
+@pytest.mark.parametrize("sections", [{"generation": {"seed": 7}}, {"generation": {"events": 5000}},
+                                      {"generation": {"vegas": {"neval": 5000}}}, {"signal": {"g_ref": 2e-4}}])
+def test_settings_that_make_samples_regenerate(library_run, sections):
+    out, _ = library_run
+    jobs = workflow.plan_samples(small_config(**sections), out / "samples")
+    assert not all(up_to_date(job) for job in jobs)
+
+
+def test_rerun_with_other_workers_and_statistics_keeps_the_sample_files(library_run, tmp_path):
+    import shutil
+
+    out = tmp_path / "output"
+    shutil.copytree(library_run[0] / "samples", out / "samples")
+    stamps = {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (out / "samples").iterdir()}
+    result = workflow.run(small_config(processing={"workers": 2}, statistics={"sb_groups": 3}), out)
+    assert len(result.samples.kept) == 3 and not result.samples.produced
+    assert {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (out / "samples").iterdir()} == stamps
+
+
+def test_library_calls_leave_global_state_alone(tmp_path, monkeypatch):
+    """numpy's global random state, matplotlib's backend and rc settings, the cabinetry logger and
+    glibc's malloc settings (no mallopt call in this process) are as they were."""
+    calls = []
+    monkeypatch.setattr(alpfusion.heap, "_mallopt", lambda: calls.append(1))
+    np.random.seed(123)
+    state = np.random.get_state()
+    backend, rc = matplotlib.get_backend(), dict(matplotlib.rcParams)
+    cabinetry_level = logging.getLogger("cabinetry").level
+    workflow.run(small_config(statistics={"cls_method": "toys", "toys": 100}), tmp_path / "output")
+    after = np.random.get_state()
+    assert after[0] == state[0] and np.array_equal(after[1], state[1]) and after[2:] == state[2:]
+    assert matplotlib.get_backend() == backend and dict(matplotlib.rcParams) == rc
+    assert logging.getLogger("cabinetry").level == cabinetry_level
+    assert calls == []
+    import datetime
+
+    import uproot.writing._cascade as cascade
+
+    assert cascade.datetime is datetime  # the frozen clock is only on while a sample is written
+
+
+def test_dask_cluster_gives_the_same_histograms_and_limits(library_run, tmp_path):
+    from distributed import Client, LocalCluster
+
+    out, _ = library_run
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        result = workflow.run(small_config(), tmp_path / "output", client=client)
+    assert not result.samples.kept  # generated on the cluster's workers
+    names = [n for n in DETERMINISTIC if not n.endswith("histograms.npz")]
+    assert digests(tmp_path / "output", names) == digests(out, names)
+    local, distributed = load_result(out / "histograms"), load_result(tmp_path / "output" / "histograms")
+    for sample, hists in local.histograms.items():
+        for name, h in hists.items():
+            assert np.array_equal(h.values(flow=True), distributed.histograms[sample][name].values(flow=True))
