@@ -5,6 +5,7 @@ import json
 from click.testing import CliRunner
 
 from alpfusion.cli import main
+from alpfusion.config import config_schema
 from alpfusion.samples.rootio import read_sample
 
 SMALL = "generation:\n  events: 4000\n  chunk_size: 1500\n  vegas:\n    nitn: 3\n    neval: 4000\n    ninc: 50\n"
@@ -72,6 +73,8 @@ def test_config_command():
     assert res.exit_code == 0 and "# hash: " in res.output and "theta_min_deg: 22.0" in res.output
     res = CliRunner().invoke(main, ["config", "--default"])
     assert "electron_mass: true" in res.output
+    res = CliRunner().invoke(main, ["config", "--schema"])
+    assert res.exit_code == 0 and json.loads(res.output) == config_schema()
 
 
 def test_import_lhe(tmp_path):

@@ -1,10 +1,12 @@
 """The configuration: defaults load, bad input is refused with the key named."""
 
+import json
+from pathlib import Path
 from typing import get_args
 
 import pytest
 
-from alpfusion.config import EXECUTORS, ConfigError, Executor, load_config
+from alpfusion.config import EXECUTORS, ConfigError, Executor, config_schema, load_config
 from alpfusion.errors import AlpfusionError
 
 
@@ -118,3 +120,18 @@ def test_replace_keeps_source_and_refuses_unknown_keys():
     assert changed.selection.for_mass(1.0) == (1.5, 0.0, 3.0) and changed.source == "<default>"
     with pytest.raises(ConfigError, match="'bogus': unknown key"):
         cfg.replace(bogus={"x": 1})
+
+
+def test_committed_schema_is_current():
+    """docs/configuration.schema.json is config_schema(); regenerate: alpfusion config --schema > it."""
+    committed = Path(__file__).parents[1] / "docs" / "configuration.schema.json"
+    assert json.loads(committed.read_text(encoding="utf-8")) == config_schema()
+
+
+def test_default_satisfies_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    default = json.loads(json.dumps(load_config().as_dict()))
+    jsonschema.validate(default, config_schema())
+    default["signal"]["component"] = "neither"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(default, config_schema())

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from .config import ConfigError, default_config_text, load_config
+from .config import ConfigError, config_schema, default_config_text, load_config
 from .samples.generator import Generator
 from .samples.lhe import lhe_to_root
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
@@ -51,11 +51,15 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 @main.command("config")
 @click.option("--default", "show_default", is_flag=True, help="Print the shipped default YAML, comments included.")
+@click.option("--schema", "show_schema", is_flag=True, help="Print the JSON schema of the configuration.")
 @click.pass_obj
-def config_cmd(cfg, show_default: bool) -> None:
-    """Print the validated configuration (or the shipped default) and its hash."""
+def config_cmd(cfg, show_default: bool, show_schema: bool) -> None:
+    """Print the validated configuration (or the shipped default, or its JSON schema) and its hash."""
     if show_default:
         click.echo(default_config_text(), nl=False)
+        return
+    if show_schema:
+        click.echo(json.dumps(config_schema(), indent=2))
         return
     import yaml
 
