@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from . import constants
 from .errors import AlpfusionError
@@ -135,7 +144,7 @@ class Beam(_Strict):
 
     @field_validator("alpha", mode="wrap")
     @classmethod
-    def _name_or_number(cls, alpha: Any, handler: Any) -> Any:
+    def _name_or_number(cls, alpha: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         """One message for both kinds of value (pydantic would report each kind's failure)."""
         try:
             return handler(alpha)
@@ -188,14 +197,15 @@ class Signal(_Strict):
     # strict=False lets the tuple take YAML's list; its items stay strict
     masses: tuple[Annotated[float, Field(ge=0)], ...] = Field(
         strict=False, min_length=1,
-        description="the mass grid m_a, GeV: strictly increasing, at least 1 MeV apart, each below sqrt_s "
-                    "and below 10 GeV (where the missing-mass resolution delta_m2 vanishes)")
+        description="the mass grid m_a, GeV: strictly increasing, at least 1 MeV apart, each below sqrt_s and "
+                    f"below {constants.DELTA_M2_MASS_SCALE:g} GeV (where the missing-mass resolution vanishes)")
     electron_mass: bool = Field(description="keep m_e: regulates the collinear e+e- pair of the ALP-Dalitz diagram")
     component: Component = Field(description="diagrams of e+e- -> e+e- a: both, fusion, dalitz")
 
     @field_validator("masses")
     @classmethod
     def _increasing_and_apart(cls, masses: tuple[float, ...]) -> tuple[float, ...]:
+        """Strictly increasing, and no two masses in one region (regions are named by m_a in MeV)."""
         for a, b in pairwise(masses):
             if b <= a:
                 raise ValueError("must be strictly increasing")
@@ -282,8 +292,8 @@ class Selection(_Strict):
                                            "(s + m_a^2) / (2 sqrt(s))")
     eta_high: float = Field(gt=0, description="|eta*_miss| <= eta_high")
     per_mass: tuple[MassSelection, ...] = Field(
-        strict=False, description="per-mass overrides, e.g. [{m_a: 1.0, kappa: 1.5, eta_high: 2.0}]; "
-                                  "keys not given take the defaults above")
+        strict=False, description="per-mass overrides, e.g. [{m_a: 1.0, kappa: 1.5, eta_high: 2.0}], each m_a a mass "
+                                  "of signal.masses; keys not given take the defaults of this section")
 
     @field_validator("per_mass")
     @classmethod
@@ -488,7 +498,11 @@ _EXPECTED = {"float_type": "a number", "int_type": "an integer", "bool_type": "t
 
 
 def _config_error(err: ValidationError, source: str) -> ConfigError:
-    """The first problem of a pydantic ValidationError, as a ConfigError naming the key."""
+    """The first problem of a pydantic ValidationError, as a ConfigError naming the key.
+
+    Allowed keys and bounds are read from the JSON schema, so the messages follow the declarations;
+    an error of a kind not listed keeps pydantic's words.
+    """
     first = err.errors()[0]
     loc, value, ctx = first["loc"], first["input"], first.get("ctx", {})
     match first["type"]:
@@ -499,8 +513,6 @@ def _config_error(err: ValidationError, source: str) -> ConfigError:
             loc = (*loc[:-1], str(loc[-1]))
             allowed = _schema_at(loc[:-1])[0].get("properties", {})
             problem = f"unknown key (allowed: {', '.join(sorted(allowed))})"
-        case "missing":
-            problem = "missing"
         case "finite_number":
             problem = f"must be finite, got {value}"
         case "literal_error":
