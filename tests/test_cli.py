@@ -5,6 +5,7 @@ import json
 from click.testing import CliRunner
 
 from alpfusion.cli import main
+from alpfusion.config import config_schema
 from alpfusion.samples.production import sample_seed
 from alpfusion.samples.rootio import read_sample
 
@@ -74,6 +75,8 @@ def test_config_command():
     assert res.exit_code == 0 and "# hash: " in res.output and "theta_min_deg: 22.0" in res.output
     res = CliRunner().invoke(main, ["config", "--default"])
     assert "electron_mass: true" in res.output
+    res = CliRunner().invoke(main, ["config", "--schema"])
+    assert res.exit_code == 0 and json.loads(res.output) == config_schema()
 
 
 def test_import_lhe(tmp_path):

@@ -259,7 +259,7 @@ def test_cutflow_command(tmp_path, samples):
     ("selection:\n  per_mass: [{m_a: 1.0}, {m_a: 1.0}]\n", "selection.per_mass", "twice"),
     ("selection:\n  kappa: 0\n", "selection.kappa", "positive"),
     ("detector:\n  acceptance_on: both\n", "detector.acceptance_on", "'truth' or 'smeared'"),
-    ("observables:\n  cphi_estimator: thrust\n", "observables.cphi_estimator", "pair_axis, beam_axis, truth"),
+    ("observables:\n  cphi_estimator: thrust\n", "observables.cphi_estimator", "'pair_axis', 'beam_axis' or 'truth'"),
     ("processing:\n  executor: threads\n", "processing.executor", "'iterative', 'futures' or 'dask'"),
     ("histograms:\n  mass_max: 0.001\n", "histograms.mass_max", "must exceed mass_min"),
 ])

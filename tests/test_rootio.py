@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import filecmp
 import json
-import os
 import shutil
 
 import numpy as np

@@ -1,38 +1,115 @@
 """The analysis configuration: one YAML file, validated on load.
 
-A configuration is a tree of frozen dataclasses. `load_config` reads YAML, overlays it on the
-shipped default (`alpfusion/data/default.yaml`), and checks every key: unknown keys, wrong
-types and impossible values raise `ConfigError` naming the key (as a dotted path) and the
-problem. The configuration hash (`Config.hash`) is the SHA-256 of the canonical JSON of the
-validated tree, recorded in every output for provenance.
+A configuration is a tree of frozen pydantic models, one per section of the YAML file. `load_config`
+reads YAML, overlays it on the shipped default (`alpfusion/data/default.yaml`) and validates every
+key: unknown keys, wrong types and impossible values raise `ConfigError` naming the key (as a dotted
+path, ``signal.masses[1]``) and the problem. Types are strict: an integer is accepted for a number
+(and becomes a float), nothing else is converted (no strings for numbers, no 0 or 1 for booleans),
+and numbers must be finite. The configuration hash (`Config.hash`) is the SHA-256 of the canonical
+JSON of the validated tree, recorded in every output for provenance; `config_schema` is the JSON
+schema of the tree (docs/configuration.schema.json).
+
+Each choice is a ``Literal`` type with the tuple of its values next to it (``Executor`` and
+``EXECUTORS``, ...), for the command line's ``click.Choice``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
-import types
-import typing
-from dataclasses import dataclass, field
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from . import constants
 from .errors import AlpfusionError
 
-COMPONENTS = ("both", "fusion", "dalitz")
-EXECUTORS = ("iterative", "futures", "dask")
-EMPTY_BINS = ("none", "floor", "smooth")
-CLS_METHODS = ("asymptotic", "toys")
+__all__ = [
+    "ACCEPTANCE_ON",
+    "ALPHA_NAMES",
+    "CLS_METHODS",
+    "COMPONENTS",
+    "CPHI_ESTIMATORS",
+    "EMPTY_BINS",
+    "EXECUTORS",
+    "MIN_MASS_SPACING",
+    "Acceptance",
+    "AcceptanceOn",
+    "AlphaName",
+    "Backgrounds",
+    "Beam",
+    "ClsMethod",
+    "Component",
+    "Config",
+    "ConfigError",
+    "CphiEstimator",
+    "Detector",
+    "EmptyBins",
+    "Executor",
+    "Generation",
+    "Histograms",
+    "MassSelection",
+    "Observables",
+    "Processing",
+    "Selection",
+    "Signal",
+    "Statistics",
+    "TauPair",
+    "Vegas",
+    "config_schema",
+    "default_config_text",
+    "load_config",
+]
+
+AlphaName = Literal["thomson", "mz"]
+ALPHA_NAMES = get_args(AlphaName)
+"""Named values of beam.alpha (constants.ALPHA_THOMSON, constants.ALPHA_MZ)."""
+
+Component = Literal["both", "fusion", "dalitz"]
+COMPONENTS = get_args(Component)
+"""Diagrams of e+e- -> e+e- a (signal.component)."""
+
+AcceptanceOn = Literal["truth", "smeared"]
+ACCEPTANCE_ON = get_args(AcceptanceOn)
+"""Whether the acceptance is decided on the true or on the smeared momenta (detector.acceptance_on)."""
+
+CphiEstimator = Literal["pair_axis", "beam_axis", "truth"]
+CPHI_ESTIMATORS = get_args(CphiEstimator)
+"""Names of the tau-axis estimators of c_phi (alpfusion.processors.observables.TAU_AXES)."""
+
+Executor = Literal["iterative", "futures", "dask"]
+EXECUTORS = get_args(Executor)
+"""Coffea executors (processing.executor)."""
+
+EmptyBins = Literal["none", "floor", "smooth"]
+EMPTY_BINS = get_args(EmptyBins)
+"""Treatments of bins without background MC (statistics.empty_bins)."""
+
+ClsMethod = Literal["asymptotic", "toys"]
+CLS_METHODS = get_args(ClsMethod)
+"""CLs calculations (statistics.cls_method)."""
+
+MIN_MASS_SPACING = 1e-3
+"""GeV: the closest two masses of signal.masses may be; a region is named by m_a in MeV
+(alpfusion.processors.selection.region_name)."""
 
 
 class ConfigError(AlpfusionError, ValueError):
-    """An invalid configuration; the message names the key and the problem."""
+    """An invalid configuration; the message names the file, the key and the problem."""
 
     def __init__(self, key: str, problem: str, source: str | None = None):
         where = f"{source}: " if source else ""
@@ -41,37 +118,44 @@ class ConfigError(AlpfusionError, ValueError):
         self.problem = problem
         self.source = source
 
-    def located(self, source: str) -> ConfigError:
-        """The same error, naming the configuration file it came from."""
-        return self if self.source else ConfigError(self.key, self.problem, source)
+
+class _Invalid(ValueError):
+    """A problem a model validator found at `loc`, relative to the model it checks."""
+
+    def __init__(self, loc: tuple[str | int, ...], problem: str):
+        super().__init__(problem)
+        self.loc = loc
 
 
-def _check(condition: bool, key: str, problem: str) -> None:
-    if not condition:
-        raise ConfigError(key, problem)
+class _Strict(BaseModel):
+    """A part of the configuration: immutable, strictly typed, no keys beyond its fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
-@dataclass(frozen=True)
-class Beam:
-    sqrt_s: float
-    alpha: float | str
-    luminosity_fb: float
+class Beam(_Strict):
+    """The collider: centre-of-mass energy, fine-structure constant, integrated luminosity."""
 
-    def validate(self, path: str) -> None:
-        _check(self.sqrt_s > 0, f"{path}.sqrt_s", f"must be positive, got {self.sqrt_s}")
-        if isinstance(self.alpha, str):
-            _check(self.alpha in ("thomson", "mz"), f"{path}.alpha",
-                   f"must be 'thomson', 'mz' or a number, got '{self.alpha}'")
-        else:
-            _check(0 < self.alpha < 1, f"{path}.alpha", f"must lie in (0, 1), got {self.alpha}")
-        _check(self.luminosity_fb > 0, f"{path}.luminosity_fb",
-               f"must be positive, got {self.luminosity_fb}")
+    sqrt_s: float = Field(gt=0, description="centre-of-mass energy, GeV")
+    alpha: AlphaName | Annotated[float, Field(gt=0, lt=1)] = Field(
+        description="fine-structure constant of every vertex: 'thomson' (alpha(0) = 1/137.036), "
+                    "'mz' (alpha(m_Z) = 1/127.951) or a number")
+    luminosity_fb: float = Field(gt=0, description="integrated luminosity, fb^-1")
+
+    @field_validator("alpha", mode="wrap")
+    @classmethod
+    def _name_or_number(cls, alpha: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """One message for both kinds of value (pydantic would report each kind's failure)."""
+        try:
+            return handler(alpha)
+        except ValidationError:
+            names = ", ".join(f"'{name}'" for name in ALPHA_NAMES)
+            raise ValueError(f"must be {names} or a number in (0, 1), got {alpha!r}") from None
 
     @property
     def alpha_value(self) -> float:
         """The fine-structure constant used in every vertex."""
-        return {"thomson": constants.ALPHA_THOMSON, "mz": constants.ALPHA_MZ}.get(
-            self.alpha, self.alpha)
+        return {"thomson": constants.ALPHA_THOMSON, "mz": constants.ALPHA_MZ}.get(self.alpha, self.alpha)
 
     @property
     def s(self) -> float:
@@ -83,28 +167,21 @@ class Beam:
         return self.luminosity_fb * 1000.0
 
 
-@dataclass(frozen=True)
-class Acceptance:
-    theta_min_deg: float
-    theta_max_deg: float
-    energy_min: float
-    delta_r_ee_min: float
+class Acceptance(_Strict):
+    """The acceptance of visible particles in the centre-of-mass frame (physics.md section 3)."""
 
-    def validate(self, path: str) -> None:
-        _check(0 <= self.theta_min_deg < 90, f"{path}.theta_min_deg",
-               f"must lie in [0, 90) deg, got {self.theta_min_deg}")
-        _check(90 < self.theta_max_deg <= 180, f"{path}.theta_max_deg",
-               f"must lie in (90, 180] deg, got {self.theta_max_deg}")
-        _check(self.energy_min >= 0, f"{path}.energy_min",
-               f"must be non-negative, got {self.energy_min}")
-        _check(self.delta_r_ee_min >= 0, f"{path}.delta_r_ee_min",
-               f"must be non-negative, got {self.delta_r_ee_min}")
+    theta_min_deg: float = Field(ge=0, lt=90, description="polar-angle acceptance of electrons and photons: "
+                                                          "lower edge, degrees")
+    theta_max_deg: float = Field(gt=90, le=180, description="polar-angle acceptance: upper edge, degrees")
+    energy_min: float = Field(ge=0, description="minimum energy of a visible particle, GeV")
+    delta_r_ee_min: float = Field(ge=0, description="minimum (eta, phi) distance between the two electrons "
+                                                    "(MadGraph's drll); with massless electrons a value > 0 "
+                                                    "is needed to regulate the ALP-Dalitz pair")
 
     @property
     def cos_theta_range(self) -> tuple[float, float]:
         """(cos theta_max, cos theta_min): the accepted interval of cos(theta*)."""
-        return (math.cos(math.radians(self.theta_max_deg)),
-                math.cos(math.radians(self.theta_min_deg)))
+        return (math.cos(math.radians(self.theta_max_deg)), math.cos(math.radians(self.theta_min_deg)))
 
     @property
     def is_inclusive(self) -> bool:
@@ -113,211 +190,175 @@ class Acceptance:
                 and self.energy_min == 0 and self.delta_r_ee_min == 0)
 
 
-@dataclass(frozen=True)
-class Signal:
-    g_ref: float
-    masses: tuple[float, ...]
-    electron_mass: bool
-    component: str
+class Signal(_Strict):
+    """The signal e+e- -> e+e- a: reference coupling, mass grid, diagrams."""
 
-    def validate(self, path: str) -> None:
-        _check(self.g_ref > 0, f"{path}.g_ref", f"must be positive, got {self.g_ref}")
-        _check(len(self.masses) > 0, f"{path}.masses", "must list at least one mass")
-        for i, m in enumerate(self.masses):
-            _check(m >= 0, f"{path}.masses[{i}]", f"must be non-negative, got {m}")
-        _check(list(self.masses) == sorted(set(self.masses)), f"{path}.masses",
-               "must be strictly increasing")
-        _check(self.component in ("both", "fusion", "dalitz"), f"{path}.component",
-               f"must be 'both', 'fusion' or 'dalitz', got '{self.component}'")
+    g_ref: float = Field(gt=0, description="reference coupling g_agg, GeV^-1; rates scale as g^2")
+    # strict=False lets the tuple take YAML's list; its items stay strict
+    masses: tuple[Annotated[float, Field(ge=0)], ...] = Field(
+        strict=False, min_length=1,
+        description="the mass grid m_a, GeV: strictly increasing, at least 1 MeV apart, each below sqrt_s and "
+                    f"below {constants.DELTA_M2_MASS_SCALE:g} GeV (where the missing-mass resolution vanishes)")
+    electron_mass: bool = Field(description="keep m_e: regulates the collinear e+e- pair of the ALP-Dalitz diagram")
+    component: Component = Field(description="diagrams of e+e- -> e+e- a: both, fusion, dalitz")
 
-
-@dataclass(frozen=True)
-class Vegas:
-    nitn: int
-    neval: int
-    ninc: int
-    alpha: float
-
-    def validate(self, path: str) -> None:
-        _check(self.nitn >= 1, f"{path}.nitn", f"must be at least 1, got {self.nitn}")
-        _check(self.neval >= 1000, f"{path}.neval", f"must be at least 1000, got {self.neval}")
-        _check(self.ninc >= 2, f"{path}.ninc", f"must be at least 2, got {self.ninc}")
-        _check(0 <= self.alpha <= 2, f"{path}.alpha", f"must lie in [0, 2], got {self.alpha}")
+    @field_validator("masses")
+    @classmethod
+    def _increasing_and_apart(cls, masses: tuple[float, ...]) -> tuple[float, ...]:
+        """Strictly increasing, and no two masses in one region (regions are named by m_a in MeV)."""
+        for a, b in pairwise(masses):
+            if b <= a:
+                raise ValueError("must be strictly increasing")
+        for a, b in pairwise(masses):
+            # isclose: 1.001 - 1.0 is 1 MeV, whatever binary floating point makes of it
+            if b - a < MIN_MASS_SPACING and not math.isclose(b - a, MIN_MASS_SPACING):
+                raise ValueError(f"m_a = {a} and {b} GeV are closer than 1 MeV (a region is named by m_a in MeV)")
+        return masses
 
 
-@dataclass(frozen=True)
-class Generation:
-    seed: int
-    events: int
-    chunk_size: int
+class Vegas(_Strict):
+    """The settings of the vegas integrator that adapts the sampling of each sample."""
+
+    nitn: int = Field(ge=1, description="adaptation iterations")
+    neval: int = Field(ge=1000, description="integrand evaluations per adaptation iteration")
+    ninc: int = Field(ge=2, description="increments of the vegas map per dimension")
+    alpha: float = Field(ge=0, le=2, description="vegas grid damping")
+
+
+class Generation(_Strict):
+    """Signal sample generation: seed, sizes, vegas settings, output directory."""
+
+    seed: int = Field(ge=0, description="seed of everything random in the generation")
+    events: int = Field(ge=1, description="weighted events (draws) per signal sample")
+    chunk_size: int = Field(ge=1, description="draws per chunk, in memory and per ROOT basket")
     vegas: Vegas
-    output_dir: str
-
-    def validate(self, path: str) -> None:
-        _check(self.seed >= 0, f"{path}.seed", f"must be non-negative, got {self.seed}")
-        _check(self.events >= 1, f"{path}.events", f"must be at least 1, got {self.events}")
-        _check(self.chunk_size >= 1, f"{path}.chunk_size",
-               f"must be at least 1, got {self.chunk_size}")
+    output_dir: str = Field(description="where `generate` writes the samples")
 
 
-@dataclass(frozen=True)
-class TauPair:
-    events: int
-    both_electrons_in_acceptance: bool
-    sigma_override_pb: float | None
+class TauPair(_Strict):
+    """The background e+e- -> gamma*/Z -> tau+ tau-, each tau -> e nu nu (physics.md section 2)."""
 
-    def validate(self, path: str) -> None:
-        _check(self.events >= 1, f"{path}.events", f"must be at least 1, got {self.events}")
-        if self.sigma_override_pb is not None:
-            _check(self.sigma_override_pb > 0, f"{path}.sigma_override_pb",
-                   f"must be positive or null, got {self.sigma_override_pb}")
+    events: int = Field(ge=1, description="tau-pair draws")
+    both_electrons_in_acceptance: bool = Field(
+        description="generate only events with both electrons accepted (weights unchanged)")
+    sigma_override_pb: float | None = Field(
+        gt=0, description="sigma(e+e- -> tau tau) to normalise to, pb (e.g. 919.0, the measured value); "
+                          "null keeps the generator's lowest-order value (772 pb)")
 
 
-@dataclass(frozen=True)
-class Backgrounds:
+class Backgrounds(_Strict):
+    """The background samples."""
+
     tautau: TauPair
 
-    def validate(self, path: str) -> None:
-        pass
+
+class Detector(_Strict):
+    """The detector model: Gaussian smearing and the order of smearing and acceptance (docs/processing.md)."""
+
+    smearing: bool = Field(description="Gaussian smearing of the visible particles; false uses the true momenta")
+    seed: int = Field(ge=0, lt=2**64, description="seed of the smearing; with the sample name, particle, "
+                                                  "component and event index it fixes each deviate")
+    acceptance_on: AcceptanceOn = Field(
+        description="truth: accept the true momenta, then smear (matches the generators' cuts); "
+                    "smeared: smear, then accept the measured ones (needs samples generated with looser cuts)")
+    energy_noise: float = Field(ge=0, description="a in sigma_E/E = sqrt((a/E)^2 + (b/E^(1/4))^2 + c^2), E in GeV")
+    energy_stochastic: float = Field(ge=0, description="b in sigma_E/E")
+    energy_constant: float = Field(ge=0, description="c in sigma_E/E")
+    angle_resolution: float = Field(ge=0, description="sigma of theta and of phi, rad")
 
 
-@dataclass(frozen=True)
-class Detector:
-    smearing: bool
-    seed: int
-    acceptance_on: str
-    energy_noise: float
-    energy_stochastic: float
-    energy_constant: float
-    angle_resolution: float
+class Observables(_Strict):
+    """Choices in the computation of the observables."""
 
-    def validate(self, path: str) -> None:
-        _check(0 <= self.seed < 2**64, f"{path}.seed", f"must lie in [0, 2^64), got {self.seed}")
-        _check(self.acceptance_on in ("truth", "smeared"), f"{path}.acceptance_on",
-               f"must be 'truth' or 'smeared', got '{self.acceptance_on}'")
-        for name in ("energy_noise", "energy_stochastic", "energy_constant", "angle_resolution"):
-            value = getattr(self, name)
-            _check(value >= 0, f"{path}.{name}", f"must be non-negative, got {value}")
+    cphi_estimator: CphiEstimator = Field(
+        description="tau-pair axis for c_phi in |m_ee^tau|: pair_axis, beam_axis, truth (tau samples only); "
+                    "beam_axis puts tau pairs closest to m_ee = |m_ee^tau| (docs/processing.md)")
 
 
-CPHI_ESTIMATORS = ("pair_axis", "beam_axis", "truth")
-"""Names of the tau-axis estimators of c_phi (alpfusion.processors.observables.TAU_AXES)."""
+class MassSelection(_Strict):
+    """The cuts of one mass hypothesis that differ from the defaults of `Selection`."""
+
+    m_a: float = Field(description="the mass hypothesis, GeV: one of signal.masses")
+    kappa: float | None = Field(None, gt=0, description="selection.kappa for this mass (null: the default)")
+    e_low: float | None = Field(None, ge=0, description="selection.e_low for this mass, GeV (null: the default)")
+    eta_high: float | None = Field(None, gt=0, description="selection.eta_high for this mass (null: the default)")
 
 
-@dataclass(frozen=True)
-class Observables:
-    cphi_estimator: str
+class Selection(_Strict):
+    """The per-mass selection of physics.md section 5: default cuts and per-mass overrides."""
 
-    def validate(self, path: str) -> None:
-        _check(self.cphi_estimator in CPHI_ESTIMATORS, f"{path}.cphi_estimator",
-               f"must be one of {', '.join(CPHI_ESTIMATORS)}, got '{self.cphi_estimator}'")
+    kappa: float = Field(gt=0, description="missing-mass window |m2_miss - m_a^2| <= kappa * delta_m2(m_a)")
+    e_low: float = Field(ge=0, description="lower cut E_low <= E*_miss, GeV; the upper one is "
+                                           "(s + m_a^2) / (2 sqrt(s))")
+    eta_high: float = Field(gt=0, description="|eta*_miss| <= eta_high")
+    per_mass: tuple[MassSelection, ...] = Field(
+        strict=False, description="per-mass overrides, e.g. [{m_a: 1.0, kappa: 1.5, eta_high: 2.0}], each m_a a mass "
+                                  "of signal.masses; keys not given take the defaults of this section")
 
-
-@dataclass(frozen=True)
-class MassSelection:
-    m_a: float
-    kappa: float | None = None
-    e_low: float | None = None
-    eta_high: float | None = None
-
-    def validate(self, path: str) -> None:
-        _check_cuts(self, path)
-
-
-def _check_cuts(cuts: Selection | MassSelection, path: str) -> None:
-    if cuts.kappa is not None:
-        _check(cuts.kappa > 0, f"{path}.kappa", f"must be positive, got {cuts.kappa}")
-    if cuts.e_low is not None:
-        _check(cuts.e_low >= 0, f"{path}.e_low", f"must be non-negative, got {cuts.e_low}")
-    if cuts.eta_high is not None:
-        _check(cuts.eta_high > 0, f"{path}.eta_high", f"must be positive, got {cuts.eta_high}")
-
-
-@dataclass(frozen=True)
-class Selection:
-    kappa: float
-    e_low: float
-    eta_high: float
-    per_mass: tuple[MassSelection, ...]
-
-    def validate(self, path: str) -> None:
-        _check_cuts(self, path)
-        masses = [cuts.m_a for cuts in self.per_mass]
-        _check(len(masses) == len(set(masses)), f"{path}.per_mass", f"lists a mass twice: {masses}")
+    @field_validator("per_mass")
+    @classmethod
+    def _each_mass_once(cls, per_mass: tuple[MassSelection, ...]) -> tuple[MassSelection, ...]:
+        masses = [cuts.m_a for cuts in per_mass]
+        if len(masses) != len(set(masses)):
+            raise ValueError(f"lists a mass twice: {masses}")
+        return per_mass
 
     def for_mass(self, m_a: float) -> tuple[float, float, float]:
         """(kappa, E_low, eta_high) for the mass hypothesis m_a: its override, else the defaults."""
-        override = next((c for c in self.per_mass if c.m_a == m_a), MassSelection(m_a))
+        override = next((c for c in self.per_mass if c.m_a == m_a), MassSelection(m_a=m_a))
         return (self.kappa if override.kappa is None else override.kappa,
                 self.e_low if override.e_low is None else override.e_low,
                 self.eta_high if override.eta_high is None else override.eta_high)
 
 
-@dataclass(frozen=True)
-class Histograms:
-    mass_min: float
-    mass_max: float
-    relative_width: float
-    control_bins: int
+class Histograms(_Strict):
+    """The binning of the histograms: logarithmic mass axes and the control histograms."""
 
-    def validate(self, path: str) -> None:
-        _check(self.mass_min > 0, f"{path}.mass_min", f"must be positive, got {self.mass_min}")
-        _check(self.mass_max > self.mass_min, f"{path}.mass_max",
-               f"must exceed mass_min = {self.mass_min}, got {self.mass_max}")
-        _check(0 < self.relative_width <= 1, f"{path}.relative_width",
-               f"must lie in (0, 1], got {self.relative_width}")
-        _check(self.control_bins >= 1, f"{path}.control_bins", f"must be at least 1, got {self.control_bins}")
+    mass_min: float = Field(gt=0, description="lower edge of the logarithmic m_ee and |m_ee^tau| axes, GeV")
+    mass_max: float = Field(description="GeV, above mass_min: the upper edge is the first bin edge at or above it")
+    relative_width: float = Field(gt=0, le=1, description="bin width delta m / m")
+    control_bins: int = Field(ge=1, description="bins per axis of the control histograms")
 
-
-@dataclass(frozen=True)
-class Processing:
-    executor: str
-    workers: int
-    chunk_size: int
-    scheduler: str | None
-    output_dir: str
-
-    def validate(self, path: str) -> None:
-        _check(self.executor in ("iterative", "futures", "dask"), f"{path}.executor",
-               f"must be 'iterative', 'futures' or 'dask', got '{self.executor}'")
-        _check(self.workers >= 1, f"{path}.workers", f"must be at least 1, got {self.workers}")
-        _check(self.chunk_size >= 1, f"{path}.chunk_size", f"must be at least 1, got {self.chunk_size}")
+    @model_validator(mode="after")
+    def _mass_range(self) -> Histograms:
+        if self.mass_max <= self.mass_min:
+            raise _Invalid(("mass_max",), f"must exceed mass_min = {self.mass_min}, got {self.mass_max}")
+        return self
 
 
-@dataclass(frozen=True)
-class Statistics:
-    empty_bins: str
-    floor_yield: float | None
-    floor_uncertainty: float
-    smooth_slices: int
-    sb_groups: int
-    cls_method: str
-    toys: int
-    small_background_events: float
-    hepdata_record: str
+class Processing(_Strict):
+    """How `process` runs: coffea executor, workers, work items, output directory."""
 
-    def validate(self, path: str) -> None:
-        _check(self.empty_bins in ("none", "floor", "smooth"), f"{path}.empty_bins",
-               f"must be 'none', 'floor' or 'smooth', got '{self.empty_bins}'")
-        _check(1 <= self.smooth_slices <= 50, f"{path}.smooth_slices",
-               f"must lie in [1, 50], got {self.smooth_slices}")
-        if self.floor_yield is not None:
-            _check(self.floor_yield > 0, f"{path}.floor_yield", f"must be positive or null, got {self.floor_yield}")
-        _check(self.floor_uncertainty > 0, f"{path}.floor_uncertainty",
-               f"must be positive, got {self.floor_uncertainty}")
-        _check(1 <= self.sb_groups <= 200, f"{path}.sb_groups", f"must lie in [1, 200], got {self.sb_groups}")
-        _check(self.cls_method in ("asymptotic", "toys"), f"{path}.cls_method",
-               f"must be 'asymptotic' or 'toys', got '{self.cls_method}'")
-        _check(self.toys >= 100, f"{path}.toys", f"must be at least 100, got {self.toys}")
-        _check(self.small_background_events >= 0, f"{path}.small_background_events",
-               f"must be non-negative, got {self.small_background_events}")
-        _check(len(self.hepdata_record) == 10 and self.hepdata_record.startswith("ins")
-               and self.hepdata_record[3:].isdigit(), f"{path}.hepdata_record",
-               f"must be 'ins' and 7 digits (an INSPIRE record), got '{self.hepdata_record}'")
+    executor: Executor = Field(description="coffea executor: iterative, futures, dask")
+    workers: int = Field(ge=1, description="worker processes: samples generated at once, the futures pool, "
+                                           "the dask LocalCluster, the mass points of `limits`")
+    chunk_size: int = Field(ge=1, description="events per work item; memory is bounded by it")
+    scheduler: str | None = Field(description="dask scheduler address (e.g. tcp://host:8786); "
+                                              "null starts a LocalCluster")
+    output_dir: str = Field(description="where `process` writes histograms.root and histograms.coffea")
 
 
-@dataclass(frozen=True)
-class Config:
+class Statistics(_Strict):
+    """The statistical model and the limits (physics.md section 6, docs/statistics.md)."""
+
+    empty_bins: EmptyBins = Field(description="bins without background MC: none (background-free), floor, smooth")
+    floor_yield: float | None = Field(gt=0, description="floor yield per empty bin; null: one effective "
+                                                        "background MC event, sum(y^2)/sum(y)")
+    floor_uncertainty: float = Field(gt=0, description="relative uncertainty of the floor")
+    smooth_slices: int = Field(ge=1, le=50, description="m_ee slices of the smooth background model")
+    sb_groups: int = Field(ge=1, le=200, description="bins of the pyhf channel: the signal bins grouped by S/B")
+    cls_method: ClsMethod = Field(description="asymptotic, or toys (pseudo-experiments as well, a column of "
+                                              "their own)")
+    toys: int = Field(ge=100, description="pseudo-experiments per tested mu")
+    small_background_events: float = Field(ge=0, description="flag mass points whose signal-rich bins expect "
+                                                             "fewer background events than this")
+    hepdata_record: str = Field(pattern=r"^ins[0-9]{7}$", description="INSPIRE record in the patchset metadata, "
+                                                                      "'ins' and 7 digits")
+
+
+class Config(_Strict):
+    """The analysis configuration: every setting of every stage, one section each."""
+
     beam: Beam
     acceptance: Acceptance
     signal: Signal
@@ -329,138 +370,72 @@ class Config:
     selection: Selection
     histograms: Histograms
     processing: Processing
-    source: str = field(default="<default>", compare=False)
+    _source: str = PrivateAttr(default="<default>")
 
-    def validate(self, path: str) -> None:
-        for m in self.signal.masses:
-            _check(m < self.beam.sqrt_s, "signal.masses",
-                   f"m_a = {m} GeV is not below sqrt_s = {self.beam.sqrt_s} GeV")
+    @model_validator(mode="after")
+    def _masses_usable(self) -> Config:
+        """Every mass lies below sqrt_s, then below the mass where the missing-mass window closes."""
+        masses, sqrt_s = self.signal.masses, self.beam.sqrt_s
+        for m in masses:
+            if m >= sqrt_s:
+                raise _Invalid(("signal", "masses"), f"m_a = {m} GeV is not below sqrt_s = {sqrt_s} GeV")
+        scale = constants.DELTA_M2_MASS_SCALE
+        for m in masses:
+            if m >= scale:
+                raise _Invalid(("signal", "masses"),
+                               f"m_a = {m} GeV has no missing-mass window: delta_m2 = 1 - (m_a / {scale:g} GeV)^4 "
+                               f"is not positive (physics.md section 4)")
+        return self
+
+    @model_validator(mode="after")
+    def _per_mass_in_grid(self) -> Config:
         for i, cuts in enumerate(self.selection.per_mass):
-            _check(cuts.m_a in self.signal.masses, f"selection.per_mass[{i}].m_a",
-                   f"{cuts.m_a} GeV is not a mass of signal.masses")
-        emin = self.acceptance.energy_min
-        _check(2 * emin < self.beam.sqrt_s, "acceptance.energy_min",
-               f"{emin} GeV leaves no phase space at sqrt_s = {self.beam.sqrt_s} GeV")
+            if cuts.m_a not in self.signal.masses:
+                raise _Invalid(("selection", "per_mass", i, "m_a"), f"{cuts.m_a} GeV is not a mass of signal.masses")
+        return self
+
+    @model_validator(mode="after")
+    def _phase_space_left(self) -> Config:
+        emin, sqrt_s = self.acceptance.energy_min, self.beam.sqrt_s
+        if 2 * emin >= sqrt_s:
+            raise _Invalid(("acceptance", "energy_min"), f"{emin} GeV leaves no phase space at sqrt_s = {sqrt_s} GeV")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The file the configuration was read from ('<default>' for the shipped default)."""
+        return self._source
+
+    def __eq__(self, other: object) -> bool:
+        """Configurations with the same keys are equal, whichever file they came from."""
+        return isinstance(other, Config) and self.__dict__ == other.__dict__
 
     def as_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out.pop("source")
-        return out
+        """The validated tree as plain data (lists are tuples)."""
+        return self.model_dump()
 
     @property
     def hash(self) -> str:
+        """SHA-256 of the canonical JSON of the validated tree (the source not included)."""
         canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A validated copy with some keys changed: ``cfg.replace(signal={"g_ref": 1e-3})``."""
-        data = self.as_dict()
-        for section, values in sections.items():
-            if section not in data:
-                raise ConfigError(section, "unknown section")
-            data[section] = _merge(data[section], values, section)
-        return _build(Config, data, "", self.source)
+        return _validated(_overlay(self.as_dict(), sections), self.source)
 
 
-def _merge(base: dict, overlay: dict, path: str) -> dict:
-    """Overlay `overlay` on `base`, refusing keys that `base` does not have."""
-    if not isinstance(overlay, dict):
-        raise ConfigError(path or "<top>", f"must be a mapping, got {type(overlay).__name__}")
-    merged = dict(base)
-    for key, value in overlay.items():
-        key_path = f"{path}.{key}" if path else str(key)
-        if key not in base:
-            raise ConfigError(key_path, f"unknown key (allowed: {', '.join(sorted(base))})")
-        if isinstance(base[key], dict):
-            merged[key] = _merge(base[key], value, key_path)
-        else:
-            merged[key] = value
-    return merged
+def config_schema() -> dict[str, Any]:
+    """The JSON schema of a complete configuration (a file may give any part of it).
 
-
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Check `value` against a field's type annotation, converting ints to floats and lists to tuples."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(annotation):
-            try:
-                return _coerce(value, option, key)
-            except ConfigError:
-                continue
-        names = " or ".join("null" if a is type(None) else getattr(a, "__name__", str(a))
-                            for a in typing.get_args(annotation))
-        raise ConfigError(key, f"must be {names}, got {type(value).__name__} {value!r}")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(key, f"must be a list, got {type(value).__name__} {value!r}")
-        (item_type, _ellipsis) = typing.get_args(annotation)
-        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
-    if dataclasses.is_dataclass(annotation):
-        if not isinstance(value, dict):
-            raise ConfigError(key, f"must be a mapping, got {type(value).__name__} {value!r}")
-        allowed = [f.name for f in dataclasses.fields(annotation)]
-        for name in value:
-            if name not in allowed:
-                raise ConfigError(f"{key}.{name}", f"unknown key (allowed: {', '.join(allowed)})")
-        return _build(annotation, value, key, None)
-    if annotation is type(None):
-        if value is not None:
-            raise ConfigError(key, f"must be null, got {type(value).__name__} {value!r}")
-        return None
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(key, f"must be a number, got {type(value).__name__} {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(key, f"must be finite, got {value}")
-        return float(value)
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"must be an integer, got {type(value).__name__} {value!r}")
-        return value
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(key, f"must be true or false, got {type(value).__name__} {value!r}")
-        return value
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(key, f"must be a string, got {type(value).__name__} {value!r}")
-        return value
-    raise TypeError(f"unsupported annotation {annotation!r} for {key}")
-
-
-def _build(cls: type, data: dict, path: str, source: str | None) -> Any:
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name == "source":
-            continue
-        key = f"{path}.{f.name}" if path else f.name
-        if f.name not in data:
-            if f.default is not dataclasses.MISSING:
-                kwargs[f.name] = f.default
-                continue
-            raise ConfigError(key, "missing", source)
-        annotation = hints[f.name]
-        try:
-            if dataclasses.is_dataclass(annotation):
-                kwargs[f.name] = _build(annotation, data[f.name], key, source)
-            else:
-                kwargs[f.name] = _coerce(data[f.name], annotation, key)
-        except ConfigError as err:
-            raise err.located(source) from None
-    if cls is Config:
-        kwargs["source"] = source
-    obj = cls(**kwargs)
-    try:
-        obj.validate(path)
-    except ConfigError as err:
-        raise err.located(source) from None
-    return obj
+    docs/configuration.schema.json holds it; ``alpfusion config --schema`` prints it.
+    """
+    return Config.model_json_schema()
 
 
 def default_config_text() -> str:
     """The YAML text of the configuration shipped with the package."""
-    return resources.files("alpfusion").joinpath("data/default.yaml").read_text()
+    return resources.files("alpfusion").joinpath("data/default.yaml").read_text(encoding="utf-8")
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -469,20 +444,122 @@ def load_config(path: str | Path | None = None) -> Config:
     A file may give only the keys it changes. Unknown keys, wrong types and impossible values
     raise `ConfigError` naming the file, the dotted key and the problem.
     """
-    base = yaml.safe_load(default_config_text())
+    default = yaml.safe_load(default_config_text())
     if path is None:
-        return _build(Config, base, "", "<default>")
+        return _validated(default, "<default>")
     source = str(path)
+    return _validated(_overlay(default, _read_yaml(Path(path), source)), source)
+
+
+def _read_yaml(path: Path, source: str) -> dict[str, Any]:
+    """The mapping of sections in a YAML file (empty for an empty file)."""
     try:
-        text = Path(path).read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as err:
         raise ConfigError("<file>", f"cannot read: {err.strerror}", source) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError("<file>", f"not UTF-8 (byte {err.start}: {err.reason}); save it as UTF-8", source) from None
     try:
-        user = yaml.safe_load(text) or {}
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError("<file>", f"not valid YAML: {err}", source) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("<top>", f"must be a mapping of sections (beam: ..., signal: ...), got {type(data).__name__}",
+                          source)
+    return data
+
+
+def _overlay(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """`base` with the keys of `overlay`, mappings merged key by key (validation judges the keys)."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = _overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validated(data: dict[str, Any], source: str) -> Config:
+    """The Config of `data`, or the ConfigError of its first problem."""
     try:
-        merged = _merge(base, user, "")
-    except ConfigError as err:
-        raise err.located(source) from None
-    return _build(Config, merged, "", source)
+        cfg = Config.model_validate(data)
+    except ValidationError as err:
+        raise _config_error(err, source) from None
+    cfg._source = source
+    return cfg
+
+
+_EXPECTED = {"float_type": "a number", "int_type": "an integer", "bool_type": "true or false",
+             "string_type": "a string", "model_type": "a mapping", "tuple_type": "a list"}
+"""What the value of a key must be, by the type of pydantic's error."""
+
+
+def _config_error(err: ValidationError, source: str) -> ConfigError:
+    """The first problem of a pydantic ValidationError, as a ConfigError naming the key.
+
+    Allowed keys and bounds are read from the JSON schema, so the messages follow the declarations;
+    an error of a kind not listed keeps pydantic's words.
+    """
+    first = err.errors()[0]
+    loc, value, ctx = first["loc"], first["input"], first.get("ctx", {})
+    match first["type"]:
+        case "value_error":  # a validator of this module: its message, and the key it names
+            loc += getattr(ctx["error"], "loc", ())
+            problem = str(ctx["error"])
+        case "extra_forbidden" | "invalid_key":  # invalid_key: a key that is not even a string (YAML's 1:)
+            loc = (*loc[:-1], str(loc[-1]))
+            allowed = _schema_at(loc[:-1])[0].get("properties", {})
+            problem = f"unknown key (allowed: {', '.join(sorted(allowed))})"
+        case "finite_number":
+            problem = f"must be finite, got {value}"
+        case "literal_error":
+            problem = f"must be {ctx['expected']}, got {value!r}"
+        case "too_short":
+            problem = "must not be empty"
+        case "string_pattern_mismatch":
+            problem = f"must match {ctx['pattern']}, got {value!r}"
+        case "greater_than" | "greater_than_equal" | "less_than" | "less_than_equal":
+            schema, nullable = _schema_at(loc)
+            problem = f"{_range(schema)}{' or null' if nullable else ''}, got {value}"
+        case kind if kind in _EXPECTED:
+            nullable = _schema_at(loc)[1]
+            problem = f"must be {_EXPECTED[kind]}{' or null' if nullable else ''}, got {type(value).__name__} {value!r}"
+        case _:
+            problem = first["msg"]
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).removeprefix(".")
+    return ConfigError(key, problem, source)
+
+
+def _schema_at(loc: tuple[str | int, ...]) -> tuple[dict[str, Any], bool]:
+    """The JSON schema of the key at `loc` (references resolved), and whether it may be null."""
+    root = config_schema()
+    node, nullable = root, False
+    for part in loc:
+        node = node.get("items", {}) if isinstance(part, int) else node.get("properties", {}).get(part, {})
+        options = node.get("anyOf", [node])
+        values = [option for option in options if option.get("type") != "null"]
+        nullable = len(values) < len(options)
+        node = values[0] if len(values) == 1 else node
+        node = root["$defs"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+    return node, nullable
+
+
+def _range(schema: dict[str, Any]) -> str:
+    """The allowed values of a number, from its JSON schema: 'must lie in [0, 90)', 'must be positive'."""
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    high = schema.get("maximum", schema.get("exclusiveMaximum"))
+    low_open, high_open = "exclusiveMinimum" in schema, "exclusiveMaximum" in schema
+    if low is not None and high is not None:
+        return f"must lie in {'(' if low_open else '['}{_number(low)}, {_number(high)}{')' if high_open else ']'}"
+    if high is not None:
+        return f"must be {'below' if high_open else 'at most'} {_number(high)}"
+    if low == 0:
+        return "must be positive" if low_open else "must be non-negative"
+    return f"must {'exceed' if low_open else 'be at least'} {_number(low)}"
+
+
+def _number(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"

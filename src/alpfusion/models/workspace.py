@@ -45,7 +45,7 @@ import hist
 import numpy as np
 
 from ..atomic import atomic_path, write_json
-from ..config import Statistics
+from ..config import EMPTY_BINS, Statistics
 from ..errors import AlpfusionError
 from ..processors.results import ProcessingResult
 from ..processors.selection import MassHypothesis
@@ -56,7 +56,6 @@ FLOOR = "mc_floor"
 DATA = "asimov_data"
 POI = "mu"
 SMOOTH = "smooth_background"
-TREATMENTS = ("none", "floor", "smooth")
 
 
 class ModelError(AlpfusionError, ValueError):
@@ -73,8 +72,8 @@ class EmptyBins:
     smooth_slices: int = 8  # m_ee slices of the smooth model
 
     def __post_init__(self):
-        if self.treatment not in TREATMENTS:
-            raise ModelError(f"empty-bin treatment must be one of {TREATMENTS}, got '{self.treatment}'")
+        if self.treatment not in EMPTY_BINS:
+            raise ModelError(f"empty-bin treatment must be one of {EMPTY_BINS}, got '{self.treatment}'")
         if self.floor_yield is not None and not self.floor_yield > 0:
             raise ModelError(f"floor yield must be positive, got {self.floor_yield}")
         if not self.floor_uncertainty > 0:

@@ -70,9 +70,10 @@ def inspect_sample(path: str | os.PathLike, cfg: Config) -> SampleInfo:
     try:
         with uproot.open(path) as rootfile:
             for chunk in rootfile[EVENTS_TREE].iterate(["weight"], step_size=1_000_000, library="np"):
-                y = chunk["weight"] * to_yield
-                total += float(y.sum())
-                total2 += float((y * y).sum())
+                with np.errstate(over="ignore"):  # an overflow is reported below, naming the file
+                    y = chunk["weight"] * to_yield
+                    total += float(y.sum())
+                    total2 += float((y * y).sum())
     except Exception as err:
         raise ProcessingError(f"{path}: cannot read the weights ({_describe(err)})") from err
     if not (math.isfinite(total) and math.isfinite(total2)):

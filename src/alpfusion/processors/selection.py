@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Config
+from ..constants import DELTA_M2_MASS_SCALE
 from . import ProcessingError
 
 __all__ = [
@@ -35,7 +36,7 @@ CUTS = ("all", "acceptance", "missing_mass", "e_miss", "eta_miss")
 
 def missing_mass2_resolution(m_a: float) -> float:
     """delta_m2(m_a) = 1 - (m_a / 10 GeV)^4, in GeV^2 (physics.md section 4)."""
-    return 1.0 - (m_a / 10.0) ** 4
+    return 1.0 - (m_a / DELTA_M2_MASS_SCALE) ** 4
 
 
 def e_miss_max(m_a: float, sqrt_s: float) -> float:

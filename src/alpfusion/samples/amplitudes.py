@@ -28,9 +28,8 @@ import math
 
 import numpy as np
 
+from ..config import COMPONENTS
 from .dirac import current, eps_vector, msq, polarisations, u_spinor, v_spinor
-
-COMPONENTS = ("both", "fusion", "dalitz")
 
 
 def _check_component(component: str) -> None:

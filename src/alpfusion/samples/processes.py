@@ -56,9 +56,8 @@ class SignalSettings:
         if inclusive:
             acc = FULL_ACCEPTANCE
         elif theta_min_deg is not None:
-            acc = Acceptance(theta_min_deg=theta_min_deg, theta_max_deg=180.0 - theta_min_deg,
-                             energy_min=acc.energy_min, delta_r_ee_min=acc.delta_r_ee_min)
-            acc.validate("theta_min")
+            polar = {"theta_min_deg": theta_min_deg, "theta_max_deg": 180.0 - theta_min_deg}
+            acc = cfg.replace(acceptance=polar).acceptance
         return cls(process=process, m_a=m_a, g=cfg.signal.g_ref, sqrt_s=cfg.beam.sqrt_s,
                    alpha=cfg.beam.alpha_value, acceptance=acc,
                    electron_mass=constants.M_ELECTRON if cfg.signal.electron_mass else 0.0,
