@@ -25,8 +25,17 @@ def main():
     signals = [p for p in sorted(sample_dir.glob("*.root")) if read_metadata(p).get("m_a") is not None]
     full = cfg.backgrounds.tautau.events
     sizes = [full // 8, full // 4, full // 2, full]
-    tables = {n: limits_with_background(cfg, signals, Path(__file__).parent / ".cache" / "convergence",
-                                        events=n, seed=cfg.generation.seed, workers=2) for n in sizes}
+    tables = {
+        n: limits_with_background(
+            cfg,
+            signals,
+            Path(__file__).parent / ".cache" / "convergence",
+            events=n,
+            seed=cfg.generation.seed,
+            workers=2,
+        )
+        for n in sizes
+    }
     print(f"empty-bin treatment: {cfg.statistics.empty_bins}")
     print(f"{'m_a':>6} " + " ".join(f"{'g(L) ' + str(n):>14} {'g(CLs) ' + str(n):>16}" for n in sizes))
     for rows in zip(*tables.values()):

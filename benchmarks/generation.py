@@ -41,8 +41,10 @@ def generation_rate(gen, n_events, chunk_size, label, kept):
     start = time.process_time()
     written = sum(len(chunk["weight"]) for chunk in stream.chunks())
     cpu = time.process_time() - start
-    print(f"{label:<15}: {n_events / cpu:10.0f} draws/s/core  {written / cpu:10.0f} events/s/core "
-          f"({written} of {n_events} draws {kept}, {cpu:.2f} s CPU)")
+    print(
+        f"{label:<15}: {n_events / cpu:10.0f} draws/s/core  {written / cpu:10.0f} events/s/core "
+        f"({written} of {n_events} draws {kept}, {cpu:.2f} s CPU)"
+    )
 
 
 def throughput(cfg, n_events):
@@ -66,24 +68,26 @@ def time_to_precision(cfg, target=0.005):
         res = generator(cfg, vegas).train()
         cpu = time.process_time() - start
         flag = "reached" if res.relative_error <= target else "not reached"
-        print(f"  neval {neval:6d} x 9 iterations: sigma = {res.sigma * 1e6:7.3f} +- {res.error * 1e6:.3f} ab "
-              f"(rel {res.relative_error:.2%}), {cpu:5.1f} s CPU, {flag}")
+        print(
+            f"  neval {neval:6d} x 9 iterations: sigma = {res.sigma * 1e6:7.3f} +- {res.error * 1e6:.3f} ab "
+            f"(rel {res.relative_error:.2%}), {cpu:5.1f} s CPU, {flag}"
+        )
 
 
 def memory(n_events, chunk_size):
     """Peak RSS (MiB) of a child process that writes one sample."""
     code = (
         "import resource, sys, tempfile, pathlib\n"
-        "sys.path.insert(0, %r)\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from generation import generator\n"
         "from alpfusion.config import load_config\n"
         "from alpfusion.samples.rootio import write_sample\n"
         "cfg = load_config()\n"
         "gen = generator(cfg)\n"
         "with tempfile.TemporaryDirectory() as tmp:\n"
-        "    write_sample(pathlib.Path(tmp) / 'm.root', gen.events(%d, %d))\n"
+        f"    write_sample(pathlib.Path(tmp) / 'm.root', gen.events({n_events}, {chunk_size}))\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    ) % (str(Path(__file__).parent), n_events, chunk_size)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 

@@ -15,9 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from alpfusion.processors.run import load_result
+
 from alpfusion.config import load_config
 from alpfusion.fits.scan import format_table, run_scan
-from alpfusion.processors.run import load_result
 
 
 def main():
@@ -34,8 +35,10 @@ def main():
         rows, _ = run_scan(result, cfg, tmp, workers=2)
         wall = time.perf_counter() - start
     print(format_table(rows, cfg.signal.g_ref), end="")
-    print(f"{len(rows)} mass points, Lambda + asymptotic CLs with +-1, +-2 sigma bands: {wall:.1f} s wall on 2 workers "
-          f"({wall / len(rows):.2f} s per mass point)")
+    print(
+        f"{len(rows)} mass points, Lambda + asymptotic CLs with +-1, +-2 sigma bands: {wall:.1f} s wall on 2 workers "
+        f"({wall / len(rows):.2f} s per mass point)"
+    )
 
 
 if __name__ == "__main__":

@@ -132,46 +132,83 @@ def child(executor: str, workers: int, path: str, warm_up: str, chunk_size: int,
             from distributed import LocalCluster
 
             start = time.perf_counter()
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             scheduler = cluster.scheduler_address
             startup = time.perf_counter() - start
         if warm_up != "-":
-            process_samples(cfg, [warm_up], executor=executor, workers=workers, chunk_size=chunk_size,
-                            scheduler=scheduler)
+            process_samples(
+                cfg, [warm_up], executor=executor, workers=workers, chunk_size=chunk_size, scheduler=scheduler
+            )
         time.sleep(2 * tree.interval)
         cpu_start = dict(tree.cpu)
         start = time.perf_counter()
-        result = process_samples(cfg, [path], executor=executor, workers=workers, chunk_size=chunk_size,
-                                 scheduler=scheduler)
+        result = process_samples(
+            cfg, [path], executor=executor, workers=workers, chunk_size=chunk_size, scheduler=scheduler
+        )
         wall = time.perf_counter() - start
         time.sleep(2 * tree.interval)
         cpu = tree.cpu_since(cpu_start)
         if cluster is not None:
             cluster.close()
     with open(out, "wb") as stream:
-        pickle.dump({"wall": wall, "cpu": cpu, "startup": startup, "peak_single": tree.peak_single,
-                     "peak_total": tree.peak_total, "histograms": result.histograms}, stream)
+        pickle.dump(
+            {
+                "wall": wall,
+                "cpu": cpu,
+                "startup": startup,
+                "peak_single": tree.peak_single,
+                "peak_total": tree.peak_total,
+                "histograms": result.histograms,
+            },
+            stream,
+        )
 
 
 def identical(a: dict, b: dict) -> bool:
-    return all(np.array_equal(h.values(flow=True), b[s][n].values(flow=True))
-               and (h.variances() is None or np.array_equal(h.variances(flow=True), b[s][n].variances(flow=True)))
-               for s in a for n, h in a[s].items())
+    return all(
+        np.array_equal(h.values(flow=True), b[s][n].values(flow=True))
+        and (h.variances() is None or np.array_equal(h.variances(flow=True), b[s][n].variances(flow=True)))
+        for s in a
+        for n, h in a[s].items()
+    )
 
 
-def measured(executor: str, workers: int, path: Path, warm_up: Path | None, chunk_size: int,
-             copies: int = 1) -> list[dict]:
+def measured(
+    executor: str, workers: int, path: Path, warm_up: Path | None, chunk_size: int, copies: int = 1
+) -> list[dict]:
     """The figures of ``copies`` runs of :func:`child` at once, each in a fresh process."""
     outs = [DATA_DIR / f".bench-{executor}-{copy}.pkl" for copy in range(copies)]
-    procs = [subprocess.Popen([sys.executable, __file__, "--chunk-size", str(chunk_size), "--child", executor,
-                               str(workers), str(path), str(warm_up or "-"), str(out)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for out in outs]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--chunk-size",
+                str(chunk_size),
+                "--child",
+                executor,
+                str(workers),
+                str(path),
+                str(warm_up or "-"),
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for out in outs
+    ]
     figures = []
     for proc, out in zip(procs, outs):
         if proc.wait() != 0:
-            raise RuntimeError(f"the {executor} run failed (exit {proc.returncode}); run its --child command "
-                               "by hand to see why")
+            raise RuntimeError(
+                f"the {executor} run failed (exit {proc.returncode}); run its --child command by hand to see why"
+            )
         with open(out, "rb") as stream:
             figures.append(pickle.load(stream))
         out.unlink()
@@ -183,8 +220,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--chunk-size", type=int, default=load_config().processing.chunk_size)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration; the fastest is shown")
-    parser.add_argument("--child", nargs=5, metavar=("EXECUTOR", "WORKERS", "PATH", "WARM_UP", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=5, metavar=("EXECUTOR", "WORKERS", "PATH", "WARM_UP", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         executor, workers, path, warm_up, out = args.child
@@ -193,9 +231,11 @@ def main() -> None:
     path, warm_up = sample_path(args.events), sample_path(WARM_UP_EVENTS)
     n_events = read_metadata(path)["n_events"]
     cfg = load_config()
-    print(f"sample: {path.name}, {n_events} events (of {args.events} draws), {path.stat().st_size / 2**20:.0f} MiB; "
-          f"{len(cfg.signal.masses)} mass hypotheses; chunk size {args.chunk_size}; "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"sample: {path.name}, {n_events} events (of {args.events} draws), {path.stat().st_size / 2**20:.0f} MiB; "
+        f"{len(cfg.signal.masses)} mass hypotheses; chunk size {args.chunk_size}; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start"
+    )
     configs = [(start, executor, workers) for start in ("cold", "warm") for executor, workers in RUNS]
     configs.append(("pair", "iterative", 1))
     best: dict[tuple, list[dict]] = {}
@@ -204,34 +244,54 @@ def main() -> None:
         print(f"round {attempt + 1} of {args.repeat} ...", flush=True)
         for config in configs:
             start, executor, workers = config
-            figures = measured(executor, workers, path, None if start == "cold" else warm_up, args.chunk_size,
-                               copies=2 if start == "pair" else 1)
+            figures = measured(
+                executor,
+                workers,
+                path,
+                None if start == "cold" else warm_up,
+                args.chunk_size,
+                copies=2 if start == "pair" else 1,
+            )
             walls[config].append(max(f["wall"] for f in figures))
             if walls[config][-1] <= min(walls[config]):
                 best[config] = figures
     print(f"\nthe fastest of {args.repeat} runs of each (wall times of all runs in brackets)")
     for start in ("cold", "warm"):
-        print(f"\n{start}: " + ("each run is its process's first" if start == "cold" else
-                                 f"after a run over {WARM_UP_EVENTS} events in the same process and cluster"))
-        print(f"{'executor':<22}{'wall/s':>8}{'events/s':>12}{'events/s/core':>15}{'CPU/s':>8}{'events/CPU-s':>14}"
-              f"{'peak RSS/MiB':>14}{'total RSS/MiB':>15}  all walls/s")
+        print(
+            f"\n{start}: "
+            + (
+                "each run is its process's first"
+                if start == "cold"
+                else f"after a run over {WARM_UP_EVENTS} events in the same process and cluster"
+            )
+        )
+        print(
+            f"{'executor':<22}{'wall/s':>8}{'events/s':>12}{'events/s/core':>15}{'CPU/s':>8}{'events/CPU-s':>14}"
+            f"{'peak RSS/MiB':>14}{'total RSS/MiB':>15}  all walls/s"
+        )
         for executor, workers in RUNS:
             r = best[start, executor, workers][0]
             label = executor if workers == 1 else f"{executor} ({workers} workers)"
             rate = n_events / r["wall"]
-            print(f"{label:<22}{r['wall']:>8.2f}{rate:>12.3g}{rate / workers:>15.3g}{r['cpu']:>8.1f}"
-                  f"{n_events / r['cpu']:>14.3g}{r['peak_single'] / 2**20:>14.0f}{r['peak_total'] / 2**20:>15.0f}"
-                  f"  [{', '.join(f'{w:.2f}' for w in walls[start, executor, workers])}]")
+            print(
+                f"{label:<22}{r['wall']:>8.2f}{rate:>12.3g}{rate / workers:>15.3g}{r['cpu']:>8.1f}"
+                f"{n_events / r['cpu']:>14.3g}{r['peak_single'] / 2**20:>14.0f}{r['peak_total'] / 2**20:>15.0f}"
+                f"  [{', '.join(f'{w:.2f}' for w in walls[start, executor, workers])}]"
+            )
         base = best[start, "iterative", 1][0]["wall"]
         for executor, workers in RUNS[1:]:
             r = best[start, executor, workers][0]
-            print(f"speed-up of {executor} with {workers} workers: {base / r['wall']:.2f} (ideal {workers})"
-                  + (f"; LocalCluster start-up {r['startup']:.1f} s, not included" if executor == "dask" else ""))
+            print(
+                f"speed-up of {executor} with {workers} workers: {base / r['wall']:.2f} (ideal {workers})"
+                + (f"; LocalCluster start-up {r['startup']:.1f} s, not included" if executor == "dask" else "")
+            )
     pair = best["pair", "iterative", 1]
     ceiling = 2 * best["warm", "iterative", 1][0]["wall"] / max(r["wall"] for r in pair)
-    print(f"\nthe machine's ceiling: two warm iterative runs at once, each over all {n_events} events, take "
-          f"{pair[0]['wall']:.2f} s and {pair[1]['wall']:.2f} s: a speed-up of {ceiling:.2f} for 2 workers "
-          f"(ideal 2)  [slower of the pair/s: {', '.join(f'{w:.2f}' for w in walls['pair', 'iterative', 1])}]")
+    print(
+        f"\nthe machine's ceiling: two warm iterative runs at once, each over all {n_events} events, take "
+        f"{pair[0]['wall']:.2f} s and {pair[1]['wall']:.2f} s: a speed-up of {ceiling:.2f} for 2 workers "
+        f"(ideal 2)  [slower of the pair/s: {', '.join(f'{w:.2f}' for w in walls['pair', 'iterative', 1])}]"
+    )
     reference = best["cold", "iterative", 1][0]["histograms"]
     same = all(identical(reference, r["histograms"]) for figures in best.values() for r in figures)
     print("\nhistograms identical across executors and runs:", json.dumps(same))

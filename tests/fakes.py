@@ -29,8 +29,9 @@ def boost_from_rest(p: np.ndarray, parent: np.ndarray, mass: np.ndarray) -> np.n
     return np.concatenate([energy[:, None], mom], axis=-1)
 
 
-def two_body(parent: np.ndarray, m1: np.ndarray | float, m2: np.ndarray | float,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def two_body(
+    parent: np.ndarray, m1: np.ndarray | float, m2: np.ndarray | float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Isotropic two-body decays (in the parent frame) of four-vectors `parent` into masses m1, m2."""
     n = len(parent)
     mass = np.sqrt(parent[:, 0] ** 2 - np.sum(parent[:, 1:] ** 2, axis=-1))
@@ -53,12 +54,18 @@ def tau_pairs(n: int, rng: np.random.Generator, m_nunu: float = 0.0, sqrt_s: flo
     tau_plus = np.concatenate([e_tau, -p_tau * axis], axis=-1)
     e_minus, nn_minus = two_body(tau_minus, 0.0, m_nunu, rng)
     e_plus, nn_plus = two_body(tau_plus, 0.0, m_nunu, rng)
-    return {"e_minus": e_minus, "e_plus": e_plus, "invisible": nn_minus + nn_plus,
-            "tau_minus": tau_minus, "tau_plus": tau_plus}
+    return {
+        "e_minus": e_minus,
+        "e_plus": e_plus,
+        "invisible": nn_minus + nn_plus,
+        "tau_minus": tau_minus,
+        "tau_plus": tau_plus,
+    }
 
 
-def signal_like(n: int, rng: np.random.Generator, m_a: float, sqrt_s: float = SQRT_S,
-                electron_mass: float = 0.0) -> dict[str, np.ndarray]:
+def signal_like(
+    n: int, rng: np.random.Generator, m_a: float, sqrt_s: float = SQRT_S, electron_mass: float = 0.0
+) -> dict[str, np.ndarray]:
     """e+e- -> e+e- a kinematics: an invisible four-vector of mass m_a recoiling against an e+e- pair
     of uniform mass in (2 m_e, sqrt(s) - m_a), both decays isotropic. Four-vectors (n, 4)."""
     m_pair = rng.uniform(2.0 * electron_mass + 1e-3, sqrt_s - m_a - 1e-3, n)
@@ -71,8 +78,14 @@ def signal_like(n: int, rng: np.random.Generator, m_a: float, sqrt_s: float = SQ
 class FakeStream:
     """An alpfusion EventStream (rootio protocol) of given four-vectors and weights."""
 
-    def __init__(self, momenta: dict[str, np.ndarray], weight: np.ndarray | float, chunk_size: int = 100_000,
-                 m_a: float | None = None, process: str = "fake"):
+    def __init__(
+        self,
+        momenta: dict[str, np.ndarray],
+        weight: np.ndarray | float,
+        chunk_size: int = 100_000,
+        m_a: float | None = None,
+        process: str = "fake",
+    ):
         self.particles = tuple(momenta)
         self.momenta = momenta
         n = len(next(iter(momenta.values())))
@@ -85,16 +98,30 @@ class FakeStream:
         n = len(self.weight)
         for start in range(0, n, self.chunk_size):
             stop = min(n, start + self.chunk_size)
-            chunk = {f"{p}_{c}": np.ascontiguousarray(v[start:stop, j])
-                     for p, v in self.momenta.items() for j, c in enumerate(("E", "px", "py", "pz"))}
+            chunk = {
+                f"{p}_{c}": np.ascontiguousarray(v[start:stop, j])
+                for p, v in self.momenta.items()
+                for j, c in enumerate(("E", "px", "py", "pz"))
+            }
             chunk["weight"] = np.ascontiguousarray(self.weight[start:stop])
             chunk["event"] = np.arange(start, stop, dtype=np.uint64)
             yield chunk
 
     def metadata(self) -> dict:
-        return {"process": self.process, "m_a": self.m_a, "g_ref": None, "sqrt_s": SQRT_S, "cuts": {},
-                "sigma_pb": float(self.weight.sum()), "sigma_err_pb": 0.0, "n_events": len(self.weight),
-                "seed": None, "alpfusion_version": "test", "config_hash": None, "particles": list(self.particles)}
+        return {
+            "process": self.process,
+            "m_a": self.m_a,
+            "g_ref": None,
+            "sqrt_s": SQRT_S,
+            "cuts": {},
+            "sigma_pb": float(self.weight.sum()),
+            "sigma_err_pb": 0.0,
+            "n_events": len(self.weight),
+            "seed": None,
+            "alpfusion_version": "test",
+            "config_hash": None,
+            "particles": list(self.particles),
+        }
 
 
 def fake_result(histograms: dict, masses: dict, hypotheses, luminosity_fb: float = 50_000.0):
@@ -103,8 +130,19 @@ def fake_result(histograms: dict, masses: dict, hypotheses, luminosity_fb: float
     from alpfusion.processors.processor import SampleInfo
     from alpfusion.processors.results import ProcessingResult
 
-    samples = {name: SampleInfo(name=name, path=f"{name}.root", kind="background" if m_a is None else "signal",
-                                process="test", m_a=m_a, particles=("e_minus", "e_plus"), n_events=0,
-                                sigma_pb=0.0, yield_quantum=1.0, yield2_quantum=1.0)
-               for name, m_a in masses.items()}
+    samples = {
+        name: SampleInfo(
+            name=name,
+            path=f"{name}.root",
+            kind="background" if m_a is None else "signal",
+            process="test",
+            m_a=m_a,
+            particles=("e_minus", "e_plus"),
+            n_events=0,
+            sigma_pb=0.0,
+            yield_quantum=1.0,
+            yield2_quantum=1.0,
+        )
+        for name, m_a in masses.items()
+    }
     return ProcessingResult(histograms, samples, tuple(hypotheses), luminosity_fb, {}, "test", {})

@@ -73,8 +73,9 @@ def test_eea_cp_symmetry(electron_mass):
     parity = np.array([1.0, -1.0, -1.0, -1.0])
     for component in ("both", "fusion", "dalitz"):
         a = me2_ee_to_eea(p1, p2, p3, p4, g=G, alpha=ALPHA, electron_mass=electron_mass, component=component)[0]
-        b = me2_ee_to_eea(p1, p2, p4 * parity, p3 * parity, g=G, alpha=ALPHA,
-                          electron_mass=electron_mass, component=component)[0]
+        b = me2_ee_to_eea(
+            p1, p2, p4 * parity, p3 * parity, g=G, alpha=ALPHA, electron_mass=electron_mass, component=component
+        )[0]
         assert np.allclose(a, b, rtol=1e-9, atol=0)
     # a plain exchange of e- and e+ momenta is not a symmetry: the test above can fail
     c = me2_ee_to_eea(p1, p2, p4, p3, g=G, alpha=ALPHA, electron_mass=electron_mass)[0]
@@ -88,8 +89,12 @@ def test_gamma_a_gauge_invariance(monkeypatch):
     original = amplitudes.polarisations
     ref = amplitudes.amplitudes_ee_to_gamma_a(p1, p2, k, g=G, alpha=ALPHA)
     monkeypatch.setattr(amplitudes, "polarisations", lambda kk: np.repeat(kk[:, None, :], 2, axis=1) + 0j)
-    assert np.max(np.abs(amplitudes.amplitudes_ee_to_gamma_a(p1, p2, k, g=G, alpha=ALPHA))) < 1e-14 * np.max(np.abs(ref))
-    monkeypatch.setattr(amplitudes, "polarisations", lambda kk: original(kk) + (0.7 - 0.3j) * kk[:, None, :] / kk[:, :1, None])
+    assert np.max(np.abs(amplitudes.amplitudes_ee_to_gamma_a(p1, p2, k, g=G, alpha=ALPHA))) < 1e-14 * np.max(
+        np.abs(ref)
+    )
+    monkeypatch.setattr(
+        amplitudes, "polarisations", lambda kk: original(kk) + (0.7 - 0.3j) * kk[:, None, :] / kk[:, :1, None]
+    )
     assert np.allclose(amplitudes.amplitudes_ee_to_gamma_a(p1, p2, k, g=G, alpha=ALPHA), ref, rtol=1e-12, atol=0)
 
 
@@ -111,6 +116,7 @@ def test_eea_gauge_invariance_of_virtual_photons(monkeypatch, electron_mass):
             spinor = make(p, m)
             tags[id(spinor)] = legs[id(p)]
             return spinor
+
         return wrapped
 
     original_current = amplitudes.current

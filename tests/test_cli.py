@@ -34,8 +34,9 @@ def test_generate_in_parallel_writes_the_same_files(tmp_path):
     cfg.write_text(SMALL)
     runner = CliRunner()
     for workers in ("1", "2"):
-        res = runner.invoke(main, ["-c", str(cfg), "generate", "-m", "1,3,6", "-o", str(tmp_path / workers),
-                                   "-j", workers])
+        res = runner.invoke(
+            main, ["-c", str(cfg), "generate", "-m", "1,3,6", "-o", str(tmp_path / workers), "-j", workers]
+        )
         assert res.exit_code == 0, res.output
         assert res.output.count("events, sigma = ") == 3
     for m_a in (1, 3, 6):
@@ -51,8 +52,9 @@ def test_xsec_formats(tmp_path):
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)["rows"]
     assert rows[0]["process"] == "ee_to_gamma_a" and rows[0]["sigma_fb"] > 0
-    res = runner.invoke(main, ["-c", str(cfg), "xsec", "-p", "ee_to_gamma_a", "-m", "1", "--theta-min", "17",
-                               "--format", "csv"])
+    res = runner.invoke(
+        main, ["-c", str(cfg), "xsec", "-p", "ee_to_gamma_a", "-m", "1", "--theta-min", "17", "--format", "csv"]
+    )
     assert res.output.splitlines()[0] == "process,m_a,component,theta_min_deg,sigma_fb,error_fb"
     assert res.output.splitlines()[1].startswith("ee_to_gamma_a,1.0,-,17.0,")
 
@@ -81,6 +83,7 @@ def test_config_command():
 
 def test_import_lhe(tmp_path):
     from pathlib import Path
+
     lhe = Path(__file__).parent / "data" / "ee_to_eea_ma1.lhe"
     res = CliRunner().invoke(main, ["import-lhe", str(lhe), "-o", str(tmp_path / "mg.root")])
     assert res.exit_code == 0, res.output
@@ -96,9 +99,17 @@ def test_run_makes_every_output_and_resumes(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["-c", str(cfg), "run", "-o", str(out)])
     assert res.exit_code == 0, res.output
-    for name in ("samples/ee_to_eea_ma1.root", "samples/ee_to_eea_ma3.root", "samples/ee_to_tautau.root",
-                 "cuts/cuts.yaml", "histograms/histograms.root", "limits/limits.csv", "limits/reach.png",
-                 "limits/published/BkgOnly.json", "limits/published/patchset.json"):
+    for name in (
+        "samples/ee_to_eea_ma1.root",
+        "samples/ee_to_eea_ma3.root",
+        "samples/ee_to_tautau.root",
+        "cuts/cuts.yaml",
+        "histograms/histograms.root",
+        "limits/limits.csv",
+        "limits/reach.png",
+        "limits/published/BkgOnly.json",
+        "limits/published/patchset.json",
+    ):
         assert (out / name).is_file(), name
     assert len((out / "limits/limits.csv").read_text().splitlines()) == 3
     again = runner.invoke(main, ["-c", str(cfg), "run", "-o", str(out)])

@@ -49,8 +49,9 @@ def test_the_seed_of_a_mass_does_not_depend_on_the_other_masses(tmp_path):
     assert again.output.count("up to date, kept") == 1  # ma1 kept, ma0.5 made
 
 
-@pytest.mark.parametrize("args, fragment", [(["-n", "0"], "--events"), (["-n", "-5"], "--events"),
-                                            (["--seed", "-1"], "--seed")])
+@pytest.mark.parametrize(
+    "args, fragment", [(["-n", "0"], "--events"), (["-n", "-5"], "--events"), (["--seed", "-1"], "--seed")]
+)
 def test_impossible_generation_requests_are_refused(tmp_path, args, fragment):
     assert_message(cli(tmp_path, "generate", "-m", "1", *args, "-o", tmp_path), fragment)
 
@@ -167,9 +168,16 @@ def test_written_files_follow_the_umask(tmp_path):
     try:
         out = tmp_path / "output"
         workflow.run(small_config(), out)
-        for name in ("cuts/cuts.yaml", "limits/configs/ma1p000.yml", "limits/templates.root",
-                     "limits/published/patchset.json", "limits/limits.csv", "histograms/histograms.npz",
-                     "samples/ee_to_tautau.root", "provenance.json"):
+        for name in (
+            "cuts/cuts.yaml",
+            "limits/configs/ma1p000.yml",
+            "limits/templates.root",
+            "limits/published/patchset.json",
+            "limits/limits.csv",
+            "histograms/histograms.npz",
+            "samples/ee_to_tautau.root",
+            "provenance.json",
+        ):
             assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
         assert stat.S_IMODE((out / "limits").stat().st_mode) == 0o755
     finally:

@@ -67,8 +67,12 @@ def test_deviates_depend_only_on_seed_sample_particle_component_and_event(cfg):
     z = standard_normals(key, event)
     assert np.array_equal(z[12_345:54_321], standard_normals(key, event[12_345:54_321]))
     assert np.array_equal(z[::-1], standard_normals(key, event[::-1]))
-    others = [stream_key(2, "sample", "e_minus", "E"), stream_key(1, "other", "e_minus", "E"),
-              stream_key(1, "sample", "e_plus", "E"), stream_key(1, "sample", "e_minus", "theta")]
+    others = [
+        stream_key(2, "sample", "e_minus", "E"),
+        stream_key(1, "other", "e_minus", "E"),
+        stream_key(1, "sample", "e_plus", "E"),
+        stream_key(1, "sample", "e_minus", "theta"),
+    ]
     assert len({int(key)} | {int(k) for k in others}) == 5
     for other in others:
         assert abs(np.corrcoef(z, standard_normals(other, event))[0, 1]) < 4.0 / np.sqrt(len(z))
@@ -89,8 +93,9 @@ def test_smearing_does_not_depend_on_chunking_and_switches_off(cfg):
     other_seed = components(smear(true, cfg.replace(detector={"seed": 1}).detector, "s", "e_plus", event))
     assert not np.any(other_seed[0] == whole[0])
     off = cfg.replace(detector={"smearing": False}).detector
-    assert all(np.array_equal(a, b) for a, b in zip(components(smear(true, off, "s", "e_plus", event)),
-                                                      components(true)))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(components(smear(true, off, "s", "e_plus", event)), components(true))
+    )
 
 
 def test_event_acceptance_uses_the_shared_definition_and_vetoes_photons(cfg):
@@ -104,13 +109,19 @@ def test_event_acceptance_uses_the_shared_definition_and_vetoes_photons(cfg):
         parts[name] = np.concatenate([e[:, None], e[:, None] * d], axis=1)
     vecs = {name: four_momenta(*p.T) for name, p in parts.items()}
     ok = event_accepted(vecs["e_minus"], vecs["e_plus"], [vecs["photon"]], acc)
-    expected = in_acceptance(parts["e_minus"], acc) & in_acceptance(parts["e_plus"], acc) & ~in_acceptance(parts["photon"], acc)
+    expected = (
+        in_acceptance(parts["e_minus"], acc)
+        & in_acceptance(parts["e_plus"], acc)
+        & ~in_acceptance(parts["photon"], acc)
+    )
     assert np.array_equal(ok, expected) and 0 < ok.sum() < n
     # truth order: the acceptance of the true momenta; smeared order: of the measured ones
     event = np.arange(n, dtype=np.uint64)
     e_minus, _, mask = measure(vecs, event, cfg.detector, acc, "s")
     assert np.array_equal(mask, ok) and len(e_minus) == ok.sum()
-    assert np.array_equal(components(e_minus)[0], components(smear(vecs["e_minus"][ok], cfg.detector, "s", "e_minus", event[ok]))[0])
+    assert np.array_equal(
+        components(e_minus)[0], components(smear(vecs["e_minus"][ok], cfg.detector, "s", "e_minus", event[ok]))[0]
+    )
     measured = cfg.replace(detector={"acceptance_on": "smeared"}).detector
     _, _, mask = measure(vecs, event, measured, acc, "s")
     seen = {name: smear(v, measured, "s", name, event) for name, v in vecs.items()}

@@ -79,8 +79,12 @@ def test_currents_are_conserved(mass):
     p1, p2 = random_momenta(50, mass, seed=5), random_momenta(50, mass, seed=6)
     u1, u2, v1, v2 = u_spinor(p1, mass), u_spinor(p2, mass), v_spinor(p1, mass), v_spinor(p2, mass)
     scale = np.einsum("ni,ni->n", p1, p1 * [1, 1, 1, 1]) + np.einsum("ni,ni->n", p2, p2 * [1, 1, 1, 1])
-    for j, q in ((current(u2, u1), p1 - p2), (current(v1, v2), p1 - p2), (current(v2, u1), p1 + p2),
-                 (current(u2, v1), p1 + p2)):
+    for j, q in (
+        (current(u2, u1), p1 - p2),
+        (current(v1, v2), p1 - p2),
+        (current(v2, u1), p1 + p2),
+        (current(u2, v1), p1 + p2),
+    ):
         ward = mdot(j, q[:, None, None, :])
         assert np.max(np.abs(ward) / scale[:, None, None]) < 1e-13
         assert np.max(np.abs(j)) > 1.0  # the currents themselves are not zero

@@ -70,8 +70,9 @@ def test_eea_against_madgraph(cfg, component):
 
 def test_interference_is_destructive(cfg):
     """The relative sign of the diagrams: sigma(both) < sigma(fusion) + sigma(Dalitz), as MadGraph has it."""
-    pieces = {c: xsec(cfg, "ee_to_eea", 1.0, component=c, vegas=cfg.generation.vegas)
-              for c in ("both", "fusion", "dalitz")}
+    pieces = {
+        c: xsec(cfg, "ee_to_eea", 1.0, component=c, vegas=cfg.generation.vegas) for c in ("both", "fusion", "dalitz")
+    }
     interference = pieces["both"].sigma - pieces["fusion"].sigma - pieces["dalitz"].sigma
     error = math.sqrt(sum(p.error**2 for p in pieces.values()))
     ref = (MADGRAPH_AB["both"][0] - MADGRAPH_AB["fusion"][0] - MADGRAPH_AB["dalitz"][0]) / constants.PB_TO_AB
@@ -93,8 +94,15 @@ def test_inclusive_dalitz_against_kroll_wada(cfg):
     def dsigma_dlnq2(lnq2):
         q2 = math.exp(lnq2)
         lam = s * s + m_a**4 + q2 * q2 - 2 * (s * m_a**2 + m_a**2 * q2 + q2 * s)
-        return (sigma_gamma * alpha / (3 * math.pi) * math.sqrt(1 - 4 * me**2 / q2) * (1 + 2 * me**2 / q2)
-                * lam**1.5 / (s - m_a**2) ** 3)
+        return (
+            sigma_gamma
+            * alpha
+            / (3 * math.pi)
+            * math.sqrt(1 - 4 * me**2 / q2)
+            * (1 + 2 * me**2 / q2)
+            * lam**1.5
+            / (s - m_a**2) ** 3
+        )
 
     exact = quad(dsigma_dlnq2, math.log(4 * me**2), math.log((math.sqrt(s) - m_a) ** 2), limit=200)[0]
     res = xsec(cfg.replace(signal={"electron_mass": True}), "ee_to_eea", m_a, component="dalitz", inclusive=True)
@@ -132,10 +140,11 @@ def test_weights_sum_to_reported_cross_section(cfg, tmp_path):
     assert stored["config_hash"] == cfg.hash and meta["n_events"] == len(arrays["weight"])
     assert np.array_equal(arrays["event"], np.arange(len(arrays["event"])))
     # the event estimate agrees with vegas's own
-    assert compatible(stored["sigma_pb"], stored["sigma_err_pb"], stored["sigma_vegas_pb"], stored["sigma_vegas_err_pb"])
+    assert compatible(
+        stored["sigma_pb"], stored["sigma_err_pb"], stored["sigma_vegas_pb"], stored["sigma_vegas_err_pb"]
+    )
     # every event is physical: inside the acceptance, four-momentum conserved
-    total = sum(np.stack([arrays[f"{p}_{c}"] for c in ("E", "px", "py", "pz")], axis=1)
-                for p in stored["particles"])
+    total = sum(np.stack([arrays[f"{p}_{c}"] for c in ("E", "px", "py", "pz")], axis=1) for p in stored["particles"])
     assert np.allclose(total, [cfg.beam.sqrt_s, 0, 0, 0], atol=1e-9)
     assert arrays["e_minus_E"].min() >= cfg.acceptance.energy_min
 

@@ -16,7 +16,7 @@ def test_lambda_by_hand():
     assert poisson_lambda([2.0, 1.5, 0.0], [3.0, 0.0, 7.0]) == pytest.approx(expected, rel=1e-14)
     # the log-likelihood ratio written out from L(S, B) = (S+B)^B / B! e^-(S+B) (B integer here)
     s, b = 2.0, 3.0
-    log_l = lambda sig: b * math.log(sig + b) - math.lgamma(b + 1) - (sig + b)  # noqa: E731
+    log_l = lambda sig: b * math.log(sig + b) - math.lgamma(b + 1) - (sig + b)
     assert poisson_lambda([s], [b]) == pytest.approx(-2 * (log_l(s) - log_l(0)), rel=1e-14)
 
 
@@ -35,8 +35,16 @@ def test_lambda_limits_and_coupling():
 
 def counting_model():
     """One bin, a signal of 1 event per unit mu, no background and no uncertainty."""
-    spec = {"channels": [{"name": "count", "samples": [
-        {"name": "signal", "data": [1.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]}]}]}
+    spec = {
+        "channels": [
+            {
+                "name": "count",
+                "samples": [
+                    {"name": "signal", "data": [1.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]}
+                ],
+            }
+        ]
+    }
     return pyhf.Model(spec, poi_name="mu")
 
 
@@ -62,9 +70,21 @@ def test_cls_counting_experiment_asymptotic_differs():
 
 def test_cls_large_background_matches_gaussian():
     """For B >> 1 asymptotics hold: the median expected limit is mu S = 1.96 sqrt(B) (CLs on Asimov)."""
-    spec = {"channels": [{"name": "c", "samples": [
-        {"name": "signal", "data": [1.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
-        {"name": "bkg", "data": [10000.0], "modifiers": []}]}]}
+    spec = {
+        "channels": [
+            {
+                "name": "c",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [1.0],
+                        "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
+                    },
+                    {"name": "bkg", "data": [10000.0], "modifiers": []},
+                ],
+            }
+        ]
+    }
     limit = expected_limit(pyhf.Model(spec, poi_name="mu"))
     assert limit.median == pytest.approx(1.96 * 100, rel=0.01)
 
@@ -72,15 +92,32 @@ def test_cls_large_background_matches_gaussian():
 def test_asymptotic_band_agrees_with_pyhf_root_finding():
     """The closed-form band (eq. 89 of arXiv:1007.1727, iterated in sigma(mu)) against pyhf's
     toms748 root finding over `hypotest`, on a model with MC-statistical uncertainties."""
-    spec = {"channels": [{"name": "c", "samples": [
-        {"name": "signal", "data": [2.0, 1.0, 0.5],
-         "modifiers": [{"name": "mu", "type": "normfactor", "data": None},
-                       {"name": "stat", "type": "staterror", "data": [0.2, 0.1, 0.1]}]},
-        {"name": "bkg", "data": [1.0, 4.0, 20.0],
-         "modifiers": [{"name": "stat", "type": "staterror", "data": [0.5, 1.0, 2.0]}]}]}]}
+    spec = {
+        "channels": [
+            {
+                "name": "c",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [2.0, 1.0, 0.5],
+                        "modifiers": [
+                            {"name": "mu", "type": "normfactor", "data": None},
+                            {"name": "stat", "type": "staterror", "data": [0.2, 0.1, 0.1]},
+                        ],
+                    },
+                    {
+                        "name": "bkg",
+                        "data": [1.0, 4.0, 20.0],
+                        "modifiers": [{"name": "stat", "type": "staterror", "data": [0.5, 1.0, 2.0]}],
+                    },
+                ],
+            }
+        ]
+    }
     model = pyhf.Model(spec, poi_name="mu")
     ours = expected_limit(model)
-    data = model.expected_data(np.array([0.0 if i == model.config.poi_index else v
-                                         for i, v in enumerate(model.config.suggested_init())]))
+    data = model.expected_data(
+        np.array([0.0 if i == model.config.poi_index else v for i, v in enumerate(model.config.suggested_init())])
+    )
     _, theirs = pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None)
     assert np.allclose(ours.band, [float(t) for t in theirs], rtol=2e-3)

@@ -30,8 +30,12 @@ EDGES = np.geomspace(0.1, 10.0, 41)
 
 
 def analysis_histogram(m_ee, m_tau, weight, region):
-    h = hist.Hist(hist.axis.StrCategory(list(REGIONS), name="region"), hist.axis.Variable(EDGES, name="m_ee"),
-                  hist.axis.Variable(EDGES, name="m_ee_tau"), storage=hist.storage.Weight())
+    h = hist.Hist(
+        hist.axis.StrCategory(list(REGIONS), name="region"),
+        hist.axis.Variable(EDGES, name="m_ee"),
+        hist.axis.Variable(EDGES, name="m_ee_tau"),
+        storage=hist.storage.Weight(),
+    )
     h.fill(region=region, m_ee=m_ee, m_ee_tau=m_tau, weight=weight)
     return h
 
@@ -75,8 +79,11 @@ def test_grouping_keeps_yields_and_sensitivity(histograms):
     for name, t in full.samples.items():
         assert grouped.samples[name].yields.sum() == pytest.approx(t.yields.sum())
         assert grouped.samples[name].variances.sum() == pytest.approx(t.variances.sum())
-    loss = mu_at_lambda(grouped.signal.yields, grouped.total_background) / \
-        mu_at_lambda(full.signal.yields, full.total_background) - 1
+    loss = (
+        mu_at_lambda(grouped.signal.yields, grouped.total_background)
+        / mu_at_lambda(full.signal.yields, full.total_background)
+        - 1
+    )
     assert 0 <= loss < 0.05  # merging can only lose sensitivity, and little of it
 
 
@@ -92,8 +99,9 @@ def built(histograms, tmp_path_factory):
     """Both mass points through templates, cabinetry configs and workspaces (floor treatment)."""
     sig, bkgs = histograms
     out = tmp_path_factory.mktemp("models")
-    models = {m_a: group_by_signal_to_background(region_model(r, m_a, sig, bkgs), 8)[0]
-              for r, m_a in zip(REGIONS, (1.0, 3.0))}
+    models = {
+        m_a: group_by_signal_to_background(region_model(r, m_a, sig, bkgs), 8)[0] for r, m_a in zip(REGIONS, (1.0, 3.0))
+    }
     templates = write_templates(out / "templates.root", list(models.values()))
     workspaces, configs = {}, {}
     for m_a, model in models.items():
@@ -106,7 +114,7 @@ def built(histograms, tmp_path_factory):
 
 def test_workspace_limits_are_finite(built):
     _, models, workspaces, _ = built
-    for m_a, spec in workspaces.items():
+    for spec in workspaces.values():
         sample_names = [s["name"] for s in spec["channels"][0]["samples"]]
         assert sample_names == ["signal", "ee_to_tautau", FLOOR]
         assert all(any(m["type"] == "staterror" for m in s["modifiers"]) for s in spec["channels"][0]["samples"])
@@ -119,10 +127,10 @@ def test_patchset_round_trip_and_command_lines(built):
     names = {m_a: m.region for m_a, m in models.items()}
     bkg_path, patch_path = publish_workspaces(workspaces, names, out / "published", description="test")
     bkg_only = json.loads(bkg_path.read_text())
-    patches = json.loads(patch_path.read_text())
+    assert len(json.loads(patch_path.read_text())["patches"]) == len(workspaces)
     assert all(s["name"] != "signal" for c in bkg_only["channels"] for s in c["samples"])
     bin_dir = Path(sys.executable).parent  # the console scripts of the environment running the tests
-    run = lambda tool, *args: subprocess.run([str(bin_dir / tool), *args], capture_output=True, text=True, cwd=out)  # noqa: E731
+    run = lambda tool, *args: subprocess.run([str(bin_dir / tool), *args], capture_output=True, text=True, cwd=out)
     assert run("pyhf", "patchset", "verify", str(bkg_path), str(patch_path)).returncode == 0
     for m_a, spec in workspaces.items():
         applied = run("pyhf", "patchset", "apply", str(bkg_path), str(patch_path), "--name", names[m_a])

@@ -89,7 +89,9 @@ def test_antler_mass_by_hand():
     s, m2 = SQRT_S**2, M_TAU**2
     for c_phi in (-1.0, 0.0, 0.5, 1.0):
         radicand = m2 - s / 4
-        mass2 = 2 / (s - 4 * m2) * (m2 * m2 - SQRT_S * m2 * 2 * e[0] + 2 * e[0] ** 2 * (s - 2 * m2) + m2 * c_phi * radicand)
+        mass2 = (
+            2 / (s - 4 * m2) * (m2 * m2 - SQRT_S * m2 * 2 * e[0] + 2 * e[0] ** 2 * (s - 2 * m2) + m2 * c_phi * radicand)
+        )
         assert antler_mass(e, e, np.array([c_phi]), SQRT_S)[0] == pytest.approx(np.sqrt(abs(mass2)), rel=1e-12)
 
 
@@ -101,4 +103,6 @@ def test_antler_mass_with_one_positive_radicand_is_the_modulus():
     real = 2 / (s - 4 * m2) * (m2 * m2 - SQRT_S * m2 * (e_minus + e_plus) + 2 * e_minus * e_plus * (s - 2 * m2))
     imag = 2 / (s - 4 * m2) * m2 * c_phi * np.sqrt(-r_minus) * np.sqrt(r_plus)
     expected = (real**2 + imag**2) ** 0.25
-    assert antler_mass(np.array([e_minus]), np.array([e_plus]), np.array([c_phi]), SQRT_S)[0] == pytest.approx(expected, rel=1e-12)
+    assert antler_mass(np.array([e_minus]), np.array([e_plus]), np.array([c_phi]), SQRT_S)[0] == pytest.approx(
+        expected, rel=1e-12
+    )

@@ -10,8 +10,12 @@ SQRT_S = 10.58
 
 
 def box_histogram():
-    return hist.Hist(hist.axis.Regular(50, 0, 5, name="abs_z"), hist.axis.Regular(53, 0, 10.6, name="e_below_max"),
-                     hist.axis.Regular(25, 0, 5, name="abs_eta"), storage=hist.storage.Weight())
+    return hist.Hist(
+        hist.axis.Regular(50, 0, 5, name="abs_z"),
+        hist.axis.Regular(53, 0, 10.6, name="e_below_max"),
+        hist.axis.Regular(25, 0, 5, name="abs_eta"),
+        storage=hist.storage.Weight(),
+    )
 
 
 def e_max(m_a):
@@ -41,10 +45,18 @@ def test_keeps_ninety_percent_and_physical_ranges(m_a):
     top = e_max(m_a)
     s, b = box_histogram(), box_histogram()
     n = 20_000
-    s.fill(abs_z=np.abs(rng.normal(0, 0.7, n)), e_below_max=top - rng.uniform(2, top, n),
-           abs_eta=np.abs(rng.normal(0, 0.6, n)), weight=np.full(n, 1e-3))
-    b.fill(abs_z=rng.uniform(0, 5, n), e_below_max=top - rng.uniform(0, 10.6, n), abs_eta=np.abs(rng.normal(0, 2, n)),
-           weight=np.full(n, 0.5))
+    s.fill(
+        abs_z=np.abs(rng.normal(0, 0.7, n)),
+        e_below_max=top - rng.uniform(2, top, n),
+        abs_eta=np.abs(rng.normal(0, 0.6, n)),
+        weight=np.full(n, 1e-3),
+    )
+    b.fill(
+        abs_z=rng.uniform(0, 5, n),
+        e_below_max=top - rng.uniform(0, 10.6, n),
+        abs_eta=np.abs(rng.normal(0, 2, n)),
+        weight=np.full(n, 0.5),
+    )
     cuts = optimise_cuts(m_a, SQRT_S, s, b)
     assert cuts.signal_fraction >= 0.9
     assert 0 < cuts.kappa <= 5 and 0 <= cuts.e_low < top and 0 < cuts.eta_high <= 5

@@ -58,12 +58,15 @@ def test_channels_agree_inside_acceptance(cfg):
     assert abs(fb[0] - seq[0]) < 4 * math.hypot(fb[1], seq[1])
 
 
-@pytest.mark.parametrize("make", [
-    lambda: ForwardBackwardPair(SQRT_S, ME, 2.0, -0.9, 0.9, 0.25),
-    lambda: ForwardBackwardPair(SQRT_S, 0.0, 2.0, -0.9, 0.9, 0.25),
-    lambda: SequentialPair(SQRT_S, ME, 2.0, 2 * ME),
-    lambda: TwoBody(SQRT_S, (0.0, 2.0), ("photon", "invisible"), -0.5, 0.9),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ForwardBackwardPair(SQRT_S, ME, 2.0, -0.9, 0.9, 0.25),
+        lambda: ForwardBackwardPair(SQRT_S, 0.0, 2.0, -0.9, 0.9, 0.25),
+        lambda: SequentialPair(SQRT_S, ME, 2.0, 2 * ME),
+        lambda: TwoBody(SQRT_S, (0.0, 2.0), ("photon", "invisible"), -0.5, 0.9),
+    ],
+)
 def test_momentum_conservation_and_mass_shells(make):
     chan = make()
     _, _, momenta, w = volume(chan, 20_000, seed=6)

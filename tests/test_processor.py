@@ -36,8 +36,11 @@ from alpfusion.samples.rootio import read_sample, write_sample
 from .fakes import FakeStream, signal_like, tau_pairs
 
 MASSES = [0.5, 1.0, 3.0]
-SETTINGS = {"signal": {"masses": MASSES}, "histograms": {"mass_min": 0.05},
-            "selection": {"per_mass": [{"m_a": 3.0, "kappa": 1.5, "eta_high": 2.0}]}}
+SETTINGS = {
+    "signal": {"masses": MASSES},
+    "histograms": {"mass_min": 0.05},
+    "selection": {"per_mass": [{"m_a": 3.0, "kappa": 1.5, "eta_high": 2.0}]},
+}
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +77,12 @@ def assert_identical(a, b):
                 assert np.array_equal(h.variances(flow=True), b[sample][name].variances(flow=True)), (sample, name)
 
 
-@pytest.mark.parametrize("executor, workers, chunk_size", [
-    ("iterative", 1, 10_000), ("futures", 2, 4_000), ("dask", 2, 7_000)])
-def test_executors_and_chunk_sizes_give_identical_histograms(small_cfg, samples, reference, executor, workers,
-                                                              chunk_size):
+@pytest.mark.parametrize(
+    "executor, workers, chunk_size", [("iterative", 1, 10_000), ("futures", 2, 4_000), ("dask", 2, 7_000)]
+)
+def test_executors_and_chunk_sizes_give_identical_histograms(
+    small_cfg, samples, reference, executor, workers, chunk_size
+):
     result = process_samples(small_cfg, samples, executor=executor, workers=workers, chunk_size=chunk_size)
     assert_identical(reference.histograms, result.histograms)
 
@@ -111,8 +116,7 @@ def test_processor_agrees_with_the_physics_functions(small_cfg, samples, referen
     """Recompute one sample with the library functions and the selection of physics.md section 5."""
     path = samples[2]
     arrays, _ = read_sample(path)
-    particles = {p: four_momenta(*(arrays[f"{p}_{c}"] for c in ("E", "px", "py", "pz")))
-                 for p in ("e_minus", "e_plus")}
+    particles = {p: four_momenta(*(arrays[f"{p}_{c}"] for c in ("E", "px", "py", "pz"))) for p in ("e_minus", "e_plus")}
     e_minus, e_plus, ok = measure(particles, arrays["event"], small_cfg.detector, small_cfg.acceptance, path.stem)
     obs = compute_observables(e_minus, e_plus, small_cfg.beam.sqrt_s, small_cfg.observables.cphi_estimator)
     y = arrays["weight"][ok] * small_cfg.beam.luminosity_fb * 1000.0
@@ -123,9 +127,12 @@ def test_processor_agrees_with_the_physics_functions(small_cfg, samples, referen
     edges = mass_edges(small_cfg.histograms)
     for k, m_a in enumerate(MASSES):
         kappa, e_low, eta_high = small_cfg.selection.for_mass(m_a)
-        passed = ((np.abs(obs.m2_miss - m_a**2) <= kappa * missing_mass2_resolution(m_a))
-                  & (obs.e_miss >= e_low) & (obs.e_miss <= e_miss_max(m_a, small_cfg.beam.sqrt_s))
-                  & (np.abs(obs.eta_miss) <= eta_high))
+        passed = (
+            (np.abs(obs.m2_miss - m_a**2) <= kappa * missing_mass2_resolution(m_a))
+            & (obs.e_miss >= e_low)
+            & (obs.e_miss <= e_miss_max(m_a, small_cfg.beam.sqrt_s))
+            & (np.abs(obs.eta_miss) <= eta_high)
+        )
         assert hists["cutflow_raw"].values()[k, -1] == passed.sum()
         plane = hist.Hist(hist.axis.Variable(edges), hist.axis.Variable(edges), storage=hist.storage.Weight())
         plane.fill(obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed])
@@ -178,13 +185,20 @@ def write_corrupt_basket(path, source):
     with uproot.open(path) as f:
         seek = int(f["events"]["e_minus_px"].member("fBasketSeek")[0])
     data = bytearray(path.read_bytes())
-    data[seek + 100:seek + 140] = bytes(40)
+    data[seek + 100 : seek + 140] = bytes(40)
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage, executor", [("garbage", "iterative"), ("truncated", "iterative"),
-                                              ("missing_branch", "iterative"), ("corrupt_basket", "iterative"),
-                                              ("corrupt_basket", "futures")])
+@pytest.mark.parametrize(
+    "damage, executor",
+    [
+        ("garbage", "iterative"),
+        ("truncated", "iterative"),
+        ("missing_branch", "iterative"),
+        ("corrupt_basket", "iterative"),
+        ("corrupt_basket", "futures"),
+    ],
+)
 def test_bad_input_stops_the_run_names_the_file_and_keeps_earlier_outputs(tmp_path, samples, damage, executor):
     """Also when the damage is found inside a worker process."""
     config = tmp_path / "small.yaml"
@@ -203,8 +217,7 @@ def test_bad_input_stops_the_run_names_the_file_and_keeps_earlier_outputs(tmp_pa
         write_missing_branch(bad, samples[1])
     else:
         write_corrupt_basket(bad, samples[1])
-    res = runner.invoke(main, ["-c", str(config), "process", str(samples[1]), str(bad), "-o", str(out),
-                               "-e", executor])
+    res = runner.invoke(main, ["-c", str(config), "process", str(samples[1]), str(bad), "-o", str(out), "-e", executor])
     assert res.exit_code != 0 and "Traceback" not in res.output
     message = res.output.strip().splitlines()[-1]
     assert message.startswith(f"Error: {bad}: "), message
@@ -253,16 +266,23 @@ def test_cutflow_command(tmp_path, samples):
     assert cutflow_rows(load_result(out / COPY_NAME), masses=[3.0])[0].region == "ma3p000"
 
 
-@pytest.mark.parametrize("text, key, problem", [
-    ("selection:\n  per_mass: [{m_a: 1.1}]\n", "selection.per_mass[0].m_a", "not a mass of signal.masses"),
-    ("selection:\n  per_mass: [{m_a: 1.0, kapa: 1}]\n", "selection.per_mass[0].kapa", "unknown key"),
-    ("selection:\n  per_mass: [{m_a: 1.0}, {m_a: 1.0}]\n", "selection.per_mass", "twice"),
-    ("selection:\n  kappa: 0\n", "selection.kappa", "positive"),
-    ("detector:\n  acceptance_on: both\n", "detector.acceptance_on", "'truth' or 'smeared'"),
-    ("observables:\n  cphi_estimator: thrust\n", "observables.cphi_estimator", "'pair_axis', 'beam_axis' or 'truth'"),
-    ("processing:\n  executor: threads\n", "processing.executor", "'iterative', 'futures' or 'dask'"),
-    ("histograms:\n  mass_max: 0.001\n", "histograms.mass_max", "must exceed mass_min"),
-])
+@pytest.mark.parametrize(
+    "text, key, problem",
+    [
+        ("selection:\n  per_mass: [{m_a: 1.1}]\n", "selection.per_mass[0].m_a", "not a mass of signal.masses"),
+        ("selection:\n  per_mass: [{m_a: 1.0, kapa: 1}]\n", "selection.per_mass[0].kapa", "unknown key"),
+        ("selection:\n  per_mass: [{m_a: 1.0}, {m_a: 1.0}]\n", "selection.per_mass", "twice"),
+        ("selection:\n  kappa: 0\n", "selection.kappa", "positive"),
+        ("detector:\n  acceptance_on: both\n", "detector.acceptance_on", "'truth' or 'smeared'"),
+        (
+            "observables:\n  cphi_estimator: thrust\n",
+            "observables.cphi_estimator",
+            "'pair_axis', 'beam_axis' or 'truth'",
+        ),
+        ("processing:\n  executor: threads\n", "processing.executor", "'iterative', 'futures' or 'dask'"),
+        ("histograms:\n  mass_max: 0.001\n", "histograms.mass_max", "must exceed mass_min"),
+    ],
+)
 def test_processing_settings_are_validated(tmp_path, text, key, problem):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -282,8 +302,16 @@ def test_log_bin_lookup_equals_hist():
     edges = mass_edges(load_config().histograms)
     axis = hist.axis.Variable(edges)
     rng = np.random.default_rng(3)
-    values = np.concatenate([rng.uniform(-1, 12, 100_000), np.exp(rng.uniform(-8, 3, 100_000)), edges,
-                             np.nextafter(edges, 0), np.nextafter(edges, 100), [np.nan, np.inf, -np.inf, 0.0, 1e-320]])
+    values = np.concatenate(
+        [
+            rng.uniform(-1, 12, 100_000),
+            np.exp(rng.uniform(-8, 3, 100_000)),
+            edges,
+            np.nextafter(edges, 0),
+            np.nextafter(edges, 100),
+            [np.nan, np.inf, -np.inf, 0.0, 1e-320],
+        ]
+    )
     assert np.array_equal(log_position(edges, values), axis.index(values) + 1)
 
 

@@ -14,8 +14,29 @@ from alpfusion.workflow import replica_limits
 
 
 def row(m_a, g_lambda, g_cls):
-    return MassPoint(m_a, 2, 0, 3, 1, 0, 1, 0, 1, 0, 0.0, g_lambda, g_lambda, g_cls, g_cls, g_cls, g_cls, g_cls,
-                     float("nan"), "asymptotic", False)
+    return MassPoint(
+        m_a,
+        2,
+        0,
+        3,
+        1,
+        0,
+        1,
+        0,
+        1,
+        0,
+        0.0,
+        g_lambda,
+        g_lambda,
+        g_cls,
+        g_cls,
+        g_cls,
+        g_cls,
+        g_cls,
+        float("nan"),
+        "asymptotic",
+        False,
+    )
 
 
 def test_spread_by_hand():
@@ -26,11 +47,18 @@ def test_spread_by_hand():
 
 
 def test_replicas_differ_and_agree(cfg, tmp_path):
-    small = cfg.replace(signal={"masses": [2.0]}, generation={"vegas": {"nitn": 3, "neval": 5000, "ninc": 50}},
-                        statistics={"sb_groups": 4, "empty_bins": "none"})
+    small = cfg.replace(
+        signal={"masses": [2.0]},
+        generation={"vegas": {"nitn": 3, "neval": 5000, "ninc": 50}},
+        statistics={"sb_groups": 4, "empty_bins": "none"},
+    )
     signal = tmp_path / "ee_to_eea_ma2.root"
-    write_sample(signal, Generator(SignalProcess(SignalSettings.from_config(small, "ee_to_eea", 2.0)),
-                                   small.generation.vegas, 1).events(20_000, 20_000))
+    write_sample(
+        signal,
+        Generator(SignalProcess(SignalSettings.from_config(small, "ee_to_eea", 2.0)), small.generation.vegas, 1).events(
+            20_000, 20_000
+        ),
+    )
     tables = [replica_limits(small, [signal], tmp_path, events=40_000, seed=s) for s in (11, 12)]
     assert read_metadata(tmp_path / "tautau_seed11_n40000" / "ee_to_tautau.root")["seed"] == 11
     g = np.array([t[0].g_lambda for t in tables])

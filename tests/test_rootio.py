@@ -170,8 +170,11 @@ def test_atomic_failure_keeps_existing(tmp_path, sample):
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [(np.nan, "1 events have NaN weights"), (-0.5, "1 events have negative weights"),
-     (np.inf, "1 events have infinite weights")],
+    [
+        (np.nan, "1 events have NaN weights"),
+        (-0.5, "1 events have negative weights"),
+        (np.inf, "1 events have infinite weights"),
+    ],
 )
 def test_writer_rejects_bad_weights(tmp_path, value, problem):
     path = tmp_path / "bad.root"
@@ -290,7 +293,9 @@ def test_reader_negative_weights(tmp_path):
 def test_reader_entry_count_mismatch(tmp_path):
     path = tmp_path / "short.root"
     _write_raw(path, *_raw_sample(n_events=10))
-    with pytest.raises(SampleError, match=r"short\.root: the events tree has 4 entries but the metadata says n_events=10"):
+    with pytest.raises(
+        SampleError, match=r"short\.root: the events tree has 4 entries but the metadata says n_events=10"
+    ):
         read_sample(path)
 
 

@@ -18,8 +18,12 @@ EDGES = np.geomspace(0.1, 10.0, 41)
 
 
 def analysis(region_names, fills):
-    h = hist.Hist(hist.axis.StrCategory(region_names, name="region"), hist.axis.Variable(EDGES, name="m_ee"),
-                  hist.axis.Variable(EDGES, name="m_ee_tau"), storage=hist.storage.Weight())
+    h = hist.Hist(
+        hist.axis.StrCategory(region_names, name="region"),
+        hist.axis.Variable(EDGES, name="m_ee"),
+        hist.axis.Variable(EDGES, name="m_ee_tau"),
+        storage=hist.storage.Weight(),
+    )
     for region, (x, y, w) in fills.items():
         h.fill(region=region, m_ee=x, m_ee_tau=y, weight=w)
     return h
@@ -32,8 +36,9 @@ def result():
     histograms, masses = {}, {}
     for m_a, region in zip((1.0, 3.0), regions):
         x = m_a * np.exp(rng.normal(0, 0.3, 2000))
-        histograms[f"sig{region}"] = {"analysis": analysis(regions, {region: (x, x * np.exp(rng.normal(0, 0.4, 2000)),
-                                                                               np.full(2000, 5e-3))})}
+        histograms[f"sig{region}"] = {
+            "analysis": analysis(regions, {region: (x, x * np.exp(rng.normal(0, 0.4, 2000)), np.full(2000, 5e-3))})
+        }
         masses[f"sig{region}"] = m_a
     fills = {}
     for m_a, region in zip((1.0, 3.0), regions):

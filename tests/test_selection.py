@@ -26,6 +26,6 @@ def test_kernel_matches_passes():
         assert np.array_equal([y[s].sum() for s in stages], flow[k, :, 0])
         assert np.array_equal([2 * y[s].sum() for s in stages], flow[k, :, 1])
         plane = np.bincount(cell[stages[2]], y[stages[2]], 16)
-        assert np.array_equal(plane, sums[k * 16:(k + 1) * 16, 0])
-        assert np.array_equal(2 * plane, sums[k * 16:(k + 1) * 16, 1])
+        assert np.array_equal(plane, sums[k * 16 : (k + 1) * 16, 0])
+        assert np.array_equal(2 * plane, sums[k * 16 : (k + 1) * 16, 1])
     assert np.isin(np.arange(100), MassHypothesis(1.0, 2.0, 0.0, 99.0, 10.58).passes(m2, e, eta)[0]).all()

@@ -16,8 +16,12 @@ EDGES = 0.1 * 1.02 ** np.arange(231)  # 2% bins from 0.1 to ~9.7 GeV on both axe
 
 def plane(x_log, d_log, weight):
     """A region histogram filled at m_ee = e^x, |m_ee^tau| = e^(x + d)."""
-    h = hist.Hist(hist.axis.StrCategory(["r"], name="region"), hist.axis.Variable(EDGES, name="m_ee"),
-                  hist.axis.Variable(EDGES, name="m_ee_tau"), storage=hist.storage.Weight())
+    h = hist.Hist(
+        hist.axis.StrCategory(["r"], name="region"),
+        hist.axis.Variable(EDGES, name="m_ee"),
+        hist.axis.Variable(EDGES, name="m_ee_tau"),
+        storage=hist.storage.Weight(),
+    )
     h.fill(region="r", m_ee=np.exp(x_log), m_ee_tau=np.exp(x_log + d_log), weight=weight)
     return h
 
@@ -35,7 +39,7 @@ def test_closure_on_factorisable_mc():
     model, model_var = smooth_plane(values, variances, "r", slices=4)
     assert model.sum() == pytest.approx(values.sum(), rel=0.02)
     nb = values.shape[0] // 10 * 10
-    block = lambda a: a[:nb, :nb].reshape(nb // 10, 10, nb // 10, 10).sum(axis=(1, 3))  # noqa: E731
+    block = lambda a: a[:nb, :nb].reshape(nb // 10, 10, nb // 10, 10).sum(axis=(1, 3))
     v, var, p = block(values), block(variances), block(model)
     good = var > 0
     good &= v**2 / np.where(good, var, 1) >= 20
@@ -57,10 +61,21 @@ def test_smooth_treatment_leaves_no_empty_bin_and_sets_a_limit():
     model = region_model("r", 1.0, sig, {"ee_to_tautau": bkg}, EmptyBins("smooth"))
     assert list(model.backgrounds) == [SMOOTH]
     assert model.empty.sum() > 0 and np.all(model.backgrounds[SMOOTH].yields > 0)  # the empty MC bins are filled
-    spec = {"channels": [{"name": "r", "samples": [
-        {"name": "signal", "data": [float(model.signal.yields.sum())],
-         "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
-        {"name": "bkg", "data": [float(model.total_background.sum())], "modifiers": []}]}]}
+    spec = {
+        "channels": [
+            {
+                "name": "r",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [float(model.signal.yields.sum())],
+                        "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
+                    },
+                    {"name": "bkg", "data": [float(model.total_background.sum())], "modifiers": []},
+                ],
+            }
+        ]
+    }
     assert math.isfinite(expected_limit(pyhf.Model(spec, poi_name="mu")).median)
 
 

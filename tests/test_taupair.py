@@ -95,7 +95,7 @@ def test_michel_spectrum(unrestricted):
     back = tau * np.array([1.0, -1.0, -1.0, -1.0])  # boosting with -v takes the tau to rest
     electron_rest = boost_from_rest(p4(arrays, "e_minus"), back, st.m_tau)
     x = 2 * electron_rest[:, 0] / st.m_tau
-    assert 0 <= x.min() and x.max() <= 1 + 1e-12
+    assert x.min() >= 0 and x.max() <= 1 + 1e-12
 
     def density(a, b):
         cdf = lambda t: 2 * (t**3 - t**4 / 2)  # integral of 2 t^2 (3 - 2t)

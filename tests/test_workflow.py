@@ -16,14 +16,32 @@ from alpfusion.config import load_config
 from alpfusion.processors.results import load_result
 from alpfusion.samples.production import up_to_date
 
-SMALL = {"generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
-         "signal": {"masses": [1.0, 3.0]}, "backgrounds": {"tautau": {"events": 30000}},
-         "statistics": {"empty_bins": "floor", "sb_groups": 4}, "processing": {"workers": 1}}
-OUTPUTS = ("samples/ee_to_eea_ma1.root", "samples/ee_to_eea_ma3.root", "samples/ee_to_tautau.root",
-           "histograms_configured/histograms.root", "histograms_configured/histograms.npz", "cuts/cuts.csv",
-           "cuts/cuts.yaml", "histograms/histograms.root", "histograms/histograms.npz", "limits/limits.csv",
-           "limits/reach.png", "limits/templates.root", "limits/configs/ma1p000.yml", "limits/workspaces/ma3p000.json",
-           "limits/published/BkgOnly.json", "limits/published/patchset.json", "provenance.json")
+SMALL = {
+    "generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
+    "signal": {"masses": [1.0, 3.0]},
+    "backgrounds": {"tautau": {"events": 30000}},
+    "statistics": {"empty_bins": "floor", "sb_groups": 4},
+    "processing": {"workers": 1},
+}
+OUTPUTS = (
+    "samples/ee_to_eea_ma1.root",
+    "samples/ee_to_eea_ma3.root",
+    "samples/ee_to_tautau.root",
+    "histograms_configured/histograms.root",
+    "histograms_configured/histograms.npz",
+    "cuts/cuts.csv",
+    "cuts/cuts.yaml",
+    "histograms/histograms.root",
+    "histograms/histograms.npz",
+    "limits/limits.csv",
+    "limits/reach.png",
+    "limits/templates.root",
+    "limits/configs/ma1p000.yml",
+    "limits/workspaces/ma3p000.json",
+    "limits/published/BkgOnly.json",
+    "limits/published/patchset.json",
+    "provenance.json",
+)
 DETERMINISTIC = [name for name in OUTPUTS if not name.endswith(("provenance.json", ".png", ".yml", ".npz"))]
 
 
@@ -68,17 +86,30 @@ def test_command_line_writes_the_same_files(library_run, tmp_path):
     assert again.exit_code == 0 and again.output.count("up to date, kept") == 3
 
 
-@pytest.mark.parametrize("sections", [{"processing": {"workers": 2}}, {"processing": {"executor": "futures"}},
-                                      {"statistics": {"empty_bins": "none", "cls_method": "toys"}},
-                                      {"selection": {"kappa": 1.5, "eta_high": 2.0}}])
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {"processing": {"workers": 2}},
+        {"processing": {"executor": "futures"}},
+        {"statistics": {"empty_bins": "none", "cls_method": "toys"}},
+        {"selection": {"kappa": 1.5, "eta_high": 2.0}},
+    ],
+)
 def test_settings_that_do_not_make_samples_keep_them(library_run, sections):
     out, _ = library_run
     for job in workflow.plan_samples(small_config(**sections), out / "samples"):
         assert up_to_date(job), (sections, job.label)
 
 
-@pytest.mark.parametrize("sections", [{"generation": {"seed": 7}}, {"generation": {"events": 5000}},
-                                      {"generation": {"vegas": {"neval": 5000}}}, {"signal": {"g_ref": 2e-4}}])
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {"generation": {"seed": 7}},
+        {"generation": {"events": 5000}},
+        {"generation": {"vegas": {"neval": 5000}}},
+        {"signal": {"g_ref": 2e-4}},
+    ],
+)
 def test_settings_that_make_samples_regenerate(library_run, sections):
     out, _ = library_run
     jobs = workflow.plan_samples(small_config(**sections), out / "samples")
@@ -122,8 +153,12 @@ def test_dask_cluster_gives_the_same_histograms_and_limits(library_run, tmp_path
     from distributed import Client, LocalCluster
 
     out, _ = library_run
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         result = workflow.run(small_config(), tmp_path / "output", client=client)
     assert not result.samples.kept  # generated on the cluster's workers
     names = [n for n in DETERMINISTIC if not n.endswith("histograms.npz")]

@@ -200,8 +200,10 @@ class OutputLock:
         except OSError as err:
             os.close(fd)
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise OutputError(f"{self.folder}: another alpfusion run is writing into this folder; "
-                                  "wait for it or choose another output folder") from None
+                raise OutputError(
+                    f"{self.folder}: another alpfusion run is writing into this folder; "
+                    "wait for it or choose another output folder"
+                ) from None
             raise OutputError(f"{lock}: cannot lock ({_describe(err)})") from None
         self._fd = fd
         remove_stale(self.folder)

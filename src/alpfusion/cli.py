@@ -61,12 +61,14 @@ class BarProgress(workflow.InteractiveProgress):
 
 def reported(command: Callable) -> Callable:
     """The package's errors as click messages (no traceback); progress bars closed in any case."""
+
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except AlpfusionError as err:
             raise click.ClickException(str(err)) from None
+
     return wrapper
 
 
@@ -85,8 +87,13 @@ def _masses(values: tuple[str, ...]) -> list[float] | None:
 
 
 @click.group()
-@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False),
-              help="Analysis configuration (YAML); keys not given take the shipped default.")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Analysis configuration (YAML); keys not given take the shipped default.",
+)
 @click.pass_context
 @reported
 def main(ctx: click.Context, config_path: str | None) -> None:
@@ -115,25 +122,56 @@ def config_cmd(cfg: Config, show_default: bool, show_schema: bool) -> None:
 
 
 @main.command()
-@click.option("--process", "-p", type=click.Choice((*PROCESSES, workflow.TAU_PAIR)), default="ee_to_eea",
-              show_default=True, help=f"Signal process, or {workflow.TAU_PAIR} (the tau-pair background; masses do "
-                                      "not apply).")
-@click.option("--mass", "-m", "mass", multiple=True,
-              help="ALP mass in GeV; repeat or give a comma-separated list (default: the configuration's grid).")
-@click.option("--events", "-n", type=click.IntRange(min=1),
-              help="Weighted events (draws) per sample [generation.events; backgrounds.tautau.events].")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed [generation.seed]; each mass gets its own "
-                                                          "seed derived from it and the mass.")
+@click.option(
+    "--process",
+    "-p",
+    type=click.Choice((*PROCESSES, workflow.TAU_PAIR)),
+    default="ee_to_eea",
+    show_default=True,
+    help=f"Signal process, or {workflow.TAU_PAIR} (the tau-pair background; masses do not apply).",
+)
+@click.option(
+    "--mass",
+    "-m",
+    "mass",
+    multiple=True,
+    help="ALP mass in GeV; repeat or give a comma-separated list (default: the configuration's grid).",
+)
+@click.option(
+    "--events",
+    "-n",
+    type=click.IntRange(min=1),
+    help="Weighted events (draws) per sample [generation.events; backgrounds.tautau.events].",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Random seed [generation.seed]; each mass gets its own seed derived from it and the mass.",
+)
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Output directory [generation.output_dir].")
 @click.option("--component", type=click.Choice(COMPONENTS), help="e+e- -> e+e- a diagrams [signal.component].")
 @click.option("--unweight", is_flag=True, help="Unweight the events (hit-or-miss against the largest weight).")
 @click.option("--force", is_flag=True, help="Regenerate samples that are already up to date.")
-@click.option("--workers", "-j", type=click.IntRange(min=1),
-              help="Samples generated at once, one per process [processing.workers].")
+@click.option(
+    "--workers",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Samples generated at once, one per process [processing.workers].",
+)
 @click.pass_obj
 @reported
-def generate(cfg: Config, process: str, mass: tuple[str, ...], events: int | None, seed: int | None,
-             output: str | None, component: str | None, unweight: bool, force: bool, workers: int | None) -> None:
+def generate(
+    cfg: Config,
+    process: str,
+    mass: tuple[str, ...],
+    events: int | None,
+    seed: int | None,
+    output: str | None,
+    component: str | None,
+    unweight: bool,
+    force: bool,
+    workers: int | None,
+) -> None:
     """Generate weighted events and write them as ROOT samples, one file per mass.
 
     Samples already on disk made from the same settings, seed and size are kept, so an
@@ -144,8 +182,16 @@ def generate(cfg: Config, process: str, mass: tuple[str, ...], events: int | Non
     from .parallel import task_pool
 
     out = Path(output or cfg.generation.output_dir)
-    jobs = workflow.plan_samples(cfg, out, process=process, masses=_masses(mass), events=events, seed=seed,
-                                 component=component, unweight=unweight)
+    jobs = workflow.plan_samples(
+        cfg,
+        out,
+        process=process,
+        masses=_masses(mass),
+        events=events,
+        seed=seed,
+        component=component,
+        unweight=unweight,
+    )
     progress = BarProgress()
     try:
         with OutputLock(out), task_pool(workers or cfg.processing.workers, cfg.processing.scheduler) as pool:
@@ -165,20 +211,44 @@ class XsecRow:
 
 
 @main.command()
-@click.option("--process", "-p", "processes", type=click.Choice(PROCESSES), multiple=True,
-              help="Process (repeatable; default: both).")
+@click.option(
+    "--process",
+    "-p",
+    "processes",
+    type=click.Choice(PROCESSES),
+    multiple=True,
+    help="Process (repeatable; default: both).",
+)
 @click.option("--mass", "-m", "mass", multiple=True, help="ALP mass in GeV; repeat or comma-separate.")
-@click.option("--component", type=click.Choice((*COMPONENTS, "all")), default="all", show_default=True,
-              help="Diagrams of e+e- -> e+e- a ('all': each in turn).")
-@click.option("--theta-min", "theta_mins", type=float, multiple=True,
-              help="Polar acceptance theta_min in degrees (theta_max = 180 - theta_min); repeatable.")
+@click.option(
+    "--component",
+    type=click.Choice((*COMPONENTS, "all")),
+    default="all",
+    show_default=True,
+    help="Diagrams of e+e- -> e+e- a ('all': each in turn).",
+)
+@click.option(
+    "--theta-min",
+    "theta_mins",
+    type=float,
+    multiple=True,
+    help="Polar acceptance theta_min in degrees (theta_max = 180 - theta_min); repeatable.",
+)
 @click.option("--inclusive", is_flag=True, help="No acceptance cuts at all (needs the electron mass).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed [generation.seed].")
 @click.pass_obj
 @reported
-def xsec(cfg: Config, processes: tuple[str, ...], mass: tuple[str, ...], component: str,
-         theta_mins: tuple[float, ...], inclusive: bool, fmt: str, seed: int | None) -> None:
+def xsec(
+    cfg: Config,
+    processes: tuple[str, ...],
+    mass: tuple[str, ...],
+    component: str,
+    theta_mins: tuple[float, ...],
+    inclusive: bool,
+    fmt: str,
+    seed: int | None,
+) -> None:
     """Print cross sections with their MC errors, without writing events (fb; g = signal.g_ref)."""
     from .samples.generator import Generator
     from .samples.processes import SignalProcess, SignalSettings
@@ -192,15 +262,24 @@ def xsec(cfg: Config, processes: tuple[str, ...], mass: tuple[str, ...], compone
     rows = []
     for process, m_a, comp, theta in tqdm(tasks, unit="xsec", file=sys.stderr, disable=len(tasks) < 2):
         try:
-            settings = SignalSettings.from_config(cfg, process, m_a, component=comp, theta_min_deg=theta,
-                                                  inclusive=inclusive)
+            settings = SignalSettings.from_config(
+                cfg, process, m_a, component=comp, theta_min_deg=theta, inclusive=inclusive
+            )
         except ValueError as err:
             raise click.ClickException(str(err)) from None
-        res = Generator(SignalProcess(settings), cfg.generation.vegas,
-                        cfg.generation.seed if seed is None else seed).train()
-        rows.append(XsecRow(process, m_a, comp if process == "ee_to_eea" else "-",
-                            "none" if inclusive else settings.acceptance.theta_min_deg,
-                            res.sigma * 1e3, res.error * 1e3))
+        res = Generator(
+            SignalProcess(settings), cfg.generation.vegas, cfg.generation.seed if seed is None else seed
+        ).train()
+        rows.append(
+            XsecRow(
+                process,
+                m_a,
+                comp if process == "ee_to_eea" else "-",
+                "none" if inclusive else settings.acceptance.theta_min_deg,
+                res.sigma * 1e3,
+                res.error * 1e3,
+            )
+        )
     click.echo(_format_xsec(rows, fmt, cfg.signal.g_ref), nl=False)
 
 
@@ -211,14 +290,17 @@ def _format_xsec(rows: list[XsecRow], fmt: str, g: float) -> str:
         return json.dumps({"g_ref": g, "unit": "fb", "rows": [asdict(r) for r in rows]}, indent=1) + "\n"
     if fmt == "csv":
         return rows_csv(rows)
-    lines = [f"# g_agg = {g:g} GeV^-1; sigma in fb (1 fb = 1000 ab)",
-             f"{'process':<15}{'m_a/GeV':>9}{'component':>11}{'theta_min':>11}{'sigma/fb':>14}{'error/fb':>11}"
-             f"{'rel.err':>9}"]
+    lines = [
+        f"# g_agg = {g:g} GeV^-1; sigma in fb (1 fb = 1000 ab)",
+        f"{'process':<15}{'m_a/GeV':>9}{'component':>11}{'theta_min':>11}{'sigma/fb':>14}{'error/fb':>11}"
+        f"{'rel.err':>9}",
+    ]
     for r in rows:
         theta = r.theta_min_deg if isinstance(r.theta_min_deg, str) else f"{r.theta_min_deg:g}"
         rel = r.error_fb / r.sigma_fb if r.sigma_fb > 0 else float("inf")
-        lines.append(f"{r.process:<15}{r.m_a:>9g}{r.component:>11}{theta:>11}{r.sigma_fb:>14.6g}"
-                     f"{r.error_fb:>11.2g}{rel:>9.1e}")
+        lines.append(
+            f"{r.process:<15}{r.m_a:>9g}{r.component:>11}{theta:>11}{r.sigma_fb:>14.6g}{r.error_fb:>11.2g}{rel:>9.1e}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -232,22 +314,32 @@ def import_lhe(lhe_file: str, output: str) -> None:
 
     with tqdm(unit="ev", unit_scale=True, desc=Path(lhe_file).name, file=sys.stderr) as bar:
         meta = lhe_to_root(lhe_file, output, progress=bar.update)
-    click.echo(f"{output}: {meta['n_events']} events, sigma = {meta['sigma_pb']:.6g} pb, "
-               f"particles {', '.join(meta['particles'])}")
+    click.echo(
+        f"{output}: {meta['n_events']} events, sigma = {meta['sigma_pb']:.6g} pb, "
+        f"particles {', '.join(meta['particles'])}"
+    )
 
 
 @main.command()
 @click.argument("samples", nargs=-1, type=click.Path())
 @click.option("--executor", "-e", type=click.Choice(EXECUTORS), help="coffea executor [processing.executor].")
-@click.option("--workers", "-j", type=click.IntRange(min=1),
-              help="Worker processes for futures and dask [processing.workers].")
+@click.option(
+    "--workers", "-j", type=click.IntRange(min=1), help="Worker processes for futures and dask [processing.workers]."
+)
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Events per work item [processing.chunk_size].")
 @click.option("--scheduler", help="dask scheduler address; default a LocalCluster [processing.scheduler].")
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Output directory [processing.output_dir].")
 @click.pass_obj
 @reported
-def process(cfg: Config, samples: tuple[str, ...], executor: str | None, workers: int | None,
-            chunk_size: int | None, scheduler: str | None, output: str | None) -> None:
+def process(
+    cfg: Config,
+    samples: tuple[str, ...],
+    executor: str | None,
+    workers: int | None,
+    chunk_size: int | None,
+    scheduler: str | None,
+    output: str | None,
+) -> None:
     """Run the processor over sample files and save the histograms.
 
     SAMPLES are ROOT sample files or directories of them (default: the *.root files of
@@ -258,22 +350,36 @@ def process(cfg: Config, samples: tuple[str, ...], executor: str | None, workers
     from .processors.executors import find_samples
 
     paths = find_samples(samples, cfg.generation.output_dir)
-    result = workflow.process(cfg, paths, output or cfg.processing.output_dir, progress=BarProgress(),
-                              executor=executor, workers=workers, chunk_size=chunk_size, scheduler=scheduler)
+    result = workflow.process(
+        cfg,
+        paths,
+        output or cfg.processing.output_dir,
+        progress=BarProgress(),
+        executor=executor,
+        workers=workers,
+        chunk_size=chunk_size,
+        scheduler=scheduler,
+    )
     for name, info in result.samples.items():
         click.echo(f"{name}: {info.kind}, {info.n_events} events ({info.path})")
 
 
 @main.command()
-@click.option("--input", "-i", "input_path", type=click.Path(),
-              help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    type=click.Path(),
+    help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].",
+)
 @click.option("--sample", "-s", "sample_names", multiple=True, help="Sample name (repeatable; default all).")
 @click.option("--mass", "-m", "mass", multiple=True, help="ALP mass in GeV; repeat or comma-separate (default all).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_obj
 @reported
-def cutflow(cfg: Config, input_path: str | None, sample_names: tuple[str, ...], mass: tuple[str, ...],
-            fmt: str) -> None:
+def cutflow(
+    cfg: Config, input_path: str | None, sample_names: tuple[str, ...], mass: tuple[str, ...], fmt: str
+) -> None:
     """Print the cut flow (expected events, MC error, raw MC events) per sample and mass hypothesis."""
     from .fits.scan import rows_csv
     from .processors.results import cutflow_rows, format_cutflow, load_result
@@ -289,16 +395,22 @@ def cutflow(cfg: Config, input_path: str | None, sample_names: tuple[str, ...], 
 
 
 @main.command()
-@click.option("--input", "-i", "input_path", type=click.Path(),
-              help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    type=click.Path(),
+    help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].",
+)
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/limits", show_default=True)
 @click.option("--method", type=click.Choice(CLS_METHODS), help="CLs calculation [statistics.cls_method].")
 @click.option("--empty-bins", type=click.Choice(EMPTY_BINS), help="Bins without background MC [statistics.empty_bins].")
 @click.option("--workers", "-j", type=click.IntRange(1), help="Parallel mass points [processing.workers].")
 @click.pass_obj
 @reported
-def limits(cfg: Config, input_path: str | None, output: str, method: str | None, empty_bins: str | None,
-           workers: int | None) -> None:
+def limits(
+    cfg: Config, input_path: str | None, output: str, method: str | None, empty_bins: str | None, workers: int | None
+) -> None:
     """Expected 95% CL limits on g_agg per mass point: Lambda < 4 and CLs, side by side.
 
     Writes OUTPUT as a whole (an earlier OUTPUT is replaced only when all is written): limits.csv,
@@ -323,8 +435,13 @@ def limits(cfg: Config, input_path: str | None, output: str, method: str | None,
 
 
 @main.command()
-@click.option("--input", "-i", "input_path", type=click.Path(),
-              help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    type=click.Path(),
+    help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].",
+)
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/cuts", show_default=True)
 @click.pass_obj
 @reported
@@ -368,10 +485,17 @@ def run(cfg: Config, output: str, force: bool) -> None:
 
 
 @main.command()
-@click.option("--tau", "tau_file", type=click.Path(exists=True, dir_okay=False), required=True,
-              help="Tau-pair sample (ROOT).")
-@click.option("--signal", "signal_files", type=click.Path(exists=True, dir_okay=False), multiple=True,
-              required=True, help="Signal sample (ROOT); repeatable.")
+@click.option(
+    "--tau", "tau_file", type=click.Path(exists=True, dir_okay=False), required=True, help="Tau-pair sample (ROOT)."
+)
+@click.option(
+    "--signal",
+    "signal_files",
+    type=click.Path(exists=True, dir_okay=False),
+    multiple=True,
+    required=True,
+    help="Signal sample (ROOT); repeatable.",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default="output/estimators.png", show_default=True)
 @click.pass_obj
 @reported
@@ -403,8 +527,9 @@ def _with_cuts(cfg: Config, cuts_file: str | None) -> Config:
     try:
         selection = yaml.safe_load(Path(cuts_file).read_text(encoding="utf-8"))["selection"]
     except (OSError, UnicodeDecodeError, KeyError, TypeError, yaml.YAMLError) as err:
-        raise click.ClickException(f"{cuts_file}: not a cuts file with a 'selection' section "
-                                   f"({type(err).__name__}: {err})") from None
+        raise click.ClickException(
+            f"{cuts_file}: not a cuts file with a 'selection' section ({type(err).__name__}: {err})"
+        ) from None
     try:
         return cfg.replace(selection=selection)
     except ConfigError as err:
@@ -415,13 +540,23 @@ def _with_cuts(cfg: Config, cuts_file: str | None) -> Config:
 @click.argument("signal_samples", nargs=-1, type=click.Path(exists=True))
 @click.option("--replicas", "-n", "n_replicas", type=click.IntRange(2), default=4, show_default=True)
 @click.option("--events", type=click.IntRange(1), help="Tau-pair draws per replica [backgrounds.tautau.events].")
-@click.option("--cuts", "cuts_file", type=click.Path(exists=True, dir_okay=False),
-              help="cuts.yaml of 'alpfusion optimise' (default: the configuration's selection).")
+@click.option(
+    "--cuts",
+    "cuts_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="cuts.yaml of 'alpfusion optimise' (default: the configuration's selection).",
+)
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/replicas", show_default=True)
 @click.pass_obj
 @reported
-def replicas(cfg: Config, signal_samples: tuple[str, ...], n_replicas: int, events: int | None,
-             cuts_file: str | None, output: str) -> None:
+def replicas(
+    cfg: Config,
+    signal_samples: tuple[str, ...],
+    n_replicas: int,
+    events: int | None,
+    cuts_file: str | None,
+    output: str,
+) -> None:
     """Regenerate the tau-pair background with N seeds and report the spread of the limits per mass.
 
     SIGNAL_SAMPLES: signal sample files or directories (default: the signal files of

@@ -139,7 +139,8 @@ class Beam(_Strict):
     sqrt_s: float = Field(gt=0, description="centre-of-mass energy, GeV")
     alpha: AlphaName | Annotated[float, Field(gt=0, lt=1)] = Field(
         description="fine-structure constant of every vertex: 'thomson' (alpha(0) = 1/137.036), "
-                    "'mz' (alpha(m_Z) = 1/127.951) or a number")
+        "'mz' (alpha(m_Z) = 1/127.951) or a number"
+    )
     luminosity_fb: float = Field(gt=0, description="integrated luminosity, fb^-1")
 
     @field_validator("alpha", mode="wrap")
@@ -170,13 +171,17 @@ class Beam(_Strict):
 class Acceptance(_Strict):
     """The acceptance of visible particles in the centre-of-mass frame (physics.md section 3)."""
 
-    theta_min_deg: float = Field(ge=0, lt=90, description="polar-angle acceptance of electrons and photons: "
-                                                          "lower edge, degrees")
+    theta_min_deg: float = Field(
+        ge=0, lt=90, description="polar-angle acceptance of electrons and photons: lower edge, degrees"
+    )
     theta_max_deg: float = Field(gt=90, le=180, description="polar-angle acceptance: upper edge, degrees")
     energy_min: float = Field(ge=0, description="minimum energy of a visible particle, GeV")
-    delta_r_ee_min: float = Field(ge=0, description="minimum (eta, phi) distance between the two electrons "
-                                                    "(MadGraph's drll); with massless electrons a value > 0 "
-                                                    "is needed to regulate the ALP-Dalitz pair")
+    delta_r_ee_min: float = Field(
+        ge=0,
+        description="minimum (eta, phi) distance between the two electrons "
+        "(MadGraph's drll); with massless electrons a value > 0 "
+        "is needed to regulate the ALP-Dalitz pair",
+    )
 
     @property
     def cos_theta_range(self) -> tuple[float, float]:
@@ -186,8 +191,9 @@ class Acceptance(_Strict):
     @property
     def is_inclusive(self) -> bool:
         """True when the acceptance cuts nothing (full solid angle, no energy or separation cut)."""
-        return (self.theta_min_deg == 0 and self.theta_max_deg == 180
-                and self.energy_min == 0 and self.delta_r_ee_min == 0)
+        return (
+            self.theta_min_deg == 0 and self.theta_max_deg == 180 and self.energy_min == 0 and self.delta_r_ee_min == 0
+        )
 
 
 class Signal(_Strict):
@@ -196,9 +202,11 @@ class Signal(_Strict):
     g_ref: float = Field(gt=0, description="reference coupling g_agg, GeV^-1; rates scale as g^2")
     # strict=False lets the tuple take YAML's list; its items stay strict
     masses: tuple[Annotated[float, Field(ge=0)], ...] = Field(
-        strict=False, min_length=1,
+        strict=False,
+        min_length=1,
         description="the mass grid m_a, GeV: strictly increasing, at least 1 MeV apart, each below sqrt_s and "
-                    f"below {constants.DELTA_M2_MASS_SCALE:g} GeV (where the missing-mass resolution vanishes)")
+        f"below {constants.DELTA_M2_MASS_SCALE:g} GeV (where the missing-mass resolution vanishes)",
+    )
     electron_mass: bool = Field(description="keep m_e: regulates the collinear e+e- pair of the ALP-Dalitz diagram")
     component: Component = Field(description="diagrams of e+e- -> e+e- a: both, fusion, dalitz")
 
@@ -240,10 +248,13 @@ class TauPair(_Strict):
 
     events: int = Field(ge=1, description="tau-pair draws")
     both_electrons_in_acceptance: bool = Field(
-        description="generate only events with both electrons accepted (weights unchanged)")
+        description="generate only events with both electrons accepted (weights unchanged)"
+    )
     sigma_override_pb: float | None = Field(
-        gt=0, description="sigma(e+e- -> tau tau) to normalise to, pb (e.g. 919.0, the measured value); "
-                          "null keeps the generator's lowest-order value (772 pb)")
+        gt=0,
+        description="sigma(e+e- -> tau tau) to normalise to, pb (e.g. 919.0, the measured value); "
+        "null keeps the generator's lowest-order value (772 pb)",
+    )
 
 
 class Backgrounds(_Strict):
@@ -256,11 +267,16 @@ class Detector(_Strict):
     """The detector model: Gaussian smearing and the order of smearing and acceptance (docs/processing.md)."""
 
     smearing: bool = Field(description="Gaussian smearing of the visible particles; false uses the true momenta")
-    seed: int = Field(ge=0, lt=2**64, description="seed of the smearing; with the sample name, particle, "
-                                                  "component and event index it fixes each deviate")
+    seed: int = Field(
+        ge=0,
+        lt=2**64,
+        description="seed of the smearing; with the sample name, particle, "
+        "component and event index it fixes each deviate",
+    )
     acceptance_on: AcceptanceOn = Field(
         description="truth: accept the true momenta, then smear (matches the generators' cuts); "
-                    "smeared: smear, then accept the measured ones (needs samples generated with looser cuts)")
+        "smeared: smear, then accept the measured ones (needs samples generated with looser cuts)"
+    )
     energy_noise: float = Field(ge=0, description="a in sigma_E/E = sqrt((a/E)^2 + (b/E^(1/4))^2 + c^2), E in GeV")
     energy_stochastic: float = Field(ge=0, description="b in sigma_E/E")
     energy_constant: float = Field(ge=0, description="c in sigma_E/E")
@@ -272,7 +288,8 @@ class Observables(_Strict):
 
     cphi_estimator: CphiEstimator = Field(
         description="tau-pair axis for c_phi in |m_ee^tau|: pair_axis, beam_axis, truth (tau samples only); "
-                    "beam_axis puts tau pairs closest to m_ee = |m_ee^tau| (docs/processing.md)")
+        "beam_axis puts tau pairs closest to m_ee = |m_ee^tau| (docs/processing.md)"
+    )
 
 
 class MassSelection(_Strict):
@@ -288,12 +305,15 @@ class Selection(_Strict):
     """The per-mass selection of physics.md section 5: default cuts and per-mass overrides."""
 
     kappa: float = Field(gt=0, description="missing-mass window |m2_miss - m_a^2| <= kappa * delta_m2(m_a)")
-    e_low: float = Field(ge=0, description="lower cut E_low <= E*_miss, GeV; the upper one is "
-                                           "(s + m_a^2) / (2 sqrt(s))")
+    e_low: float = Field(
+        ge=0, description="lower cut E_low <= E*_miss, GeV; the upper one is (s + m_a^2) / (2 sqrt(s))"
+    )
     eta_high: float = Field(gt=0, description="|eta*_miss| <= eta_high")
     per_mass: tuple[MassSelection, ...] = Field(
-        strict=False, description="per-mass overrides, e.g. [{m_a: 1.0, kappa: 1.5, eta_high: 2.0}], each m_a a mass "
-                                  "of signal.masses; keys not given take the defaults of this section")
+        strict=False,
+        description="per-mass overrides, e.g. [{m_a: 1.0, kappa: 1.5, eta_high: 2.0}], each m_a a mass "
+        "of signal.masses; keys not given take the defaults of this section",
+    )
 
     @field_validator("per_mass")
     @classmethod
@@ -306,9 +326,11 @@ class Selection(_Strict):
     def for_mass(self, m_a: float) -> tuple[float, float, float]:
         """(kappa, E_low, eta_high) for the mass hypothesis m_a: its override, else the defaults."""
         override = next((c for c in self.per_mass if c.m_a == m_a), MassSelection(m_a=m_a))
-        return (self.kappa if override.kappa is None else override.kappa,
-                self.e_low if override.e_low is None else override.e_low,
-                self.eta_high if override.eta_high is None else override.eta_high)
+        return (
+            self.kappa if override.kappa is None else override.kappa,
+            self.e_low if override.e_low is None else override.e_low,
+            self.eta_high if override.eta_high is None else override.eta_high,
+        )
 
 
 class Histograms(_Strict):
@@ -330,11 +352,15 @@ class Processing(_Strict):
     """How `process` runs: coffea executor, workers, work items, output directory."""
 
     executor: Executor = Field(description="coffea executor: iterative, futures, dask")
-    workers: int = Field(ge=1, description="worker processes: samples generated at once, the futures pool, "
-                                           "the dask LocalCluster, the mass points of `limits`")
+    workers: int = Field(
+        ge=1,
+        description="worker processes: samples generated at once, the futures pool, "
+        "the dask LocalCluster, the mass points of `limits`",
+    )
     chunk_size: int = Field(ge=1, description="events per work item; memory is bounded by it")
-    scheduler: str | None = Field(description="dask scheduler address (e.g. tcp://host:8786); "
-                                              "null starts a LocalCluster")
+    scheduler: str | None = Field(
+        description="dask scheduler address (e.g. tcp://host:8786); null starts a LocalCluster"
+    )
     output_dir: str = Field(description="where `process` writes histograms.root and histograms.coffea")
 
 
@@ -342,18 +368,20 @@ class Statistics(_Strict):
     """The statistical model and the limits (physics.md section 6, docs/statistics.md)."""
 
     empty_bins: EmptyBins = Field(description="bins without background MC: none (background-free), floor, smooth")
-    floor_yield: float | None = Field(gt=0, description="floor yield per empty bin; null: one effective "
-                                                        "background MC event, sum(y^2)/sum(y)")
+    floor_yield: float | None = Field(
+        gt=0, description="floor yield per empty bin; null: one effective background MC event, sum(y^2)/sum(y)"
+    )
     floor_uncertainty: float = Field(gt=0, description="relative uncertainty of the floor")
     smooth_slices: int = Field(ge=1, le=50, description="m_ee slices of the smooth background model")
     sb_groups: int = Field(ge=1, le=200, description="bins of the pyhf channel: the signal bins grouped by S/B")
-    cls_method: ClsMethod = Field(description="asymptotic, or toys (pseudo-experiments as well, a column of "
-                                              "their own)")
+    cls_method: ClsMethod = Field(description="asymptotic, or toys (pseudo-experiments as well, a column of their own)")
     toys: int = Field(ge=100, description="pseudo-experiments per tested mu")
-    small_background_events: float = Field(ge=0, description="flag mass points whose signal-rich bins expect "
-                                                             "fewer background events than this")
-    hepdata_record: str = Field(pattern=r"^ins[0-9]{7}$", description="INSPIRE record in the patchset metadata, "
-                                                                      "'ins' and 7 digits")
+    small_background_events: float = Field(
+        ge=0, description="flag mass points whose signal-rich bins expect fewer background events than this"
+    )
+    hepdata_record: str = Field(
+        pattern=r"^ins[0-9]{7}$", description="INSPIRE record in the patchset metadata, 'ins' and 7 digits"
+    )
 
 
 class Config(_Strict):
@@ -382,9 +410,11 @@ class Config(_Strict):
         scale = constants.DELTA_M2_MASS_SCALE
         for m in masses:
             if m >= scale:
-                raise _Invalid(("signal", "masses"),
-                               f"m_a = {m} GeV has no missing-mass window: delta_m2 = 1 - (m_a / {scale:g} GeV)^4 "
-                               f"is not positive (physics.md section 4)")
+                raise _Invalid(
+                    ("signal", "masses"),
+                    f"m_a = {m} GeV has no missing-mass window: delta_m2 = 1 - (m_a / {scale:g} GeV)^4 "
+                    f"is not positive (physics.md section 4)",
+                )
         return self
 
     @model_validator(mode="after")
@@ -466,8 +496,9 @@ def _read_yaml(path: Path, source: str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError("<top>", f"must be a mapping of sections (beam: ..., signal: ...), got {type(data).__name__}",
-                          source)
+        raise ConfigError(
+            "<top>", f"must be a mapping of sections (beam: ..., signal: ...), got {type(data).__name__}", source
+        )
     return data
 
 
@@ -492,8 +523,14 @@ def _validated(data: dict[str, Any], source: str) -> Config:
     return cfg
 
 
-_EXPECTED = {"float_type": "a number", "int_type": "an integer", "bool_type": "true or false",
-             "string_type": "a string", "model_type": "a mapping", "tuple_type": "a list"}
+_EXPECTED = {
+    "float_type": "a number",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "model_type": "a mapping",
+    "tuple_type": "a list",
+}
 """What the value of a key must be, by the type of pydantic's error."""
 
 

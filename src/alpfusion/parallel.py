@@ -57,8 +57,9 @@ class LocalPool(TaskPool):
             for item in items:
                 yield item, fn(item)
             return
-        with concurrent.futures.ProcessPoolExecutor(min(self.workers, len(items)),
-                                                    initializer=retain_freed_memory) as pool:
+        with concurrent.futures.ProcessPoolExecutor(
+            min(self.workers, len(items)), initializer=retain_freed_memory
+        ) as pool:
             futures = {pool.submit(fn, item): item for item in items}
             try:
                 for future in concurrent.futures.as_completed(futures):

@@ -115,17 +115,35 @@ def sample_path(out_dir: str | os.PathLike, process: str, m_a: float | None = No
     return Path(out_dir) / f"{process}{tag}_ma{m_a:g}.root"
 
 
-def plan_samples(cfg: Config, out_dir: str | os.PathLike, *, process: str | None = None,
-                 masses: Sequence[float] | None = None, events: int | None = None, seed: int | None = None,
-                 component: str | None = None, unweight: bool = False) -> list[SampleJob]:
+def plan_samples(
+    cfg: Config,
+    out_dir: str | os.PathLike,
+    *,
+    process: str | None = None,
+    masses: Sequence[float] | None = None,
+    events: int | None = None,
+    seed: int | None = None,
+    component: str | None = None,
+    unweight: bool = False,
+) -> list[SampleJob]:
     """The sample jobs of a configuration: with ``process`` None, the tau pairs and the signal
     ``ee_to_eea`` at every mass of ``signal.masses`` (what :func:`run` needs); otherwise one process
     (``ee_to_eea``, ``ee_to_gamma_a`` or ``ee_to_tautau``) at the given masses (default the grid).
     ``events`` and ``seed`` override the configuration's; each mass gets :func:`sample_seed`."""
     if process is None:
-        return [*plan_samples(cfg, out_dir, process=TAU_PAIR, seed=seed),
-                *plan_samples(cfg, out_dir, process="ee_to_eea", masses=masses, events=events, seed=seed,
-                              component=component, unweight=unweight)]
+        return [
+            *plan_samples(cfg, out_dir, process=TAU_PAIR, seed=seed),
+            *plan_samples(
+                cfg,
+                out_dir,
+                process="ee_to_eea",
+                masses=masses,
+                events=events,
+                seed=seed,
+                component=component,
+                unweight=unweight,
+            ),
+        ]
     if events is not None and events < 1:
         raise WorkflowError(f"the number of events must be at least 1, got {events}")
     base_seed = cfg.generation.seed if seed is None else seed
@@ -135,8 +153,19 @@ def plan_samples(cfg: Config, out_dir: str | os.PathLike, *, process: str | None
     provenance = {"config_hash": cfg.hash, "config_source": cfg.source, "base_seed": base_seed}
     vegas, chunk = cfg.generation.vegas, cfg.generation.chunk_size
     if process == TAU_PAIR:
-        return [SampleJob(sample_path(out_dir, TAU_PAIR), TauPairProcess(TauPairSettings.from_config(cfg)), vegas,
-                          base_seed, events or cfg.backgrounds.tautau.events, chunk, unweight, provenance, TAU_PAIR)]
+        return [
+            SampleJob(
+                sample_path(out_dir, TAU_PAIR),
+                TauPairProcess(TauPairSettings.from_config(cfg)),
+                vegas,
+                base_seed,
+                events or cfg.backgrounds.tautau.events,
+                chunk,
+                unweight,
+                provenance,
+                TAU_PAIR,
+            )
+        ]
     if process not in PROCESSES:
         raise WorkflowError(f"unknown process '{process}' (known: {', '.join((*PROCESSES, TAU_PAIR))})")
     jobs = []
@@ -145,9 +174,19 @@ def plan_samples(cfg: Config, out_dir: str | os.PathLike, *, process: str | None
             settings = SignalSettings.from_config(cfg, process, m_a, component=component)
         except (ValueError, ConfigError) as err:
             raise WorkflowError(str(err)) from None
-        jobs.append(SampleJob(sample_path(out_dir, process, m_a, component), SignalProcess(settings), vegas,
-                              sample_seed(base_seed, process, m_a), events or cfg.generation.events, chunk, unweight,
-                              provenance, f"{process} m_a={m_a:g}"))
+        jobs.append(
+            SampleJob(
+                sample_path(out_dir, process, m_a, component),
+                SignalProcess(settings),
+                vegas,
+                sample_seed(base_seed, process, m_a),
+                events or cfg.generation.events,
+                chunk,
+                unweight,
+                provenance,
+                f"{process} m_a={m_a:g}",
+            )
+        )
     paths = [job.path for job in jobs]
     if len(set(paths)) != len(paths):
         raise WorkflowError(f"two masses give the same sample file ({sorted(map(str, paths))}): give distinct masses")
@@ -162,8 +201,9 @@ class ProductionReport:
     produced: list[tuple[SampleJob, dict]]
 
 
-def produce_samples(jobs: Sequence[SampleJob], pool: TaskPool | None = None, *, force: bool = False,
-                    progress: Progress | None = None) -> ProductionReport:
+def produce_samples(
+    jobs: Sequence[SampleJob], pool: TaskPool | None = None, *, force: bool = False, progress: Progress | None = None
+) -> ProductionReport:
     """Make the samples of ``jobs`` that are not up to date (all with ``force``), on ``pool``
     (default: in this process), the longest first. A failing job raises its error once the jobs
     already running have finished; the files already written stay (each is written atomically)."""
@@ -190,23 +230,31 @@ def produce_samples(jobs: Sequence[SampleJob], pool: TaskPool | None = None, *, 
 
 
 def _note_sample(progress: Progress, job: SampleJob, meta: dict) -> None:
-    progress.note(f"{job.path}: {meta['n_events']} events, sigma = {meta['sigma_pb'] * 1e3:.6g} "
-                  f"+- {meta['sigma_err_pb'] * 1e3:.2g} fb")
+    progress.note(
+        f"{job.path}: {meta['n_events']} events, sigma = {meta['sigma_pb'] * 1e3:.6g} "
+        f"+- {meta['sigma_err_pb'] * 1e3:.2g} fb"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # histograms, cuts, limits
 
 
-def process(cfg: Config, samples: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
-            client: Any = None, progress: Progress | None = None, **overrides: Any) -> ProcessingResult:
+def process(
+    cfg: Config,
+    samples: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    client: Any = None,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> ProcessingResult:
     """Run the coffea processor over the sample files and save the histograms into ``out_dir``
     (histograms.root for cabinetry, histograms.npz lossless); ``overrides`` are those of
     :func:`alpfusion.processors.executors.process_samples` (executor, workers, chunk_size, scheduler)."""
     progress = progress or SilentProgress()
     progress.stage(f"processing {len(samples)} sample(s)")
-    result = process_samples(cfg, samples, client=client, status=isinstance(progress, InteractiveProgress),
-                             **overrides)
+    result = process_samples(cfg, samples, client=client, status=isinstance(progress, InteractiveProgress), **overrides)
     root_path, copy_path = save_result(result, out_dir)
     progress.note(f"{len(result.hypotheses)} mass hypotheses; wrote {root_path} and {copy_path}")
     return result
@@ -249,8 +297,14 @@ class LimitsResult:
         return [row for row in self.rows if row.cls_method.startswith("failed")]
 
 
-def set_limits(result: ProcessingResult, cfg: Config, out_dir: str | os.PathLike, *, pool: TaskPool | None = None,
-               progress: Progress | None = None) -> LimitsResult:
+def set_limits(
+    result: ProcessingResult,
+    cfg: Config,
+    out_dir: str | os.PathLike,
+    *,
+    pool: TaskPool | None = None,
+    progress: Progress | None = None,
+) -> LimitsResult:
     """Expected 95% CL limits per mass point (Lambda < 4 and CLs side by side) and the published
     likelihoods. ``out_dir`` is replaced as a whole when everything is written (limits.csv,
     reach.png, templates.root, configs/, workspaces/, published/): never a mix of two runs."""
@@ -259,8 +313,15 @@ def set_limits(result: ProcessingResult, cfg: Config, out_dir: str | os.PathLike
     models = mass_point_models(result, cfg.statistics)
     progress.stage(f"limits at {len(models)} mass point(s)", len(models), "mass")
     with atomic_folder(out_dir) as tmp:
-        scan = run_scan(models, cfg.statistics, cfg.signal.g_ref, tmp, final_dir=out_dir, seed=cfg.generation.seed,
-                        mapper=_ticking(pool or LocalPool(1), progress))
+        scan = run_scan(
+            models,
+            cfg.statistics,
+            cfg.signal.g_ref,
+            tmp,
+            final_dir=out_dir,
+            seed=cfg.generation.seed,
+            mapper=_ticking(pool or LocalPool(1), progress),
+        )
         write_rows(tmp / "limits.csv", scan.rows)
         reach_plot(scan.rows, tmp / "reach.png", luminosity_fb=cfg.beam.luminosity_fb, sqrt_s=cfg.beam.sqrt_s)
         publish(scan.workspaces, cfg, tmp / "published")
@@ -270,22 +331,27 @@ def set_limits(result: ProcessingResult, cfg: Config, out_dir: str | os.PathLike
 
 def _ticking(pool: TaskPool, progress: Progress) -> Callable[[Callable, Sequence], list]:
     """``pool.map`` that advances ``progress`` as each task finishes."""
+
     def mapper(fn: Callable, items: Sequence) -> list:
         done = {}
         for item, value in pool.as_completed(fn, items):
             done[id(item)] = value
             progress.advance(1)
         return [done[id(item)] for item in items]
+
     return mapper
 
 
 def publish(workspaces: Sequence[MassPointWorkspace], cfg: Config, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """The published likelihoods of a mass scan: BkgOnly.json and patchset.json in ``out_dir``."""
     return publish_workspaces(
-        {w.m_a: w.spec for w in workspaces}, {w.m_a: w.region for w in workspaces}, out_dir,
+        {w.m_a: w.spec for w in workspaces},
+        {w.m_a: w.region for w in workspaces},
+        out_dir,
         hepdata=cfg.statistics.hepdata_record,
         description=f"alpfusion {cfg.hash[:12]}: e+e- -> e+e- a (a -> invisible), expected limits, "
-                    f"background-only Asimov data; one patch per ALP mass")
+        f"background-only Asimov data; one patch per ALP mass",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -312,8 +378,14 @@ def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
     seconds[stage] = round(time.perf_counter() - start, 3)
 
 
-def run(cfg: Config, output_dir: str | os.PathLike, *, client: Any = None, progress: Progress | None = None,
-        force: bool = False) -> RunResult:
+def run(
+    cfg: Config,
+    output_dir: str | os.PathLike,
+    *,
+    client: Any = None,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> RunResult:
     """The whole chain on a configuration into ``output_dir`` (layout in the module docstring).
 
     Samples up to date on disk are kept (an interrupted run resumes); only the configured samples
@@ -343,9 +415,16 @@ def run(cfg: Config, output_dir: str | os.PathLike, *, client: Any = None, progr
     return RunResult(samples, configured, cuts, histograms, limits, seconds)
 
 
-def replica_limits(cfg: Config, signal_samples: Sequence[str | os.PathLike], workdir: str | os.PathLike, *,
-                   events: int, seed: int, pool: TaskPool | None = None,
-                   progress: Progress | None = None) -> list[MassPoint]:
+def replica_limits(
+    cfg: Config,
+    signal_samples: Sequence[str | os.PathLike],
+    workdir: str | os.PathLike,
+    *,
+    events: int,
+    seed: int,
+    pool: TaskPool | None = None,
+    progress: Progress | None = None,
+) -> list[MassPoint]:
     """The limits table with a tau-pair background of ``events`` draws generated with ``seed`` (kept
     in ``workdir`` and reused when up to date), processed with the given signal samples."""
     workdir = Path(workdir)
@@ -355,8 +434,16 @@ def replica_limits(cfg: Config, signal_samples: Sequence[str | os.PathLike], wor
     return set_limits(result, cfg, workdir / f"limits_seed{seed}_n{events}", pool=pool, progress=progress).rows
 
 
-def replicas(cfg: Config, signal_samples: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, n: int,
-             events: int | None = None, client: Any = None, progress: Progress | None = None) -> list[Spread]:
+def replicas(
+    cfg: Config,
+    signal_samples: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    n: int,
+    events: int | None = None,
+    client: Any = None,
+    progress: Progress | None = None,
+) -> list[Spread]:
     """The spread of the limits over ``n`` tau-pair backgrounds generated with the seeds
     ``generation.seed + 1000 k`` (k = 1..n); writes spread.csv into ``out_dir``."""
     if n < 2:
@@ -365,9 +452,18 @@ def replicas(cfg: Config, signal_samples: Sequence[str | os.PathLike], out_dir: 
         raise WorkflowError("no signal samples given: the replicas' limits need them")
     out = Path(out_dir)
     with OutputLock(out), task_pool(cfg.processing.workers, cfg.processing.scheduler, client) as pool:
-        tables = [replica_limits(cfg, signal_samples, out, events=events or cfg.backgrounds.tautau.events,
-                                 seed=cfg.generation.seed + 1000 * k, pool=pool, progress=progress)
-                  for k in range(1, n + 1)]
+        tables = [
+            replica_limits(
+                cfg,
+                signal_samples,
+                out,
+                events=events or cfg.backgrounds.tautau.events,
+                seed=cfg.generation.seed + 1000 * k,
+                pool=pool,
+                progress=progress,
+            )
+            for k in range(1, n + 1)
+        ]
         spreads = spread(tables)
         write_rows(out / "spread.csv", spreads)
     return spreads
@@ -382,8 +478,16 @@ def _provenance(cfg: Config, jobs: Sequence[SampleJob], seconds: dict[str, float
         "config_source": cfg.source,
         "config": cfg.as_dict(),
         "versions": package_versions(),
-        "samples": [{"path": os.fspath(job.path), "label": job.label, "seed": job.seed, "n_draws": job.n_draws,
-                     "sample_key": job.key} for job in jobs],
+        "samples": [
+            {
+                "path": os.fspath(job.path),
+                "label": job.label,
+                "seed": job.seed,
+                "n_draws": job.n_draws,
+                "sample_key": job.key,
+            }
+            for job in jobs
+        ],
         "seconds": seconds,
         "seconds_total": round(math.fsum(seconds.values()), 3),
     }

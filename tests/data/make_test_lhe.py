@@ -134,8 +134,9 @@ def write_lhe(
     events = generate_events(n_events, seed, sqrt_s)
     beta = (e_a - e_b) / (e_a + e_b)
     gamma = 1.0 / np.sqrt(1.0 - beta**2)
-    text = [_HEADER.format(m_a=M_A, e_a=e_a, e_b=e_b, sigma=SIGMA_PB, sigma_err=SIGMA_ERR_PB,
-                           unit=events["xwgtup"].max())]
+    text = [
+        _HEADER.format(m_a=M_A, e_a=e_a, e_b=e_b, sigma=SIGMA_PB, sigma_err=SIGMA_ERR_PB, unit=events["xwgtup"].max())
+    ]
     for i in range(n_events):
         text.append("<event>\n")
         text.append(f" 5      1 {events['xwgtup'][i]:+.10e} {sqrt_s:.8e} 7.54677100e-03 1.18000000e-01\n")

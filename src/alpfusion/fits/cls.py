@@ -39,6 +39,7 @@ from .poisson import mu_at_lambda
 class LimitError(AlpfusionError, ValueError):
     """No limit can be set on a model (no signal, no sensitivity in the allowed range)."""
 
+
 BAND_SIGMAS = (-2, -1, 0, 1, 2)
 
 
@@ -51,8 +52,11 @@ class CLsLimit:
     method: str
 
     def as_dict(self) -> dict:
-        return {"median": self.median, **{f"{k:+d}sigma": v for k, v in zip(BAND_SIGMAS, self.band)},
-                "method": self.method}
+        return {
+            "median": self.median,
+            **{f"{k:+d}sigma": v for k, v in zip(BAND_SIGMAS, self.band)},
+            "method": self.method,
+        }
 
 
 def asimov_background_only(model: pyhf.pdf.Model) -> np.ndarray:
@@ -79,8 +83,9 @@ def _poi_bounds(model: pyhf.pdf.Model, factor: float = 20.0) -> list[tuple[float
     return bounds
 
 
-def _asimov_band(model: pyhf.pdf.Model, data: np.ndarray, bounds, *, rtol: float = 1e-3,
-                 max_iterations: int = 50) -> tuple[float, ...]:
+def _asimov_band(
+    model: pyhf.pdf.Model, data: np.ndarray, bounds, *, rtol: float = 1e-3, max_iterations: int = 50
+) -> tuple[float, ...]:
     """The asymptotic expected band (module docstring), band value by band value.
 
     Fixed-point iteration mu <- factor sigma(mu) first (a few fits where sigma varies slowly), Brent's
@@ -96,8 +101,9 @@ def _asimov_band(model: pyhf.pdf.Model, data: np.ndarray, bounds, *, rtol: float
     def sigma(mu: float) -> float:
         nonlocal start
         start[poi] = mu
-        pars, twice_nll = pyhf.infer.mle.fixed_poi_fit(mu, data, model, init_pars=start.tolist(),
-                                                       par_bounds=bounds, return_fitted_val=True)
+        pars, twice_nll = pyhf.infer.mle.fixed_poi_fit(
+            mu, data, model, init_pars=start.tolist(), par_bounds=bounds, return_fitted_val=True
+        )
         start = np.asarray(pars, dtype=float)
         return mu / math.sqrt(max(float(twice_nll) - twice_nll_0, 1e-300))
 
@@ -111,7 +117,7 @@ def _asimov_band(model: pyhf.pdf.Model, data: np.ndarray, bounds, *, rtol: float
             low, high = 1e-9 * mu_hi, mu_hi
             if high - factor * sigma(high) < 0:
                 raise _OutOfRange(mu_hi)
-            mu = brentq(lambda m: m - factor * sigma(m), low, high, rtol=rtol)
+            mu = brentq(lambda m, f=factor: m - f * sigma(m), low, high, rtol=rtol)
         sig = mu / factor  # sigma at the solution: the next band value starts there
         band.append(mu)
     return tuple(band)
@@ -135,8 +141,9 @@ class _OutOfRange(Exception):
     """A limit reached the upper end of the POI range."""
 
 
-def expected_limit(model: pyhf.pdf.Model, *, method: str = "asymptotic", scan=None, ntoys: int = 2000,
-                   seed: int = 0) -> CLsLimit:
+def expected_limit(
+    model: pyhf.pdf.Model, *, method: str = "asymptotic", scan=None, ntoys: int = 2000, seed: int = 0
+) -> CLsLimit:
     """The expected 95% CL upper limit on mu on background-only Asimov data.
 
     `method`: "asymptotic" (module docstring) or "toys" (pseudo-experiments on the mu values of
@@ -159,8 +166,15 @@ def expected_limit(model: pyhf.pdf.Model, *, method: str = "asymptotic", scan=No
             scan = np.linspace(0.5, 2.0, 7) * expected_limit(model).median
         with _seeded_global_random_state(seed):
             _, band = pyhf.infer.intervals.upper_limits.upper_limit(
-                data, model, scan=np.asarray(scan, dtype=float), level=0.05, calctype="toybased", ntoys=ntoys,
-                track_progress=False, par_bounds=bounds)
+                data,
+                model,
+                scan=np.asarray(scan, dtype=float),
+                level=0.05,
+                calctype="toybased",
+                ntoys=ntoys,
+                track_progress=False,
+                par_bounds=bounds,
+            )
         band = tuple(float(b) for b in band)
     else:
         raise LimitError(f"method must be 'asymptotic' or 'toys', got '{method}'")

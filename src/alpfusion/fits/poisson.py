@@ -38,7 +38,7 @@ def mu_at_lambda(signal, background, threshold: float = LAMBDA_95) -> float:
     s = np.asarray(signal, dtype=float)
     if not np.any(s > 0):
         return math.inf
-    f = lambda mu: poisson_lambda(mu * s, background) - threshold  # noqa: E731
+    f = lambda mu: poisson_lambda(mu * s, background) - threshold
     hi = 1.0
     while f(hi) < 0:
         hi *= 4.0

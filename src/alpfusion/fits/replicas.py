@@ -37,14 +37,20 @@ def spread(tables: Sequence[Sequence[MassPoint]]) -> list[Spread]:
         lam = np.array([r.g_lambda for r in rows])
         cls = np.array([r.g_cls for r in rows])
         n = len(rows)
-        std = (lambda v: float(v.std(ddof=1)) if n > 1 else math.nan)  # noqa: E731
-        out.append(Spread(rows[0].m_a, n, float(lam.mean()), std(lam), float(cls.mean()), std(cls)))
+        out.append(Spread(rows[0].m_a, n, float(lam.mean()), _std(lam), float(cls.mean()), _std(cls)))
     return out
+
+
+def _std(values: np.ndarray) -> float:
+    """The sample standard deviation (NaN for a single value)."""
+    return float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
 def format_spread(spreads: list[Spread]) -> str:
     lines = [f"{'m_a':>6} {'n':>3} {'g(Lambda) mean':>15} {'rel. std':>9} {'g(CLs) mean':>12} {'rel. std':>9}"]
     for s in spreads:
-        lines.append(f"{s.m_a:6.3g} {s.replicas:3d} {s.g_lambda_mean:15.4e} {s.g_lambda_std / s.g_lambda_mean:9.3f}"
-                     f" {s.g_cls_mean:12.4e} {s.g_cls_std / s.g_cls_mean:9.3f}")
+        lines.append(
+            f"{s.m_a:6.3g} {s.replicas:3d} {s.g_lambda_mean:15.4e} {s.g_lambda_std / s.g_lambda_mean:9.3f}"
+            f" {s.g_cls_mean:12.4e} {s.g_cls_std / s.g_cls_mean:9.3f}"
+        )
     return "\n".join(lines) + "\n"

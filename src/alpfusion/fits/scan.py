@@ -119,17 +119,29 @@ def _cls_job(job: _LimitJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | None] | s
     model = pyhf.Workspace(spec).model()
     try:
         asymptotic = expected_limit(model)
-        with_toys = (expected_limit(model, method="toys", ntoys=job.toys, seed=job.seed,
-                                    scan=np.linspace(0.5, 2.0, 7) * asymptotic.median)
-                     if job.method == "toys" else None)
+        with_toys = (
+            expected_limit(
+                model, method="toys", ntoys=job.toys, seed=job.seed, scan=np.linspace(0.5, 2.0, 7) * asymptotic.median
+            )
+            if job.method == "toys"
+            else None
+        )
         return spec, (asymptotic, with_toys)
     except (LimitError, ValueError, pyhf.exceptions.FailedMinimization) as err:
         return spec, f"{type(err).__name__}: {err}"
 
 
-def run_scan(models: Sequence[MassPointModel], stats: Statistics, g_ref: float, out_dir: str | os.PathLike, *,
-             seed: int, mapper: Mapper = map, method: str | None = None,
-             final_dir: str | os.PathLike | None = None) -> ScanResult:
+def run_scan(
+    models: Sequence[MassPointModel],
+    stats: Statistics,
+    g_ref: float,
+    out_dir: str | os.PathLike,
+    *,
+    seed: int,
+    mapper: Mapper = map,
+    method: str | None = None,
+    final_dir: str | os.PathLike | None = None,
+) -> ScanResult:
     """Limits for every mass point; writes templates.root, configs/ and workspaces/ into ``out_dir``.
 
     ``mapper`` runs the mass points' CLs jobs (independent: in parallel where it is a pool's map).
@@ -149,21 +161,24 @@ def run_scan(models: Sequence[MassPointModel], stats: Statistics, g_ref: float, 
         grouped = point.grouped
         mu_max = 1e3 * mu_at_lambda(grouped.signal.yields, grouped.total_background)  # a range for users' fits
         config = cabinetry_config(grouped, templates, out_dir / "histograms", mu_max)
-        write_yaml(out_dir / "configs" / f"{grouped.region}.yml",
-                   cabinetry_config(grouped, final_dir / templates.name, final_dir / "histograms", mu_max))
-        jobs.append(_LimitJob(config, str(out_dir / "workspaces" / f"{grouped.region}.json"), method, stats.toys,
-                              seed))
+        write_yaml(
+            out_dir / "configs" / f"{grouped.region}.yml",
+            cabinetry_config(grouped, final_dir / templates.name, final_dir / "histograms", mu_max),
+        )
+        jobs.append(_LimitJob(config, str(out_dir / "workspaces" / f"{grouped.region}.json"), method, stats.toys, seed))
     limits = list(mapper(_cls_job, jobs))
     rows, workspaces = [], []
     for point, job, (spec, limit) in zip(models, jobs, limits):
         rows.append(_row(point, limit, stats, g_ref))
-        workspaces.append(MassPointWorkspace(point.hypothesis.m_a, point.hypothesis.region, spec,
-                                             Path(job.workspace_path)))
+        workspaces.append(
+            MassPointWorkspace(point.hypothesis.m_a, point.hypothesis.region, spec, Path(job.workspace_path))
+        )
     return ScanResult(rows, workspaces)
 
 
-def _row(point: MassPointModel, limit: tuple[CLsLimit, CLsLimit | None] | str, stats: Statistics,
-         g_ref: float) -> MassPoint:
+def _row(
+    point: MassPointModel, limit: tuple[CLsLimit, CLsLimit | None] | str, stats: Statistics, g_ref: float
+) -> MassPoint:
     """The limits-table row of a mass point from its models and its CLs limit (or the reason it failed)."""
     model, merged, h = point.full, point.grouped, point.hypothesis
     s, b = model.signal.yields, model.total_background
@@ -178,16 +193,27 @@ def _row(point: MassPointModel, limit: tuple[CLsLimit, CLsLimit | None] | str, s
         g_toys = coupling_from_mu(with_toys.median, g_ref) if with_toys else math.nan
         cls_method = "asymptotic + toys" if with_toys else "asymptotic"
     return MassPoint(
-        m_a=h.m_a, kappa=h.kappa, e_low=h.e_low, eta_high=h.eta_high,
-        signal=float(s.sum()), signal_error=float(np.sqrt(model.signal.variances.sum())),
-        background=point.background, background_error=point.background_error,
+        m_a=h.m_a,
+        kappa=h.kappa,
+        e_low=h.e_low,
+        eta_high=h.eta_high,
+        signal=float(s.sum()),
+        signal_error=float(np.sqrt(model.signal.variances.sum())),
+        background=point.background,
+        background_error=point.background_error,
         signal_bins=len(model.bins),
-        empty_bins=int(model.empty.sum()), lambda_empty_fraction=float(lam_empty),
+        empty_bins=int(model.empty.sum()),
+        lambda_empty_fraction=float(lam_empty),
         g_lambda=coupling_from_mu(mu_lambda, g_ref),
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
-        g_cls_minus2=band[0], g_cls_minus1=band[1], g_cls=band[2], g_cls_plus1=band[3], g_cls_plus2=band[4],
+        g_cls_minus2=band[0],
+        g_cls_minus1=band[1],
+        g_cls=band[2],
+        g_cls_plus1=band[3],
+        g_cls_plus2=band[4],
         g_cls_toys=g_toys,
-        cls_method=cls_method, small_background=_signal_rich_background(model) < stats.small_background_events,
+        cls_method=cls_method,
+        small_background=_signal_rich_background(model) < stats.small_background_events,
     )
 
 
@@ -207,20 +233,26 @@ def write_rows(path: str | os.PathLike, rows: Sequence[Any]) -> Path:
 
 def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
-    head = (f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
-            f" {'L_empty':>7} {'g(Lambda)':>10} {'g(CLs)':>10} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9}"
-            f" {'g(toys)':>9}")
+    head = (
+        f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
+        f" {'L_empty':>7} {'g(Lambda)':>10} {'g(CLs)':>10} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9}"
+        f" {'g(toys)':>9}"
+    )
     lines = [f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}", head]
     for r in rows:
         flag = " *" if r.small_background else ""
-        lines.append(f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
-                     f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
-                     f" {r.g_lambda:10.3e} {r.g_cls:10.3e} {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
-                     f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}")
+        lines.append(
+            f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
+            f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
+            f" {r.g_lambda:10.3e} {r.g_cls:10.3e} {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
+            f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
+        )
     for r in rows:
         if r.cls_method.startswith("failed"):
             lines.append(f"m_a = {r.m_a:g}: CLs {r.cls_method}")
     if any(r.small_background for r in rows):
-        lines.append("* fewer background events than statistics.small_background_events in the signal-rich bins: "
-                     "asymptotic CLs unreliable, run pseudo-experiments (statistics.cls_method: toys)")
+        lines.append(
+            "* fewer background events than statistics.small_background_events in the signal-rich bins: "
+            "asymptotic CLs unreliable, run pseudo-experiments (statistics.cls_method: toys)"
+        )
     return "\n".join(lines) + "\n"

@@ -48,8 +48,12 @@ def background_only(workspaces: Mapping[float, dict]) -> dict:
         channels.append(channel)
         observations.extend(copy.deepcopy(spec["observations"]))
     first = workspaces[min(workspaces)]
-    return {"channels": channels, "observations": observations,
-            "measurements": copy.deepcopy(first["measurements"]), "version": first["version"]}
+    return {
+        "channels": channels,
+        "observations": observations,
+        "measurements": copy.deepcopy(first["measurements"]),
+        "version": first["version"],
+    }
 
 
 def _patch_operations(bkg_only: dict, spec: dict) -> list[dict]:
@@ -69,8 +73,14 @@ def _patch_operations(bkg_only: dict, spec: dict) -> list[dict]:
     return ops
 
 
-def patchset(bkg_only: dict, workspaces: Mapping[float, dict], names: Mapping[float, str], *,
-             description: str, hepdata: str = PLACEHOLDER_RECORD) -> dict:
+def patchset(
+    bkg_only: dict,
+    workspaces: Mapping[float, dict],
+    names: Mapping[float, str],
+    *,
+    description: str,
+    hepdata: str = PLACEHOLDER_RECORD,
+) -> dict:
     """The patchset (schema 1.0.0) turning `bkg_only` into each mass point's workspace."""
     return {
         "metadata": {
@@ -88,8 +98,14 @@ def patchset(bkg_only: dict, workspaces: Mapping[float, dict], names: Mapping[fl
     }
 
 
-def publish_workspaces(workspaces: Mapping[float, dict], names: Mapping[float, str], out_dir: str | os.PathLike, *,
-            description: str, hepdata: str = PLACEHOLDER_RECORD) -> tuple[Path, Path]:
+def publish_workspaces(
+    workspaces: Mapping[float, dict],
+    names: Mapping[float, str],
+    out_dir: str | os.PathLike,
+    *,
+    description: str,
+    hepdata: str = PLACEHOLDER_RECORD,
+) -> tuple[Path, Path]:
     """Write `BkgOnly.json` and `patchset.json` into `out_dir`; check that every patch rebuilds its workspace.
 
     `hepdata` is the INSPIRE record (`ins` and 7 digits) the schema asks for; the default is a

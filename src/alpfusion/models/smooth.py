@@ -56,8 +56,9 @@ def _tail(distance: np.ndarray, h: np.ndarray, h_var: np.ndarray, side: np.ndarr
     return np.exp(log_h), np.exp(2 * log_h) * var_log
 
 
-def _with_tails(positions: np.ndarray, h: np.ndarray, h_var: np.ndarray, core_fraction: float = 0.9
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _with_tails(
+    positions: np.ndarray, h: np.ndarray, h_var: np.ndarray, core_fraction: float = 0.9
+) -> tuple[np.ndarray, np.ndarray]:
     """A profile as measured wherever the MC has entries; beyond its core (the innermost range around
     its peak holding `core_fraction` of it) the empty bins take exponential tails fitted to the
     populated ones there (`_tail`), distances counted from the peak."""
@@ -77,8 +78,9 @@ def _with_tails(positions: np.ndarray, h: np.ndarray, h_var: np.ndarray, core_fr
     return model, model_var
 
 
-def smooth_plane(values: np.ndarray, variances: np.ndarray, region: str, slices: int = 4
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def smooth_plane(
+    values: np.ndarray, variances: np.ndarray, region: str, slices: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """The smooth model (module docstring) of a square background plane: (yields, variances).
 
     The offset distribution H is taken per slice of m_ee (`slices` ranges of rows holding equal
@@ -114,5 +116,5 @@ def _factorised(values: np.ndarray, variances: np.ndarray, start: int, stop: int
     hij, hij_var = h[j - i + n - 1], h_var[j - i + n - 1]
     yields = g[:, None] * hij / total
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel2 = (np.where(g > 0, g_var / g**2, 0.0)[:, None] + np.where(hij > 0, hij_var / hij**2, 0.0))
+        rel2 = np.where(g > 0, g_var / g**2, 0.0)[:, None] + np.where(hij > 0, hij_var / hij**2, 0.0)
     return yields, np.nan_to_num(yields**2 * rel2)

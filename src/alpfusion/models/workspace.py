@@ -115,8 +115,9 @@ def _plane(h: hist.Hist, region: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(view.value), np.asarray(view.variance)
 
 
-def region_model(region: str, m_a: float, signal: hist.Hist, backgrounds: Mapping[str, hist.Hist],
-                 treatment: EmptyBins = EmptyBins()) -> RegionModel:
+def region_model(
+    region: str, m_a: float, signal: hist.Hist, backgrounds: Mapping[str, hist.Hist], treatment: EmptyBins = EmptyBins()
+) -> RegionModel:
     """Templates of one mass point from the `analysis` histograms of its signal and backgrounds."""
     sig_values, sig_variances = _plane(signal, region)
     bins = np.flatnonzero(sig_values.ravel() > 0)
@@ -134,8 +135,9 @@ def region_model(region: str, m_a: float, signal: hist.Hist, backgrounds: Mappin
         floor = treatment.floor_yield or _effective_event_yield(region, backgrounds)
         yields = np.where(empty, floor, 0.0)
         templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
-    return RegionModel(region, m_a, bins, Template(sig_values.ravel()[bins], sig_variances.ravel()[bins]),
-                       templates, empty, treatment)
+    return RegionModel(
+        region, m_a, bins, Template(sig_values.ravel()[bins], sig_variances.ravel()[bins]), templates, empty, treatment
+    )
 
 
 def group_by_signal_to_background(model: RegionModel, n_groups: int) -> tuple[RegionModel, np.ndarray]:
@@ -163,8 +165,7 @@ def group_by_signal_to_background(model: RegionModel, n_groups: int) -> tuple[Re
 
     backgrounds = {name: merge(t) for name, t in model.backgrounds.items()}
     mc = sum((t.yields for n, t in backgrounds.items() if n != FLOOR), np.zeros(len(used)))
-    grouped = RegionModel(model.region, model.m_a, used, merge(model.signal), backgrounds, mc <= 0,
-                          model.treatment)
+    grouped = RegionModel(model.region, model.m_a, used, merge(model.signal), backgrounds, mc <= 0, model.treatment)
     return grouped, group
 
 
@@ -201,8 +202,9 @@ def _effective_event_yield(region: str, backgrounds: Mapping[str, hist.Hist]) ->
 
 
 def _th1(template_values: np.ndarray, template_variances: np.ndarray) -> hist.Hist:
-    h = hist.Hist(hist.axis.Regular(len(template_values), 0, len(template_values), name="bin"),
-                  storage=hist.storage.Weight())
+    h = hist.Hist(
+        hist.axis.Regular(len(template_values), 0, len(template_values), name="bin"), storage=hist.storage.Weight()
+    )
     view = h.view(flow=False)
     view.value = template_values
     view.variance = template_variances
@@ -221,8 +223,9 @@ def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> P
     return Path(path)
 
 
-def cabinetry_config(model: RegionModel, template_file: str | os.PathLike, histogram_folder: str | os.PathLike,
-                     mu_max: float) -> dict:
+def cabinetry_config(
+    model: RegionModel, template_file: str | os.PathLike, histogram_folder: str | os.PathLike, mu_max: float
+) -> dict:
     """The cabinetry configuration of one mass point (histogram inputs, one region)."""
     samples = [{"Name": DATA, "SamplePath": DATA, "Data": True}]
     samples += [{"Name": name, "SamplePath": name} for name in model.samples]

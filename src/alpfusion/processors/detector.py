@@ -74,8 +74,9 @@ def is_photon(particle: str) -> bool:
 
 def energy_resolution(energy: np.ndarray, det: Detector) -> np.ndarray:
     """sigma_E / E = sqrt((a/E)^2 + (b/E^(1/4))^2 + c^2), E in GeV (physics.md section 3)."""
-    return np.sqrt((det.energy_noise / energy) ** 2 + det.energy_stochastic**2 / np.sqrt(energy)
-                   + det.energy_constant**2)
+    return np.sqrt(
+        (det.energy_noise / energy) ** 2 + det.energy_stochastic**2 / np.sqrt(energy) + det.energy_constant**2
+    )
 
 
 def stream_key(seed: int, sample: str, particle: str, component: str) -> np.uint64:
@@ -129,8 +130,7 @@ def smear(p: ak.Array, det: Detector, sample: str, particle: str, event: np.ndar
     if not det.smearing:
         return p
     energy, px, py, pz = components(p)
-    normal = {c: standard_normals(stream_key(det.seed, sample, particle, c), event)
-              for c in SMEARED_COMPONENTS}
+    normal = {c: standard_normals(stream_key(det.seed, sample, particle, c), event) for c in SMEARED_COMPONENTS}
     rho2 = px * px + py * py
     mom2 = rho2 + pz * pz
     rho, mom = np.sqrt(rho2), np.sqrt(mom2)
@@ -171,8 +171,9 @@ def event_accepted(e_minus: ak.Array, e_plus: ak.Array, photons: list[ak.Array],
     return ok
 
 
-def measure(particles: dict[str, ak.Array], event: np.ndarray, det: Detector, acc: Acceptance,
-            sample: str) -> tuple[ak.Array, ak.Array, np.ndarray]:
+def measure(
+    particles: dict[str, ak.Array], event: np.ndarray, det: Detector, acc: Acceptance, sample: str
+) -> tuple[ak.Array, ak.Array, np.ndarray]:
     """(e-, e+, accepted): the measured electrons of the accepted events and the acceptance mask.
 
     ``particles`` maps the sample's particle names to their true ``Momentum4D`` arrays (it must

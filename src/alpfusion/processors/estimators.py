@@ -45,10 +45,17 @@ def _momenta(arrays: dict, name: str):
 def measured_planes(path: str | Path, cfg: Config, estimators) -> dict[str, tuple[np.ndarray, ...]]:
     """(m_ee, |m_ee^tau|, yield) per estimator for the events of one sample after the detector model."""
     arrays, meta = read_sample(path)
-    particles = {p: _momenta(arrays, p) for p in ("e_minus", "e_plus") + (("tau_minus",) if "tau_minus" in
-                                                                          meta["particles"] else ())}
-    e_minus, e_plus, ok = measure({k: v for k, v in particles.items() if k != "tau_minus"}, arrays["event"],
-                                  cfg.detector, cfg.acceptance, Path(path).stem)
+    particles = {
+        p: _momenta(arrays, p)
+        for p in ("e_minus", "e_plus") + (("tau_minus",) if "tau_minus" in meta["particles"] else ())
+    }
+    e_minus, e_plus, ok = measure(
+        {k: v for k, v in particles.items() if k != "tau_minus"},
+        arrays["event"],
+        cfg.detector,
+        cfg.acceptance,
+        Path(path).stem,
+    )
     yields = arrays["weight"][ok] * cfg.beam.luminosity_pb
     tau_minus = particles["tau_minus"][ok] if "tau_minus" in particles else None
     out = {}

@@ -77,12 +77,15 @@ def inspect_sample(path: str | os.PathLike, cfg: Config) -> SampleInfo:
     except Exception as err:
         raise ProcessingError(f"{path}: cannot read the weights ({_describe(err)})") from err
     if not (math.isfinite(total) and math.isfinite(total2)):
-        raise ProcessingError(f"{path}: the weights are too large: their yields at {cfg.beam.luminosity_fb:g} fb^-1 "
-                              "overflow a float64 when summed or squared (weights must be in pb per event)")
+        raise ProcessingError(
+            f"{path}: the weights are too large: their yields at {cfg.beam.luminosity_fb:g} fb^-1 "
+            "overflow a float64 when summed or squared (weights must be in pb per event)"
+        )
     m_a = meta.get("m_a")
     if m_a is not None and (isinstance(m_a, bool) or not isinstance(m_a, (int, float)) or not math.isfinite(m_a)):
-        raise ProcessingError(f"{path}: metadata 'm_a' must be a number (a signal sample) or null (a background), "
-                              f"got {m_a!r}")
+        raise ProcessingError(
+            f"{path}: metadata 'm_a' must be a number (a signal sample) or null (a background), got {m_a!r}"
+        )
     return SampleInfo(
         name=path.stem,
         path=os.fspath(path),
@@ -108,12 +111,15 @@ def inspect_samples(paths: Sequence[str | os.PathLike], cfg: Config) -> dict[str
     for path in paths:
         info = inspect_sample(path, cfg)
         if info.name in samples:
-            raise ProcessingError(f"{path}: sample name '{info.name}' (the file stem) is also the name "
-                                  f"of {samples[info.name].path}")
+            raise ProcessingError(
+                f"{path}: sample name '{info.name}' (the file stem) is also the name of {samples[info.name].path}"
+            )
         for other in samples.values():
             if info.m_a is not None and other.m_a is not None and math.isclose(info.m_a, other.m_a, abs_tol=1e-9):
-                raise ProcessingError(f"{path}: a second signal sample of m_a = {info.m_a:g} GeV besides "
-                                      f"{other.path}; give one signal sample per mass")
+                raise ProcessingError(
+                    f"{path}: a second signal sample of m_a = {info.m_a:g} GeV besides "
+                    f"{other.path}; give one signal sample per mass"
+                )
         samples[info.name] = info
     return samples
 
@@ -136,8 +142,9 @@ def _worker_pool(workers: int, warm_up: Callable[[], None]) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _executor(kind: str, workers: int, scheduler: str | None, status: bool,
-              warm_up: Callable[[], None], client: Any = None) -> Iterator[Any]:
+def _executor(
+    kind: str, workers: int, scheduler: str | None, status: bool, warm_up: Callable[[], None], client: Any = None
+) -> Iterator[Any]:
     """A coffea executor of the given kind (``processing.executor``); with a dask ``client`` given,
     the dask executor on it. A dask client of our own and its LocalCluster (or the connection to
     ``scheduler``) live as long as the context. ``warm_up`` prepares this process before the
@@ -156,9 +163,15 @@ def _executor(kind: str, workers: int, scheduler: str | None, status: bool,
 
         with contextlib.ExitStack() as stack:
             if scheduler is None:
-                cluster = stack.enter_context(LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                    silence_logs=logging.ERROR))
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                )
                 client = stack.enter_context(Client(cluster))
             else:
                 client = stack.enter_context(Client(scheduler))
@@ -206,13 +219,27 @@ def package_versions() -> dict[str, str]:
 
     from .. import __version__
 
-    return {"alpfusion": __version__, "coffea": coffea.__version__, "hist": hist.__version__,
-            "awkward": awkward.__version__, "uproot": uproot.__version__, "numpy": np.__version__}
+    return {
+        "alpfusion": __version__,
+        "coffea": coffea.__version__,
+        "hist": hist.__version__,
+        "awkward": awkward.__version__,
+        "uproot": uproot.__version__,
+        "numpy": np.__version__,
+    }
 
 
-def process_samples(cfg: Config, paths: Sequence[str | os.PathLike], *, executor: str | None = None,
-                    workers: int | None = None, chunk_size: int | None = None,
-                    scheduler: str | None = None, status: bool = False, client: Any = None) -> ProcessingResult:
+def process_samples(
+    cfg: Config,
+    paths: Sequence[str | os.PathLike],
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    scheduler: str | None = None,
+    status: bool = False,
+    client: Any = None,
+) -> ProcessingResult:
     """Run the processor over the sample files; the keyword arguments override ``processing``; with
     a dask.distributed ``client``, on its cluster (the same histograms as any other executor).
 
@@ -227,10 +254,21 @@ def process_samples(cfg: Config, paths: Sequence[str | os.PathLike], *, executor
     for info in samples.values():
         proc.check_sample(info)
     fileset = {name: {"files": {info.path: EVENTS_TREE}} for name, info in samples.items()}
-    with _executor(executor or settings.executor, workers or settings.workers,
-                   scheduler or settings.scheduler, status, proc.warm_up, client) as ex:
-        runner = processor.Runner(executor=ex, schema=BaseSchema, chunksize=chunk_size or settings.chunk_size,
-                                  metadata_cache={}, skipbadfiles=False)
+    with _executor(
+        executor or settings.executor,
+        workers or settings.workers,
+        scheduler or settings.scheduler,
+        status,
+        proc.warm_up,
+        client,
+    ) as ex:
+        runner = processor.Runner(
+            executor=ex,
+            schema=BaseSchema,
+            chunksize=chunk_size or settings.chunk_size,
+            metadata_cache={},
+            skipbadfiles=False,
+        )
         coffea_log = io.StringIO()
         try:
             # coffea's futures executor prints the traceback of a failed work item: kept back, and

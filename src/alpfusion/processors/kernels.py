@@ -36,8 +36,7 @@ class BinSums:
         return cls(index, value[index], variance[index])
 
     def __add__(self, other: BinSums) -> BinSums:
-        return BinSums(*merge_sorted(self.index, self.value, self.variance,
-                                      other.index, other.value, other.variance))
+        return BinSums(*merge_sorted(self.index, self.value, self.variance, other.index, other.value, other.variance))
 
     def add_to(self, view: np.ndarray) -> None:
         """Add the sums to a Weight-storage view (flow included) whose flattening the indices address."""

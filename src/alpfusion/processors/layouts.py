@@ -17,8 +17,14 @@ import numpy as np
 from ..config import Config, Histograms
 from .selection import CUTS, MassHypothesis
 
-__all__ = ["HISTOGRAMS", "OPTIMISATION", "OPTIMISATION_AXES", "empty_histograms", "mass_edges",
-           "optimisation_histogram"]
+__all__ = [
+    "HISTOGRAMS",
+    "OPTIMISATION",
+    "OPTIMISATION_AXES",
+    "empty_histograms",
+    "mass_edges",
+    "optimisation_histogram",
+]
 
 HISTOGRAMS = ("analysis", "emiss_eta", "m2_miss", "mee_minus_mtau", "cutflow", "cutflow_raw")
 OPTIMISATION = "optimisation"
@@ -42,26 +48,33 @@ def mass_edges(settings: Histograms) -> np.ndarray:
     return settings.mass_min * (1.0 + settings.relative_width) ** np.arange(n + 1)
 
 
-def empty_histograms(cfg: Config, hypotheses: tuple[MassHypothesis, ...],
-                     names: tuple[str, ...] = HISTOGRAMS) -> dict[str, hist.Hist]:
+def empty_histograms(
+    cfg: Config, hypotheses: tuple[MassHypothesis, ...], names: tuple[str, ...] = HISTOGRAMS
+) -> dict[str, hist.Hist]:
     """The empty histograms of one sample with the given names of :data:`HISTOGRAMS` (default all)."""
-    regions = hist.axis.StrCategory([h.region for h in hypotheses], name="region", label="mass hypothesis",
-                                    flow=False)
+    regions = hist.axis.StrCategory([h.region for h in hypotheses], name="region", label="mass hypothesis", flow=False)
     cuts = hist.axis.StrCategory(list(CUTS), name="cut", label="cut", flow=False)
     edges = mass_edges(cfg.histograms)
     n, rs = cfg.histograms.control_bins, cfg.beam.sqrt_s
     weight = hist.storage.Weight()
     layout = {
-        "analysis": lambda: hist.Hist(regions, hist.axis.Variable(edges, name="m_ee", label="m_ee [GeV]"),
-                                      hist.axis.Variable(edges, name="m_ee_tau", label="|m_ee^tau| [GeV]"),
-                                      storage=weight),
-        "emiss_eta": lambda: hist.Hist(hist.axis.Regular(n, 0.0, rs, name="e_miss", label="E*_miss [GeV]"),
-                                       hist.axis.Regular(n, -5.0, 5.0, name="eta_miss", label="eta*_miss"),
-                                       storage=weight),
-        "m2_miss": lambda: hist.Hist(hist.axis.Regular(n, -rs, rs * rs, name="m2_miss", label="m2_miss [GeV^2]"),
-                                     storage=weight),
-        "mee_minus_mtau": lambda: hist.Hist(hist.axis.Regular(n, -rs, rs, name="mee_minus_mtau",
-                                                              label="m_ee - |m_ee^tau| [GeV]"), storage=weight),
+        "analysis": lambda: hist.Hist(
+            regions,
+            hist.axis.Variable(edges, name="m_ee", label="m_ee [GeV]"),
+            hist.axis.Variable(edges, name="m_ee_tau", label="|m_ee^tau| [GeV]"),
+            storage=weight,
+        ),
+        "emiss_eta": lambda: hist.Hist(
+            hist.axis.Regular(n, 0.0, rs, name="e_miss", label="E*_miss [GeV]"),
+            hist.axis.Regular(n, -5.0, 5.0, name="eta_miss", label="eta*_miss"),
+            storage=weight,
+        ),
+        "m2_miss": lambda: hist.Hist(
+            hist.axis.Regular(n, -rs, rs * rs, name="m2_miss", label="m2_miss [GeV^2]"), storage=weight
+        ),
+        "mee_minus_mtau": lambda: hist.Hist(
+            hist.axis.Regular(n, -rs, rs, name="mee_minus_mtau", label="m_ee - |m_ee^tau| [GeV]"), storage=weight
+        ),
         "cutflow": lambda: hist.Hist(regions, cuts, storage=weight),
         "cutflow_raw": lambda: hist.Hist(regions, cuts, storage=hist.storage.Int64()),
     }

@@ -85,8 +85,10 @@ def beam_axis(e_minus: ak.Array, e_plus: ak.Array, tau_minus: ak.Array | None = 
 def truth_axis(e_minus: ak.Array, e_plus: ak.Array, tau_minus: ak.Array | None = None) -> ak.Array:
     """The MC-truth tau- direction (a diagnostic; tau samples only)."""
     if tau_minus is None:
-        raise MissingTruthError("the 'truth' c_phi estimator needs the MC-truth tau_minus momentum "
-                                "(branches tau_minus_E/px/py/pz), which this sample does not have")
+        raise MissingTruthError(
+            "the 'truth' c_phi estimator needs the MC-truth tau_minus momentum "
+            "(branches tau_minus_E/px/py/pz), which this sample does not have"
+        )
     return _unit3(tau_minus)
 
 
@@ -99,14 +101,12 @@ TAU_AXES: dict[str, Callable[..., ak.Array]] = {
 whose allowed values are ``alpfusion.config.CPHI_ESTIMATORS``)."""
 
 
-def tau_axis(estimator: str, e_minus: ak.Array, e_plus: ak.Array,
-             tau_minus: ak.Array | None = None) -> ak.Array:
+def tau_axis(estimator: str, e_minus: ak.Array, e_plus: ak.Array, tau_minus: ak.Array | None = None) -> ak.Array:
     """The unit tau-pair axis (``Vector3D``) of the named estimator."""
     try:
         estimate = TAU_AXES[estimator]
     except KeyError:
-        raise ValueError(f"unknown c_phi estimator '{estimator}' "
-                         f"(known: {', '.join(TAU_AXES)})") from None
+        raise ValueError(f"unknown c_phi estimator '{estimator}' (known: {', '.join(TAU_AXES)})") from None
     return estimate(e_minus, e_plus, tau_minus)
 
 
@@ -133,8 +133,9 @@ def decay_plane_cosine(axis: ak.Array, e_minus: ak.Array, e_plus: ak.Array) -> n
     return np.clip(out, -1.0, 1.0, out=out)
 
 
-def antler_mass(e_minus_energy: np.ndarray, e_plus_energy: np.ndarray, c_phi: np.ndarray,
-                sqrt_s: float, m_tau: float = M_TAU) -> np.ndarray:
+def antler_mass(
+    e_minus_energy: np.ndarray, e_plus_energy: np.ndarray, c_phi: np.ndarray, sqrt_s: float, m_tau: float = M_TAU
+) -> np.ndarray:
     """|m_ee^tau|, the e+e- mass of a tau pair with massless neutrino pairs (physics.md section 4).
 
         (m_ee^tau)^2 = 2/(s - 4 m^2) [ m^4 - sqrt(s) m^2 (E*_+ + E*_-) + 2 E*_- E*_+ (s - 2 m^2)
@@ -151,7 +152,9 @@ def antler_mass(e_minus_energy: np.ndarray, e_plus_energy: np.ndarray, c_phi: np
     def radical(e: np.ndarray) -> np.ndarray:
         return np.sqrt((m2 - 2.0 * rs * e + 4.0 * e * e).astype(np.complex128))
 
-    real_part = m2 * m2 - rs * m2 * (e_plus_energy + e_minus_energy) + 2.0 * e_minus_energy * e_plus_energy * (s - 2.0 * m2)
+    real_part = (
+        m2 * m2 - rs * m2 * (e_plus_energy + e_minus_energy) + 2.0 * e_minus_energy * e_plus_energy * (s - 2.0 * m2)
+    )
     mass2 = 2.0 / (s - 4.0 * m2) * (real_part + m2 * c_phi * radical(e_minus_energy) * radical(e_plus_energy))
     return np.abs(np.sqrt(mass2))
 
@@ -171,8 +174,9 @@ class EventObservables:
         return len(self.e_miss)
 
 
-def compute_observables(e_minus: ak.Array, e_plus: ak.Array, sqrt_s: float, estimator: str,
-                        tau_minus: ak.Array | None = None) -> EventObservables:
+def compute_observables(
+    e_minus: ak.Array, e_plus: ak.Array, sqrt_s: float, estimator: str, tau_minus: ak.Array | None = None
+) -> EventObservables:
     """All observables of physics.md section 4 from the (smeared, accepted) electrons.
 
     ``estimator`` names the tau-axis estimator for c_phi (:data:`TAU_AXES`); ``tau_minus`` is

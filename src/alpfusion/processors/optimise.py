@@ -2,7 +2,8 @@
 
 The selection of mass m_a keeps
 
-    |m2_miss - m_a^2| <= kappa delta_m2(m_a),   E_low <= E*_miss <= (s + m_a^2) / (2 sqrt(s)),   |eta*_miss| <= eta_high.
+    |m2_miss - m_a^2| <= kappa delta_m2(m_a),   E_low <= E*_miss <= (s + m_a^2) / (2 sqrt(s)),
+    |eta*_miss| <= eta_high.
 
 The processor fills, per sample and mass hypothesis, a histogram of the accepted events in
 (|z|, d, |eta*_miss|) with z = (m2_miss - m_a^2) / delta_m2(m_a) and d = E_max(m_a) - E*_miss, the
@@ -66,9 +67,15 @@ def _cumulative(values: np.ndarray) -> np.ndarray:
     return np.cumsum(np.cumsum(np.cumsum(values, axis=0), axis=1), axis=2)
 
 
-def optimise_cuts(m_a: float, sqrt_s: float, signal: hist.Hist, background: hist.Hist | None, *,
-                  min_signal_fraction: float = MIN_SIGNAL_FRACTION, regulator: float = REGULATOR_EVENTS
-                  ) -> OptimisedCuts:
+def optimise_cuts(
+    m_a: float,
+    sqrt_s: float,
+    signal: hist.Hist,
+    background: hist.Hist | None,
+    *,
+    min_signal_fraction: float = MIN_SIGNAL_FRACTION,
+    regulator: float = REGULATOR_EVENTS,
+) -> OptimisedCuts:
     """The box of largest figure of merit that keeps `min_signal_fraction` of the accepted signal.
 
     `signal` and `background` are (|z|, E_max - E*_miss, |eta*_miss|) histograms with Weight storage,
@@ -92,19 +99,31 @@ def optimise_cuts(m_a: float, sqrt_s: float, signal: hist.Hist, background: hist
     fom = s / np.sqrt(b + b_var + regulator)
     allowed = s >= min_signal_fraction * accepted * (1.0 - 1e-12)
     if not np.any(allowed):
-        raise ValueError(f"m_a = {m_a}: no cut keeps {min_signal_fraction:.0%} of the accepted signal (at most "
-                         f"{s.max() / accepted:.1%}: the resolution pushes signal beyond E_max = {e_max:.4g} GeV "
-                         f"or outside |z| < {z_edges[-1]:g})")
+        raise ValueError(
+            f"m_a = {m_a}: no cut keeps {min_signal_fraction:.0%} of the accepted signal (at most "
+            f"{s.max() / accepted:.1%}: the resolution pushes signal beyond E_max = {e_max:.4g} GeV "
+            f"or outside |z| < {z_edges[-1]:g})"
+        )
     iz, ie, ieta = np.indices(fom.shape)
-    keys = (-ieta.ravel(), -ie.ravel(), -iz.ravel(), np.where(allowed, s, -np.inf).ravel(),
-            np.where(allowed, fom, -np.inf).ravel())  # last key first: Z, S, then tightness
+    keys = (
+        -ieta.ravel(),
+        -ie.ravel(),
+        -iz.ravel(),
+        np.where(allowed, s, -np.inf).ravel(),
+        np.where(allowed, fom, -np.inf).ravel(),
+    )  # last key first: Z, S, then tightness
     iz, ie, ieta = np.unravel_index(np.lexsort(keys)[-1], fom.shape)
     return OptimisedCuts(
-        m_a=m_a, kappa=float(z_edges[iz + 1]), e_low=max(0.0, e_max - float(d_edges[ie + 1])),
+        m_a=m_a,
+        kappa=float(z_edges[iz + 1]),
+        e_low=max(0.0, e_max - float(d_edges[ie + 1])),
         eta_high=float(eta_edges[ieta + 1]),
-        signal=float(s[iz, ie, ieta]), signal_error=float(np.sqrt(s_var[iz, ie, ieta])),
-        background=float(b[iz, ie, ieta]), background_error=float(np.sqrt(b_var[iz, ie, ieta])),
-        signal_fraction=float(s[iz, ie, ieta] / accepted), figure_of_merit=float(fom[iz, ie, ieta]),
+        signal=float(s[iz, ie, ieta]),
+        signal_error=float(np.sqrt(s_var[iz, ie, ieta])),
+        background=float(b[iz, ie, ieta]),
+        background_error=float(np.sqrt(b_var[iz, ie, ieta])),
+        signal_fraction=float(s[iz, ie, ieta] / accepted),
+        figure_of_merit=float(fom[iz, ie, ieta]),
     )
 
 
@@ -132,12 +151,16 @@ def optimise_all(result: ProcessingResult, **options) -> tuple[list[OptimisedCut
 
 def format_cuts(cuts: list[OptimisedCuts]) -> str:
     """The table of chosen cuts with S and B and their MC errors (expected events)."""
-    lines = [f"{'m_a':>6} {'kappa':>5} {'E_low':>6} {'eta_hi':>6} {'S':>10} {'dS':>8} {'B':>11} {'dB':>9}"
-             f" {'S/S_acc':>7} {'Z':>9}"]
+    lines = [
+        f"{'m_a':>6} {'kappa':>5} {'E_low':>6} {'eta_hi':>6} {'S':>10} {'dS':>8} {'B':>11} {'dB':>9}"
+        f" {'S/S_acc':>7} {'Z':>9}"
+    ]
     for c in cuts:
-        lines.append(f"{c.m_a:6.3g} {c.kappa:5.2f} {c.e_low:6.3f} {c.eta_high:6.2f} {c.signal:10.4g} "
-                     f"{c.signal_error:8.2g} {c.background:11.4g} {c.background_error:9.2g} "
-                     f"{c.signal_fraction:7.3f} {c.figure_of_merit:9.3g}")
+        lines.append(
+            f"{c.m_a:6.3g} {c.kappa:5.2f} {c.e_low:6.3f} {c.eta_high:6.2f} {c.signal:10.4g} "
+            f"{c.signal_error:8.2g} {c.background:11.4g} {c.background_error:9.2g} "
+            f"{c.signal_fraction:7.3f} {c.figure_of_merit:9.3g}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -23,8 +23,8 @@ partial sum is then an integer multiple of q below 2^53 q, exactly representable
 not depend on order. The rounding moves each yield by at most 2^-53 of the sample's total (about
 1e-16), far below any statistical precision. Bins are filled with ``numpy.bincount`` on the bin
 indices of the ``hist`` axes (``axis.index``, the binning of ``Hist.fill``; for the logarithmic
-mass axes the equivalent, faster :func:`alpfusion.processors.kernels.log_position`) so that the sums of y and of y^2 can both
-be the rounded ones.
+mass axes the equivalent, faster :func:`alpfusion.processors.kernels.log_position`) so that the sums
+of y and of y^2 can both be the rounded ones.
 """
 
 from __future__ import annotations
@@ -126,24 +126,31 @@ class AlpProcessor(processor.ProcessorABC):
         """Raise ProcessingError (naming the file) if the sample lacks a particle the analysis needs."""
         missing = [p for p in REQUIRED_PARTICLES if p not in info.particles]
         if missing:
-            raise ProcessingError(f"{info.path}: the sample has no {' and no '.join(missing)} "
-                                  f"(particles {list(info.particles)}); the analysis needs e+e- + invisible")
+            raise ProcessingError(
+                f"{info.path}: the sample has no {' and no '.join(missing)} "
+                f"(particles {list(info.particles)}); the analysis needs e+e- + invisible"
+            )
         if self.cfg.observables.cphi_estimator == "truth" and "tau_minus" not in info.particles:
-            raise ProcessingError(f"{info.path}: observables.cphi_estimator 'truth' needs the MC-truth "
-                                  f"tau_minus, which the sample does not have (particles {list(info.particles)})")
+            raise ProcessingError(
+                f"{info.path}: observables.cphi_estimator 'truth' needs the MC-truth "
+                f"tau_minus, which the sample does not have (particles {list(info.particles)})"
+            )
 
     def _read(self, events, info: SampleInfo) -> tuple[dict[str, ak.Array], np.ndarray, np.ndarray]:
         """(particles, weight, event) of a chunk as Momentum4D and numpy arrays."""
         meta = events.metadata
         try:
-            particles = {p: four_momenta(*(ak.to_numpy(events[f"{p}_{c}"]) for c in ("E", "px", "py", "pz")))
-                         for p in self._columns(info)}
+            particles = {
+                p: four_momenta(*(ak.to_numpy(events[f"{p}_{c}"]) for c in ("E", "px", "py", "pz")))
+                for p in self._columns(info)
+            }
             weight = ak.to_numpy(events["weight"])
             event = ak.to_numpy(events["event"])
         except Exception as err:
             raise ProcessingError(
                 f"{meta['filename']}: cannot read the events {meta['entrystart']}-{meta['entrystop']}, "
-                f"corrupt or truncated ({type(err).__name__}: {' '.join(str(err).split())})") from err
+                f"corrupt or truncated ({type(err).__name__}: {' '.join(str(err).split())})"
+            ) from err
         return particles, weight, event
 
     def process(self, events) -> dict[str, dict[str, hist.Hist | BinSums]]:
@@ -167,8 +174,9 @@ class AlpProcessor(processor.ProcessorABC):
             self._fill(info, {p: empty for p in self._columns(info)}, np.zeros(0), np.zeros(0, dtype=np.uint64))
         merge_sorted(*[np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0)] * 2)
 
-    def _fill(self, info: SampleInfo, particles: dict[str, ak.Array], weight: np.ndarray,
-              event: np.ndarray) -> dict[str, hist.Hist | BinSums]:
+    def _fill(
+        self, info: SampleInfo, particles: dict[str, ak.Array], weight: np.ndarray, event: np.ndarray
+    ) -> dict[str, hist.Hist | BinSums]:
         """The histograms of a chunk of one sample from its true particles, weights and event indices."""
         cfg = self.cfg
         e_minus, e_plus, ok = measure(particles, event, cfg.detector, cfg.acceptance, info.name)
@@ -216,16 +224,20 @@ class AlpProcessor(processor.ProcessorABC):
     @staticmethod
     def _fill_controls(out: dict[str, hist.Hist], obs: EventObservables, y: np.ndarray, y2: np.ndarray) -> None:
         """Fill the control histograms with the accepted events."""
-        for name, values in (("emiss_eta", (obs.e_miss, obs.eta_miss)), ("m2_miss", (obs.m2_miss,)),
-                             ("mee_minus_mtau", (obs.m_ee - obs.m_ee_tau,))):
+        for name, values in (
+            ("emiss_eta", (obs.e_miss, obs.eta_miss)),
+            ("m2_miss", (obs.m2_miss,)),
+            ("mee_minus_mtau", (obs.m_ee - obs.m_ee_tau,)),
+        ):
             axes = out[name].axes
             flat = position(axes[0], values[0])
             for axis, value in zip(axes[1:], values[1:]):
                 flat = flat * axis.extent + position(axis, value)
             add_sums(out[name].view(flow=True), flat, y, y2)
 
-    def _select(self, obs: EventObservables, y: np.ndarray, y2: np.ndarray, flow: np.ndarray,
-                raw: np.ndarray) -> BinSums:
+    def _select(
+        self, obs: EventObservables, y: np.ndarray, y2: np.ndarray, flow: np.ndarray, raw: np.ndarray
+    ) -> BinSums:
         """Apply each mass hypothesis's cuts to the accepted events: fill the cut-flow views from the
         missing-mass stage on and return the analysis plane (region, m_ee, |m_ee^tau|) as BinSums."""
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
@@ -235,8 +247,9 @@ class AlpProcessor(processor.ProcessorABC):
         sums = np.zeros((len(self.hypotheses) * extent**2, 2))
         stage_sums = np.zeros((len(self.hypotheses), stages, 2))
         stage_raw = np.zeros((len(self.hypotheses), stages), dtype=np.int64)
-        select_kernel(obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell, bounds, extent**2, sums, stage_sums,
-                       stage_raw)
+        select_kernel(
+            obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell, bounds, extent**2, sums, stage_sums, stage_raw
+        )
         flow["value"][:, -stages:] += stage_sums[..., 0]
         flow["variance"][:, -stages:] += stage_sums[..., 1]
         raw[:, -stages:] += stage_raw
@@ -254,5 +267,7 @@ class AlpProcessor(processor.ProcessorABC):
             if regions:
                 hists[OPTIMISATION].add_to(optimisation.view(flow=True))
             hists[OPTIMISATION] = optimisation
-        return {sample: {name: hists[name] for name in HISTOGRAMS + (OPTIMISATION,)}
-                for sample, hists in accumulator.items()}
+        return {
+            sample: {name: hists[name] for name in HISTOGRAMS + (OPTIMISATION,)}
+            for sample, hists in accumulator.items()
+        }

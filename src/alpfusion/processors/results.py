@@ -151,8 +151,10 @@ def _unpack(value: Any, archive: Any) -> Any:
 
 def _write_copy(result: ProcessingResult, path: Path) -> None:
     arrays: list[tuple[str, np.ndarray]] = []
-    histograms = {sample: {name: _pack(to_uhi(h), arrays) for name, h in hists.items()}
-                  for sample, hists in result.histograms.items()}
+    histograms = {
+        sample: {name: _pack(to_uhi(h), arrays) for name, h in hists.items()}
+        for sample, hists in result.histograms.items()
+    }
     meta = {
         "format": FORMAT,
         "samples": {name: dataclasses.asdict(info) for name, info in result.samples.items()},
@@ -172,17 +174,24 @@ def _read_copy(path: Path) -> ProcessingResult:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(bytes(archive["meta.json"]).decode())
             if not isinstance(meta, dict) or meta.get("format", {}).get("name") != FORMAT["name"]:
-                raise ProcessingError(f"{path}: not a histogram file of alpfusion process (no '{FORMAT['name']}' "
-                                      "format in it)")
+                raise ProcessingError(
+                    f"{path}: not a histogram file of alpfusion process (no '{FORMAT['name']}' format in it)"
+                )
             if meta["format"].get("version") != FORMAT["version"]:
-                raise ProcessingError(f"{path}: histogram format version {meta['format'].get('version')} is not "
-                                      f"{FORMAT['version']}: rerun 'alpfusion process'")
-            histograms = {sample: {name: from_uhi(_unpack(h, archive)) for name, h in hists.items()}
-                          for sample, hists in meta["histograms"].items()}
+                raise ProcessingError(
+                    f"{path}: histogram format version {meta['format'].get('version')} is not "
+                    f"{FORMAT['version']}: rerun 'alpfusion process'"
+                )
+            histograms = {
+                sample: {name: from_uhi(_unpack(h, archive)) for name, h in hists.items()}
+                for sample, hists in meta["histograms"].items()
+            }
             return ProcessingResult(
                 histograms=histograms,
-                samples={name: SampleInfo(**{**info, "particles": tuple(info["particles"])})
-                         for name, info in meta["samples"].items()},
+                samples={
+                    name: SampleInfo(**{**info, "particles": tuple(info["particles"])})
+                    for name, info in meta["samples"].items()
+                },
                 hypotheses=tuple(MassHypothesis(**h) for h in meta["hypotheses"]),
                 luminosity_fb=float(meta["luminosity_fb"]),
                 config=meta["config"],
@@ -192,8 +201,10 @@ def _read_copy(path: Path) -> ProcessingResult:
     except ProcessingError:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as err:
-        raise ProcessingError(f"{path}: not a readable histogram file of alpfusion process "
-                              f"({type(err).__name__}: {' '.join(str(err).split())})") from err
+        raise ProcessingError(
+            f"{path}: not a readable histogram file of alpfusion process "
+            f"({type(err).__name__}: {' '.join(str(err).split())})"
+        ) from err
 
 
 # --------------------------------------------------------------------------------------------------
@@ -203,9 +214,12 @@ def _read_copy(path: Path) -> ProcessingResult:
 def _unrolled(plane: hist.Hist) -> hist.Hist:
     """A 2D Weight histogram (flow included) as a 1D one of (n + 2) (m + 2) unit bins."""
     view = plane.view(flow=True)
-    out = hist.Hist(hist.axis.Regular(view.size, 0.0, float(view.size), name="bin",
-                                      label="(m_ee, |m_ee^tau|) bin, flow bins included"),
-                    storage=hist.storage.Weight())
+    out = hist.Hist(
+        hist.axis.Regular(
+            view.size, 0.0, float(view.size), name="bin", label="(m_ee, |m_ee^tau|) bin, flow bins included"
+        ),
+        storage=hist.storage.Weight(),
+    )
     out.view()["value"] = view["value"].ravel()
     out.view()["variance"] = view["variance"].ravel()
     return out
@@ -265,17 +279,20 @@ class CutflowRow:
     raw: int
 
 
-def cutflow_rows(result: ProcessingResult, samples: Sequence[str] = (), masses: Sequence[float] = ()
-                 ) -> list[CutflowRow]:
+def cutflow_rows(
+    result: ProcessingResult, samples: Sequence[str] = (), masses: Sequence[float] = ()
+) -> list[CutflowRow]:
     """The cut flow for the chosen samples and masses (all when empty)."""
     unknown = sorted(set(samples) - set(result.histograms))
     if unknown:
         raise ProcessingError(f"no sample {unknown} in the histograms (have {sorted(result.histograms)})")
-    chosen = [(k, h) for k, h in enumerate(result.hypotheses)
-              if not masses or any(math.isclose(h.m_a, m) for m in masses)]
+    chosen = [
+        (k, h) for k, h in enumerate(result.hypotheses) if not masses or any(math.isclose(h.m_a, m) for m in masses)
+    ]
     if masses and not chosen:
-        raise ProcessingError(f"no mass hypothesis {list(masses)} in the histograms "
-                              f"(have {[h.m_a for h in result.hypotheses]})")
+        raise ProcessingError(
+            f"no mass hypothesis {list(masses)} in the histograms (have {[h.m_a for h in result.hypotheses]})"
+        )
     rows = []
     for sample in samples or sorted(result.histograms):
         hists = result.histograms[sample]
@@ -283,21 +300,34 @@ def cutflow_rows(result: ProcessingResult, samples: Sequence[str] = (), masses: 
             values, variances = hists["cutflow"].values()[k], hists["cutflow"].variances()[k]
             raw = hists["cutflow_raw"].values()[k]
             for j, cut in enumerate(CUTS):
-                rows.append(CutflowRow(sample, result.samples[sample].kind, h.region, h.m_a, cut, float(values[j]),
-                                       float(np.sqrt(variances[j])), int(raw[j])))
+                rows.append(
+                    CutflowRow(
+                        sample,
+                        result.samples[sample].kind,
+                        h.region,
+                        h.m_a,
+                        cut,
+                        float(values[j]),
+                        float(np.sqrt(variances[j])),
+                        int(raw[j]),
+                    )
+                )
     return rows
 
 
 def format_cutflow(rows: Sequence[CutflowRow], luminosity_fb: float) -> str:
     """The cut-flow rows as a text table, one block per sample and mass hypothesis."""
-    lines = [f"# expected events for {luminosity_fb:g} fb^-1 (error: MC statistics, sqrt of the sum of "
-             "y^2); raw: MC events"]
+    lines = [
+        f"# expected events for {luminosity_fb:g} fb^-1 (error: MC statistics, sqrt of the sum of y^2); raw: MC events"
+    ]
     previous = None
     for row in rows:
         if (row.sample, row.region) != previous:
             previous = (row.sample, row.region)
-            lines += ["", f"{row.sample} ({row.kind}), {row.region} (m_a = {row.m_a:g} GeV)",
-                      f"  {'cut':<14}{'yield':>14}{'error':>12}{'raw':>12}"]
+            lines += [
+                "",
+                f"{row.sample} ({row.kind}), {row.region} (m_a = {row.m_a:g} GeV)",
+                f"  {'cut':<14}{'yield':>14}{'error':>12}{'raw':>12}",
+            ]
         lines.append(f"  {row.cut:<14}{row.expected:>14.6g}{row.error:>12.3g}{row.raw:>12d}")
     return "\n".join(lines) + "\n"
-

@@ -93,8 +93,10 @@ def mass_hypotheses(cfg: Config) -> tuple[MassHypothesis, ...]:
     out = []
     for m_a in cfg.signal.masses:
         if missing_mass2_resolution(m_a) <= 0:
-            raise ProcessingError(f"signal.masses: m_a = {m_a} GeV has no missing-mass window, "
-                             "delta_m2 = 1 - (m_a / 10 GeV)^4 is not positive")
+            raise ProcessingError(
+                f"signal.masses: m_a = {m_a} GeV has no missing-mass window, "
+                "delta_m2 = 1 - (m_a / 10 GeV)^4 is not positive"
+            )
         out.append(MassHypothesis(m_a, *cfg.selection.for_mass(m_a), cfg.beam.sqrt_s))
     names = [h.region for h in out]
     duplicates = sorted({n for n in names if names.count(n) > 1})

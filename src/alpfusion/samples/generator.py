@@ -127,8 +127,9 @@ class Generator:
         momenta, ps_weight = chan(x, rng.uniform(0.0, 2.0 * math.pi, n))
         return momenta, self.process.differential(channel, momenta, ps_weight) * jac
 
-    def events(self, n_events: int, chunk_size: int, *, unweight: bool = False,
-               provenance: dict | None = None) -> EventStream:
+    def events(
+        self, n_events: int, chunk_size: int, *, unweight: bool = False, provenance: dict | None = None
+    ) -> EventStream:
         """A stream of `n_events` draws in chunks (see `EventStream`).
 
         `provenance` (for example the configuration hash) is added to the sample's metadata.
@@ -155,8 +156,7 @@ class EventStream:
     value in a pilot sample of neval draws.
     """
 
-    def __init__(self, generator: Generator, n_events: int, chunk_size: int, unweight: bool,
-                 provenance: dict):
+    def __init__(self, generator: Generator, n_events: int, chunk_size: int, unweight: bool, provenance: dict):
         self.generator = generator
         self.provenance = provenance
         self.n_events = n_events
@@ -164,8 +164,9 @@ class EventStream:
         self.unweight = unweight
         self.particles = generator.process.particles
         trained = generator.train()
-        self._fractions = [c.sigma / trained.sigma if trained.sigma > 0 else 1.0 / len(trained.channels)
-                           for c in trained.channels]
+        self._fractions = [
+            c.sigma / trained.sigma if trained.sigma > 0 else 1.0 / len(trained.channels) for c in trained.channels
+        ]
         self.draws_per_chunk = tuple(min(chunk_size, n_events - start) for start in range(0, n_events, chunk_size))
         self._per_chunk = [_split(n, self._fractions) for n in self.draws_per_chunk]
         self._draws = [sum(c[i] for c in self._per_chunk) for i in range(len(self._fractions))]
@@ -175,8 +176,10 @@ class EventStream:
 
     def _pilot_maxima(self) -> list[float]:
         gen = self.generator
-        return [float(np.max(gen._sample(i, gen.settings.neval, gen._rng(PILOT_STREAM, i))[1]))
-                for i in range(len(self._fractions))]
+        return [
+            float(np.max(gen._sample(i, gen.settings.neval, gen._rng(PILOT_STREAM, i))[1]))
+            for i in range(len(self._fractions))
+        ]
 
     def chunks(self) -> Iterator[dict[str, np.ndarray]]:
         gen = self.generator
@@ -226,8 +229,12 @@ class EventStream:
             "n_draws": int(sum(self._draws)),
             "unweighted": self.unweight,
             "seed": gen.seed,
-            "vegas": {"nitn": gen.settings.nitn, "neval": gen.settings.neval,
-                      "ninc": gen.settings.ninc, "alpha": gen.settings.alpha},
+            "vegas": {
+                "nitn": gen.settings.nitn,
+                "neval": gen.settings.neval,
+                "ninc": gen.settings.ninc,
+                "alpha": gen.settings.alpha,
+            },
             "channels": [c.name for c in trained.channels],
             "alpfusion_version": __version__,
             "particles": list(self.particles),

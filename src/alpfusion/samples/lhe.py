@@ -103,7 +103,7 @@ def _mg_process(header: pylhe.LHEHeader | None) -> str | None:
             line = line.split("#", 1)[0].strip()
             for prefix in ("generate ", "add process "):
                 if line.startswith(prefix):
-                    processes.append(line[len(prefix):].strip())
+                    processes.append(line[len(prefix) :].strip())
     return "; ".join(processes) or None
 
 
@@ -185,9 +185,7 @@ class LHEStream:
                         warnings.filterwarnings("error", message="Parse Error", category=RuntimeWarning)
                         event = next(events, None)
                 except (ValueError, OSError, RuntimeWarning, EOFError, zlib.error) as err:
-                    raise SampleError(
-                        f"{self.path}: cannot read event {index} ({type(err).__name__}: {err})"
-                    ) from err
+                    raise SampleError(f"{self.path}: cannot read event {index} ({type(err).__name__}: {err})") from err
                 if event is None:
                     return
                 momenta: dict[str, np.ndarray] = {}
@@ -201,13 +199,11 @@ class LHEStream:
                     name = VISIBLE_NAMES.get(particle.id)
                     if name is None:
                         raise SampleError(
-                            f"{self.path}: event {index} has an unsupported final-state "
-                            f"particle (pdg {particle.id})"
+                            f"{self.path}: event {index} has an unsupported final-state particle (pdg {particle.id})"
                         )
                     if name in momenta:
                         raise SampleError(
-                            f"{self.path}: event {index} has more than one final-state "
-                            f"{name} (pdg {particle.id})"
+                            f"{self.path}: event {index} has more than one final-state {name} (pdg {particle.id})"
                         )
                     momenta[name] = p4
                 yield index, event.eventinfo.weight, momenta

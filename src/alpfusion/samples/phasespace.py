@@ -198,8 +198,7 @@ class ForwardBackwardPair:
             p4abs = np.sqrt(np.maximum(e4 * e4 - m * m, 0.0))
             # squaring admitted 2 b E4 - a = -2 c |p4| as well: keep the root of the right sign
             valid = (a * a >= 4.0 * m * m * (b * b - c * c)) & (e4 >= m) & ((2.0 * b * e4 - a) * c >= 0)
-            root_weight = np.where(first, 1.0 / self.first_root_probability,
-                                   1.0 / (1.0 - self.first_root_probability))
+            root_weight = np.where(first, 1.0 / self.first_root_probability, 1.0 / (1.0 - self.first_root_probability))
             dfde4 = 2.0 * np.abs(b - c * e4 / np.where(p4abs > 0, p4abs, 1.0))
         else:
             denom = b - c
@@ -217,8 +216,7 @@ class ForwardBackwardPair:
         safe = np.where(valid, dfde4, 1.0)
         weight = np.where(
             valid,
-            root_weight * (e3_hi - e3_lo) * jac_angles * TWO_PI * TWO_PI
-            * p3abs * p4abs / (4.0 * (TWO_PI**5) * safe),
+            root_weight * (e3_hi - e3_lo) * jac_angles * TWO_PI * TWO_PI * p3abs * p4abs / (4.0 * (TWO_PI**5) * safe),
             0.0,
         )
         momenta = {name: rotate_z(p, azimuth) for name, p in zip(self.names, (p3, p4, px))}
@@ -249,7 +247,8 @@ class SequentialPair:
         if not self.m_ee_min > 0:
             raise ProcessSettingsError(
                 "the e+e- pair mass needs a lower bound > 0: keep the electron mass or set a "
-                "minimum electron separation (acceptance.delta_r_ee_min) with an energy cut")
+                "minimum electron separation (acceptance.delta_r_ee_min) with an energy cut"
+            )
 
     def __call__(self, y, azimuth):
         rs, m, mx = self.sqrt_s, self.m_e, self.m_x
@@ -269,9 +268,18 @@ class SequentialPair:
         p4 = pair - p3
         px = -pair
         px[:, 0] += rs
-        weight = (pq / (16.0 * math.pi**2 * rs) * 2.0 * TWO_PI
-                  * jac_m2 / TWO_PI
-                  * pstar / (16.0 * math.pi**2 * mee) * 2.0 * TWO_PI)
+        weight = (
+            pq
+            / (16.0 * math.pi**2 * rs)
+            * 2.0
+            * TWO_PI
+            * jac_m2
+            / TWO_PI
+            * pstar
+            / (16.0 * math.pi**2 * mee)
+            * 2.0
+            * TWO_PI
+        )
         momenta = {name: rotate_z(p, azimuth) for name, p in zip(self.names, (p3, p4, px))}
         return momenta, weight
 

@@ -45,8 +45,16 @@ class SignalSettings:
     component: str = "both"
 
     @classmethod
-    def from_config(cls, cfg: Config, process: str, m_a: float, *, component: str | None = None,
-                    theta_min_deg: float | None = None, inclusive: bool = False) -> SignalSettings:
+    def from_config(
+        cls,
+        cfg: Config,
+        process: str,
+        m_a: float,
+        *,
+        component: str | None = None,
+        theta_min_deg: float | None = None,
+        inclusive: bool = False,
+    ) -> SignalSettings:
         """Settings for one process and mass from the configuration, with study overrides.
 
         `theta_min_deg` moves the polar acceptance symmetrically (theta_max = 180 - theta_min);
@@ -58,10 +66,16 @@ class SignalSettings:
         elif theta_min_deg is not None:
             polar = {"theta_min_deg": theta_min_deg, "theta_max_deg": 180.0 - theta_min_deg}
             acc = cfg.replace(acceptance=polar).acceptance
-        return cls(process=process, m_a=m_a, g=cfg.signal.g_ref, sqrt_s=cfg.beam.sqrt_s,
-                   alpha=cfg.beam.alpha_value, acceptance=acc,
-                   electron_mass=constants.M_ELECTRON if cfg.signal.electron_mass else 0.0,
-                   component=component or cfg.signal.component)
+        return cls(
+            process=process,
+            m_a=m_a,
+            g=cfg.signal.g_ref,
+            sqrt_s=cfg.beam.sqrt_s,
+            alpha=cfg.beam.alpha_value,
+            acceptance=acc,
+            electron_mass=constants.M_ELECTRON if cfg.signal.electron_mass else 0.0,
+            component=component or cfg.signal.component,
+        )
 
     def __post_init__(self):
         if self.process not in PROCESSES:
@@ -87,15 +101,26 @@ class SignalProcess:
         if st.electron_mass == 0 and (acc.theta_min_deg == 0 or acc.theta_max_deg == 180):
             raise ProcessSettingsError(
                 "e+e- -> e+e- a without a polar-angle cut diverges for massless electrons: "
-                "keep the electron mass (signal.electron_mass: true)")
+                "keep the electron mass (signal.electron_mass: true)"
+            )
         channels = []
         if st.component in ("both", "fusion"):
-            channels.append(ForwardBackwardPair(st.sqrt_s, st.electron_mass, st.m_a, lo, hi, acc.energy_min,
-                                                self.particles, name="fusion"))
+            channels.append(
+                ForwardBackwardPair(
+                    st.sqrt_s, st.electron_mass, st.m_a, lo, hi, acc.energy_min, self.particles, name="fusion"
+                )
+            )
         if st.component in ("both", "dalitz"):
-            channels.append(SequentialPair(st.sqrt_s, st.electron_mass, st.m_a,
-                                           min_pair_mass(acc, st.electron_mass), self.particles,
-                                           name="dalitz"))
+            channels.append(
+                SequentialPair(
+                    st.sqrt_s,
+                    st.electron_mass,
+                    st.m_a,
+                    min_pair_mass(acc, st.electron_mass),
+                    self.particles,
+                    name="dalitz",
+                )
+            )
         self.channels = tuple(channels)
 
     @property
@@ -144,11 +169,18 @@ class SignalProcess:
         sub = {k: v[keep] for k, v in momenta.items()}
         p1, p2 = beams(st.sqrt_s, st.electron_mass, int(np.count_nonzero(keep)))
         if st.process == "ee_to_gamma_a":
-            me2 = me2_ee_to_gamma_a(p1, p2, sub["photon"], g=st.g, alpha=st.alpha,
-                                    electron_mass=st.electron_mass)
+            me2 = me2_ee_to_gamma_a(p1, p2, sub["photon"], g=st.g, alpha=st.alpha, electron_mass=st.electron_mass)
         else:
-            me2, fusion, dalitz = me2_ee_to_eea(p1, p2, sub["e_minus"], sub["e_plus"], g=st.g, alpha=st.alpha,
-                                                electron_mass=st.electron_mass, component=st.component)
+            me2, fusion, dalitz = me2_ee_to_eea(
+                p1,
+                p2,
+                sub["e_minus"],
+                sub["e_plus"],
+                g=st.g,
+                alpha=st.alpha,
+                electron_mass=st.electron_mass,
+                component=st.component,
+            )
             if len(self.channels) > 1:
                 me2 = me2 * (fusion if self.channels[channel].name == "fusion" else dalitz) / (fusion + dalitz)
         out[keep] = constants.GEV2_TO_PB * me2 / self._flux() * ps_weight[keep]

@@ -86,10 +86,16 @@ class SampleJob:
     @cached_property
     def identity(self) -> dict[str, Any]:
         """What determines the sample's events (module docstring)."""
-        return {"key_version": KEY_VERSION, "process": self.process.name,
-                "settings": plain(getattr(self.process, "settings", self.process.metadata())),
-                "vegas": plain(self.vegas), "seed": self.seed, "n_draws": self.n_draws,
-                "chunk_size": self.chunk_size, "unweight": self.unweight}
+        return {
+            "key_version": KEY_VERSION,
+            "process": self.process.name,
+            "settings": plain(getattr(self.process, "settings", self.process.metadata())),
+            "vegas": plain(self.vegas),
+            "seed": self.seed,
+            "n_draws": self.n_draws,
+            "chunk_size": self.chunk_size,
+            "unweight": self.unweight,
+        }
 
     @cached_property
     def key(self) -> str:

@@ -58,7 +58,7 @@ def _fixed_timestamp() -> datetime.datetime:
     if value is None:
         return _FIXED_EPOCH
     try:
-        stamp = datetime.datetime.fromtimestamp(int(value), tz=datetime.timezone.utc)
+        stamp = datetime.datetime.fromtimestamp(int(value), tz=datetime.UTC)
     except (ValueError, OverflowError, OSError) as err:
         raise ValueError(f"SOURCE_DATE_EPOCH={value!r} is not a valid Unix time") from err
     if not 1995 <= stamp.year <= 2058:
@@ -91,10 +91,11 @@ class _FrozenClock:
     @staticmethod
     def _shim(stamp: datetime.datetime) -> types.ModuleType:
         """A copy of the ``datetime`` module whose ``datetime.now()`` returns ``stamp``."""
+
         class FrozenDatetime(datetime.datetime):
             @classmethod
             def now(cls, tz=None):
-                return stamp if tz is None else stamp.replace(tzinfo=datetime.timezone.utc).astimezone(tz)
+                return stamp if tz is None else stamp.replace(tzinfo=datetime.UTC).astimezone(tz)
 
         shim = types.ModuleType("datetime")
         shim.__dict__.update(datetime.__dict__)
@@ -110,8 +111,7 @@ class _FrozenClock:
                 self._patched = [
                     module
                     for name, module in list(sys.modules.items())
-                    if name.startswith("uproot.writing")
-                    and getattr(module, "datetime", None) is datetime
+                    if name.startswith("uproot.writing") and getattr(module, "datetime", None) is datetime
                 ]
                 for module in self._patched:
                     module.datetime = shim
@@ -134,8 +134,12 @@ _CLOCK = _FrozenClock()
 def _supported(version: str) -> bool:
     if version.startswith(UPROOT_VERSIONS):
         return True
-    log.warning("uproot %s is not one of the versions %s the frozen clock was written for: sample files are "
-                "written with the real time and are not byte-reproducible", version, ", ".join(UPROOT_VERSIONS))
+    log.warning(
+        "uproot %s is not one of the versions %s the frozen clock was written for: sample files are "
+        "written with the real time and are not byte-reproducible",
+        version,
+        ", ".join(UPROOT_VERSIONS),
+    )
     return False
 
 
@@ -175,6 +179,10 @@ def recreate(path: str | os.PathLike, key: str, **options) -> Iterator[uproot.Wr
     from ``key`` (what the content is made from), so that the same content gives the same bytes."""
     digest = hashlib.sha256(key.encode()).hexdigest()
     counter = itertools.count()
-    with deterministic_writing(), uproot.recreate(
-            path, uuid_function=lambda: uuid.uuid5(_UUID_NAMESPACE, f"{digest}/{next(counter)}"), **options) as f:
+    with (
+        deterministic_writing(),
+        uproot.recreate(
+            path, uuid_function=lambda: uuid.uuid5(_UUID_NAMESPACE, f"{digest}/{next(counter)}"), **options
+        ) as f,
+    ):
         yield f

@@ -84,6 +84,7 @@ REQUIRED_METADATA = (
 )
 """Keys the metadata of every sample contains (more keys are allowed)."""
 
+
 class SampleError(AlpfusionError):
     """Any problem with a sample file; the message starts with the file path."""
 
@@ -110,10 +111,7 @@ def branch_names(particles: Sequence[str]) -> tuple[str, ...]:
 
 def branch_dtypes(particles: Sequence[str]) -> dict[str, np.dtype]:
     """Branch name -> numpy dtype: uint64 for ``event``, float64 for all others."""
-    return {
-        name: np.dtype(np.uint64) if name == "event" else np.dtype(np.float64)
-        for name in branch_names(particles)
-    }
+    return {name: np.dtype(np.uint64) if name == "event" else np.dtype(np.float64) for name in branch_names(particles)}
 
 
 # --------------------------------------------------------------------------
@@ -132,9 +130,7 @@ def _check_chunk(path: str, chunk: Mapping[str, np.ndarray], particles: Sequence
     missing = [name for name in expected if name not in chunk]
     extra = sorted(set(chunk) - set(expected))
     if missing or extra:
-        raise SampleError(
-            f"{path}: stream chunk has wrong branches (missing {missing}, unexpected {extra})"
-        )
+        raise SampleError(f"{path}: stream chunk has wrong branches (missing {missing}, unexpected {extra})")
     lengths = {name: np.shape(chunk[name]) for name in expected}
     n = len(chunk["weight"])
     bad = {name: shape for name, shape in lengths.items() if shape != (n,)}
@@ -151,9 +147,7 @@ def _check_chunk(path: str, chunk: Mapping[str, np.ndarray], particles: Sequence
             "(momenta and weight must be float64, event uint64)"
         )
     if not np.array_equal(chunk["event"], np.arange(first_event, first_event + n, dtype=np.uint64)):
-        raise SampleError(
-            f"{path}: stream chunk 'event' is not the consecutive index starting at {first_event}"
-        )
+        raise SampleError(f"{path}: stream chunk 'event' is not the consecutive index starting at {first_event}")
     _raise_bad_weights(path, _bad_weights(chunk["weight"], first_event))
     return n
 
@@ -215,8 +209,7 @@ def _final_metadata(path: str, metadata: Mapping[str, Any], particles: Sequence[
     meta = dict(metadata)
     if "particles" in meta and list(meta["particles"]) != list(particles):
         raise SampleError(
-            f"{path}: stream metadata particles {meta['particles']} differ from "
-            f"stream.particles {list(particles)}"
+            f"{path}: stream metadata particles {meta['particles']} differ from stream.particles {list(particles)}"
         )
     meta["particles"] = list(particles)
     meta["n_events"] = n_events
@@ -324,8 +317,7 @@ class SampleFile:
         size = os.path.getsize(self.path)
         if size < self._file.file.fEND:
             raise SampleError(
-                f"{self.path}: not a ROOT file or truncated ({size} bytes, "
-                f"the header says {self._file.file.fEND})"
+                f"{self.path}: not a ROOT file or truncated ({size} bytes, the header says {self._file.file.fEND})"
             )
         self.metadata = _read_metadata_object(self.path, self._file)
         particles = self.metadata.get("particles")
@@ -400,9 +392,7 @@ class SampleFile:
         try:
             return self._tree.arrays(list(self.branches), library="np")
         except Exception as err:
-            raise SampleError(
-                f"{self.path}: cannot read the events, corrupt or truncated ({_describe(err)})"
-            ) from err
+            raise SampleError(f"{self.path}: cannot read the events, corrupt or truncated ({_describe(err)})") from err
 
     def close(self) -> None:
         """Close the underlying ROOT file."""

@@ -59,9 +59,16 @@ class TauPairSettings:
     @classmethod
     def from_config(cls, cfg: Config, *, both_electrons_in_acceptance: bool | None = None) -> TauPairSettings:
         tt = cfg.backgrounds.tautau
-        restrict = tt.both_electrons_in_acceptance if both_electrons_in_acceptance is None else both_electrons_in_acceptance
-        return cls(sqrt_s=cfg.beam.sqrt_s, alpha=cfg.beam.alpha_value, acceptance=cfg.acceptance,
-                   both_electrons_in_acceptance=restrict, sigma_override_pb=tt.sigma_override_pb)
+        restrict = (
+            tt.both_electrons_in_acceptance if both_electrons_in_acceptance is None else both_electrons_in_acceptance
+        )
+        return cls(
+            sqrt_s=cfg.beam.sqrt_s,
+            alpha=cfg.beam.alpha_value,
+            acceptance=cfg.acceptance,
+            both_electrons_in_acceptance=restrict,
+            sigma_override_pb=tt.sigma_override_pb,
+        )
 
     def couplings(self) -> np.ndarray:
         """C[lambda, chi] of the module docstring in GeV^-2, lambda, chi = L (0), R (1)."""
@@ -129,8 +136,7 @@ def _tau_decay(y, tau, m):
     nu_a = boost_from_rest(nu_rest, pair, q)
     nu_b = pair - nu_a
     to_lab = [boost_from_rest(p, tau, m) for p in (electron, nu_a, nu_b)]
-    weight = (e_e / (16.0 * math.pi**2 * m) * 4.0 * math.pi * m * m / TWO_PI
-              * 0.5 / (16.0 * math.pi**2) * 4.0 * math.pi)
+    weight = e_e / (16.0 * math.pi**2 * m) * 4.0 * math.pi * m * m / TWO_PI * 0.5 / (16.0 * math.pi**2) * 4.0 * math.pi
     return (*to_lab, weight)
 
 
@@ -153,10 +159,15 @@ class TauPairChannel:
         e_plus, nu_tau_bar, nu_e, w_plus = _tau_decay(y[:, 6:11], tau_plus, m)
         weight = ptau / (16.0 * math.pi**2 * rs) * 2.0 * TWO_PI * w_minus * w_plus
         momenta = {
-            "e_minus": e_minus, "e_plus": e_plus,
+            "e_minus": e_minus,
+            "e_plus": e_plus,
             "invisible": nu_tau + nu_e_bar + nu_e + nu_tau_bar,
-            "tau_minus": tau_minus, "tau_plus": tau_plus,
-            "nu_tau": nu_tau, "nu_e_bar": nu_e_bar, "nu_e": nu_e, "nu_tau_bar": nu_tau_bar,
+            "tau_minus": tau_minus,
+            "tau_plus": tau_plus,
+            "nu_tau": nu_tau,
+            "nu_e_bar": nu_e_bar,
+            "nu_e": nu_e,
+            "nu_tau_bar": nu_tau_bar,
         }
         return momenta, np.broadcast_to(weight, cos_t.shape).copy()
 
@@ -170,8 +181,7 @@ class TauPairProcess:
         self.channels = (TauPairChannel(settings.sqrt_s, settings.m_tau),)
         st = settings
         gamma_e = constants.G_FERMI**2 * st.m_tau**5 / (192.0 * math.pi**3)
-        self._norm = (constants.GEV2_TO_PB * st.br_enunu**2
-                      / (2.0 * st.sqrt_s**2 * (2.0 * st.m_tau * gamma_e) ** 2))
+        self._norm = constants.GEV2_TO_PB * st.br_enunu**2 / (2.0 * st.sqrt_s**2 * (2.0 * st.m_tau * gamma_e) ** 2)
         self.sigma_lowest_order_pb = lowest_order_cross_section(st)
         if st.sigma_override_pb is not None:
             self._norm *= st.sigma_override_pb / self.sigma_lowest_order_pb
@@ -194,8 +204,19 @@ class TauPairProcess:
             return out
         sub = {k: v[keep] for k, v in momenta.items()}
         p1, p2 = beams(self.settings.sqrt_s, 0.0, int(np.count_nonzero(keep)))
-        me2 = me2_tau_pair(p1, p2, sub["tau_minus"], sub["tau_plus"], sub["nu_tau"], sub["e_minus"],
-                           sub["nu_e_bar"], sub["nu_tau_bar"], sub["e_plus"], sub["nu_e"], self.settings)
+        me2 = me2_tau_pair(
+            p1,
+            p2,
+            sub["tau_minus"],
+            sub["tau_plus"],
+            sub["nu_tau"],
+            sub["e_minus"],
+            sub["nu_e_bar"],
+            sub["nu_tau_bar"],
+            sub["e_plus"],
+            sub["nu_e"],
+            self.settings,
+        )
         out[keep] = self._norm * me2 * ps_weight[keep]
         return out
 
@@ -215,6 +236,14 @@ class TauPairProcess:
             "sigma_tautau_lowest_order_pb": self.sigma_lowest_order_pb,
             "normalisation": "override" if st.sigma_override_pb is not None else "lowest order, alpha(0)",
             "sigma_override_pb": st.sigma_override_pb,
-            "cuts": ({"theta_min_deg": acc.theta_min_deg, "theta_max_deg": acc.theta_max_deg,
-                      "energy_min": acc.energy_min, "applies_to": "e- and e+"} if restricted else {}),
+            "cuts": (
+                {
+                    "theta_min_deg": acc.theta_min_deg,
+                    "theta_max_deg": acc.theta_max_deg,
+                    "energy_min": acc.energy_min,
+                    "applies_to": "e- and e+",
+                }
+                if restricted
+                else {}
+            ),
         }
