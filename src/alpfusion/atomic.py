@@ -165,7 +165,7 @@ def remove_stale(folder: str | os.PathLike) -> list[Path]:
     """Remove the temporaries of this module left in ``folder`` (not recursive) by processes that
     no longer run (killed runs); returns what was removed."""
     folder = Path(folder)
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for entry in folder.iterdir():

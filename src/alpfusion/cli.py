@@ -257,7 +257,8 @@ def xsec(
     tasks = []
     for process in processes or PROCESSES:
         comps = ["both"] if process == "ee_to_gamma_a" else (list(COMPONENTS) if component == "all" else [component])
-        for theta in [None] if inclusive else (list(theta_mins) or [None]):
+        thetas: list[float | None] = [None] if inclusive else (list(theta_mins) or [None])
+        for theta in thetas:
             tasks += [(process, m_a, comp, theta) for m_a in masses for comp in comps]
     rows = []
     for process, m_a, comp, theta in tqdm(tasks, unit="xsec", file=sys.stderr, disable=len(tasks) < 2):
@@ -504,7 +505,7 @@ def estimators(cfg: Config, tau_file: str, signal_files: tuple[str, ...], output
     from .processors.estimators import study
     from .samples.rootio import read_metadata
 
-    samples = {"tau pairs": tau_file}
+    samples: dict[str, str | Path] = {"tau pairs": tau_file}
     for path in signal_files:
         m_a = read_metadata(path).get("m_a")
         samples[f"signal {m_a:g} GeV" if isinstance(m_a, (int, float)) else f"signal {Path(path).stem}"] = path

@@ -156,7 +156,9 @@ class Beam(_Strict):
     @property
     def alpha_value(self) -> float:
         """The fine-structure constant used in every vertex."""
-        return {"thomson": constants.ALPHA_THOMSON, "mz": constants.ALPHA_MZ}.get(self.alpha, self.alpha)
+        if isinstance(self.alpha, str):
+            return {"thomson": constants.ALPHA_THOMSON, "mz": constants.ALPHA_MZ}[self.alpha]
+        return self.alpha
 
     @property
     def s(self) -> float:
@@ -325,7 +327,9 @@ class Selection(_Strict):
 
     def for_mass(self, m_a: float) -> tuple[float, float, float]:
         """(kappa, E_low, eta_high) for the mass hypothesis m_a: its override, else the defaults."""
-        override = next((c for c in self.per_mass if c.m_a == m_a), MassSelection(m_a=m_a))
+        override = next(
+            (c for c in self.per_mass if c.m_a == m_a), MassSelection(m_a=m_a, kappa=None, e_low=None, eta_high=None)
+        )
         return (
             self.kappa if override.kappa is None else override.kappa,
             self.e_low if override.e_low is None else override.e_low,
@@ -593,6 +597,8 @@ def _range(schema: dict[str, Any]) -> str:
         return f"must lie in {'(' if low_open else '['}{_number(low)}, {_number(high)}{')' if high_open else ']'}"
     if high is not None:
         return f"must be {'below' if high_open else 'at most'} {_number(high)}"
+    if low is None:
+        return "must be a number"
     if low == 0:
         return "must be positive" if low_open else "must be non-negative"
     return f"must {'exceed' if low_open else 'be at least'} {_number(low)}"

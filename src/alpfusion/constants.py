@@ -39,11 +39,15 @@ G_FERMI = physical_constants["Fermi coupling constant"][0]
 
 
 def _mass_gev(pdgid: int) -> float:
-    return Particle.from_pdgid(pdgid).mass / 1000.0
+    mass = Particle.from_pdgid(pdgid).mass
+    assert mass is not None, pdgid
+    return float(mass) / 1000.0
 
 
 def _width_gev(pdgid: int) -> float:
-    return Particle.from_pdgid(pdgid).width / 1000.0
+    width = Particle.from_pdgid(pdgid).width
+    assert width is not None, pdgid
+    return float(width) / 1000.0
 
 
 M_ELECTRON = _mass_gev(11)

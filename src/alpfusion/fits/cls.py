@@ -178,7 +178,8 @@ def expected_limit(
         band = tuple(float(b) for b in band)
     else:
         raise LimitError(f"method must be 'asymptotic' or 'toys', got '{method}'")
-    return CLsLimit(median=band[2], band=band, method=method)
+    lo2, lo1, median, hi1, hi2 = band
+    return CLsLimit(median=median, band=(lo2, lo1, median, hi1, hi2), method=method)
 
 
 @contextlib.contextmanager

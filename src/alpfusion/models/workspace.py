@@ -47,6 +47,7 @@ import numpy as np
 from ..atomic import atomic_path, write_json
 from ..config import EMPTY_BINS, Statistics
 from ..errors import AlpfusionError
+from ..processors.layouts import region_slice, weight_view
 from ..processors.results import ProcessingResult
 from ..processors.selection import MassHypothesis
 from ..samples.reproducible import recreate
@@ -111,7 +112,7 @@ class RegionModel:
 
 def _plane(h: hist.Hist, region: str) -> tuple[np.ndarray, np.ndarray]:
     """Values and variances of one region of an `analysis` histogram (region, m_ee, |m_ee^tau|)."""
-    view = h[{"region": region}].view(flow=False)
+    view = weight_view(region_slice(h, region))
     return np.asarray(view.value), np.asarray(view.variance)
 
 
@@ -194,7 +195,7 @@ def _effective_event_yield(region: str, backgrounds: Mapping[str, hist.Hist]) ->
         sums += (values.sum(), variances.sum())
     if sums[0] <= 0:
         for h in backgrounds.values():
-            view = h.view(flow=False)
+            view = weight_view(h)
             sums += (np.asarray(view.value).sum(), np.asarray(view.variance).sum())
     if sums[0] <= 0:
         raise ModelError(f"region '{region}': no background MC anywhere, the floor yield must be given")
@@ -258,7 +259,7 @@ def _selected_background(result: ProcessingResult, region: str) -> tuple[float, 
     """The background MC after the selection of a region, in all its bins, and its MC error."""
     total, variance = 0.0, 0.0
     for name in result.backgrounds:
-        view = result.histograms[name]["analysis"][{"region": region}].view(flow=True)
+        view = weight_view(region_slice(result.histograms[name]["analysis"], region), flow=True)
         total += float(np.sum(view.value))
         variance += float(np.sum(view.variance))
     return total, math.sqrt(variance)
@@ -272,7 +273,7 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
     out = []
     for hypothesis in result.with_signal():
         region = hypothesis.region
-        signal = result.histograms[result.signal_for(region)]["analysis"]
+        signal = result.histograms[result.signal_sample(region)]["analysis"]
         full = region_model(region, hypothesis.m_a, signal, backgrounds, treatment)
         grouped = group_by_signal_to_background(full, stats.sb_groups)[0]
         out.append(MassPointModel(hypothesis, full, grouped, *_selected_background(result, region)))

@@ -58,12 +58,12 @@ def measured_planes(path: str | Path, cfg: Config, estimators) -> dict[str, tupl
     )
     yields = arrays["weight"][ok] * cfg.beam.luminosity_pb
     tau_minus = particles["tau_minus"][ok] if "tau_minus" in particles else None
-    out = {}
+    out: dict[str, tuple[np.ndarray, ...]] = {}
     for estimator in estimators:
         if estimator == "truth" and tau_minus is None:
             continue
         obs = compute_observables(e_minus, e_plus, cfg.beam.sqrt_s, estimator, tau_minus)
-        out[estimator] = (obs.m_ee, obs.m_ee_tau, yields)
+        out[str(estimator)] = (obs.m_ee, obs.m_ee_tau, yields)
     return out
 
 

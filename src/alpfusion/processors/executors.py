@@ -187,9 +187,10 @@ def _reported_error(err: BaseException) -> ProcessingError | None:
     then coffea's message for the repr of the ProcessingError.
     """
     chain: list[BaseException] = []
-    while err is not None and err not in chain:
-        chain.append(err)
-        err = err.__cause__ or err.__context__
+    link: BaseException | None = err
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
     for link in chain:
         if isinstance(link, ProcessingError):
             return ProcessingError(str(link))

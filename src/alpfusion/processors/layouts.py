@@ -10,6 +10,7 @@ histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import hist
 import numpy as np
@@ -18,6 +19,7 @@ from ..config import Config, Histograms
 from .selection import CUTS, MassHypothesis
 
 __all__ = [
+    "region_slice",
     "HISTOGRAMS",
     "OPTIMISATION",
     "OPTIMISATION_AXES",
@@ -78,10 +80,20 @@ def empty_histograms(
         "cutflow": lambda: hist.Hist(regions, cuts, storage=weight),
         "cutflow_raw": lambda: hist.Hist(regions, cuts, storage=hist.storage.Int64()),
     }
-    return {name: layout[name]() for name in names}
+    return {name: cast(hist.Hist, layout[name]()) for name in names}
 
 
 def optimisation_histogram(regions: list[str]) -> hist.Hist:
     """The empty cut-optimisation histogram over the given regions (see :data:`OPTIMISATION`)."""
     axes = [hist.axis.Regular(n, 0.0, hi, name=name) for name, n, hi in OPTIMISATION_AXES]
     return hist.Hist(hist.axis.StrCategory(regions, name="region", flow=False), *axes, storage=hist.storage.Weight())
+
+
+def region_slice(h: hist.Hist, region: str) -> hist.Hist:
+    """The histogram of one region (mass hypothesis) of a histogram with a ``region`` axis."""
+    return cast(hist.Hist, h[{"region": region}])
+
+
+def weight_view(h: hist.Hist, flow: bool = False) -> Any:
+    """The Weight-storage view of a histogram: ``.value`` and ``.variance`` arrays."""
+    return h.view(flow=flow)

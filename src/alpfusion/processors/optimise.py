@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import hist
 import numpy as np
 
+from .layouts import region_slice, weight_view
 from .results import ProcessingResult
 from .selection import e_miss_max
 
@@ -84,16 +85,16 @@ def optimise_cuts(
     """
     e_max = e_miss_max(m_a, sqrt_s)
     z_edges, d_edges, eta_edges = (ax.edges for ax in signal.axes)
-    view = signal.view(flow=False)
+    view = weight_view(signal)
     s = _cumulative(np.asarray(view.value))
     s_var = _cumulative(np.asarray(view.variance))
     if background is not None:
-        bview = background.view(flow=False)
+        bview = weight_view(background)
         b = _cumulative(np.asarray(bview.value))
         b_var = _cumulative(np.asarray(bview.variance))
     else:
         b = b_var = np.zeros_like(s)
-    accepted = float(signal.sum(flow=True).value)  # every accepted event, outside the box range too
+    accepted = float(np.sum(weight_view(signal, flow=True).value))  # every accepted event, outside the box range too
     if accepted <= 0:
         raise ValueError(f"m_a = {m_a}: no accepted signal to optimise on")
     fom = s / np.sqrt(b + b_var + regulator)
@@ -137,10 +138,10 @@ def optimise_all(result: ProcessingResult, **options) -> tuple[list[OptimisedCut
     out, failures = [], []
     for hypothesis in result.with_signal():
         region = hypothesis.region
-        s = result.histograms[result.signal_for(region)]["optimisation"][{"region": region}]
-        b = None
+        s = region_slice(result.histograms[result.signal_sample(region)]["optimisation"], region)
+        b: hist.Hist | None = None
         for name in result.backgrounds:
-            part = result.histograms[name]["optimisation"][{"region": region}]
+            part = region_slice(result.histograms[name]["optimisation"], region)
             b = part if b is None else b + part
         try:
             out.append(optimise_cuts(hypothesis.m_a, hypothesis.sqrt_s, s, b, **options))

@@ -56,6 +56,7 @@ from .layouts import (
     empty_histograms,
     mass_edges,
     optimisation_histogram,
+    weight_view,
 )
 from .observables import EventObservables, compute_observables, four_momenta
 from .selection import CUTS, MassHypothesis, mass_hypotheses, missing_mass2_resolution
@@ -90,11 +91,6 @@ def yield_quantum(total: float) -> float:
         return 1.0
     _, exponent = math.frexp(total)
     return math.ldexp(1.0, exponent - 52)
-
-
-def _rounded(values: np.ndarray, quantum: float) -> np.ndarray:
-    """values rounded to the nearest multiple of the power of two ``quantum`` (exact scaling)."""
-    return np.rint(values / quantum) * quantum
 
 
 def _rounded(values: np.ndarray, quantum: float) -> np.ndarray:
@@ -185,12 +181,13 @@ class AlpProcessor(processor.ProcessorABC):
         y = _rounded(weight * self.yield_per_pb, info.yield_quantum)
         y2 = _rounded(y * y, info.yield2_quantum)
 
-        out: dict[str, hist.Hist | BinSums] = empty_histograms(cfg, self.hypotheses, HISTOGRAMS[1:])
-        flow, raw = out["cutflow"].view(flow=True), out["cutflow_raw"].view(flow=True)
+        hists = empty_histograms(cfg, self.hypotheses, HISTOGRAMS[1:])
+        flow, raw = weight_view(hists["cutflow"], flow=True), hists["cutflow_raw"].view(flow=True)
         flow["value"][:, 0], flow["variance"][:, 0], raw[:, 0] = y.sum(), y2.sum(), y.size
         y, y2 = y[ok], y2[ok]
         flow["value"][:, 1], flow["variance"][:, 1], raw[:, 1] = y.sum(), y2.sum(), y.size
-        self._fill_controls(out, obs, y, y2)
+        self._fill_controls(hists, obs, y, y2)
+        out: dict[str, hist.Hist | BinSums] = dict(hists)
         out["analysis"] = self._select(obs, y, y2, flow, raw)
         out[OPTIMISATION] = self._fill_optimisation(info, obs, y, y2)
         return out

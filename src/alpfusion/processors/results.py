@@ -34,7 +34,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hist
 import numpy as np
@@ -43,7 +43,7 @@ from hist.serialization import from_uhi, to_uhi
 
 from ..atomic import atomic_path
 from ..samples.reproducible import recreate
-from .layouts import HISTOGRAMS
+from .layouts import HISTOGRAMS, weight_view
 from .processor import ProcessingError, SampleInfo
 from .selection import CUTS, MassHypothesis
 
@@ -103,6 +103,13 @@ class ProcessingResult:
             if info.kind == "signal" and info.m_a is not None and math.isclose(info.m_a, m_a, abs_tol=1e-9):
                 return name
         return None
+
+    def signal_sample(self, region: str) -> str:
+        """The signal sample of a region's mass; ProcessingError if there is none."""
+        name = self.signal_for(region)
+        if name is None:
+            raise ProcessingError(f"no signal sample of the mass of region '{region}'")
+        return name
 
     def with_signal(self) -> tuple[MassHypothesis, ...]:
         """The mass hypotheses that have a signal sample of their mass."""
@@ -166,7 +173,11 @@ def _write_copy(result: ProcessingResult, path: Path) -> None:
         "histograms": histograms,
     }
     with open(path, "xb") as stream:
-        np.savez(stream, **{"meta.json": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}, **dict(arrays))
+        members: dict[str, Any] = {
+            "meta.json": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            **dict(arrays),
+        }
+        np.savez(stream, **members)
 
 
 def _read_copy(path: Path) -> ProcessingResult:
@@ -213,7 +224,7 @@ def _read_copy(path: Path) -> ProcessingResult:
 
 def _unrolled(plane: hist.Hist) -> hist.Hist:
     """A 2D Weight histogram (flow included) as a 1D one of (n + 2) (m + 2) unit bins."""
-    view = plane.view(flow=True)
+    view = weight_view(plane, flow=True)
     out = hist.Hist(
         hist.axis.Regular(
             view.size, 0.0, float(view.size), name="bin", label="(m_ee, |m_ee^tau|) bin, flow bins included"
@@ -229,7 +240,7 @@ def _root_objects(result: ProcessingResult) -> Iterator[tuple[str, Any]]:
     """(name, hist) pairs written to histograms.root (names in the module docstring)."""
     for sample, hists in result.histograms.items():
         for k, region in enumerate(result.regions):
-            plane = hists["analysis"][k, ...]
+            plane = cast(hist.Hist, hists["analysis"][k, ...])
             yield f"{region}_{sample}", _unrolled(plane)
             yield f"plane/{region}_{sample}", plane
             yield f"cutflow/{region}_{sample}", hists["cutflow"][k, :]
@@ -297,8 +308,9 @@ def cutflow_rows(
     for sample in samples or sorted(result.histograms):
         hists = result.histograms[sample]
         for k, h in chosen:
-            values, variances = hists["cutflow"].values()[k], hists["cutflow"].variances()[k]
-            raw = hists["cutflow_raw"].values()[k]
+            view = weight_view(hists["cutflow"])
+            values, variances = view.value[k], view.variance[k]
+            raw = np.asarray(hists["cutflow_raw"].values())[k]
             for j, cut in enumerate(CUTS):
                 rows.append(
                     CutflowRow(

@@ -35,7 +35,9 @@ PILOT_STREAM = 2
 class Process(Protocol):
     """What the generator needs of a process (`processes.SignalProcess`, `taupair.TauPairProcess`)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
+
     particles: tuple[str, ...]
     channels: tuple  # phase-space channels: dim, name, __call__(y, azimuth) -> (momenta, weight)
 

@@ -52,7 +52,7 @@ def rotate_z(p: np.ndarray, phi: np.ndarray) -> np.ndarray:
     return np.stack([p[..., 0], c * p[..., 1] - s * p[..., 2], s * p[..., 1] + c * p[..., 2], p[..., 3]], axis=-1)
 
 
-def boost_from_rest(p_rest: np.ndarray, parent: np.ndarray, parent_mass: np.ndarray) -> np.ndarray:
+def boost_from_rest(p_rest: np.ndarray, parent: np.ndarray, parent_mass: np.ndarray | float) -> np.ndarray:
     """Boost four-vectors given in the rest frame of `parent` into the frame where it has `parent`.
 
     Pure boost along the parent's velocity b = p/E, gamma = E/m:

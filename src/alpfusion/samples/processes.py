@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -93,21 +94,23 @@ class SignalProcess:
         self.settings = st = settings
         acc = st.acceptance
         lo, hi = acc.cos_theta_range
+        self.particles: tuple[str, ...]
+        self.channels: tuple[Any, ...]
         if st.process == "ee_to_gamma_a":
             self.particles = ("photon", "invisible")
             self.channels = (TwoBody(st.sqrt_s, (0.0, st.m_a), self.particles, lo, hi),)
             return
-        self.particles = ("e_minus", "e_plus", "invisible")
+        self.particles = particles = ("e_minus", "e_plus", "invisible")
         if st.electron_mass == 0 and (acc.theta_min_deg == 0 or acc.theta_max_deg == 180):
             raise ProcessSettingsError(
                 "e+e- -> e+e- a without a polar-angle cut diverges for massless electrons: "
                 "keep the electron mass (signal.electron_mass: true)"
             )
-        channels = []
+        channels: list[ForwardBackwardPair | SequentialPair] = []
         if st.component in ("both", "fusion"):
             channels.append(
                 ForwardBackwardPair(
-                    st.sqrt_s, st.electron_mass, st.m_a, lo, hi, acc.energy_min, self.particles, name="fusion"
+                    st.sqrt_s, st.electron_mass, st.m_a, lo, hi, acc.energy_min, particles, name="fusion"
                 )
             )
         if st.component in ("both", "dalitz"):
@@ -117,7 +120,7 @@ class SignalProcess:
                     st.electron_mass,
                     st.m_a,
                     min_pair_mass(acc, st.electron_mass),
-                    self.particles,
+                    particles,
                     name="dalitz",
                 )
             )

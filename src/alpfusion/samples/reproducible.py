@@ -99,7 +99,7 @@ class _FrozenClock:
 
         shim = types.ModuleType("datetime")
         shim.__dict__.update(datetime.__dict__)
-        shim.datetime = FrozenDatetime
+        shim.datetime = FrozenDatetime  # type: ignore[attr-defined]
         return shim
 
     @contextlib.contextmanager
@@ -114,7 +114,7 @@ class _FrozenClock:
                     if name.startswith("uproot.writing") and getattr(module, "datetime", None) is datetime
                 ]
                 for module in self._patched:
-                    module.datetime = shim
+                    module.datetime = shim  # type: ignore[attr-defined]
             self._users += 1
         try:
             yield
@@ -123,7 +123,7 @@ class _FrozenClock:
                 self._users -= 1
                 if self._users == 0:
                     for module in self._patched:
-                        module.datetime = datetime
+                        module.datetime = datetime  # type: ignore[attr-defined]
                     self._patched = []
 
 
@@ -165,9 +165,10 @@ def uuid_function(particles: Sequence[str], first_chunk: Mapping[str, np.ndarray
     the same stream always the same ones.
     """
     digest = hashlib.sha256(json.dumps(list(particles)).encode())
-    for name in sorted(first_chunk or {}):
+    chunk = first_chunk or {}
+    for name in sorted(chunk):
         digest.update(name.encode())
-        digest.update(np.ascontiguousarray(first_chunk[name]).tobytes())
+        digest.update(np.ascontiguousarray(chunk[name]).tobytes())
     key = digest.hexdigest()
     counter = itertools.count()
     return lambda: uuid.uuid5(_UUID_NAMESPACE, f"{key}/{next(counter)}")

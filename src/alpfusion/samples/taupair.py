@@ -177,7 +177,7 @@ class TauPairProcess:
 
     def __init__(self, settings: TauPairSettings):
         self.settings = settings
-        self.particles = PARTICLES
+        self.particles: tuple[str, ...] = PARTICLES
         self.channels = (TauPairChannel(settings.sqrt_s, settings.m_tau),)
         st = settings
         gamma_e = constants.G_FERMI**2 * st.m_tau**5 / (192.0 * math.pi**3)
