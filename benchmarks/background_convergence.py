@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 from alpfusion.config import load_config
-from alpfusion.fits.replicas import limits_with_background
+from alpfusion.parallel import LocalPool
 from alpfusion.samples.rootio import read_metadata
+from alpfusion.workflow import replica_limits
 
 
 def main():
@@ -26,13 +27,13 @@ def main():
     full = cfg.backgrounds.tautau.events
     sizes = [full // 8, full // 4, full // 2, full]
     tables = {
-        n: limits_with_background(
+        n: replica_limits(
             cfg,
             signals,
             Path(__file__).parent / ".cache" / "convergence",
             events=n,
             seed=cfg.generation.seed,
-            workers=2,
+            pool=LocalPool(2),
         )
         for n in sizes
     }

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from alpfusion.config import Vegas, load_config
+from alpfusion.heap import retain_freed_memory
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import write_sample
@@ -99,6 +100,7 @@ def tau_pair_rate(cfg, n_events):
 
 
 def main():
+    retain_freed_memory()  # as the command line and the worker processes do (alpfusion.heap)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Processing throughput and memory of the coffea processor, per executor.
 
-Runs ``alpfusion.processors.run.process_samples`` (reading, detector model, observables, the
+Runs ``alpfusion.processors.executors.process_samples`` (reading, detector model, observables, the
 selection of every mass of the default grid, histogram filling; the sample's weights are read once
 more up front to validate the file and fix the exact-summation unit) over one sample of 10^7
 e+e- -> e+e- a events (m_a = 1 GeV, default configuration), generated once into
@@ -119,8 +119,10 @@ class TreeSampler:
 def child(executor: str, workers: int, path: str, warm_up: str, chunk_size: int, out: str) -> None:
     """One measured run (in a fresh process), after a run over the sample ``warm_up`` unless it is
     '-'; writes the figures and the histograms to `out`."""
-    from alpfusion.processors.run import process_samples
+    from alpfusion.heap import retain_freed_memory
+    from alpfusion.processors.executors import process_samples
 
+    retain_freed_memory()  # as the command line does for its own process (alpfusion.heap)
     cfg = load_config()
     startup = 0.0
     scheduler = None
