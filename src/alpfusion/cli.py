@@ -86,6 +86,15 @@ def _masses(values: tuple[str, ...]) -> list[float] | None:
     return out
 
 
+histograms_input = click.option(
+    "--input",
+    "-i",
+    "input_path",
+    type=click.Path(),
+    help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].",
+)
+
+
 @click.group()
 @click.option(
     "--config",
@@ -366,13 +375,7 @@ def process(
 
 
 @main.command()
-@click.option(
-    "--input",
-    "-i",
-    "input_path",
-    type=click.Path(),
-    help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].",
-)
+@histograms_input
 @click.option("--sample", "-s", "sample_names", multiple=True, help="Sample name (repeatable; default all).")
 @click.option("--mass", "-m", "mass", multiple=True, help="ALP mass in GeV; repeat or comma-separate (default all).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
@@ -396,13 +399,7 @@ def cutflow(
 
 
 @main.command()
-@click.option(
-    "--input",
-    "-i",
-    "input_path",
-    type=click.Path(),
-    help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].",
-)
+@histograms_input
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/limits", show_default=True)
 @click.option("--method", type=click.Choice(CLS_METHODS), help="CLs calculation [statistics.cls_method].")
 @click.option("--empty-bins", type=click.Choice(EMPTY_BINS), help="Bins without background MC [statistics.empty_bins].")
@@ -436,13 +433,7 @@ def limits(
 
 
 @main.command()
-@click.option(
-    "--input",
-    "-i",
-    "input_path",
-    type=click.Path(),
-    help="histograms.npz of 'alpfusion process', or its directory [processing.output_dir].",
-)
+@histograms_input
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/cuts", show_default=True)
 @click.pass_obj
 @reported
