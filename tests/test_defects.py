@@ -224,3 +224,25 @@ def test_a_stage_result_is_not_a_dict(tmp_path):
     jobs = workflow.plan_samples(cfg, tmp_path)
     assert [job.label for job in jobs] == ["ee_to_tautau", "ee_to_eea m_a=1", "ee_to_eea m_a=3"]
     assert SMALL["signal"]["masses"] == [1.0, 3.0]
+
+
+def test_the_frozen_clock_is_guarded_by_the_uproot_version(monkeypatch, caplog):
+    """With an uproot it was not checked against, the clock patch does nothing and says so."""
+    import datetime
+
+    import uproot.writing._cascade as cascade
+
+    from alpfusion.samples import reproducible
+
+    reproducible._supported.cache_clear()
+    monkeypatch.setattr(uproot, "__version__", "6.0.0")
+    try:
+        with caplog.at_level("WARNING"), reproducible.deterministic_writing():
+            assert cascade.datetime is datetime
+        assert "not byte-reproducible" in caplog.text
+        monkeypatch.setattr(uproot, "__version__", "5.7.7")
+        with reproducible.deterministic_writing():
+            assert cascade.datetime is not datetime
+        assert cascade.datetime is datetime
+    finally:
+        reproducible._supported.cache_clear()
