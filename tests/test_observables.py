@@ -8,12 +8,14 @@ from alpfusion.constants import M_ELECTRON, M_TAU
 from alpfusion.kinematics import pseudorapidity
 from alpfusion.processors.observables import (
     TAU_AXES,
+    TAU_LIKE,
     MissingTruthError,
     antler_mass,
     compute_observables,
     decay_plane_cosine,
     four_momenta,
     tau_axis,
+    tau_like_cphi,
 )
 
 from .fakes import SQRT_S, signal_like, tau_pairs
@@ -67,7 +69,7 @@ def test_massive_neutrino_pairs_break_the_identity():
 
 
 def test_estimators():
-    assert tuple(TAU_AXES) == CPHI_ESTIMATORS
+    assert (*TAU_AXES, TAU_LIKE) == CPHI_ESTIMATORS
     ev = tau_pairs(1000, np.random.default_rng(4))
     e_minus, e_plus = vec(ev["e_minus"]), vec(ev["e_plus"])
     # the pair axis lies in the plane of the electrons: both decay planes are that plane
@@ -106,3 +108,43 @@ def test_antler_mass_with_one_positive_radicand_is_the_modulus():
     assert antler_mass(np.array([e_minus]), np.array([e_plus]), np.array([c_phi]), SQRT_S)[0] == pytest.approx(
         expected, rel=1e-12
     )
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_tau_like_estimator_puts_every_exact_tau_pair_on_the_diagonal(seed):
+    """Massless neutrino pairs: the true c_phi gives |m_ee^tau| = m_ee, so the closest one does too,
+    whatever the (unmeasured) tau axis."""
+    ev = tau_pairs(5000, np.random.default_rng(seed))
+    obs = compute_observables(vec(ev["e_minus"]), vec(ev["e_plus"]), SQRT_S, TAU_LIKE)
+    assert np.all(np.abs(obs.c_phi) <= 1.0)
+    assert np.allclose(obs.m_ee_tau, obs.m_ee, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("m_a", [0.1, 1.0, 6.0])
+def test_tau_like_estimator_on_signal_is_the_closest_c_phi(m_a):
+    """On signal events the chosen c_phi gives the formula's value there, and no c_phi in [-1, 1]
+    (a fine scan) comes closer to m_ee."""
+    ev = signal_like(3000, np.random.default_rng(7), m_a)
+    obs = compute_observables(vec(ev["e_minus"]), vec(ev["e_plus"]), SQRT_S, TAU_LIKE)
+    e_minus, e_plus = ev["e_minus"][:, 0], ev["e_plus"][:, 0]
+    assert np.allclose(obs.m_ee_tau, antler_mass(e_minus, e_plus, obs.c_phi, SQRT_S), rtol=1e-12)
+    grid = np.linspace(-1.0, 1.0, 2001)
+    scanned = np.abs(antler_mass(e_minus[:, None], e_plus[:, None], grid[None, :], SQRT_S) - obs.m_ee[:, None])
+    best = np.abs(obs.m_ee_tau - obs.m_ee)
+    assert np.all(best <= scanned.min(axis=1) + 1e-9)
+    assert np.mean(best > 1e-6) > 0.3  # the signal is mostly off the diagonal: the test can fail
+
+
+def test_tau_like_estimator_by_hand():
+    """A radicand at zero (K = 0 up to rounding): every c_phi gives the same mass, sqrt(|A|); and a
+    case with both radicands positive where m_ee is out of reach takes the closer end."""
+    s, m2 = SQRT_S**2, M_TAU**2
+    e_zero = (2 * SQRT_S - np.sqrt(4 * s - 16 * m2)) / 8  # m^2 - 2 E sqrt(s) + 4 E^2 = 0
+    real = 2 / (s - 4 * m2) * (m2 * m2 - SQRT_S * m2 * (e_zero + 2.0) + 2 * e_zero * 2.0 * (s - 2 * m2))
+    e_m, e_p = np.array([e_zero]), np.array([2.0])
+    c = tau_like_cphi(e_m, e_p, np.array([1.0]), SQRT_S)
+    assert abs(c[0]) <= 1 and antler_mass(e_m, e_p, c, SQRT_S)[0] == pytest.approx(np.sqrt(abs(real)), rel=1e-6)
+    small = np.array([0.05])  # both radicands positive for E << m_tau^2 / (2 sqrt(s))
+    far = tau_like_cphi(small, small, np.array([5.0]), SQRT_S)
+    ends = antler_mass(small, small, np.array([-1.0, 1.0]), SQRT_S)
+    assert far[0] == (1.0 if ends[1] >= ends[0] else -1.0)

@@ -277,7 +277,7 @@ def test_cutflow_command(tmp_path, samples):
         (
             "observables:\n  cphi_estimator: thrust\n",
             "observables.cphi_estimator",
-            "'pair_axis', 'beam_axis' or 'truth'",
+            "'pair_axis', 'beam_axis', 'truth' or 'tau_like'",
         ),
         ("processing:\n  executor: threads\n", "processing.executor", "'iterative', 'futures' or 'dask'"),
         ("histograms:\n  mass_max: 0.001\n", "histograms.mass_max", "must exceed mass_min"),

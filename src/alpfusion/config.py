@@ -87,9 +87,10 @@ AcceptanceOn = Literal["truth", "smeared"]
 ACCEPTANCE_ON = get_args(AcceptanceOn)
 """Whether the acceptance is decided on the true or on the smeared momenta (detector.acceptance_on)."""
 
-CphiEstimator = Literal["pair_axis", "beam_axis", "truth"]
+CphiEstimator = Literal["pair_axis", "beam_axis", "truth", "tau_like"]
 CPHI_ESTIMATORS = get_args(CphiEstimator)
-"""Names of the tau-axis estimators of c_phi (alpfusion.processors.observables.TAU_AXES)."""
+"""Names of the c_phi estimators (alpfusion.processors.observables.estimate_cphi): the axes of TAU_AXES and
+the axis-free tau_like."""
 
 Executor = Literal["iterative", "futures", "dask"]
 EXECUTORS = get_args(Executor)
@@ -289,8 +290,9 @@ class Observables(_Strict):
     """Choices in the computation of the observables."""
 
     cphi_estimator: CphiEstimator = Field(
-        description="tau-pair axis for c_phi in |m_ee^tau|: pair_axis, beam_axis, truth (tau samples only); "
-        "beam_axis puts tau pairs closest to m_ee = |m_ee^tau| (docs/processing.md)"
+        description="c_phi in |m_ee^tau|: the decay-plane cosine around the pair_axis, the beam_axis or the MC-truth "
+        "tau axis (truth; tau samples only), or tau_like, the axis-free c_phi in [-1, 1] that brings |m_ee^tau| "
+        "closest to m_ee (docs/processing.md)"
     )
 
 

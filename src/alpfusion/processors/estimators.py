@@ -21,11 +21,11 @@ import mplhep
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..config import Config
+from ..config import CPHI_ESTIMATORS, Config
 from ..plotting import save_figure, styled
 from ..samples.rootio import read_sample
 from .detector import measure
-from .observables import TAU_AXES, compute_observables, four_momenta
+from .observables import compute_observables, four_momenta
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def diagonal_fraction(m_ee: np.ndarray, m_tau: np.ndarray, y: np.ndarray, width:
 
 def study(samples: dict[str, str | Path], cfg: Config, output: str | Path) -> list[Concentration]:
     """Diagonal fractions of every sample under every estimator, and the figure `output` (PNG)."""
-    estimators = tuple(TAU_AXES)
+    estimators = CPHI_ESTIMATORS
     width = cfg.histograms.relative_width
     planes = {label: measured_planes(path, cfg, estimators) for label, path in samples.items()}
     with styled():

@@ -10,8 +10,11 @@ collide with total four-momentum P = (sqrt(s), 0, 0, 0).
     m_ee      = invariant mass of the e+e- pair
 
 and the tau-pair "antler" mass |m_ee^tau| (see :func:`antler_mass`), which needs c_phi, the cosine
-of the angle between the two tau decay planes, and hence an estimate of the tau-pair axis (see
-:data:`TAU_AXES`). This module is the one place where these observables are defined.
+of the angle between the two tau decay planes. c_phi is estimated either from an estimate of the
+tau-pair axis (:data:`TAU_AXES`: the pair axis, the beam axis, the MC-truth axis) or without one
+(``tau_like``, :func:`tau_like_cphi`: the c_phi in [-1, 1] that brings |m_ee^tau| closest to m_ee);
+:func:`estimate_cphi` dispatches by name. This module is the one place where these observables are
+defined.
 """
 
 from __future__ import annotations
@@ -35,10 +38,15 @@ __all__ = [
     "components",
     "compute_observables",
     "decay_plane_cosine",
+    "estimate_cphi",
     "four_momenta",
     "missing_four_momentum",
     "tau_axis",
+    "tau_like_cphi",
 ]
+
+TAU_LIKE = "tau_like"
+"""The axis-free c_phi estimator (:func:`tau_like_cphi`)."""
 
 
 class MissingTruthError(ValueError):
@@ -106,8 +114,20 @@ def tau_axis(estimator: str, e_minus: ak.Array, e_plus: ak.Array, tau_minus: ak.
     try:
         estimate = TAU_AXES[estimator]
     except KeyError:
-        raise ValueError(f"unknown c_phi estimator '{estimator}' (known: {', '.join(TAU_AXES)})") from None
+        known = ", ".join((*TAU_AXES, TAU_LIKE))
+        raise ValueError(f"unknown c_phi estimator '{estimator}' (known: {known})") from None
     return estimate(e_minus, e_plus, tau_minus)
+
+
+def estimate_cphi(
+    estimator: str, e_minus: ak.Array, e_plus: ak.Array, sqrt_s: float, tau_minus: ak.Array | None = None
+) -> np.ndarray:
+    """c_phi of the named estimator: ``tau_like`` (:func:`tau_like_cphi`), or the decay-plane cosine
+    around the axis of one of :data:`TAU_AXES`."""
+    if estimator == TAU_LIKE:
+        m_ee = ak.to_numpy((e_minus + e_plus).mass)
+        return tau_like_cphi(ak.to_numpy(e_minus.E), ak.to_numpy(e_plus.E), m_ee, sqrt_s)
+    return decay_plane_cosine(tau_axis(estimator, e_minus, e_plus, tau_minus), e_minus, e_plus)
 
 
 def decay_plane_cosine(axis: ak.Array, e_minus: ak.Array, e_plus: ak.Array) -> np.ndarray:
@@ -133,6 +153,58 @@ def decay_plane_cosine(axis: ak.Array, e_minus: ak.Array, e_plus: ak.Array) -> n
     return np.clip(out, -1.0, 1.0, out=out)
 
 
+def _antler_terms(
+    e_minus_energy: np.ndarray, e_plus_energy: np.ndarray, sqrt_s: float, m_tau: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(A, K) with (m_ee^tau)^2 = A + K c_phi (:func:`antler_mass`): A real, K = 2 m^2 M_- M_+ / (s - 4 m^2)
+    real or imaginary (each M is real or imaginary)."""
+    rs = sqrt_s
+    s, m2 = rs * rs, m_tau * m_tau
+
+    def radical(e: np.ndarray) -> np.ndarray:
+        return np.sqrt((m2 - 2.0 * rs * e + 4.0 * e * e).astype(np.complex128))
+
+    norm = 2.0 / (s - 4.0 * m2)
+    real_part = (
+        m2 * m2 - rs * m2 * (e_plus_energy + e_minus_energy) + 2.0 * e_minus_energy * e_plus_energy * (s - 2.0 * m2)
+    )
+    return norm * real_part, norm * m2 * radical(e_minus_energy) * radical(e_plus_energy)
+
+
+def tau_like_cphi(
+    e_minus_energy: np.ndarray, e_plus_energy: np.ndarray, m_ee: np.ndarray, sqrt_s: float, m_tau: float = M_TAU
+) -> np.ndarray:
+    """The c_phi in [-1, 1] that brings |m_ee^tau| closest to m_ee: the most tau-pair-like hypothesis,
+    with no estimate of the tau axis (physics.md section 4).
+
+    (m_ee^tau)^2 = A + K c_phi is linear in c_phi (:func:`_antler_terms`), with K real (both radicands
+    of the same sign) or imaginary (opposite signs), so the target |A + K c| = m_ee^2 is solved in
+    closed form:
+
+    * K real: c = (m_ee^2 - A) / K or (-m_ee^2 - A) / K, the first one inside [-1, 1]; if neither is,
+      the end of [-1, 1] that comes closer (||A + K c| - m_ee^2| is then monotonic there);
+    * K = i b imaginary: |A + K c|^2 = A^2 + b^2 c^2, so c^2 = (m_ee^4 - A^2) / b^2 clipped to [0, 1];
+    * K = 0: every c gives the same mass; the end c = 1 is taken.
+
+    For tau pairs with massless neutrino pairs the true c_phi reaches m_ee exactly, so every such
+    event lands on the diagonal whatever its axis (tested).
+    """
+    a, k = _antler_terms(np.asarray(e_minus_energy), np.asarray(e_plus_energy), sqrt_s, m_tau)
+    target = np.asarray(m_ee, dtype=float) ** 2
+    kr, ki = k.real, k.imag
+    real = np.abs(ki) <= np.abs(kr)  # the product of two radicals is exactly real or imaginary
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = (target - a) / kr
+        second = (-target - a) / kr
+        imaginary = np.sqrt(np.clip((target**2 - a**2) / (ki * ki), 0.0, 1.0))
+    inside_first = np.abs(first) <= 1.0
+    inside_second = np.abs(second) <= 1.0
+    ends = np.where(np.abs(np.abs(a + kr) - target) <= np.abs(np.abs(a - kr) - target), 1.0, -1.0)
+    on_real = np.where(inside_first, first, np.where(inside_second, second, ends))
+    c = np.where(real, on_real, imaginary)
+    return np.clip(np.nan_to_num(c, nan=1.0), -1.0, 1.0)
+
+
 def antler_mass(
     e_minus_energy: np.ndarray, e_plus_energy: np.ndarray, c_phi: np.ndarray, sqrt_s: float, m_tau: float = M_TAU
 ) -> np.ndarray:
@@ -146,17 +218,8 @@ def antler_mass(
     +i sqrt(-r), as for exact tau kinematics, where r = -(1 - c^2)(s - 4 m^2)/4); the result is
     the modulus of the complex square root of (m_ee^tau)^2.
     """
-    rs = sqrt_s
-    s, m2 = rs * rs, m_tau * m_tau
-
-    def radical(e: np.ndarray) -> np.ndarray:
-        return np.sqrt((m2 - 2.0 * rs * e + 4.0 * e * e).astype(np.complex128))
-
-    real_part = (
-        m2 * m2 - rs * m2 * (e_plus_energy + e_minus_energy) + 2.0 * e_minus_energy * e_plus_energy * (s - 2.0 * m2)
-    )
-    mass2 = 2.0 / (s - 4.0 * m2) * (real_part + m2 * c_phi * radical(e_minus_energy) * radical(e_plus_energy))
-    return np.abs(np.sqrt(mass2))
+    a, k = _antler_terms(e_minus_energy, e_plus_energy, sqrt_s, m_tau)
+    return np.abs(np.sqrt(a + k * c_phi))
 
 
 @dataclass(frozen=True)
@@ -179,11 +242,11 @@ def compute_observables(
 ) -> EventObservables:
     """All observables of physics.md section 4 from the (smeared, accepted) electrons.
 
-    ``estimator`` names the tau-axis estimator for c_phi (:data:`TAU_AXES`); ``tau_minus`` is
-    the MC-truth tau- (only the 'truth' estimator uses it).
+    ``estimator`` names the c_phi estimator (:func:`estimate_cphi`); ``tau_minus`` is the MC-truth
+    tau- (only the 'truth' estimator uses it).
     """
     p_miss = missing_four_momentum(e_minus, e_plus, sqrt_s)
-    c_phi = decay_plane_cosine(tau_axis(estimator, e_minus, e_plus, tau_minus), e_minus, e_plus)
+    c_phi = estimate_cphi(estimator, e_minus, e_plus, sqrt_s, tau_minus)
     return EventObservables(
         e_miss=ak.to_numpy(p_miss.E),
         m2_miss=ak.to_numpy(p_miss.mass2),
