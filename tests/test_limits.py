@@ -121,3 +121,17 @@ def test_asymptotic_band_agrees_with_pyhf_root_finding():
     )
     _, theirs = pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None)
     assert np.allclose(ours.band, [float(t) for t in theirs], rtol=2e-3)
+
+
+def test_toys_leave_the_global_random_state_and_backend_alone():
+    """pyhf draws toys from numpy's global random state: seeded for the toys, restored after; the
+    asymptotic fits' MINUIT optimizer is pyhf's backend only while they run."""
+    import pyhf
+
+    np.random.seed(99)
+    state, backend = np.random.get_state(), pyhf.get_backend()
+    first = expected_limit(counting_model(), method="toys", scan=[2.8, 3.2], ntoys=200, seed=3)
+    after = np.random.get_state()
+    assert after[0] == state[0] and np.array_equal(after[1], state[1]) and after[2:] == state[2:]
+    assert pyhf.get_backend() == backend
+    assert expected_limit(counting_model(), method="toys", scan=[2.8, 3.2], ntoys=200, seed=3) == first

@@ -293,8 +293,8 @@ class LimitsResult:
 
     @property
     def failed(self) -> list[MassPoint]:
-        """The mass points without a CLs limit (the row says why)."""
-        return [row for row in self.rows if row.cls_method.startswith("failed")]
+        """The mass points without a CLs limit, or without the toys' limit asked for (the row says why)."""
+        return [row for row in self.rows if "failed" in row.cls_method]
 
 
 def set_limits(

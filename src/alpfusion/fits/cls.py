@@ -8,16 +8,25 @@ Asymptotic (default): with the Asimov data of mu' = 0, the CLs limit of the N-si
 
     mu_N = sigma(mu_N) [Phi^-1(1 - 0.05 Phi(N)) + N],     sigma(mu)^2 = mu^2 / q_mu,A,
 
+i.e. q_mu,A(mu_N) = f_N^2 with f_N = Phi^-1(1 - 0.05 Phi(N)) + N (1.05 to 3.66 from -2 to +2 sigma),
 where q_mu,A = -2 ln[L(mu, theta_hat_mu) / L(0, theta_0)] needs one conditional fit (the
-unconditional maximum of the Asimov data is the nominal point). A few fixed-point iterations
-per band value solve it (Brent's method on mu - factor sigma(mu) where the iteration does not
-converge): about fifteen fits per mass point instead of the ~40 hypothesis tests of a root finder
+unconditional maximum of the Asimov data is the nominal point). q_mu,A rises monotonically with mu
+(as mu^2 where the background is known, more slowly where MC-statistical nuisances absorb the
+signal), so each band value is a root of ln q(mu) - 2 ln f_N in ln mu: secant steps from the
+previous band value (a few fits), and, where they stall, a bracket grown geometrically in both
+directions until it holds the root, then Brent's method. The POI range follows the fits, so no
+band value can leave it; a model where q stays below f_N^2 up to 10^12 times the Lambda = 4 estimate
+has no sensitivity and raises LimitError with that reason. The fits use MINUIT (pyhf's minuit
+optimizer, set for the fits and restored afterwards): scipy's SLSQP stalls on models with large
+yields (10^7 events per bin), where q then jumps by orders of magnitude between neighbouring mu.
+About fifteen to twenty fits per mass point, against the ~40 hypothesis tests of a root finder
 over pyhf's `hypotest`, with which it agrees (tests/test_limits.py).
 
-Pseudo-experiments (pyhf's ToyCalculator) on request, for small counts where the asymptotic
-distributions do not hold. pyhf's numpy backend draws the toys from numpy's global random state:
-it is seeded with `seed` for the toys and restored afterwards, so the caller's random state is
-as it was (`_seeded_global_random_state`).
+Pseudo-experiments (pyhf's ToyCalculator, with pyhf's configured optimizer) on request, for small
+counts where the asymptotic distributions do not hold, on a scan around the asymptotic median with
+a POI range that contains it, widened while a band value sits on its edge. pyhf's numpy backend
+draws the toys from numpy's global random state: it is seeded with `seed` for the toys and restored
+afterwards, so the caller's random state is as it was (`_seeded_global_random_state`).
 """
 
 from __future__ import annotations
@@ -35,12 +44,14 @@ from scipy.special import ndtr, ndtri
 from ..errors import AlpfusionError
 from .poisson import mu_at_lambda
 
+BAND_SIGMAS = (-2, -1, 0, 1, 2)
+MAX_RANGE = 1e12
+"""How far (in units of the Lambda = 4 estimate) the search for a band value goes before the model
+is declared without sensitivity."""
+
 
 class LimitError(AlpfusionError, ValueError):
     """No limit can be set on a model (no signal, no sensitivity in the allowed range)."""
-
-
-BAND_SIGMAS = (-2, -1, 0, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -66,9 +77,8 @@ def asimov_background_only(model: pyhf.pdf.Model) -> np.ndarray:
     return np.asarray(model.expected_data(pars))
 
 
-def _poi_bounds(model: pyhf.pdf.Model, factor: float = 20.0) -> list[tuple[float, float]]:
-    """Parameter bounds with the POI range [0, factor mu_Lambda], mu_Lambda the Poisson Lambda = 4
-    strength on the nominal yields, so that the range follows the signal scale."""
+def _lambda_scale(model: pyhf.pdf.Model) -> float:
+    """mu_Lambda: the Poisson Lambda = 4 strength on the nominal yields, the signal scale of a model."""
     pars = np.asarray(model.config.suggested_init(), dtype=float)
     poi = model.config.poi_index
     pars[poi] = 0.0
@@ -78,67 +88,121 @@ def _poi_bounds(model: pyhf.pdf.Model, factor: float = 20.0) -> list[tuple[float
     mu_scale = mu_at_lambda(np.maximum(signal, 0.0), np.maximum(background, 0.0))
     if not np.isfinite(mu_scale):
         raise LimitError("the model has no signal: no limit on mu can be set")
+    return mu_scale
+
+
+def _bounds(model: pyhf.pdf.Model, mu_high: float) -> list[tuple[float, float]]:
+    """The model's parameter bounds with the POI range [0, mu_high]."""
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
-    bounds[poi] = (0.0, factor * mu_scale)
+    bounds[model.config.poi_index] = (0.0, mu_high)
     return bounds
 
 
-def _asimov_band(
-    model: pyhf.pdf.Model, data: np.ndarray, bounds, *, rtol: float = 1e-3, max_iterations: int = 50
-) -> tuple[float, ...]:
-    """The asymptotic expected band (module docstring), band value by band value.
+@contextlib.contextmanager
+def _minuit(model: pyhf.pdf.Model) -> Iterator[None]:
+    """pyhf's fits with MINUIT for the block (module docstring), where the model has parameters to fit
+    besides the POI (pyhf's MINUIT wrapper fails on a fit with every parameter fixed); the caller's
+    backend is restored after."""
+    if model.config.npars <= 1:
+        yield
+        return
+    tensorlib, optimizer = pyhf.get_backend()
+    pyhf.set_backend(tensorlib, pyhf.optimize.minuit_optimizer(verbose=0))
+    try:
+        yield
+    finally:
+        pyhf.set_backend(tensorlib, optimizer)
 
-    Fixed-point iteration mu <- factor sigma(mu) first (a few fits where sigma varies slowly), Brent's
-    method on mu - factor sigma(mu) where that fails; each band value starts from sigma of the
-    previous one, and every fit from the previous fit's parameters.
-    """
-    poi = model.config.poi_index
-    nominal = np.asarray(model.config.suggested_init(), dtype=float)
-    nominal[poi] = 0.0
-    twice_nll_0 = -2.0 * float(model.logpdf(nominal, data)[0])
-    start = nominal.copy()
 
-    def sigma(mu: float) -> float:
-        nonlocal start
-        start[poi] = mu
-        pars, twice_nll = pyhf.infer.mle.fixed_poi_fit(
-            mu, data, model, init_pars=start.tolist(), par_bounds=bounds, return_fitted_val=True
+class _AsimovProfile:
+    """q_mu,A(mu) on background-only Asimov data, each fit started from the nearest earlier one."""
+
+    def __init__(self, model: pyhf.pdf.Model, data: np.ndarray):
+        self.model, self.data = model, data
+        self.poi = model.config.poi_index
+        nominal = np.asarray(model.config.suggested_init(), dtype=float)
+        nominal[self.poi] = 0.0
+        self.twice_nll_0 = -2.0 * float(model.logpdf(nominal, data)[0])
+        self.fits: dict[float, np.ndarray] = {0.0: nominal}
+
+    def q(self, mu: float) -> float:
+        nearest = min(self.fits, key=lambda m: abs(math.log(m) - math.log(mu)) if m > 0 else math.inf)
+        start = self.fits[nearest if nearest > 0 else 0.0].copy()
+        start[self.poi] = mu
+        try:
+            pars, twice_nll = pyhf.infer.mle.fixed_poi_fit(
+                mu,
+                self.data,
+                self.model,
+                init_pars=start.tolist(),
+                par_bounds=_bounds(self.model, 10.0 * mu),
+                return_fitted_val=True,
+            )
+        except pyhf.exceptions.FailedMinimization as err:
+            raise LimitError(f"the fit at mu = {mu:.4g} fails ({err})") from None
+        self.fits[mu] = np.asarray(pars, dtype=float)
+        return max(float(twice_nll) - self.twice_nll_0, 0.0)
+
+
+def _band_value(profile: _AsimovProfile, target: float, mu: float, scale: float, rtol: float) -> float:
+    """The mu with q(mu) = target (module docstring), searched from ``mu``: secant steps in
+    (ln mu, ln q), starting with the slope 2 of q ~ mu^2, else a bracket."""
+    log_target = math.log(target)
+    x, q = math.log(mu), profile.q(mu)
+    slope = 2.0
+    for _ in range(10):
+        if q <= 0:
+            break
+        step = (log_target - math.log(q)) / slope
+        if abs(step) <= rtol:
+            return math.exp(x)
+        x_new = x + step
+        q_new = profile.q(math.exp(x_new))
+        if q_new <= 0:
+            break
+        slope = (math.log(q_new) - math.log(q)) / step
+        x, q = x_new, q_new
+        if not 0.05 < slope < 20.0:  # stalled or erratic: bracket instead
+            break
+    return _bracketed(profile, target, math.exp(x), scale, rtol)
+
+
+def _bracketed(profile: _AsimovProfile, target: float, mu: float, scale: float, rtol: float) -> float:
+    """Brent's method on ln q(mu) - ln target in ln mu, in a bracket grown by factors of 4."""
+    low = high = mu
+    while profile.q(low) >= target:
+        low /= 4.0
+        if low < scale / MAX_RANGE:
+            raise LimitError(f"q_mu,A stays above {target:.3g} down to mu = {low:.3g}: no lower edge of the band")
+    while profile.q(high) < target:
+        high *= 4.0
+        if high > scale * MAX_RANGE:
+            raise LimitError(
+                f"no sensitivity: q_mu,A stays below {target:.3g} up to mu = {high:.3g} "
+                f"({MAX_RANGE:g} times the Lambda = 4 estimate)"
+            )
+    return math.exp(
+        brentq(
+            lambda x: math.log(max(profile.q(math.exp(x)), 1e-300)) - math.log(target),
+            math.log(low),
+            math.log(high),
+            xtol=rtol,
         )
-        start = np.asarray(pars, dtype=float)
-        return mu / math.sqrt(max(float(twice_nll) - twice_nll_0, 1e-300))
+    )
 
-    mu_hi = bounds[poi][1]
+
+def _asimov_band(model: pyhf.pdf.Model, data: np.ndarray, *, rtol: float = 1e-3) -> tuple[float, ...]:
+    """The asymptotic expected band (module docstring), band value by band value, each starting
+    from the previous one (the first from the Lambda = 4 estimate)."""
+    scale = _lambda_scale(model)
+    profile = _AsimovProfile(model, data)
     band = []
-    sig = sigma(1e-3 * mu_hi)
+    mu = scale
     for n in BAND_SIGMAS:
         factor = float(ndtri(1.0 - 0.05 * ndtr(n))) + n
-        mu = _fixed_point(sigma, factor, min(sig * factor, mu_hi), mu_hi, rtol, max_iterations)
-        if mu is None:  # not converging or leaving the range: bracket mu - factor sigma(mu) = 0
-            low, high = 1e-9 * mu_hi, mu_hi
-            if high - factor * sigma(high) < 0:
-                raise _OutOfRange(mu_hi)
-            mu = brentq(lambda m, f=factor: m - f * sigma(m), low, high, rtol=rtol)
-        sig = mu / factor  # sigma at the solution: the next band value starts there
+        mu = _band_value(profile, factor * factor, mu, scale, rtol)
         band.append(mu)
     return tuple(band)
-
-
-def _fixed_point(sigma, factor: float, mu: float, mu_hi: float, rtol: float, max_iterations: int) -> float | None:
-    """mu = factor sigma(mu) by iteration (fast where sigma varies slowly); None if it fails."""
-    for _ in range(max_iterations):
-        new = factor * sigma(mu)
-        if new >= mu_hi:
-            raise _OutOfRange(mu_hi)
-        if not 1e-9 * mu_hi < new:
-            return None
-        if abs(new - mu) <= rtol * new:
-            return new
-        mu = new
-    return None
-
-
-class _OutOfRange(Exception):
-    """A limit reached the upper end of the POI range."""
 
 
 def expected_limit(
@@ -147,39 +211,54 @@ def expected_limit(
     """The expected 95% CL upper limit on mu on background-only Asimov data.
 
     `method`: "asymptotic" (module docstring) or "toys" (pseudo-experiments on the mu values of
-    `scan`, CLs interpolated linearly to 0.05 between them, as pyhf does; by default 7 points
-    from 0.5 to 2 times the asymptotic median).
+    `scan`, CLs interpolated linearly to 0.05 between them, as pyhf does; by default
+    :func:`toy_scan` of the asymptotic band).
     """
     data = asimov_background_only(model)
-    bounds = _poi_bounds(model)
     if method == "asymptotic":
-        for factor in (20.0, 1e3, 1e5):
-            try:
-                band = _asimov_band(model, data, _poi_bounds(model, factor))
-                break
-            except _OutOfRange:
-                continue
-        else:
-            raise LimitError(f"the expected limit exceeds {factor:g} times the Lambda = 4 estimate of mu")
+        with _minuit(model):
+            band = _asimov_band(model, data)
     elif method == "toys":
         if scan is None:
-            scan = np.linspace(0.5, 2.0, 7) * expected_limit(model).median
+            scan = toy_scan(expected_limit(model))
+        band = _toy_band(model, data, np.asarray(scan, dtype=float), ntoys, seed)
+    else:
+        raise LimitError(f"method must be 'asymptotic' or 'toys', got '{method}'")
+    lo2, lo1, median, hi1, hi2 = band
+    return CLsLimit(median=median, band=(lo2, lo1, median, hi1, hi2), method=method)
+
+
+def toy_scan(asymptotic: CLsLimit, points: int = 9) -> np.ndarray:
+    """The mu values for pseudo-experiments: geometric from 0.8 times the asymptotic -2 sigma value to
+    1.25 times the +2 sigma one, so that the toys' band usually falls inside."""
+    return np.geomspace(0.8 * asymptotic.band[0], 1.25 * asymptotic.band[4], points)
+
+
+def _toy_band(model: pyhf.pdf.Model, data: np.ndarray, scan: np.ndarray, ntoys: int, seed: int) -> tuple[float, ...]:
+    """The expected band from pseudo-experiments on ``scan``, the scan widened (a factor 4 down or up,
+    three times at most) while a band value sits on its edge, where pyhf's interpolation stops."""
+    for _ in range(4):
+        bounds = _bounds(model, max(20.0 * _lambda_scale(model), 3.0 * float(scan.max())))
         with _seeded_global_random_state(seed):
-            _, band = pyhf.infer.intervals.upper_limits.upper_limit(
+            _, toys = pyhf.infer.intervals.upper_limits.upper_limit(
                 data,
                 model,
-                scan=np.asarray(scan, dtype=float),
+                scan=scan,
                 level=0.05,
                 calctype="toybased",
                 ntoys=ntoys,
                 track_progress=False,
                 par_bounds=bounds,
             )
-        band = tuple(float(b) for b in band)
-    else:
-        raise LimitError(f"method must be 'asymptotic' or 'toys', got '{method}'")
-    lo2, lo1, median, hi1, hi2 = band
-    return CLsLimit(median=median, band=(lo2, lo1, median, hi1, hi2), method=method)
+        band = tuple(float(b) for b in toys)
+        low, high = min(band) <= scan[0] * (1 + 1e-9), max(band) >= scan[-1] * (1 - 1e-9)
+        if not (low or high):
+            return band
+        if low:
+            scan = np.concatenate([np.geomspace(scan[0] / 4.0, scan[0], 4)[:-1], scan])
+        if high:
+            scan = np.concatenate([scan, np.geomspace(scan[-1], scan[-1] * 4.0, 4)[1:]])
+    raise LimitError(f"the pseudo-experiments' band does not fit in mu = {scan[0]:.4g} to {scan[-1]:.4g}")
 
 
 @contextlib.contextmanager

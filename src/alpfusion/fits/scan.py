@@ -42,7 +42,7 @@ from ..models.workspace import (
     write_templates,
 )
 from ..processors.optimise import SelectedYields
-from .cls import CLsLimit, LimitError
+from .cls import CLsLimit, LimitError, toy_scan
 from .poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 
 log = logging.getLogger(__name__)
@@ -108,9 +108,10 @@ def _signal_rich_background(model: RegionModel) -> float:
     return float(b[order[:half]].sum())
 
 
-def _cls_job(job: _LimitJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | None] | str]:
-    """Worker: cabinetry templates -> workspace -> expected CLs limit of one mass point; a limit that
-    cannot be set is returned as its reason, so that one mass point does not stop the scan."""
+def _cls_job(job: _LimitJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | str | None] | str]:
+    """Worker: cabinetry templates -> workspace -> expected CLs limit of one mass point, and the toys'
+    limit when asked for. A limit that cannot be set is returned as its reason (a failure of the
+    toys leaves the asymptotic limit standing), so that one mass point does not stop the scan."""
     import pyhf
 
     from .cls import expected_limit
@@ -119,16 +120,15 @@ def _cls_job(job: _LimitJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | None] | s
     model = pyhf.Workspace(spec).model()
     try:
         asymptotic = expected_limit(model)
-        with_toys = (
-            expected_limit(
-                model, method="toys", ntoys=job.toys, seed=job.seed, scan=np.linspace(0.5, 2.0, 7) * asymptotic.median
-            )
-            if job.method == "toys"
-            else None
-        )
-        return spec, (asymptotic, with_toys)
-    except (LimitError, ValueError, pyhf.exceptions.FailedMinimization) as err:
+    except (LimitError, pyhf.exceptions.FailedMinimization) as err:
         return spec, f"{type(err).__name__}: {err}"
+    if job.method != "toys":
+        return spec, (asymptotic, None)
+    try:
+        toys = expected_limit(model, method="toys", ntoys=job.toys, seed=job.seed, scan=toy_scan(asymptotic))
+        return spec, (asymptotic, toys)
+    except (LimitError, ValueError, pyhf.exceptions.FailedMinimization) as err:
+        return spec, (asymptotic, f"{type(err).__name__}: {err}")
 
 
 def run_scan(
@@ -177,7 +177,7 @@ def run_scan(
 
 
 def _row(
-    point: MassPointModel, limit: tuple[CLsLimit, CLsLimit | None] | str, stats: Statistics, g_ref: float
+    point: MassPointModel, limit: tuple[CLsLimit, CLsLimit | str | None] | str, stats: Statistics, g_ref: float
 ) -> MassPoint:
     """The limits-table row of a mass point from its models and its CLs limit (or the reason it failed)."""
     model, merged, h = point.full, point.grouped, point.hypothesis
@@ -190,8 +190,12 @@ def _row(
     else:
         asymptotic, with_toys = limit
         band = [coupling_from_mu(mu, g_ref) for mu in asymptotic.band]
-        g_toys = coupling_from_mu(with_toys.median, g_ref) if with_toys else math.nan
-        cls_method = "asymptotic + toys" if with_toys else "asymptotic"
+        g_toys, cls_method = math.nan, "asymptotic"
+        if isinstance(with_toys, str):
+            log.warning("m_a = %g GeV: no limit from pseudo-experiments (%s)", h.m_a, with_toys)
+            cls_method = f"asymptotic; toys failed: {with_toys}"
+        elif with_toys is not None:
+            g_toys, cls_method = coupling_from_mu(with_toys.median, g_ref), "asymptotic + toys"
     return MassPoint(
         m_a=h.m_a,
         kappa=h.kappa,
@@ -248,7 +252,7 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
             f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
         )
     for r in rows:
-        if r.cls_method.startswith("failed"):
+        if "failed" in r.cls_method:
             lines.append(f"m_a = {r.m_a:g}: CLs {r.cls_method}")
     if any(r.small_background for r in rows):
         lines.append(
