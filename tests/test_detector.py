@@ -5,6 +5,7 @@ import pytest
 
 from alpfusion.constants import M_ELECTRON
 from alpfusion.kinematics import in_acceptance
+from alpfusion.observables import components, four_momenta
 from alpfusion.processors.detector import (
     energy_resolution,
     event_accepted,
@@ -13,7 +14,6 @@ from alpfusion.processors.detector import (
     standard_normals,
     stream_key,
 )
-from alpfusion.processors.observables import components, four_momenta
 
 from .fakes import isotropic
 

@@ -6,7 +6,7 @@ import pytest
 from alpfusion.config import CPHI_ESTIMATORS
 from alpfusion.constants import M_ELECTRON, M_TAU
 from alpfusion.kinematics import pseudorapidity
-from alpfusion.processors.observables import (
+from alpfusion.observables import (
     TAU_AXES,
     TAU_LIKE,
     MissingTruthError,

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from alpfusion.cli import main
 from alpfusion.config import ConfigError, Vegas, load_config
+from alpfusion.observables import compute_observables, four_momenta
 from alpfusion.processors.detector import measure
 from alpfusion.processors.executors import inspect_samples, process_samples
 from alpfusion.processors.kernels import BinSums, log_position
 from alpfusion.processors.layouts import HISTOGRAMS, OPTIMISATION, mass_edges
-from alpfusion.processors.observables import compute_observables, four_momenta
 from alpfusion.processors.processor import AlpProcessor, ProcessingError
 from alpfusion.processors.results import (
     COPY_NAME,

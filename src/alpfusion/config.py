@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    Strict,
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
@@ -89,7 +90,7 @@ ACCEPTANCE_ON = get_args(AcceptanceOn)
 
 CphiEstimator = Literal["pair_axis", "beam_axis", "truth", "tau_like"]
 CPHI_ESTIMATORS = get_args(CphiEstimator)
-"""Names of the c_phi estimators (alpfusion.processors.observables.estimate_cphi): the axes of TAU_AXES and
+"""Names of the c_phi estimators (alpfusion.observables.estimate_cphi): the axes of TAU_AXES and
 the axis-free tau_like."""
 
 Executor = Literal["iterative", "futures", "dask"]
@@ -246,6 +247,44 @@ class Generation(_Strict):
     output_dir: str = Field(description="where `generate` writes the samples")
 
 
+BiasObservable = Literal["e_miss", "abs_eta_miss", "m2_miss", "m_ee", "diagonal_offset"]
+"""Truth-level observables a generation bias may depend on (alpfusion.samples.bias)."""
+BIAS_OBSERVABLES = get_args(BiasObservable)
+
+
+class BiasFactor(_Strict):
+    """One factor of a generation bias: b(x) interpolated linearly in ln b between the points (x, b),
+    constant beyond the first and the last."""
+
+    observable: BiasObservable = Field(
+        description="e_miss (E*_miss, GeV), abs_eta_miss (|eta*_miss|), m2_miss (GeV^2), m_ee (GeV) or "
+        "diagonal_offset (|ln(|m_ee^tau| / m_ee)|, with observables.cphi_estimator)"
+    )
+    points: tuple[Annotated[tuple[float, float], Strict(False)], ...] = Field(
+        strict=False, min_length=2, description="(value, b) pairs, values strictly increasing, every b >= 1"
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _increasing_and_at_least_one(cls, points: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        for (a, _), (b, _) in pairwise(points):
+            if b <= a:
+                raise ValueError("the values must be strictly increasing")
+        for value, b in points:
+            if not b >= 1:
+                raise ValueError(f"every bias must be at least 1, got {b} at {value}")
+        return points
+
+
+class Bias(_Strict):
+    """A generation bias b >= 1 (the product of its factors): vegas adapts to b dsigma, the weights stay
+    dsigma / (sampling density), so every histogram is still an unbiased estimate (alpfusion.samples.bias)."""
+
+    factors: tuple[BiasFactor, ...] = Field(
+        strict=False, min_length=1, description="the factors whose product is the bias"
+    )
+
+
 class TauPair(_Strict):
     """The background e+e- -> gamma*/Z -> tau+ tau-, each tau -> e nu nu (physics.md section 2)."""
 
@@ -257,6 +296,9 @@ class TauPair(_Strict):
         gt=0,
         description="sigma(e+e- -> tau tau) to normalise to, pb (e.g. 919.0, the measured value); "
         "null keeps the generator's lowest-order value (772 pb)",
+    )
+    bias: Bias | None = Field(
+        description="generation bias towards where the signal lies (null: none); part of the sample's identity"
     )
 
 
@@ -561,7 +603,8 @@ def _config_error(err: ValidationError, source: str) -> ConfigError:
         case "literal_error":
             problem = f"must be {ctx['expected']}, got {value!r}"
         case "too_short":
-            problem = "must not be empty"
+            least = ctx.get("min_length", 1)
+            problem = "must not be empty" if least == 1 else f"must have at least {least} entries"
         case "string_pattern_mismatch":
             problem = f"must match {ctx['pattern']}, got {value!r}"
         case "greater_than" | "greater_than_equal" | "less_than" | "less_than_equal":

@@ -47,6 +47,7 @@ from .plotting import reach_plot
 from .processors.executors import package_versions, process_samples
 from .processors.optimise import OptimisedCuts, optimise_all, per_mass_selection
 from .processors.results import ProcessingResult, save_result
+from .samples.bias import BiasFunction
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
 from .samples.production import SampleJob, produce, sample_seed, up_to_date
 from .samples.taupair import TauPairProcess, TauPairSettings
@@ -153,6 +154,10 @@ def plan_samples(
     provenance = {"config_hash": cfg.hash, "config_source": cfg.source, "base_seed": base_seed}
     vegas, chunk = cfg.generation.vegas, cfg.generation.chunk_size
     if process == TAU_PAIR:
+        configured = cfg.backgrounds.tautau.bias
+        if configured is not None and unweight:
+            raise WorkflowError("backgrounds.tautau.bias: a biased sample cannot be unweighted (that undoes the bias)")
+        bias = None if configured is None else BiasFunction(configured, cfg.beam.sqrt_s, cfg.observables.cphi_estimator)
         return [
             SampleJob(
                 sample_path(out_dir, TAU_PAIR),
@@ -164,6 +169,7 @@ def plan_samples(
                 unweight,
                 provenance,
                 TAU_PAIR,
+                bias,
             )
         ]
     if process not in PROCESSES:

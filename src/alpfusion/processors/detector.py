@@ -45,7 +45,7 @@ from scipy.special import ndtri
 
 from ..config import Acceptance, Detector
 from ..kinematics import in_acceptance, pair_separated
-from .observables import components, four_momenta
+from ..observables import components, four_momenta
 
 __all__ = [
     "SMEARED_COMPONENTS",

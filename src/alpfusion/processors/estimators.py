@@ -22,10 +22,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..config import CPHI_ESTIMATORS, Config
+from ..observables import compute_observables, four_momenta
 from ..plotting import save_figure, styled
 from ..samples.rootio import read_sample
 from .detector import measure
-from .observables import compute_observables, four_momenta
 
 
 @dataclass(frozen=True)

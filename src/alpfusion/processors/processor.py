@@ -39,6 +39,7 @@ import numpy as np
 from coffea import processor
 
 from ..config import Config
+from ..observables import EventObservables, compute_observables, four_momenta
 from . import ProcessingError
 from .detector import is_photon, measure
 from .kernels import (
@@ -58,7 +59,6 @@ from .layouts import (
     optimisation_histogram,
     weight_view,
 )
-from .observables import EventObservables, compute_observables, four_momenta
 from .selection import CUTS, MassHypothesis, mass_hypotheses, missing_mass2_resolution
 
 __all__ = ["AlpProcessor", "ProcessingError", "SampleInfo", "yield_quantum"]

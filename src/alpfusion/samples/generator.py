@@ -10,6 +10,10 @@ arXiv:2009.05112) adapts a map x(y) of the unit hypercube to the integrand. Then
   draws of channel c. The weights' sum is an unbiased estimate of the cross section, and the
   error follows from their spread. Draws outside the acceptance (w = 0) are not written.
 
+With a bias b(x) >= 1 (``alpfusion.samples.bias``) the map adapts to b dsigma/dx instead; the
+cross section is estimated and the weights are computed from dsigma/dx itself, so both stay
+unbiased whatever the bias.
+
 Every random number flows from one seed through numpy's SeedSequence: the training stream, and
 one stream per (channel, chunk), so a sample is bit-identical for the same seed and settings.
 """
@@ -17,7 +21,7 @@ one stream per (channel, chunk), so a sample is bit-identical for the same seed 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -74,30 +78,41 @@ class CrossSection:
 class Generator:
     """Trains vegas on every channel of a process, then gives cross sections and event streams."""
 
-    def __init__(self, process: Process, settings: Vegas, seed: int):
+    def __init__(
+        self,
+        process: Process,
+        settings: Vegas,
+        seed: int,
+        bias: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
+    ):
         self.process = process
         self.settings = settings
         self.seed = seed
+        self.bias = bias
         self._trained: CrossSection | None = None
 
     def _rng(self, *stream: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, *stream]))
 
-    def _integrand(self, channel: int, rng: np.random.Generator):
+    def _integrand(self, channel: int, rng: np.random.Generator, *, biased: bool = False):
+        """dsigma/dx of a channel for vegas; with ``biased``, times the bias (if there is one)."""
         chan = self.process.channels[channel]
+        bias = self.bias if biased else None
 
         @vegas.lbatchintegrand
         def f(x):
             momenta, ps_weight = chan(np.asarray(x), rng.uniform(0.0, 2.0 * math.pi, len(x)))
-            return self.process.differential(channel, momenta, ps_weight)
+            value = self.process.differential(channel, momenta, ps_weight)
+            return value if bias is None else value * bias(momenta)
 
         return f
 
     def train(self) -> CrossSection:
-        """Adapt a vegas map per channel (nitn iterations), then estimate each channel's sigma.
+        """Adapt a vegas map per channel (nitn iterations, to b dsigma with a bias), then estimate
+        each channel's sigma.
 
         The estimate uses nitn/2 (at least 2) further iterations with the map frozen, so that
-        it is not biased by the adaptation.
+        it is not biased by the adaptation, and dsigma itself (never the bias).
         """
         if self._trained is not None:
             return self._trained
@@ -107,9 +122,8 @@ class Generator:
             rng = self._rng(TRAINING_STREAM, i)
             amap = vegas.AdaptiveMap([[0.0, 1.0]] * chan.dim, ninc=vs.ninc)
             integ = vegas.Integrator(amap, alpha=vs.alpha, ran_array_generator=rng.random)
-            f = self._integrand(i, rng)
-            integ(f, nitn=vs.nitn, neval=vs.neval)
-            res = integ(f, nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
+            integ(self._integrand(i, rng, biased=True), nitn=vs.nitn, neval=vs.neval)
+            res = integ(self._integrand(i, rng), nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
             results.append(ChannelResult(chan.name, integ.map, float(res.mean), float(res.sdev)))
         self._trained = CrossSection(
             sigma=sum(r.sigma for r in results),

@@ -10,8 +10,10 @@ OpenBLAS threads that spin on the other cores for no gain: 9.0 s of CPU for 6.4 
 A sample's identity (:attr:`SampleJob.key`) is the SHA-256 of what determines its events: the
 process settings (process, mass, coupling, beam, acceptance, constants), the vegas settings, the
 seed, the number of draws, the chunk size (each chunk has its own random stream) and unweighting.
-It is stored in the file's metadata (``sample_key``); a file whose key matches the job's is up to
-date and is kept, whatever else changed in the configuration (executor, workers, statistics, cuts).
+With a generation bias (``alpfusion.samples.bias``) the bias, with the c_phi estimator its
+observables use, is part of the identity too. The key is stored in the file's metadata
+(``sample_key``, the bias as ``bias``); a file whose key matches the job's is up to date and is
+kept, whatever else changed in the configuration (executor, workers, statistics, cuts).
 
 Seeds: a sample of a process at a mass has the seed :func:`sample_seed` (``generation.seed``, the
 process and the mass in keV, hashed), so it does not depend on which other masses are generated
@@ -33,6 +35,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..config import Vegas
+from .bias import BiasFunction
 from .generator import Generator, Process
 from .rootio import SampleError, read_metadata, write_sample
 
@@ -82,11 +85,12 @@ class SampleJob:
     unweight: bool
     provenance: dict[str, Any]
     label: str
+    bias: BiasFunction | None = None
 
     @cached_property
     def identity(self) -> dict[str, Any]:
         """What determines the sample's events (module docstring)."""
-        return {
+        identity = {
             "key_version": KEY_VERSION,
             "process": self.process.name,
             "settings": plain(getattr(self.process, "settings", self.process.metadata())),
@@ -96,6 +100,9 @@ class SampleJob:
             "chunk_size": self.chunk_size,
             "unweight": self.unweight,
         }
+        if self.bias is not None:
+            identity["bias"] = plain(self.bias)
+        return identity
 
     @cached_property
     def key(self) -> str:
@@ -119,8 +126,10 @@ def produce(job: SampleJob, progress: Callable[[int], Any] | None = None) -> dic
     ``progress`` is called with the number of draws of every chunk written.
     """
     with threadpool_limits(limits=1, user_api="blas"):
-        gen = Generator(job.process, job.vegas, job.seed)
+        gen = Generator(job.process, job.vegas, job.seed, job.bias)
         provenance = {**job.provenance, "sample_key": job.key}
+        if job.bias is not None:
+            provenance["bias"] = plain(job.bias)
         stream = gen.events(job.n_draws, job.chunk_size, unweight=job.unweight, provenance=provenance)
         draws = iter(stream.draws_per_chunk)
         return write_sample(job.path, stream, progress=None if progress is None else lambda _n: progress(next(draws)))

@@ -26,7 +26,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from ..constants import M_TAU
+from .constants import M_TAU
 
 vector.register_awkward()
 

@@ -1,0 +1,154 @@
+"""Biased generation: exact weights whatever the bias, the bias part of a sample's identity."""
+
+import math
+
+import numpy as np
+import pytest
+
+from alpfusion import workflow
+from alpfusion.config import ConfigError, Vegas, load_config
+from alpfusion.samples.bias import truth_observables
+from alpfusion.samples.generator import Generator
+from alpfusion.samples.production import produce, up_to_date
+from alpfusion.samples.rootio import read_metadata, read_sample
+
+TAIL = 0.05  # the rare region x < TAIL of the toy integrand
+
+
+class ToyChannel:
+    """The unit interval as 'phase space': x -> a four-vector (x, 0, 0, 0), unit weight."""
+
+    name = "toy"
+    dim = 1
+
+    def __call__(self, y, azimuth):
+        x = y[:, 0]
+        return {"e_minus": np.stack([x, 0 * x, 0 * x, 0 * x], axis=1)}, np.ones(len(x))
+
+
+class ToyProcess:
+    """dsigma/dx = 3 x^2 on [0, 1]: sigma = 1, and 1.25e-4 of it below x = 0.05."""
+
+    name = "toy"
+    particles = ("e_minus",)
+    channels = (ToyChannel(),)
+
+    def differential(self, channel, momenta, ps_weight):
+        x = momenta["e_minus"][:, 0]
+        return 3.0 * x * x * ps_weight
+
+    def metadata(self):
+        return {"process": "toy"}
+
+
+def tail_bias(momenta):
+    return np.where(momenta["e_minus"][:, 0] < TAIL, 1e4, 1.0)
+
+
+def estimates(seed, bias, n=20_000):
+    """(sigma, tail sigma, tail error) from the weights of n draws."""
+    gen = Generator(ToyProcess(), Vegas(nitn=5, neval=2000, ninc=100, alpha=0.5), seed, bias)
+    chunk = next(iter(gen.events(n, n).chunks()))
+    x, w = chunk["e_minus_E"], chunk["weight"]
+    # the weights of all n draws: those not written are zero
+    tail = x < TAIL
+    tail_sum = w[tail].sum()
+    tail_error = math.sqrt(max((w[tail] ** 2).sum() - tail_sum**2 / n, 0.0))
+    return w.sum(), tail_sum, tail_error
+
+
+def test_a_strong_bias_is_recovered_exactly_in_expectation():
+    """1D toy with a known integral: the bias (10^4 below x = 0.05) moves the MC there, the weights
+    keep every estimate unbiased: the mean over seeds agrees with the exact value within its error,
+    and the tail's MC error shrinks by far."""
+    exact_tail = TAIL**3
+    biased = np.array([estimates(seed, tail_bias) for seed in range(12)])
+    plain = np.array([estimates(seed, None) for seed in range(12)])
+    for values in (biased, plain):
+        mean_total = values[:, 0].mean()
+        assert abs(mean_total - 1.0) < 4 * values[:, 0].std(ddof=1) / math.sqrt(len(values)) + 1e-12
+    mean_tail, spread = biased[:, 1].mean(), biased[:, 1].std(ddof=1) / math.sqrt(len(biased))
+    assert abs(mean_tail - exact_tail) < 4 * spread
+    assert np.median(biased[:, 2]) < 0.1 * np.median(plain[:, 2])  # at least 10 times smaller MC error
+
+
+def tau_config(bias, events=60_000):
+    return load_config().replace(
+        generation={"vegas": {"nitn": 4, "neval": 10000, "ninc": 100}},
+        backgrounds={"tautau": {"events": events, "bias": bias}},
+    )
+
+
+SMALL_M2 = {"factors": [{"observable": "m2_miss", "points": [[3.0, 1000.0], [20.0, 1.0]]}]}
+
+
+@pytest.fixture(scope="module")
+def tau_samples(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bias")
+    samples = {}
+    for name, bias in (("plain", None), ("biased", SMALL_M2)):
+        (job,) = workflow.plan_samples(tau_config(bias), out / name, process="ee_to_tautau")
+        produce(job)
+        samples[name] = (job, *read_sample(job.path))
+    return samples
+
+
+def test_biased_and_plain_tau_pairs_agree(tau_samples):
+    """The same cross section, and the same E*_miss distribution where both are populated, within MC
+    errors; the biased sample has more events at small m2_miss."""
+    sums = {}
+    for name, (_, arrays, _meta) in tau_samples.items():
+        w = arrays["weight"]
+        momenta = {
+            p: np.stack([arrays[f"{p}_{c}"] for c in ("E", "px", "py", "pz")], axis=1) for p in ("e_minus", "e_plus")
+        }
+        obs = truth_observables(momenta, 10.58, "beam_axis")
+        edges = np.linspace(0.0, 10.0, 11)
+        values, _ = np.histogram(obs["e_miss"], edges, weights=w)
+        variances, _ = np.histogram(obs["e_miss"], edges, weights=w * w)
+        small = np.abs(obs["m2_miss"]) < 3.0
+        sums[name] = (w.sum(), math.sqrt((w * w).sum()), values, variances, small.sum())
+    (s1, e1, v1, var1, n1), (s2, e2, v2, var2, n2) = sums["plain"], sums["biased"]
+    assert abs(s1 - s2) < 3 * math.hypot(e1, e2) * 1.0
+    both = (var1 > 0) & (var2 > 0)
+    chi2 = np.sum((v1[both] - v2[both]) ** 2 / (var1[both] + var2[both]))
+    ndf = int(both.sum())
+    assert chi2 < ndf + 4 * math.sqrt(2 * ndf)
+    assert n2 > 2 * n1  # the bias moved the MC where it was asked to
+
+
+def test_the_bias_is_part_of_the_sample_identity(tau_samples, tmp_path):
+    job, _, meta = tau_samples["biased"]
+    assert meta["bias"]["bias"]["factors"][0]["observable"] == "m2_miss" and meta["sample_key"] == job.key
+    assert read_metadata(job.path)["sample_key"] == job.key
+    folder = job.path.parent
+    (same,) = workflow.plan_samples(tau_config(SMALL_M2), folder, process="ee_to_tautau")
+    assert up_to_date(same)
+    other_bias = {"factors": [{"observable": "m2_miss", "points": [[3.0, 100.0], [20.0, 1.0]]}]}
+    for cfg in (
+        tau_config(other_bias),
+        tau_config(None),
+        tau_config(SMALL_M2).replace(observables={"cphi_estimator": "tau_like"}),
+    ):
+        (changed,) = workflow.plan_samples(cfg, folder, process="ee_to_tautau")
+        assert not up_to_date(changed)
+    (plain,) = workflow.plan_samples(tau_config(None), tmp_path, process="ee_to_tautau")
+    assert "bias" not in plain.identity  # samples without a bias keep the keys they had
+
+
+@pytest.mark.parametrize(
+    "points, problem",
+    [
+        ([[0.0, 0.5], [1.0, 2.0]], "at least 1"),
+        ([[1.0, 1.0], [0.5, 2.0]], "strictly increasing"),
+        ([[1.0, 1.0]], "at least 2 entries"),
+    ],
+)
+def test_bad_biases_are_refused(points, problem):
+    with pytest.raises(ConfigError, match=problem):
+        tau_config({"factors": [{"observable": "m_ee", "points": points}]})
+
+
+def test_a_biased_sample_cannot_be_unweighted(tmp_path):
+    with pytest.raises(workflow.WorkflowError, match="cannot be unweighted"):
+        workflow.plan_samples(tau_config(SMALL_M2), tmp_path, process="ee_to_tautau", unweight=True)
