@@ -27,6 +27,7 @@ def row(m_a, g_lambda, g_cls):
         0,
         0.0,
         g_lambda,
+        0.0,
         g_lambda,
         g_cls,
         g_cls,

@@ -101,3 +101,28 @@ def test_no_signal_sample_is_an_error(cfg, result, tmp_path):
     bare = dataclasses.replace(result, samples={"tautau": result.samples["tautau"]})
     with pytest.raises(LimitError, match="no mass hypothesis has a signal sample"):
         scan(bare, cfg, tmp_path)
+
+
+def test_the_mc_error_of_the_lambda_limit_scales_with_the_mc_errors(cfg, result):
+    """No MC variance, no error; four times the MC statistics (a quarter of the variances), half the error."""
+    from alpfusion.fits.scan import lambda_mc_error
+    from alpfusion.models.workspace import RegionModel, Template
+
+    model = mass_point_models(result, cfg.replace(statistics={"empty_bins": "none"}).statistics)[0].full
+
+    def scaled(factor):
+        def t(template):
+            return Template(template.yields, template.variances * factor)
+
+        return RegionModel(
+            model.region,
+            model.m_a,
+            model.bins,
+            t(model.signal),
+            {n: t(b) for n, b in model.backgrounds.items()},
+            model.empty,
+        )
+
+    error = {f: lambda_mc_error(scaled(f), 1e-4, np.random.default_rng(5), replicas=400) for f in (0.0, 1.0, 0.25)}
+    assert error[0.0] == 0.0 and error[1.0] > 0
+    assert error[1.0] / error[0.25] == pytest.approx(2.0, rel=0.2)

@@ -59,7 +59,18 @@ def _reach_figure(rows, luminosity_fb: float, sqrt_s: float) -> Figure:
         m, [r.g_cls_minus1 for r in rows], [r.g_cls_plus1 for r in rows], color="#00c000", label=r"CLs $\pm 1\sigma$"
     )
     ax.plot(m, [r.g_cls for r in rows], color="black", ls="--", label="CLs expected (asymptotic)")
-    ax.plot(m, [r.g_lambda for r in rows], color="tab:red", lw=2, label=r"$\Lambda = 4$")
+    g_lambda = np.array([r.g_lambda for r in rows])
+    mc_error = np.array([r.g_lambda_mc_error for r in rows])
+    ax.fill_between(
+        m,
+        g_lambda - mc_error,
+        g_lambda + mc_error,
+        color="tab:red",
+        alpha=0.3,
+        lw=0,
+        label=r"$\Lambda = 4$: MC-statistical error",
+    )
+    ax.plot(m, g_lambda, color="tab:red", lw=2, label=r"$\Lambda = 4$")
     toys = [r for r in rows if np.isfinite(r.g_cls_toys)]
     if toys:
         ax.plot([r.m_a for r in toys], [r.g_cls_toys for r in toys], "s", color="tab:blue", label="CLs expected (toys)")

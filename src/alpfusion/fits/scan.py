@@ -37,6 +37,7 @@ from ..config import Statistics
 from ..models.workspace import (
     MassPointModel,
     RegionModel,
+    Template,
     build_workspace,
     cabinetry_config,
     write_templates,
@@ -46,6 +47,11 @@ from .cls import CLsLimit, LimitError, toy_scan
 from .poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 
 log = logging.getLogger(__name__)
+
+MC_REPLICAS = 64
+"""Template replicas for the MC-statistical error of a limit (lambda_mc_error)."""
+MC_ERROR_STREAM = 7
+"""The random stream of the replicas, after generation.seed and before the mass point's index."""
 
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 """Runs a function over items, results in the items' order (the builtin ``map``, or a pool's)."""
@@ -59,6 +65,7 @@ class MassPoint(SelectedYields):
     empty_bins: int
     lambda_empty_fraction: float
     g_lambda: float
+    g_lambda_mc_error: float  # MC-statistical error of g_lambda (lambda_mc_error)
     g_lambda_grouped: float
     g_cls_minus2: float
     g_cls_minus1: float
@@ -167,17 +174,46 @@ def run_scan(
         )
         jobs.append(_LimitJob(config, str(out_dir / "workspaces" / f"{grouped.region}.json"), method, stats.toys, seed))
     limits = list(mapper(_cls_job, jobs))
-    rows, workspaces = [], []
+    rows: list[MassPoint] = []
+    workspaces: list[MassPointWorkspace] = []
     for point, job, (spec, limit) in zip(models, jobs, limits):
-        rows.append(_row(point, limit, stats, g_ref))
+        rows.append(_row(point, limit, stats, g_ref, np.random.default_rng([seed, MC_ERROR_STREAM, len(rows)])))
         workspaces.append(
             MassPointWorkspace(point.hypothesis.m_a, point.hypothesis.region, spec, Path(job.workspace_path))
         )
     return ScanResult(rows, workspaces)
 
 
+def lambda_mc_error(model: RegionModel, g_ref: float, rng: np.random.Generator, replicas: int = MC_REPLICAS) -> float:
+    """The MC-statistical error of the Lambda = 4 coupling: its standard deviation over replicas of
+    the templates in which every bin's yield y with MC variance v (signal and each background,
+    the floor included) is drawn from a Gamma distribution of mean y and variance v (shape y^2/v,
+    the number of effective MC events; a bin with v = 0 keeps y). The CLs limit, which the same MC
+    errors move alike, is not refitted per replica (a pyhf fit each): its relative MC error is taken
+    to be this one (docs/statistics.md)."""
+
+    def replica(t: Template) -> np.ndarray:
+        shape = np.divide(t.yields**2, t.variances, out=np.zeros_like(t.yields), where=t.variances > 0)
+        drawn = rng.gamma(
+            np.where(shape > 0, shape, 1.0),
+            np.divide(t.variances, t.yields, out=np.ones_like(t.yields), where=t.yields > 0),
+        )
+        return np.where(shape > 0, drawn, t.yields)
+
+    couplings = []
+    for _ in range(replicas):
+        s = replica(model.signal)
+        b = sum((replica(t) for t in model.backgrounds.values()), np.zeros(len(model.bins)))
+        couplings.append(coupling_from_mu(mu_at_lambda(s, b), g_ref))
+    return float(np.std(couplings, ddof=1))
+
+
 def _row(
-    point: MassPointModel, limit: tuple[CLsLimit, CLsLimit | str | None] | str, stats: Statistics, g_ref: float
+    point: MassPointModel,
+    limit: tuple[CLsLimit, CLsLimit | str | None] | str,
+    stats: Statistics,
+    g_ref: float,
+    rng: np.random.Generator,
 ) -> MassPoint:
     """The limits-table row of a mass point from its models and its CLs limit (or the reason it failed)."""
     model, merged, h = point.full, point.grouped, point.hypothesis
@@ -209,6 +245,7 @@ def _row(
         empty_bins=int(model.empty.sum()),
         lambda_empty_fraction=float(lam_empty),
         g_lambda=coupling_from_mu(mu_lambda, g_ref),
+        g_lambda_mc_error=lambda_mc_error(model, g_ref, rng),
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
         g_cls_minus2=band[0],
         g_cls_minus1=band[1],
@@ -239,16 +276,21 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
     head = (
         f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
-        f" {'L_empty':>7} {'g(Lambda)':>10} {'g(CLs)':>10} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9}"
+        f" {'L_empty':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(CLs)':>10} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9}"
         f" {'g(toys)':>9}"
     )
-    lines = [f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}", head]
+    lines = [
+        f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; MC err: the relative "
+        "MC-statistical error of g(Lambda), from template replicas (also that of g(CLs))",
+        head,
+    ]
     for r in rows:
         flag = " *" if r.small_background else ""
         lines.append(
             f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
             f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
-            f" {r.g_lambda:10.3e} {r.g_cls:10.3e} {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
+            f" {r.g_lambda:10.3e} {r.g_lambda_mc_error / r.g_lambda:7.1%} {r.g_cls:10.3e} {r.g_cls_minus2:9.2e}"
+            f" {r.g_cls_minus1:9.2e}"
             f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
         )
     for r in rows:
