@@ -246,3 +246,16 @@ def test_the_frozen_clock_is_guarded_by_the_uproot_version(monkeypatch, caplog):
         assert cascade.datetime is datetime
     finally:
         reproducible._supported.cache_clear()
+
+
+def test_a_killed_stage_outside_a_run_leaves_nothing_behind_the_next_write(tmp_path):
+    """alpfusion limits (or process, optimise) killed outside a locked run: the next write of the same
+    output removes the dead process's temporary; a live process's temporary is left alone."""
+    out = tmp_path / "output"
+    result = workflow.run(small_config(), out)
+    dead = tmp_path / ".limits.tmp-999999999-0123abcd"
+    dead.mkdir()
+    alive = tmp_path / f".limits.tmp-{os.getppid()}-0123abcd"
+    alive.mkdir()
+    workflow.set_limits(result.histograms, small_config(), tmp_path / "limits")
+    assert not dead.exists() and alive.exists() and (tmp_path / "limits" / "limits.csv").is_file()

@@ -3,7 +3,8 @@ through this module.
 
 * :func:`atomic_path` gives a temporary path next to the target, moved onto it with ``os.replace``
   only when the block succeeds; on any failure (or a kill) the target is untouched, and the temporary
-  is removed, or, after a SIGKILL, recognised and removed by the next :func:`remove_stale` of its folder.
+  is removed, or, after a kill, recognised (by its name and its dead process) and removed by the next
+  write of the same target or the next :func:`remove_stale` of its folder.
 * :func:`atomic_folder` does the same for a whole folder (a stage's output: the limits with their
   workspaces and configurations), so that a folder is either the old one or the complete new one,
   never a mix; an old folder is replaced as a whole, leaving nothing stale in it.
@@ -103,8 +104,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _temporary_folder(path: Path) -> Iterator[Path]:
-    """A new empty folder ``.{name}.tmp-{pid}-{token}`` next to ``path``, removed at the end."""
+    """A new empty folder ``.{name}.tmp-{pid}-{token}`` next to ``path``, removed at the end; the
+    temporaries of ``path`` that killed processes left are removed first."""
     ensure_folder(path.parent, target=path)
+    remove_stale(path.parent, name=path.name, own=False)
     tmp = _temporary_name(path)
     try:
         tmp.mkdir()
@@ -161,16 +164,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(folder: str | os.PathLike) -> list[Path]:
-    """Remove the temporaries of this module left in ``folder`` (not recursive) by processes that
-    no longer run (killed runs); returns what was removed."""
+def remove_stale(folder: str | os.PathLike, *, name: str | None = None, own: bool = True) -> list[Path]:
+    """Remove the temporaries of this module left in ``folder`` (not recursive) by processes that no
+    longer run (killed runs), only those of target ``name`` if given, and with ``own`` those of this
+    process too (a caller that holds the folder's lock has none in flight); returns what was removed."""
     folder = Path(folder)
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for entry in folder.iterdir():
         match = _TMP.match(entry.name)
-        if match and (int(match["pid"]) == os.getpid() or not _alive(int(match["pid"]))):
+        if not match or (name is not None and match["name"] != name):
+            continue
+        pid = int(match["pid"])
+        if (own and pid == os.getpid()) or (pid != os.getpid() and not _alive(pid)):
             _remove(entry)
             removed.append(entry)
     return removed
