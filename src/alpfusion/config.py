@@ -409,7 +409,7 @@ class Processing(_Strict):
     scheduler: str | None = Field(
         description="dask scheduler address (e.g. tcp://host:8786); null starts a LocalCluster"
     )
-    output_dir: str = Field(description="where `process` writes histograms.root and histograms.coffea")
+    output_dir: str = Field(description="where `process` writes histograms.root and histograms.npz")
 
 
 class Statistics(_Strict):

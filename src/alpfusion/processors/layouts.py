@@ -29,15 +29,15 @@ __all__ = [
 ]
 
 HISTOGRAMS = ("analysis", "emiss_eta", "m2_miss", "mee_minus_mtau", "cutflow", "cutflow_raw")
-OPTIMISATION = "optimisation"
-"""The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
-(m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.fits.optimise); a signal sample
-fills only the region of its own mass, a background every region. Kept in histograms.coffea only."""
-OPTIMISATION_AXES = (("abs_z", 50, 5.0), ("e_below_max", 53, 10.6), ("abs_eta", 25, 5.0))
-"""(name, bins, upper edge) from 0: steps of 0.1 in kappa, 0.2 GeV in E_max - E_low, 0.2 in eta_high."""
 """Histograms per sample: the analysis plane (region, m_ee, |m_ee^tau|) after each mass selection;
 control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the
 cut flow (region, cut) as weighted yields and as raw MC counts."""
+OPTIMISATION = "optimisation"
+"""The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
+(m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.processors.optimise); a signal sample
+fills only the region of its own mass, a background every region. Kept in histograms.npz only."""
+OPTIMISATION_AXES = (("abs_z", 50, 5.0), ("e_below_max", 53, 10.6), ("abs_eta", 25, 5.0))
+"""(name, bins, upper edge) from 0: steps of 0.1 in kappa, 0.2 GeV in E_max - E_low, 0.2 in eta_high."""
 
 
 def mass_edges(settings: Histograms) -> np.ndarray:
