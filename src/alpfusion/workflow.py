@@ -104,6 +104,10 @@ class SilentProgress:
         log.info(text)
 
 
+class InteractiveProgress(SilentProgress):
+    """Marks a progress reporter that draws on a terminal (coffea's own bars are shown then)."""
+
+
 # --------------------------------------------------------------------------------------------------
 # samples
 
@@ -497,7 +501,3 @@ def _provenance(cfg: Config, jobs: Sequence[SampleJob], seconds: dict[str, float
         "seconds": seconds,
         "seconds_total": round(math.fsum(seconds.values()), 3),
     }
-
-
-class InteractiveProgress(SilentProgress):
-    """Marks a progress reporter that draws on a terminal (coffea's own bars are shown then)."""
