@@ -183,3 +183,22 @@ def test_dask_cluster_gives_the_same_histograms_and_limits(library_run, tmp_path
         for sample, hists in local.histograms.items():
             for name, h in hists.items():
                 assert np.array_equal(h.values(flow=True), distributed.histograms[sample][name].values(flow=True))
+
+
+def test_cross_sections_from_the_library():
+    """The inclusive e+e- -> gamma a cross section is alpha g^2 / 24 (1 - m^2/s)^3 (physics.md section 1);
+    e+e- -> e+e- a gets one row per diagram component."""
+    cfg = small_config()
+    tasks = workflow.cross_section_tasks(cfg, ["ee_to_gamma_a", "ee_to_eea"], [1.0], inclusive=True)
+    assert [(t.process, t.component) for t in tasks] == [
+        ("ee_to_gamma_a", "both"),
+        ("ee_to_eea", "both"),
+        ("ee_to_eea", "fusion"),
+        ("ee_to_eea", "dalitz"),
+    ]
+    (row,) = workflow.cross_sections(cfg, tasks[:1])
+    g, s = cfg.signal.g_ref, cfg.beam.sqrt_s**2
+    expected_fb = cfg.beam.alpha_value * g * g / 24 * (1 - 1.0 / s) ** 3 * 0.3893794e9 * 1e3
+    assert row.theta_min_deg == "none" and row.sigma_fb == pytest.approx(
+        expected_fb, rel=max(5 * row.error_fb / row.sigma_fb, 1e-9)
+    )

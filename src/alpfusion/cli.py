@@ -8,7 +8,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -209,16 +209,6 @@ def generate(
         progress.close()
 
 
-@dataclass
-class XsecRow:
-    process: str
-    m_a: float
-    component: str
-    theta_min_deg: float | str
-    sigma_fb: float
-    error_fb: float
-
-
 @main.command()
 @click.option(
     "--process",
@@ -259,41 +249,24 @@ def xsec(
     seed: int | None,
 ) -> None:
     """Print cross sections with their MC errors, without writing events (fb; g = signal.g_ref)."""
-    from .samples.generator import Generator
-    from .samples.processes import SignalProcess, SignalSettings
-
-    masses = _masses(mass) or list(cfg.signal.masses)
-    tasks = []
-    for process in processes or PROCESSES:
-        comps = ["both"] if process == "ee_to_gamma_a" else (list(COMPONENTS) if component == "all" else [component])
-        thetas: list[float | None] = [None] if inclusive else (list(theta_mins) or [None])
-        for theta in thetas:
-            tasks += [(process, m_a, comp, theta) for m_a in masses for comp in comps]
-    rows = []
-    for process, m_a, comp, theta in tqdm(tasks, unit="xsec", file=sys.stderr, disable=len(tasks) < 2):
-        try:
-            settings = SignalSettings.from_config(
-                cfg, process, m_a, component=comp, theta_min_deg=theta, inclusive=inclusive
-            )
-        except ValueError as err:
-            raise click.ClickException(str(err)) from None
-        res = Generator(
-            SignalProcess(settings), cfg.generation.vegas, cfg.generation.seed if seed is None else seed
-        ).train()
-        rows.append(
-            XsecRow(
-                process,
-                m_a,
-                comp if process == "ee_to_eea" else "-",
-                "none" if inclusive else settings.acceptance.theta_min_deg,
-                res.sigma * 1e3,
-                res.error * 1e3,
-            )
-        )
+    tasks = workflow.cross_section_tasks(
+        cfg,
+        processes or PROCESSES,
+        _masses(mass),
+        None if component == "all" else component,
+        [None] if inclusive else (list(theta_mins) or [None]),
+        inclusive,
+    )
+    progress = BarProgress() if len(tasks) > 1 else None  # the table alone for one cross section
+    try:
+        rows = workflow.cross_sections(cfg, tasks, seed=seed, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     click.echo(_format_xsec(rows, fmt, cfg.signal.g_ref), nl=False)
 
 
-def _format_xsec(rows: list[XsecRow], fmt: str, g: float) -> str:
+def _format_xsec(rows: list[workflow.CrossSectionRow], fmt: str, g: float) -> str:
     from .fits.scan import rows_csv
 
     if fmt == "json":

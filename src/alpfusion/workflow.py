@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from . import __version__
 from .atomic import OutputLock, atomic_folder, remove_stale, write_json, write_yaml
-from .config import Config, ConfigError
+from .config import COMPONENTS, Config, ConfigError
 from .errors import AlpfusionError
 from .fits.replicas import Spread, spread
 from .fits.scan import MassPoint, MassPointWorkspace, run_scan, write_rows
@@ -48,18 +48,23 @@ from .processors.executors import package_versions, process_samples
 from .processors.optimise import OptimisedCuts, optimise_all, per_mass_selection
 from .processors.results import ProcessingResult, save_result
 from .samples.bias import BiasFunction
+from .samples.generator import Generator
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
 from .samples.production import SampleJob, produce, sample_seed, up_to_date
 from .samples.taupair import TauPairProcess, TauPairSettings
 
 __all__ = [
     "TAU_PAIR",
+    "CrossSectionRow",
+    "CrossSectionTask",
     "CutsResult",
     "LimitsResult",
     "ProductionReport",
     "Progress",
     "RunResult",
     "WorkflowError",
+    "cross_section_tasks",
+    "cross_sections",
     "optimise",
     "plan_samples",
     "process",
@@ -244,6 +249,84 @@ def _note_sample(progress: Progress, job: SampleJob, meta: dict) -> None:
         f"{job.path}: {meta['n_events']} events, sigma = {meta['sigma_pb'] * 1e3:.6g} "
         f"+- {meta['sigma_err_pb'] * 1e3:.2g} fb"
     )
+
+
+@dataclass(frozen=True)
+class CrossSectionTask:
+    """One cross section to compute: a process at a mass, a diagram component, an acceptance."""
+
+    process: str
+    m_a: float
+    component: str
+    theta_min_deg: float | None
+    inclusive: bool
+
+
+@dataclass(frozen=True)
+class CrossSectionRow:
+    """A cross section in fb with its MC error (``theta_min_deg`` is "none" for no acceptance cut)."""
+
+    process: str
+    m_a: float
+    component: str
+    theta_min_deg: float | str
+    sigma_fb: float
+    error_fb: float
+
+
+def cross_section_tasks(
+    cfg: Config,
+    processes: Sequence[str],
+    masses: Sequence[float] | None = None,
+    component: str | None = None,
+    theta_mins: Sequence[float | None] = (None,),
+    inclusive: bool = False,
+) -> list[CrossSectionTask]:
+    """Every (process, mass, component, theta_min) to compute: the masses default to the grid; with
+    ``component`` None, e+e- -> e+e- a is computed for each diagram component in turn."""
+    tasks = []
+    for process in processes:
+        components = ["both"] if process == "ee_to_gamma_a" else ([component] if component else list(COMPONENTS))
+        for theta in [None] if inclusive else theta_mins:
+            tasks += [
+                CrossSectionTask(process, m_a, comp, theta, inclusive)
+                for m_a in (cfg.signal.masses if masses is None else masses)
+                for comp in components
+            ]
+    return tasks
+
+
+def cross_sections(
+    cfg: Config, tasks: Sequence[CrossSectionTask], *, seed: int | None = None, progress: Progress | None = None
+) -> list[CrossSectionRow]:
+    """The cross sections of the tasks from trained vegas maps (no events written), in fb."""
+    progress = progress or SilentProgress()
+    progress.stage("cross sections", len(tasks), "xsec")
+    rows = []
+    for task in tasks:
+        settings = SignalSettings.from_config(
+            cfg,
+            task.process,
+            task.m_a,
+            component=task.component,
+            theta_min_deg=task.theta_min_deg,
+            inclusive=task.inclusive,
+        )
+        result = Generator(
+            SignalProcess(settings), cfg.generation.vegas, cfg.generation.seed if seed is None else seed
+        ).train()
+        rows.append(
+            CrossSectionRow(
+                task.process,
+                task.m_a,
+                task.component if task.process == "ee_to_eea" else "-",
+                "none" if task.inclusive else settings.acceptance.theta_min_deg,
+                result.sigma * 1e3,
+                result.error * 1e3,
+            )
+        )
+        progress.advance(1)
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------
