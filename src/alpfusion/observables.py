@@ -38,6 +38,7 @@ __all__ = [
     "components",
     "compute_observables",
     "decay_plane_cosine",
+    "diagonal_offset",
     "estimate_cphi",
     "four_momenta",
     "missing_four_momentum",
@@ -220,6 +221,13 @@ def antler_mass(
     """
     a, k = _antler_terms(e_minus_energy, e_plus_energy, sqrt_s, m_tau)
     return np.abs(np.sqrt(a + k * c_phi))
+
+
+def diagonal_offset(m_ee: np.ndarray, m_ee_tau: np.ndarray) -> np.ndarray:
+    """|ln(|m_ee^tau| / m_ee)|: the distance from the diagonal m_ee = |m_ee^tau| of the analysis plane,
+    in the plane's logarithmic units (a 2% bin is ln 1.02 wide); NaN where a mass is zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.abs(np.log(np.asarray(m_ee_tau) / np.asarray(m_ee)))
 
 
 @dataclass(frozen=True)

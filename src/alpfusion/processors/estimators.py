@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..config import CPHI_ESTIMATORS, Config
-from ..observables import compute_observables, four_momenta
+from ..observables import compute_observables, diagonal_offset, four_momenta
 from ..plotting import save_figure, styled
 from ..samples.rootio import read_sample
 from .detector import measure
@@ -69,7 +69,7 @@ def measured_planes(path: str | Path, cfg: Config, estimators) -> dict[str, tupl
 
 def diagonal_fraction(m_ee: np.ndarray, m_tau: np.ndarray, y: np.ndarray, width: float) -> tuple[float, float]:
     """f (module docstring) and its binomial MC error sqrt(sum_on y^2 (1-f)^2 + sum_off y^2 f^2) / sum y."""
-    on = np.abs(np.log(m_tau / m_ee)) <= math.log1p(width)
+    on = diagonal_offset(m_ee, m_tau) <= math.log1p(width)
     total = y.sum()
     if total <= 0:
         return math.nan, math.nan

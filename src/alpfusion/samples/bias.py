@@ -20,13 +20,12 @@ E*_miss, |eta*_miss|, m2_miss, m_ee and the offset from the diagonal |ln(|m_ee^t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import Bias
-from ..observables import compute_observables, four_momenta
+from ..observables import compute_observables, diagonal_offset, four_momenta
 
 __all__ = ["BiasFunction", "truth_observables"]
 
@@ -37,8 +36,7 @@ def truth_observables(momenta: dict[str, np.ndarray], sqrt_s: float, estimator: 
     e_minus = four_momenta(*np.asarray(momenta["e_minus"]).T)
     e_plus = four_momenta(*np.asarray(momenta["e_plus"]).T)
     obs = compute_observables(e_minus, e_plus, sqrt_s, estimator)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        offset = np.abs(np.log(obs.m_ee_tau / obs.m_ee))
+    offset = diagonal_offset(obs.m_ee, obs.m_ee_tau)
     return {
         "e_miss": obs.e_miss,
         "abs_eta_miss": np.abs(obs.eta_miss),
@@ -64,7 +62,3 @@ class BiasFunction:
             xs, bs = (np.asarray(column, dtype=float) for column in zip(*factor.points))
             log_b += np.interp(values[factor.observable], xs, np.log(bs))
         return np.exp(np.nan_to_num(log_b, nan=0.0, posinf=0.0, neginf=0.0))
-
-
-Biased = Callable[[dict[str, np.ndarray]], np.ndarray]
-"""What the generator needs of a bias: b(x) >= 1 from the momenta of a batch of events."""
