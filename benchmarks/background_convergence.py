@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-
 from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.heap import retain_freed_memory
@@ -36,7 +34,7 @@ def main():
     run_dir = Path(args.run_dir)
     if not (run_dir / "cuts" / "cuts.yaml").exists():
         workflow.run(cfg, run_dir)
-    cfg = cfg.replace(selection=yaml.safe_load((run_dir / "cuts" / "cuts.yaml").read_text())["selection"])
+    cfg = workflow.with_cuts(cfg, run_dir / "cuts" / "cuts.yaml")
     if args.empty_bins:
         cfg = cfg.replace(statistics={"empty_bins": args.empty_bins})
     if args.estimator:

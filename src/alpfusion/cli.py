@@ -416,8 +416,6 @@ def optimise(cfg: Config, input_path: str | None, output: str) -> None:
     from .processors.results import load_result
 
     cuts = workflow.optimise(load_result(input_path or cfg.processing.output_dir), cfg, output)
-    for message in cuts.failures:
-        click.echo(f"warning: {message}; the configuration's cuts are kept for this mass", err=True)
     click.echo(format_cuts(cuts.cuts), nl=False)
     click.echo(f"wrote {output}/cuts.csv and {output}/cuts.yaml (a 'selection' section for the configuration)")
 
@@ -481,26 +479,6 @@ def estimators(cfg: Config, tau_file: str, signal_files: tuple[str, ...], output
     click.echo(f"wrote {output}")
 
 
-def _with_cuts(cfg: Config, cuts_file: str | None) -> Config:
-    """The configuration with the `selection` section of a cuts.yaml (from 'alpfusion optimise')."""
-    if not cuts_file:
-        return cfg
-    import yaml
-
-    from .config import ConfigError
-
-    try:
-        selection = yaml.safe_load(Path(cuts_file).read_text(encoding="utf-8"))["selection"]
-    except (OSError, UnicodeDecodeError, KeyError, TypeError, yaml.YAMLError) as err:
-        raise click.ClickException(
-            f"{cuts_file}: not a cuts file with a 'selection' section ({type(err).__name__}: {err})"
-        ) from None
-    try:
-        return cfg.replace(selection=selection)
-    except ConfigError as err:
-        raise click.ClickException(f"{cuts_file}: {err}") from None
-
-
 @main.command()
 @click.argument("signal_samples", nargs=-1, type=click.Path(exists=True))
 @click.option("--replicas", "-n", "n_replicas", type=click.IntRange(2), default=4, show_default=True)
@@ -530,7 +508,7 @@ def replicas(
     from .fits.replicas import format_spread
     from .processors.executors import find_samples, inspect_samples
 
-    cfg = _with_cuts(cfg, cuts_file)
+    cfg = workflow.with_cuts(cfg, cuts_file) if cuts_file else cfg
     found = inspect_samples(find_samples(signal_samples, cfg.generation.output_dir), cfg)
     signals = [info.path for info in found.values() if info.kind == "signal"]
     progress = BarProgress()

@@ -24,17 +24,22 @@ R = TypeVar("R")
 
 
 class TaskPool:
-    """Runs a function over items: :meth:`map` in order, :meth:`as_completed` as they finish."""
+    """Runs a function over items: :meth:`as_completed` yields (index, result) as they finish,
+    :meth:`map` the results in the items' order."""
 
     client: Any = None  # the dask client, if the pool is a cluster's
 
-    def as_completed(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[T, R]]:
+    def as_completed(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         raise NotImplementedError
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """The results in the items' order."""
-        done = {id(item): result for item, result in self.as_completed(fn, items)}
-        return [done[id(item)] for item in items]
+    def map(self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[], object] | None = None) -> list[R]:
+        """The results in the items' order; ``on_done`` is called as each task finishes."""
+        done: dict[int, R] = {}
+        for index, result in self.as_completed(fn, items):
+            done[index] = result
+            if on_done is not None:
+                on_done()
+        return [done[i] for i in range(len(items))]
 
     @property
     def parallel(self) -> bool:
@@ -52,15 +57,15 @@ class LocalPool(TaskPool):
     def parallel(self) -> bool:
         return self.workers > 1
 
-    def as_completed(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[T, R]]:
+    def as_completed(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         if self.workers <= 1 or len(items) <= 1:
-            for item in items:
-                yield item, fn(item)
+            for index, item in enumerate(items):
+                yield index, fn(item)
             return
         with concurrent.futures.ProcessPoolExecutor(
             min(self.workers, len(items)), initializer=retain_freed_memory
         ) as pool:
-            futures = {pool.submit(fn, item): item for item in items}
+            futures = {pool.submit(fn, item): index for index, item in enumerate(items)}
             try:
                 for future in concurrent.futures.as_completed(futures):
                     yield futures[future], future.result()
@@ -75,10 +80,10 @@ class DaskPool(TaskPool):
     def __init__(self, client: Any):
         self.client = client
 
-    def as_completed(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[T, R]]:
+    def as_completed(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         from distributed import as_completed
 
-        futures = {self.client.submit(fn, item, pure=False): item for item in items}
+        futures = {self.client.submit(fn, item, pure=False): index for index, item in enumerate(items)}
         try:
             for future in as_completed(list(futures)):
                 yield futures[future], future.result()

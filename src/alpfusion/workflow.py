@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import yaml
 
 from . import __version__
 from .atomic import OutputLock, atomic_folder, remove_stale, write_json, write_yaml
@@ -74,6 +77,7 @@ __all__ = [
     "replicas",
     "run",
     "set_limits",
+    "with_cuts",
 ]
 
 log = logging.getLogger(__name__)
@@ -232,7 +236,8 @@ def produce_samples(
     if todo:
         progress.stage(f"generating {len(todo)} sample(s)", sum(job.n_draws for job in todo), "ev")
         if pool.parallel:
-            for job, meta in pool.as_completed(produce, todo):
+            for index, meta in pool.as_completed(produce, todo):
+                job = todo[index]
                 progress.advance(job.n_draws)
                 produced.append((job, meta))
                 _note_sample(progress, job, meta)
@@ -376,6 +381,20 @@ def optimise(result: ProcessingResult, cfg: Config, out_dir: str | os.PathLike |
     return CutsResult(cuts, failures, cfg.replace(selection=selection))
 
 
+def with_cuts(cfg: Config, cuts_file: str | os.PathLike) -> Config:
+    """The configuration with the ``selection`` section of a cuts.yaml written by :func:`optimise`."""
+    try:
+        selection = yaml.safe_load(Path(cuts_file).read_text(encoding="utf-8"))["selection"]
+    except (OSError, UnicodeDecodeError, KeyError, TypeError, yaml.YAMLError) as err:
+        raise WorkflowError(
+            f"{cuts_file}: not a cuts file with a 'selection' section ({type(err).__name__}: {err})"
+        ) from None
+    try:
+        return cfg.replace(selection=selection)
+    except ConfigError as err:
+        raise WorkflowError(f"{cuts_file}: {err}") from None
+
+
 @dataclass(frozen=True)
 class LimitsResult:
     """The limits table, the mass points' workspaces and the folder they were written to."""
@@ -413,26 +432,13 @@ def set_limits(
             tmp,
             final_dir=out_dir,
             seed=cfg.generation.seed,
-            mapper=_ticking(pool or LocalPool(1), progress),
+            mapper=functools.partial((pool or LocalPool(1)).map, on_done=lambda: progress.advance(1)),
         )
         write_rows(tmp / "limits.csv", scan.rows)
         reach_plot(scan.rows, tmp / "reach.png", luminosity_fb=cfg.beam.luminosity_fb, sqrt_s=cfg.beam.sqrt_s)
         publish(scan.workspaces, cfg, tmp / "published")
     workspaces = [dataclasses.replace(w, path=out_dir / w.path.relative_to(tmp)) for w in scan.workspaces]
     return LimitsResult(scan.rows, workspaces, out_dir)
-
-
-def _ticking(pool: TaskPool, progress: Progress) -> Callable[[Callable, Sequence], list]:
-    """``pool.map`` that advances ``progress`` as each task finishes."""
-
-    def mapper(fn: Callable, items: Sequence) -> list:
-        done = {}
-        for item, value in pool.as_completed(fn, items):
-            done[id(item)] = value
-            progress.advance(1)
-        return [done[id(item)] for item in items]
-
-    return mapper
 
 
 def publish(workspaces: Sequence[MassPointWorkspace], cfg: Config, out_dir: str | os.PathLike) -> tuple[Path, Path]:

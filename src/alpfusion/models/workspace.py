@@ -47,7 +47,7 @@ import numpy as np
 from ..atomic import atomic_path, write_json
 from ..config import EMPTY_BINS, Statistics
 from ..errors import AlpfusionError
-from ..processors.layouts import region_slice, weight_view
+from ..processors.layouts import bin_histogram, region_slice, weight_view
 from ..processors.results import ProcessingResult
 from ..processors.selection import MassHypothesis
 from ..samples.reproducible import recreate
@@ -202,25 +202,15 @@ def _effective_event_yield(region: str, backgrounds: Mapping[str, hist.Hist]) ->
     return float(sums[1] / sums[0])
 
 
-def _th1(template_values: np.ndarray, template_variances: np.ndarray) -> hist.Hist:
-    h = hist.Hist(
-        hist.axis.Regular(len(template_values), 0, len(template_values), name="bin"), storage=hist.storage.Weight()
-    )
-    view = h.view(flow=False)
-    view.value = template_values
-    view.variance = template_variances
-    return h
-
-
 def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> Path:
     """Write every region's templates (and its Asimov data) as `{region}_{sample}` TH1Ds, atomically."""
     key = "templates " + " ".join(m.region for m in models)
     with atomic_path(path) as tmp, recreate(tmp, key) as f:
         for model in models:
             for name, t in model.samples.items():
-                f[f"{model.region}_{name}"] = _th1(t.yields, t.variances)
+                f[f"{model.region}_{name}"] = bin_histogram(t.yields, t.variances)
             asimov = model.total_background  # every background sample, the floor included
-            f[f"{model.region}_{DATA}"] = _th1(asimov, asimov)
+            f[f"{model.region}_{DATA}"] = bin_histogram(asimov, asimov)
     return Path(path)
 
 

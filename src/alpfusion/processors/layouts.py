@@ -19,6 +19,7 @@ from ..config import Config, Histograms
 from .selection import CUTS, MassHypothesis
 
 __all__ = [
+    "bin_histogram",
     "region_slice",
     "HISTOGRAMS",
     "OPTIMISATION",
@@ -92,6 +93,18 @@ def optimisation_histogram(regions: list[str]) -> hist.Hist:
 def region_slice(h: hist.Hist, region: str) -> hist.Hist:
     """The histogram of one region (mass hypothesis) of a histogram with a ``region`` axis."""
     return cast(hist.Hist, h[{"region": region}])
+
+
+def bin_histogram(values: np.ndarray, variances: np.ndarray, label: str = "") -> hist.Hist:
+    """A 1D Weight histogram of unit bins 0, 1, ... holding the given sums of y and of y^2 (the form
+    cabinetry reads as a template)."""
+    h = hist.Hist(
+        hist.axis.Regular(len(values), 0.0, float(len(values)), name="bin", label=label), storage=hist.storage.Weight()
+    )
+    view = weight_view(h)
+    view.value = values
+    view.variance = variances
+    return h
 
 
 def weight_view(h: hist.Hist, flow: bool = False) -> Any:

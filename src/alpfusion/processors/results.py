@@ -43,7 +43,7 @@ from hist.serialization import from_uhi, to_uhi
 
 from ..atomic import atomic_path
 from ..samples.reproducible import recreate
-from .layouts import HISTOGRAMS, weight_view
+from .layouts import HISTOGRAMS, bin_histogram, weight_view
 from .processor import ProcessingError, SampleInfo
 from .selection import CUTS, MassHypothesis
 
@@ -225,15 +225,7 @@ def _read_copy(path: Path) -> ProcessingResult:
 def _unrolled(plane: hist.Hist) -> hist.Hist:
     """A 2D Weight histogram (flow included) as a 1D one of (n + 2) (m + 2) unit bins."""
     view = weight_view(plane, flow=True)
-    out = hist.Hist(
-        hist.axis.Regular(
-            view.size, 0.0, float(view.size), name="bin", label="(m_ee, |m_ee^tau|) bin, flow bins included"
-        ),
-        storage=hist.storage.Weight(),
-    )
-    out.view()["value"] = view["value"].ravel()
-    out.view()["variance"] = view["variance"].ravel()
-    return out
+    return bin_histogram(view.value.ravel(), view.variance.ravel(), "(m_ee, |m_ee^tau|) bin, flow bins included")
 
 
 def _root_objects(result: ProcessingResult) -> Iterator[tuple[str, Any]]:
