@@ -72,6 +72,32 @@ def test_a_strong_bias_is_recovered_exactly_in_expectation():
     assert np.median(biased[:, 2]) < 0.1 * np.median(plain[:, 2])  # at least 10 times smaller MC error
 
 
+class HalvesProcess(ToyProcess):
+    """The toy's dsigma/dx = 3 x^2 split into two channels: x < 1/2 (sigma 1/8) and x >= 1/2 (7/8)."""
+
+    channels = (ToyChannel(), ToyChannel())
+
+    def differential(self, channel, momenta, ps_weight):
+        lower = momenta["e_minus"][:, 0] < 0.5
+        return super().differential(channel, momenta, ps_weight) * (lower if channel == 0 else ~lower)
+
+
+def test_channels_share_the_draws_as_the_biased_integrals():
+    """With a bias of 100 on x < 1/2, the draws follow b dsigma across channels too: channel 0 gets
+    100/8 / (100/8 + 7/8) = 93.5% of them (not its 12.5% of sigma), and the weights still add up to
+    sigma = 1 within their error."""
+    n = 40_000
+    lower_bias = lambda momenta: np.where(momenta["e_minus"][:, 0] < 0.5, 100.0, 1.0)
+    gen = Generator(HalvesProcess(), Vegas(nitn=5, neval=2000, ninc=100, alpha=0.5), 3, lower_bias)
+    stream = gen.events(n, n)
+    chunk = next(iter(stream.chunks()))
+    share = np.mean(chunk["e_minus_E"] < 0.5)
+    expected = 12.5 / 13.375
+    assert abs(share - expected) < 5 * math.sqrt(expected * (1 - expected) / n)
+    xs = stream.cross_section()
+    assert abs(xs.sigma - 1.0) < 4 * xs.error
+
+
 def tau_config(bias, events=60_000):
     return load_config().replace(
         generation={"vegas": {"nitn": 4, "neval": 10000, "ninc": 100}},

@@ -21,6 +21,7 @@ from alpfusion.models.workspace import (
     ModelError,
     cabinetry_config,
     group_by_signal_to_background,
+    local_event_yields,
     region_model,
     write_templates,
 )
@@ -69,6 +70,21 @@ def test_empty_bins_are_explicit(histograms, treatment):
         assert np.sqrt(floor.variances[model.empty]) == pytest.approx(0.05)
     else:
         assert FLOOR not in model.backgrounds
+
+
+def test_the_floor_is_one_event_of_the_neighbourhood():
+    """Two MC events of weights 2 and 0.01 far apart: each empty bin's floor is the weight of the
+    nearer one, not an average over the plane; a bin equally near both gives sum(y^2)/sum(y); a plane
+    without MC gives NaN."""
+    values, variances = np.zeros((40, 40)), np.zeros((40, 40))
+    values[5, 5], variances[5, 5] = 2.0, 4.0
+    values[30, 30], variances[30, 30] = 0.01, 1e-4
+    corners = np.ravel_multi_index(([5, 6, 0, 30, 28, 39, 10, 20], [5, 7, 0, 30, 33, 39, 35, 30]), (40, 40))
+    floor = local_event_yields(values, variances, corners)
+    assert floor == pytest.approx([2.0, 2.0, 2.0, 0.01, 0.01, 0.01, 0.01, 0.01])
+    both = local_event_yields(values, variances, [np.ravel_multi_index((5, 30), (40, 40))])
+    assert both == pytest.approx([(4.0 + 1e-4) / 2.01])  # 25 bins from either
+    assert np.isnan(local_event_yields(np.zeros((3, 3)), np.zeros((3, 3)))).all()
 
 
 def test_grouping_keeps_yields_and_sensitivity(histograms):

@@ -11,7 +11,7 @@ from alpfusion.samples.dirac import msq
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.phasespace import boost_from_rest
 from alpfusion.samples.rootio import read_sample, write_sample
-from alpfusion.samples.taupair import TauPairProcess, TauPairSettings
+from alpfusion.samples.taupair import TauPairProcess, TauPairSettings, channel_share
 
 FAST = Vegas(nitn=6, neval=20_000, ninc=100, alpha=0.5)
 
@@ -123,8 +123,8 @@ def test_spin_correlation_of_electron_energies(unrestricted):
     s = st.sqrt_s**2
     beta2 = 1 - 4 * st.m_tau**2 / s
     predicted = 0.01 * (s / 4 * beta2) / 4 * (1 + beta2) / (3 - beta2)
-    n_eff = w.sum() ** 2 / np.sum(w * w)
-    error = math.sqrt(mean((e_m - mean(e_m)) ** 2 * (e_p - mean(e_p)) ** 2) / n_eff)
+    z = (e_m - mean(e_m)) * (e_p - mean(e_p))  # linearised: var = sum w^2 (z - cov)^2 / (sum w)^2
+    error = math.sqrt(np.sum(w * w * (z - cov) ** 2)) / np.sum(w)
     assert predicted > 10 * error  # distinguishable from the uncorrelated value 0
     assert abs(cov - predicted) < 3 * error
 
@@ -153,3 +153,17 @@ def test_override_and_sample_file(cfg, tmp_path):
     scale = 919.0 / stored["sigma_tautau_lowest_order_pb"]
     assert meta["sigma_vegas_pb"] == pytest.approx(plain.sigma * scale, rel=1e-12)
     assert set(stored["particles"]) >= {"tau_minus", "tau_plus", "nu_tau", "nu_e_bar", "nu_e", "nu_tau_bar"}
+
+
+def test_the_two_channels_share_every_event(unrestricted):
+    """The channels' shares of dsigma add up to one on every event (so their integrals add up to the
+    cross section) and give the channel of the tau with the softer neutrino pair the larger share."""
+    arrays, meta, _ = unrestricted
+    momenta = {name: p4(arrays, name) for name in ("nu_tau", "nu_e_bar", "nu_tau_bar", "nu_e")}
+    shares = [channel_share(c, momenta) for c in (0, 1)]
+    assert np.allclose(shares[0] + shares[1], 1.0, rtol=1e-12)
+    minus_softer = (
+        momenta["nu_tau"][:, 0] + momenta["nu_e_bar"][:, 0] < momenta["nu_tau_bar"][:, 0] + momenta["nu_e"][:, 0]
+    )
+    assert np.all((shares[0] > 0.5) == minus_softer)
+    assert meta["channels"] == ["tau- softer", "tau+ softer"]

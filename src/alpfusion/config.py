@@ -247,7 +247,7 @@ class Generation(_Strict):
     output_dir: str = Field(description="where `generate` writes the samples")
 
 
-BiasObservable = Literal["e_miss", "abs_eta_miss", "m2_miss", "m_ee", "diagonal_offset"]
+BiasObservable = Literal["e_miss", "abs_eta_miss", "m2_miss", "m_ee", "diagonal_offset", "diagonal_side"]
 """Truth-level observables a generation bias may depend on (alpfusion.samples.bias)."""
 BIAS_OBSERVABLES = get_args(BiasObservable)
 
@@ -258,7 +258,8 @@ class BiasFactor(_Strict):
 
     observable: BiasObservable = Field(
         description="e_miss (E*_miss, GeV), abs_eta_miss (|eta*_miss|), m2_miss (GeV^2), m_ee (GeV) or "
-        "diagonal_offset (|ln(|m_ee^tau| / m_ee)|, with observables.cphi_estimator)"
+        "diagonal_offset (|ln(|m_ee^tau| / m_ee)|, with observables.cphi_estimator) or diagonal_side "
+        "(ln(|m_ee^tau| / m_ee), signed: positive above the diagonal)"
     )
     points: tuple[Annotated[tuple[float, float], Strict(False)], ...] = Field(
         strict=False, min_length=2, description="(value, b) pairs, values strictly increasing, every b >= 1"
@@ -299,6 +300,11 @@ class TauPair(_Strict):
     )
     bias: Bias | None = Field(
         description="generation bias towards where the signal lies (null: none); part of the sample's identity"
+    )
+    vegas: Vegas | None = Field(
+        default=None,
+        description="vegas settings of the tau-pair sample (null: generation.vegas); a strong bias needs "
+        "more adaptation than the signal",
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "compute_observables",
     "decay_plane_cosine",
     "diagonal_offset",
+    "diagonal_side",
     "estimate_cphi",
     "four_momenta",
     "missing_four_momentum",
@@ -223,11 +224,17 @@ def antler_mass(
     return np.abs(np.sqrt(a + k * c_phi))
 
 
-def diagonal_offset(m_ee: np.ndarray, m_ee_tau: np.ndarray) -> np.ndarray:
-    """|ln(|m_ee^tau| / m_ee)|: the distance from the diagonal m_ee = |m_ee^tau| of the analysis plane,
-    in the plane's logarithmic units (a 2% bin is ln 1.02 wide); NaN where a mass is zero."""
+def diagonal_side(m_ee: np.ndarray, m_ee_tau: np.ndarray) -> np.ndarray:
+    """ln(|m_ee^tau| / m_ee): the signed distance from the diagonal m_ee = |m_ee^tau| of the analysis
+    plane, positive above it, in the plane's logarithmic units (a 2% bin is ln 1.02 wide); NaN where a
+    mass is zero."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.abs(np.log(np.asarray(m_ee_tau) / np.asarray(m_ee)))
+        return np.log(np.asarray(m_ee_tau) / np.asarray(m_ee))
+
+
+def diagonal_offset(m_ee: np.ndarray, m_ee_tau: np.ndarray) -> np.ndarray:
+    """|ln(|m_ee^tau| / m_ee)|: the distance from the diagonal, either side (:func:`diagonal_side`)."""
+    return np.abs(diagonal_side(m_ee, m_ee_tau))
 
 
 @dataclass(frozen=True)

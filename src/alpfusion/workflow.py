@@ -175,7 +175,7 @@ def plan_samples(
             SampleJob(
                 sample_path(out_dir, TAU_PAIR),
                 TauPairProcess(TauPairSettings.from_config(cfg)),
-                vegas,
+                cfg.backgrounds.tautau.vegas or vegas,
                 base_seed,
                 events or cfg.backgrounds.tautau.events,
                 chunk,

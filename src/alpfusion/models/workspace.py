@@ -20,9 +20,11 @@ yields), labelled `asimov_data`: the published likelihoods are for expected limi
 Bins where the background MC is empty (`EmptyBins`) are never dropped silently:
 
 * "none": kept with zero background, counting as background-free (pyhf fixes their staterror);
-* "floor": a separate sample `mc_floor`, present only in those bins, with a yield of one typical
-  background MC event (the sample's effective event yield sum(y^2)/sum(y)), or a given number,
-  and a relative uncertainty (100% by default) as its MC-statistical uncertainty;
+* "floor": a separate sample `mc_floor`, present only in those bins, with a yield of one background
+  MC event of the bin's neighbourhood (`local_event_yields`: the effective event yield
+  sum(y^2)/sum(y) of the nearest background MC around the bin; a biased sample gives different
+  parts of the plane different weights, so no region-wide average stands for a bin), or a given
+  number, and a relative uncertainty (100% by default) as its MC-statistical uncertainty;
 * "smooth": in every signal bin the backgrounds are replaced by one sample `smooth_background`, the
   smooth model of `alpfusion.models.smooth` built from their sum in the region, with its own
   MC-statistical uncertainty.
@@ -133,8 +135,8 @@ def region_model(
     if treatment.treatment == "smooth":
         templates = {SMOOTH: _smooth_template(region, backgrounds, bins, treatment.smooth_slices)}
     if treatment.treatment == "floor" and np.any(empty):
-        floor = treatment.floor_yield or _effective_event_yield(region, backgrounds)
-        yields = np.where(empty, floor, 0.0)
+        yields = np.zeros(len(bins))
+        yields[empty] = treatment.floor_yield or _local_floor(region, backgrounds, bins[empty])
         templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
     return RegionModel(
         region, m_a, bins, Template(sig_values.ravel()[bins], sig_variances.ravel()[bins]), templates, empty, treatment
@@ -184,22 +186,47 @@ def _smooth_template(region: str, backgrounds: Mapping[str, hist.Hist], bins: np
     return Template(yields.ravel()[bins], yield_variances.ravel()[bins])
 
 
-def _effective_event_yield(region: str, backgrounds: Mapping[str, hist.Hist]) -> float:
-    """sum(y^2)/sum(y) of the background MC in the region (all its bins): one typical event's yield.
+def local_event_yields(values: np.ndarray, variances: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """The yield of one background MC event near bins of a plane: sum(y^2)/sum(y) over the bins with MC
+    at the smallest Chebyshev distance max(|di|, |dj|) from the bin (the bin itself when it holds MC).
 
-    Falls back to the whole histogram when the region holds no background MC at all.
+    ``where`` (flat indices; default every bin) selects the bins; the result is flat over them, NaN
+    everywhere when the plane holds no MC. Sums run over the bins found, never over differences of
+    running sums, so a bin next to MC of weight 10^-3 is not swamped by MC of weight 10^6 elsewhere.
     """
+    from scipy.spatial import cKDTree
+
+    shape = values.shape
+    where = np.arange(values.size) if where is None else np.asarray(where)
+    filled = np.flatnonzero(values.ravel() > 0)
+    if len(filled) == 0:
+        return np.full(len(where), np.nan)
+    points = np.column_stack(np.unravel_index(filled, shape))
+    queries = np.column_stack(np.unravel_index(where, shape))
+    tree = cKDTree(points)
+    nearest, _ = tree.query(queries, p=np.inf)
+    flat_values, flat_variances = values.ravel()[filled], variances.ravel()[filled]
+    found = tree.query_ball_point(queries, nearest, p=np.inf)
+    return np.array([flat_variances[f].sum() / flat_values[f].sum() for f in found])
+
+
+def _local_floor(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray) -> np.ndarray:
+    """The floor yields of bins (flat indices) of a region's plane: one background MC event of their
+    neighbourhood (:func:`local_event_yields` of the summed backgrounds). Where the region holds no
+    background MC at all, one effective event of the whole histogram (all regions)."""
+    if not backgrounds:
+        raise ModelError(f"region '{region}': no background samples, the floor yield must be given")
+    planes = [_plane(h, region) for h in backgrounds.values()]
+    values, variances = (sum(p[k] for p in planes[1:]) + planes[0][k] for k in (0, 1))
+    if values.sum() > 0:
+        return local_event_yields(values, variances, bins)
     sums = np.zeros(2)
     for h in backgrounds.values():
-        values, variances = _plane(h, region)
-        sums += (values.sum(), variances.sum())
-    if sums[0] <= 0:
-        for h in backgrounds.values():
-            view = weight_view(h)
-            sums += (np.asarray(view.value).sum(), np.asarray(view.variance).sum())
+        view = weight_view(h)
+        sums += (np.asarray(view.value).sum(), np.asarray(view.variance).sum())
     if sums[0] <= 0:
         raise ModelError(f"region '{region}': no background MC anywhere, the floor yield must be given")
-    return float(sums[1] / sums[0])
+    return np.full(len(bins), sums[1] / sums[0])
 
 
 def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> Path:

@@ -14,8 +14,8 @@ maps, so the density follows b dsigma only as far as a separable function can; w
 reaches, the weights are exact.)
 
 The observables are those of the processor (``alpfusion.observables``), from the true electrons:
-E*_miss, |eta*_miss|, m2_miss, m_ee and the offset from the diagonal |ln(|m_ee^tau| / m_ee)|
-(with the configured c_phi estimator).
+E*_miss, |eta*_miss|, m2_miss, m_ee and the distance from the diagonal ln(|m_ee^tau| / m_ee), signed
+or not (with the configured c_phi estimator).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Bias
-from ..observables import compute_observables, diagonal_offset, four_momenta
+from ..observables import compute_observables, diagonal_side, four_momenta
 
 __all__ = ["BiasFunction", "truth_observables"]
 
@@ -36,13 +36,14 @@ def truth_observables(momenta: dict[str, np.ndarray], sqrt_s: float, estimator: 
     e_minus = four_momenta(*np.asarray(momenta["e_minus"]).T)
     e_plus = four_momenta(*np.asarray(momenta["e_plus"]).T)
     obs = compute_observables(e_minus, e_plus, sqrt_s, estimator)
-    offset = diagonal_offset(obs.m_ee, obs.m_ee_tau)
+    side = diagonal_side(obs.m_ee, obs.m_ee_tau)
     return {
         "e_miss": obs.e_miss,
         "abs_eta_miss": np.abs(obs.eta_miss),
         "m2_miss": obs.m2_miss,
         "m_ee": obs.m_ee,
-        "diagonal_offset": offset,
+        "diagonal_offset": np.abs(side),
+        "diagonal_side": side,
     }
 
 

@@ -54,12 +54,14 @@ class Process(Protocol):
 
 @dataclass
 class ChannelResult:
-    """One channel after training: its frozen vegas map and its cross section in pb."""
+    """One channel after training: its frozen vegas map, its cross section in pb and the integral
+    of b dsigma its map was adapted to (the cross section itself without a bias)."""
 
     name: str
     map: vegas.AdaptiveMap
     sigma: float
     error: float
+    biased_sigma: float
 
 
 @dataclass
@@ -122,9 +124,10 @@ class Generator:
             rng = self._rng(TRAINING_STREAM, i)
             amap = vegas.AdaptiveMap([[0.0, 1.0]] * chan.dim, ninc=vs.ninc)
             integ = vegas.Integrator(amap, alpha=vs.alpha, ran_array_generator=rng.random)
-            integ(self._integrand(i, rng, biased=True), nitn=vs.nitn, neval=vs.neval)
+            training = integ(self._integrand(i, rng, biased=True), nitn=vs.nitn, neval=vs.neval)
             res = integ(self._integrand(i, rng), nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
-            results.append(ChannelResult(chan.name, integ.map, float(res.mean), float(res.sdev)))
+            biased = float(training.mean) if self.bias is not None else float(res.mean)
+            results.append(ChannelResult(chan.name, integ.map, float(res.mean), float(res.sdev), biased))
         self._trained = CrossSection(
             sigma=sum(r.sigma for r in results),
             error=math.sqrt(sum(r.error**2 for r in results)),
@@ -166,7 +169,9 @@ def _split(total: int, fractions: list[float]) -> list[int]:
 class EventStream:
     """Weighted events of a trained generator, chunk by chunk (the `rootio` EventStream protocol).
 
-    The draws are shared among channels in proportion to their cross sections. With
+    The draws are shared among channels in proportion to the integrals their maps follow (the
+    cross sections, or the integrals of b dsigma with a bias), so that the density of draws over
+    all channels follows b dsigma as each channel's does. With
     `unweight`, an event of per-draw value v is kept with probability min(1, v / v_max) and
     given the value max(v, v_max), unbiased whatever v_max; v_max per channel is the largest
     value in a pilot sample of neval draws.
@@ -180,8 +185,9 @@ class EventStream:
         self.unweight = unweight
         self.particles = generator.process.particles
         trained = generator.train()
+        total = sum(c.biased_sigma for c in trained.channels)
         self._fractions = [
-            c.sigma / trained.sigma if trained.sigma > 0 else 1.0 / len(trained.channels) for c in trained.channels
+            c.biased_sigma / total if total > 0 else 1.0 / len(trained.channels) for c in trained.channels
         ]
         self.draws_per_chunk = tuple(min(chunk_size, n_events - start) for start in range(0, n_events, chunk_size))
         self._per_chunk = [_split(n, self._fractions) for n in self.draws_per_chunk]

@@ -263,7 +263,7 @@ class SequentialPair:
         pstar = two_body_momentum(mee, m, m)
         cos_s = 2.0 * y[:, 2] - 1.0
         e_rest = from_angles(np.sqrt(pstar * pstar + m * m), pstar, cos_s, TWO_PI * y[:, 3])
-        e_rest = _rotate_y(e_rest, cos_q)
+        e_rest = rotate_y(e_rest, cos_q)
         p3 = boost_from_rest(e_rest, pair, mee)
         p4 = pair - p3
         px = -pair
@@ -284,7 +284,7 @@ class SequentialPair:
         return momenta, weight
 
 
-def _rotate_y(p: np.ndarray, cos_t: np.ndarray) -> np.ndarray:
+def rotate_y(p: np.ndarray, cos_t: np.ndarray) -> np.ndarray:
     """Rotate about the y axis by theta (cos theta given, sin theta >= 0): +z goes to (sin th, 0, cos th)."""
     sin_t = np.sqrt(np.maximum(1.0 - cos_t * cos_t, 0.0))
     x, z = p[..., 1], p[..., 3]

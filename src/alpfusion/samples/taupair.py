@@ -35,7 +35,12 @@ from .. import constants
 from ..config import Acceptance, Config
 from ..kinematics import in_acceptance
 from .dirac import PROJ_L, PROJ_R, bar, current, slash, u_spinor, v_spinor
-from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, two_body_momentum
+from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, rotate_y, rotate_z, two_body_momentum
+
+ENDPOINT_POWER = 3.0
+"""The power of the softer tau's endpoint mapping (:meth:`TauPairChannel._towards_endpoint`). Measured
+with benchmarks/tau_bias.py (10^6 draws, no bias): 2.5 times more effective MC events per CPU-second in
+the signal-rich bins at m_a = 1 GeV than no mapping (power 1), the same at 6 GeV."""
 
 TRUTH = ("tau_minus", "tau_plus", "nu_tau", "nu_e_bar", "nu_e", "nu_tau_bar")
 PARTICLES = ("e_minus", "e_plus", "invisible") + TRUTH
@@ -120,17 +125,23 @@ def me2_tau_pair(p1, p2, k1, k2, q1, l1, n1, q2, l2, n2, st: TauPairSettings) ->
     return 0.25 * total * (2.0 * math.sqrt(2.0) * constants.G_FERMI) ** 4
 
 
-def _tau_decay(y, tau, m):
+def _tau_decay(y, tau, m, cos_t, azimuth):
     """tau -> e + (nu nu) -> e nu nu in the tau rest frame, boosted with the tau.
 
-    Variables: Q^2 = m_nunu^2 flat in [0, m^2]; the e direction in the tau rest frame; the
-    first neutrino's direction in the nu-nu rest frame. Returns (e, nu_a, nu_b, dPhi_3/dy):
-    dPhi_3 = dPhi_2(m; 0, Q) dQ^2/(2 pi) dPhi_2(Q; 0, 0), dPhi_2(M) = |p*|/(16 pi^2 M) dOmega.
+    Variables: Q^2 = m_nunu^2 flat in [0, m^2]; the e direction in the tau rest frame, its polar
+    angle measured from the tau's flight direction (polar angle theta = acos(cos_t) and azimuth
+    in the centre-of-mass frame); the first neutrino's direction in the nu-nu rest frame. Returns
+    (e, nu_a, nu_b, dPhi_3/dy): dPhi_3 = dPhi_2(m; 0, Q) dQ^2/(2 pi) dPhi_2(Q; 0, 0),
+    dPhi_2(M) = |p*|/(16 pi^2 M) dOmega. Measuring the angle from the flight direction is a rotation
+    (Jacobian 1), under which the electron's lab energy E = gamma E* (1 + beta cos theta*) depends on
+    two variables only: the decay endpoint (Q^2 -> 0, cos theta* -> 1: a soft neutrino pair) is a
+    corner of the unit cube that vegas can follow.
     """
     q2 = m * m * y[:, 0]
     q = np.sqrt(q2)
     e_e = (m * m - q2) / (2.0 * m)
-    electron = from_angles(e_e, e_e, 2.0 * y[:, 1] - 1.0, TWO_PI * y[:, 2])
+    along_tau = from_angles(e_e, e_e, 2.0 * y[:, 1] - 1.0, TWO_PI * y[:, 2])
+    electron = rotate_z(rotate_y(along_tau, cos_t), azimuth)
     pair = np.concatenate([(m - e_e)[:, None], -electron[:, 1:]], axis=1)
     nu_rest = from_angles(0.5 * q, 0.5 * q, 2.0 * y[:, 3] - 1.0, TWO_PI * y[:, 4])
     nu_a = boost_from_rest(nu_rest, pair, q)
@@ -142,22 +153,44 @@ def _tau_decay(y, tau, m):
 
 @dataclass(frozen=True)
 class TauPairChannel:
-    """e+e- -> tau+ tau- (cos theta of the tau-) times the two three-body decays: dim 11."""
+    """e+e- -> tau+ tau- (cos theta of the tau-) times the two three-body decays: dim 11.
+
+    ``softer`` names the tau whose neutrino pair carries less energy where the channel's share of
+    dsigma (:func:`channel_share`) is large: the same map serves both, vegas adapts each to its own.
+    """
 
     sqrt_s: float
     m_tau: float
-    name: str = "tau-pair"
+    softer: str
+    endpoint_power: float = 1.0
     dim: int = 11
+
+    @property
+    def name(self) -> str:
+        return f"{self.softer} softer"
+
+    def _towards_endpoint(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The softer tau's Q^2 / m^2 = t^p and (1 - cos theta*) / 2 = t'^p (p = endpoint_power) from
+        uniform t, t': draws crowd towards the endpoint, Q^2 -> 0 and cos theta* -> 1, with the
+        Jacobian p t^(p-1) p t'^(p-1)."""
+        first = 1 if self.softer == "tau-" else 6
+        p = self.endpoint_power
+        mapped = y.copy()
+        t, t_prime = y[:, first], 1.0 - y[:, first + 1]
+        mapped[:, first] = t**p
+        mapped[:, first + 1] = 1.0 - t_prime**p
+        return mapped, p * p * (t * t_prime) ** (p - 1.0)
 
     def __call__(self, y, azimuth):
         rs, m = self.sqrt_s, self.m_tau
+        y, jacobian = self._towards_endpoint(y)
         ptau = float(two_body_momentum(rs, m, m))
         cos_t = 2.0 * y[:, 0] - 1.0
         tau_minus = from_angles(np.full_like(cos_t, 0.5 * rs), ptau, cos_t, azimuth)
         tau_plus = np.concatenate([rs - tau_minus[:, :1], -tau_minus[:, 1:]], axis=1)
-        e_minus, nu_tau, nu_e_bar, w_minus = _tau_decay(y[:, 1:6], tau_minus, m)
-        e_plus, nu_tau_bar, nu_e, w_plus = _tau_decay(y[:, 6:11], tau_plus, m)
-        weight = ptau / (16.0 * math.pi**2 * rs) * 2.0 * TWO_PI * w_minus * w_plus
+        e_minus, nu_tau, nu_e_bar, w_minus = _tau_decay(y[:, 1:6], tau_minus, m, cos_t, azimuth)
+        e_plus, nu_tau_bar, nu_e, w_plus = _tau_decay(y[:, 6:11], tau_plus, m, -cos_t, azimuth + math.pi)
+        weight = ptau / (16.0 * math.pi**2 * rs) * 2.0 * TWO_PI * w_minus * w_plus * jacobian
         momenta = {
             "e_minus": e_minus,
             "e_plus": e_plus,
@@ -169,16 +202,36 @@ class TauPairChannel:
             "nu_e": nu_e,
             "nu_tau_bar": nu_tau_bar,
         }
-        return momenta, np.broadcast_to(weight, cos_t.shape).copy()
+        return momenta, weight
+
+
+def channel_share(channel: int, momenta: dict[str, np.ndarray]) -> np.ndarray:
+    """f_c = E_other^2 / (E_-^2 + E_+^2), E_-+ the lab energies of the two neutrino pairs: channel 0
+    (tau- softer) takes the events whose tau- neutrinos are soft, channel 1 those of the tau+; the two
+    shares add up to 1 everywhere (a smooth partition, which vegas follows better than a sharp one)."""
+    pairs = (
+        momenta["nu_tau"][:, 0] + momenta["nu_e_bar"][:, 0],
+        momenta["nu_tau_bar"][:, 0] + momenta["nu_e"][:, 0],
+    )
+    other = pairs[1 - channel] ** 2
+    return other / (pairs[0] ** 2 + pairs[1] ** 2)
 
 
 class TauPairProcess:
-    """e+e- -> tau+ tau- -> e+ e- + 4 nu as dsigma/dy for vegas (the `processes` interface)."""
+    """e+e- -> tau+ tau- -> e+ e- + 4 nu as dsigma/dy for vegas (the `processes` interface).
+
+    Two channels share the phase space (:func:`channel_share`): the tau- or the tau+ has the softer
+    neutrino pair (lab energy). Where the selection looks at small missing masses, one tau decays
+    at its endpoint (electron forward, neutrinos soft) and the other does not; in its own channel
+    that region is one corner of the cube, where a single separable vegas map would need two.
+    """
 
     def __init__(self, settings: TauPairSettings):
         self.settings = settings
         self.particles: tuple[str, ...] = PARTICLES
-        self.channels = (TauPairChannel(settings.sqrt_s, settings.m_tau),)
+        self.channels = tuple(
+            TauPairChannel(settings.sqrt_s, settings.m_tau, tau, ENDPOINT_POWER) for tau in ("tau-", "tau+")
+        )
         st = settings
         gamma_e = constants.G_FERMI**2 * st.m_tau**5 / (192.0 * math.pi**3)
         self._norm = constants.GEV2_TO_PB * st.br_enunu**2 / (2.0 * st.sqrt_s**2 * (2.0 * st.m_tau * gamma_e) ** 2)
@@ -217,7 +270,7 @@ class TauPairProcess:
             sub["nu_e"],
             self.settings,
         )
-        out[keep] = self._norm * me2 * ps_weight[keep]
+        out[keep] = self._norm * me2 * ps_weight[keep] * channel_share(channel, sub)
         return out
 
     def metadata(self) -> dict:

@@ -1,0 +1,145 @@
+"""Effective tau-pair MC events per CPU-second where the signal is, without and with the generation bias,
+and where the tau pairs end in the (m_ee, |m_ee^tau|) plane after each mass's selection.
+
+Run: python benchmarks/tau_bias.py [RUN_DIR] [--draws N]
+RUN_DIR is the output folder of a default run (its signal samples and optimised cuts are used; default
+benchmarks/.cache/run, made first if missing). Two tau-pair samples of N draws (default: the
+configuration's) are generated in this process, one without a bias (and with generation.vegas), one as
+configured (backgrounds.tautau.bias and .vegas; where the configuration has no bias, the study bias
+STUDY_BIAS below with STUDY_VEGAS), and processed with the signal samples.
+
+Printed per sample and mass (m_a = 1 and 6 GeV): the signal-rich bins are the fewest (m_ee, |m_ee^tau|)
+bins that hold 90% of the selected signal; in them, the effective number of tau-pair MC events
+N_eff = sum over bins of (sum w)^2 / sum w^2 (bin by bin, so that a bias, which gives different bins
+different weights on purpose, is not penalised for it), the CPU seconds of the generation (training
+included), N_eff per CPU-second, the share of the signal in bins without any tau-pair MC event and, over these, the
+signal-weighted mean of their floor (the yield of one tau-pair MC event of the neighbourhood,
+``alpfusion.models.workspace.local_event_yields``).
+
+Then, from the configured (biased) sample, the tau-pair edge mass by mass: the largest distance from the
+diagonal |ln(|m_ee^tau| / m_ee)| (of the bin centres) of a bin with tau-pair MC after the selection, the
+expected tau-pair events beyond 0.1 and 0.2, the mean weight of one MC event (expected events) beyond 0.1,
+and the share of the signal beyond the edge (histograms hold expected events at the configured luminosity).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from alpfusion import workflow
+from alpfusion.config import load_config
+from alpfusion.heap import retain_freed_memory
+from alpfusion.models.workspace import local_event_yields
+from alpfusion.processors.layouts import region_slice, weight_view
+from alpfusion.samples.production import produce
+
+SIGNAL_SHARE = 0.9
+MASSES = (1.0, 6.0)
+STUDY_BIAS = {
+    "factors": [
+        {"observable": "m2_miss", "points": [[0.0, 1e3], [3.0, 1e3], [12.0, 30.0], [40.0, 3.0], [60.0, 1.0]]},
+        {"observable": "diagonal_offset", "points": [[0.0, 1.0], [0.02, 3.0], [0.3, 1e4]]},
+    ]
+}
+STUDY_VEGAS = {"nitn": 12, "neval": 50000, "ninc": 400, "alpha": 0.5}
+
+
+def plane(result, sample: str, region: str):
+    """(values, variances, offsets from the diagonal) of a sample's analysis plane in a region."""
+    h = region_slice(result.histograms[sample]["analysis"], region)
+    view = weight_view(h)
+    centres = [np.sqrt(edges[:-1] * edges[1:]) for edges in (h.axes[0].edges, h.axes[1].edges)]
+    offset = np.abs(np.log(centres[1][None, :] / centres[0][:, None]))
+    return np.asarray(view.value), np.asarray(view.variance), offset
+
+
+def signal_rich(signal: np.ndarray) -> np.ndarray:
+    """The fewest bins holding SIGNAL_SHARE of the signal (a boolean mask)."""
+    order = np.argsort(signal, axis=None)[::-1]
+    cumulative = np.cumsum(signal.flat[order])
+    n = int(np.searchsorted(cumulative, SIGNAL_SHARE * cumulative[-1])) + 1
+    mask = np.zeros(signal.size, dtype=bool)
+    mask[order[:n]] = True
+    return mask.reshape(signal.shape)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", nargs="?", default=str(Path(__file__).parent / ".cache" / "run"))
+    parser.add_argument("--draws", type=int, help="tau-pair draws (default: backgrounds.tautau.events)")
+    parser.add_argument("--bias", type=json.loads, help="a backgrounds.tautau.bias as JSON (default: STUDY_BIAS)")
+    args = parser.parse_args()
+    retain_freed_memory()
+    cfg = load_config()
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "cuts" / "cuts.yaml").exists():
+        workflow.run(cfg, run_dir)
+    cfg = workflow.with_cuts(cfg, run_dir / "cuts" / "cuts.yaml")
+    draws = args.draws or cfg.backgrounds.tautau.events
+    variants = {
+        "unbiased": cfg.replace(backgrounds={"tautau": {"bias": None, "vegas": None}}),
+        "biased": cfg
+        if cfg.backgrounds.tautau.bias is not None
+        else cfg.replace(backgrounds={"tautau": {"bias": args.bias or STUDY_BIAS, "vegas": STUDY_VEGAS}}),
+    }
+    signals = [job.path for job in workflow.plan_samples(cfg, run_dir / "samples", process="ee_to_eea")]
+    results = {}
+    for name, variant in variants.items():
+        (job,) = workflow.plan_samples(variant, run_dir / "tau_bias" / name, process=workflow.TAU_PAIR, events=draws)
+        start = time.process_time()
+        produce(job)
+        cpu = time.process_time() - start
+        result = workflow.process(variant, [*signals, job.path], run_dir / "tau_bias" / f"{name}_histograms")
+        results[name] = (result, cpu)
+
+    print(f"tau-pair draws: {draws}; signal-rich bins: the fewest holding {SIGNAL_SHARE:.0%} of the selected signal")
+    print(
+        f"{'sample':>9} {'m_a':>4} {'bins':>5} {'N_eff':>9} {'CPU s':>6} {'N_eff/s':>9} {'S in empty':>10} {'floor':>9}"
+    )
+    rates = {}
+    for name, (result, cpu) in results.items():
+        for m_a in MASSES:
+            region = next(h.region for h in result.hypotheses if abs(h.m_a - m_a) < 1e-9)
+            signal, _, _ = plane(result, result.signal_sample(region), region)
+            tau, tau_var, _ = plane(result, workflow.TAU_PAIR, region)
+            rich = signal_rich(signal)
+            filled = rich & (tau_var > 0)
+            n_eff = np.sum(tau[filled] ** 2 / tau_var[filled])
+            empty = rich & (tau_var == 0)
+            floor = local_event_yields(tau, tau_var, np.flatnonzero(empty))
+            mean_floor = np.sum(floor * signal[empty]) / signal[empty].sum() if empty.any() else 0.0
+            rates[name, m_a] = n_eff / cpu
+            print(
+                f"{name:>9} {m_a:4g} {rich.sum():5d} {n_eff:9.1f} {cpu:6.1f} {n_eff / cpu:9.3g}"
+                f" {signal[empty].sum() / signal.sum():10.1%} {mean_floor:9.3g}"
+            )
+    for m_a in MASSES:
+        before = rates["unbiased", m_a]
+        gain = rates["biased", m_a] / before if before > 0 else float("inf")
+        print(f"m_a = {m_a:g} GeV: N_eff per CPU-second in the signal-rich bins x {gain:.3g} with the bias")
+
+    result, _ = results["biased"]
+    print(
+        "\nwhere the tau pairs end after the selection (biased sample; offsets |ln(|m_ee^tau| / m_ee)| of bin centres)"
+    )
+    print(f"{'m_a':>5} {'edge':>6} {'B>0.1':>10} {'B>0.2':>10} {'w/event>0.1':>11} {'S beyond':>8}")
+    for hyp in result.with_signal():
+        signal, _, offset = plane(result, result.signal_sample(hyp.region), hyp.region)
+        tau, tau_var, _ = plane(result, workflow.TAU_PAIR, hyp.region)
+        filled = tau_var > 0
+        edge = offset[filled].max() if filled.any() else 0.0
+        beyond = offset > 0.1
+        per_event = tau_var[beyond].sum() / tau[beyond].sum() if tau[beyond].sum() > 0 else float("nan")
+        print(
+            f"{hyp.m_a:5g} {edge:6.3f} {tau[beyond].sum():10.3g} {tau[offset > 0.2].sum():10.3g}"
+            f" {per_event:11.3g} {signal[offset > edge].sum() / signal.sum():8.1%}"
+        )
+
+
+if __name__ == "__main__":
+    main()
