@@ -1,13 +1,16 @@
 """How the limits move as the background MC grows: 1/4, 1/2, 1 and 2 times the default tau-pair draws.
 
-Run: python benchmarks/background_convergence.py [RUN_DIR] [--empty-bins T] [--estimator E] [--bias]
+Run: python benchmarks/background_convergence.py [RUN_DIR] [--config FILE] [--empty-bins T]
+         [--floor-reach R] [--estimator E]
 RUN_DIR is the output folder of a default run (``alpfusion run``; its signal samples and its optimised
-cuts are used; default benchmarks/.cache/run, made first if missing). The tau pairs are generated with
-backgrounds.tautau.events x (1/4, 1/2, 1, 2) draws into RUN_DIR/convergence/ (kept for reruns); every
-size is processed with the signal samples and its limits set (``alpfusion.workflow.replica_limits``).
+cuts are used; default benchmarks/.cache/run, made first if missing). FILE overlays the default
+configuration (for instance a tau-pair bias). The tau pairs are generated with backgrounds.tautau.events
+x (1/4, 1/2, 1, 2) draws into RUN_DIR/convergence/ (kept for reruns, one folder per bias); every size is
+processed with the signal samples and its limits set (``alpfusion.workflow.replica_limits``).
 Prints g(Lambda) (with its MC-statistical error) and g(CLs) per mass point for each size, the
-ratio of the 2x to the 1x limits, and the share of Lambda from bins without background MC: a
-trustworthy limit moves by less than 10% when the MC doubles.
+ratio of the 2x to the 1x limits, the share of Lambda from bins without background MC, and the
+ratio of g(Lambda) of the 2x sample to the same without any floor (empty bins background-free): a
+trustworthy limit moves by less than 10% when the MC doubles, and so does it when the floor goes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.heap import retain_freed_memory
 from alpfusion.parallel import LocalPool
+from alpfusion.processors.results import load_result
 
 MULTIPLES = (0.25, 0.5, 1.0, 2.0)
 
@@ -26,39 +30,46 @@ MULTIPLES = (0.25, 0.5, 1.0, 2.0)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", nargs="?", default=str(Path(__file__).parent / ".cache" / "run"))
+    parser.add_argument("--config", help="a configuration file overlaid on the default")
     parser.add_argument("--empty-bins", choices=("none", "floor", "smooth"))
+    parser.add_argument("--floor-reach", type=int, help="statistics.floor_reach (bins)")
     parser.add_argument("--estimator", help="observables.cphi_estimator (default: the configuration's)")
     args = parser.parse_args()
     retain_freed_memory()  # as the command line does for its own process
-    cfg = load_config()
     run_dir = Path(args.run_dir)
     if not (run_dir / "cuts" / "cuts.yaml").exists():
-        workflow.run(cfg, run_dir)
-    cfg = workflow.with_cuts(cfg, run_dir / "cuts" / "cuts.yaml")
+        workflow.run(load_config(), run_dir)
+    cfg = workflow.with_cuts(load_config(args.config), run_dir / "cuts" / "cuts.yaml")
     if args.empty_bins:
         cfg = cfg.replace(statistics={"empty_bins": args.empty_bins})
+    if args.floor_reach is not None:
+        cfg = cfg.replace(statistics={"floor_reach": args.floor_reach})
     if args.estimator:
         cfg = cfg.replace(observables={"cphi_estimator": args.estimator})
     signals = [job.path for job in workflow.plan_samples(cfg, run_dir / "samples", process="ee_to_eea")]
     full = cfg.backgrounds.tautau.events
     sizes = [int(full * k) for k in MULTIPLES]
-    work = run_dir / "convergence"
-    tables = {
-        n: workflow.replica_limits(cfg, signals, work, events=n, seed=cfg.generation.seed, pool=LocalPool(2))
-        for n in sizes
-    }
+    bias = cfg.backgrounds.tautau.bias
+    (tau,) = workflow.plan_samples(cfg, run_dir, process=workflow.TAU_PAIR)  # its key names the folder
+    work = run_dir / "convergence" / tau.key[:12]
+    pool = LocalPool(2)
+    seed = cfg.generation.seed
+    tables = {n: workflow.replica_limits(cfg, signals, work, events=n, seed=seed, pool=pool) for n in sizes}
+    largest = load_result(work / f"histograms_seed{seed}_n{sizes[-1]}" / "histograms.npz")
+    no_floor = cfg.replace(statistics={"empty_bins": "none"})
+    free = workflow.set_limits(largest, no_floor, work / "limits_no_floor", pool=pool).rows
     print(
-        f"empty bins: {cfg.statistics.empty_bins}; c_phi estimator: {cfg.observables.cphi_estimator}; "
-        f"tau-pair draws {', '.join(map(str, sizes))}"
+        f"empty bins: {cfg.statistics.empty_bins} (reach {cfg.statistics.floor_reach}); c_phi estimator: "
+        f"{cfg.observables.cphi_estimator}; tau-pair bias: {bias}; draws {', '.join(map(str, sizes))}"
     )
     head = " ".join(f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9}" for k in MULTIPLES)
-    print(f"{'m_a':>5} {head} {'L 2x/1x':>8} {'CLs 2x/1x':>9} {'L_empty':>7}")
-    for rows in zip(*tables.values()):
+    print(f"{'m_a':>5} {head} {'L 2x/1x':>8} {'CLs 2x/1x':>9} {'L_empty':>7} {'L/no floor':>10}")
+    for *rows, unfloored in zip(*tables.values(), free):
         cells = " ".join(f"{r.g_lambda:11.3e} {r.g_lambda_mc_error / r.g_lambda:5.1%} {r.g_cls:9.2e}" for r in rows)
         one, two = rows[MULTIPLES.index(1.0)], rows[MULTIPLES.index(2.0)]
         print(
             f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:8.3f} {two.g_cls / one.g_cls:9.3f}"
-            f" {two.lambda_empty_fraction:7.2f}"
+            f" {two.lambda_empty_fraction:7.2f} {two.g_lambda / unfloored.g_lambda:10.3f}"
         )
 
 

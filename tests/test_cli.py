@@ -114,3 +114,24 @@ def test_run_makes_every_output_and_resumes(tmp_path):
     assert len((out / "limits/limits.csv").read_text().splitlines()) == 3
     again = runner.invoke(main, ["-c", str(cfg), "run", "-o", str(out)])
     assert again.exit_code == 0 and again.output.count("up to date, kept") == 3
+    # the floor's reach from the command line: no reach floors every empty bin, a wider reach more of them
+    empty = {}
+    for reach in ("0", "3"):
+        res = runner.invoke(
+            main,
+            [
+                "-c",
+                str(cfg),
+                "limits",
+                "-i",
+                str(out / "histograms"),
+                "-o",
+                str(out / f"r{reach}"),
+                "--floor-reach",
+                reach,
+            ],
+        )
+        assert res.exit_code == 0, res.output
+        spec = json.loads((out / f"r{reach}" / "workspaces" / "ma1p000.json").read_text())
+        empty[reach] = [s["name"] for s in spec["channels"][0]["samples"]]
+    assert "mc_floor" not in empty["0"] and "mc_floor" in empty["3"]

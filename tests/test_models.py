@@ -21,7 +21,7 @@ from alpfusion.models.workspace import (
     ModelError,
     cabinetry_config,
     group_by_signal_to_background,
-    local_event_yields,
+    nearest_mc,
     region_model,
     write_templates,
 )
@@ -80,11 +80,32 @@ def test_the_floor_is_one_event_of_the_neighbourhood():
     values[5, 5], variances[5, 5] = 2.0, 4.0
     values[30, 30], variances[30, 30] = 0.01, 1e-4
     corners = np.ravel_multi_index(([5, 6, 0, 30, 28, 39, 10, 20], [5, 7, 0, 30, 33, 39, 35, 30]), (40, 40))
-    floor = local_event_yields(values, variances, corners)
+    distance, floor = nearest_mc(values, variances, corners)
     assert floor == pytest.approx([2.0, 2.0, 2.0, 0.01, 0.01, 0.01, 0.01, 0.01])
-    both = local_event_yields(values, variances, [np.ravel_multi_index((5, 30), (40, 40))])
-    assert both == pytest.approx([(4.0 + 1e-4) / 2.01])  # 25 bins from either
-    assert np.isnan(local_event_yields(np.zeros((3, 3)), np.zeros((3, 3)))).all()
+    assert list(distance) == [0, 2, 5, 0, 3, 9, 20, 10]
+    distance, both = nearest_mc(values, variances, [np.ravel_multi_index((5, 30), (40, 40))])
+    assert list(distance) == [25] and both == pytest.approx([(4.0 + 1e-4) / 2.01])  # 25 bins from either
+    distance, none = nearest_mc(np.zeros((3, 3)), np.zeros((3, 3)))
+    assert np.isinf(distance).all() and np.isnan(none).all()
+
+
+def test_bins_beyond_the_reach_of_the_mc_get_no_floor(histograms):
+    """With a reach of R bins, exactly the empty bins within R bins of background MC get a floor."""
+    sig, bkgs = histograms
+    everywhere = region_model("ma1p000", 1.0, sig, bkgs, EmptyBins("floor"))
+    near = region_model("ma1p000", 1.0, sig, bkgs, EmptyBins("floor", floor_reach=2))
+    values, variances = (
+        np.asarray(a)
+        for a in (
+            bkgs["ee_to_tautau"][{"region": "ma1p000"}].values(),
+            bkgs["ee_to_tautau"][{"region": "ma1p000"}].variances(),
+        )
+    )
+    distance, _ = nearest_mc(values, variances, near.bins)
+    floored = near.backgrounds[FLOOR].yields > 0
+    assert np.array_equal(floored, near.empty & (distance <= 2))
+    assert 0 < floored.sum() < everywhere.empty.sum()
+    assert np.array_equal(near.backgrounds[FLOOR].yields[floored], everywhere.backgrounds[FLOOR].yields[floored])
 
 
 def test_grouping_keeps_yields_and_sensitivity(histograms):

@@ -155,15 +155,26 @@ def test_override_and_sample_file(cfg, tmp_path):
     assert set(stored["particles"]) >= {"tau_minus", "tau_plus", "nu_tau", "nu_e_bar", "nu_e", "nu_tau_bar"}
 
 
-def test_the_two_channels_share_every_event(unrestricted):
+def test_the_channels_share_every_event(unrestricted):
     """The channels' shares of dsigma add up to one on every event (so their integrals add up to the
-    cross section) and give the channel of the tau with the softer neutrino pair the larger share."""
+    cross section) and give each corner to its channel: a soft tau- neutrino pair to the tau- endpoint
+    channel, a soft tau+ pair to the tau+ one (with both electrons above 0.5 GeV), two soft electrons to
+    the third."""
     arrays, meta, _ = unrestricted
-    momenta = {name: p4(arrays, name) for name in ("nu_tau", "nu_e_bar", "nu_tau_bar", "nu_e")}
-    shares = [channel_share(c, momenta) for c in (0, 1)]
-    assert np.allclose(shares[0] + shares[1], 1.0, rtol=1e-12)
-    minus_softer = (
-        momenta["nu_tau"][:, 0] + momenta["nu_e_bar"][:, 0] < momenta["nu_tau_bar"][:, 0] + momenta["nu_e"][:, 0]
+    names = ("nu_tau", "nu_e_bar", "nu_tau_bar", "nu_e", "e_minus", "e_plus")
+    momenta = {name: p4(arrays, name) for name in names}
+    shares = np.array([channel_share(c, momenta) for c in range(3)])
+    assert np.allclose(shares.sum(axis=0), 1.0, rtol=1e-12)
+    pair_minus = momenta["nu_tau"][:, 0] + momenta["nu_e_bar"][:, 0]
+    pair_plus = momenta["nu_tau_bar"][:, 0] + momenta["nu_e"][:, 0]
+    soft = 0.5
+    hard_electrons = (momenta["e_minus"][:, 0] > soft) & (momenta["e_plus"][:, 0] > soft)
+    corners = (
+        (pair_minus < soft) & (pair_plus > 3.0) & hard_electrons,
+        (pair_plus < soft) & (pair_minus > 3.0) & hard_electrons,
+        (momenta["e_minus"][:, 0] < soft) & (momenta["e_plus"][:, 0] < soft),
     )
-    assert np.all((shares[0] > 0.5) == minus_softer)
-    assert meta["channels"] == ["tau- softer", "tau+ softer"]
+    for channel, corner in enumerate(corners):
+        assert corner.sum() > 20
+        assert np.all(np.argmax(shares[:, corner], axis=0) == channel)
+    assert meta["channels"] == ["tau- endpoint", "tau+ endpoint", "soft electrons"]

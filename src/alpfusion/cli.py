@@ -376,11 +376,22 @@ def cutflow(
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="output/limits", show_default=True)
 @click.option("--method", type=click.Choice(CLS_METHODS), help="CLs calculation [statistics.cls_method].")
 @click.option("--empty-bins", type=click.Choice(EMPTY_BINS), help="Bins without background MC [statistics.empty_bins].")
+@click.option(
+    "--floor-reach",
+    type=click.IntRange(0),
+    help="Floor only empty bins within this many bins of background MC [statistics.floor_reach].",
+)
 @click.option("--workers", "-j", type=click.IntRange(1), help="Parallel mass points [processing.workers].")
 @click.pass_obj
 @reported
 def limits(
-    cfg: Config, input_path: str | None, output: str, method: str | None, empty_bins: str | None, workers: int | None
+    cfg: Config,
+    input_path: str | None,
+    output: str,
+    method: str | None,
+    empty_bins: str | None,
+    floor_reach: int | None,
+    workers: int | None,
 ) -> None:
     """Expected 95% CL limits on g_agg per mass point: Lambda < 4 and CLs, side by side.
 
@@ -392,7 +403,11 @@ def limits(
     from .parallel import task_pool
     from .processors.results import load_result
 
-    overrides = {k: v for k, v in (("cls_method", method), ("empty_bins", empty_bins)) if v}
+    overrides = {
+        k: v
+        for k, v in (("cls_method", method), ("empty_bins", empty_bins), ("floor_reach", floor_reach))
+        if v is not None
+    }
     cfg = cfg.replace(statistics=overrides) if overrides else cfg
     result = load_result(input_path or cfg.processing.output_dir)
     progress = BarProgress()

@@ -423,9 +423,17 @@ class Statistics(_Strict):
 
     empty_bins: EmptyBins = Field(description="bins without background MC: none (background-free), floor, smooth")
     floor_yield: float | None = Field(
-        gt=0, description="floor yield per empty bin; null: one effective background MC event, sum(y^2)/sum(y)"
+        gt=0,
+        description="floor yield per empty bin; null: one background MC event of its neighbourhood, "
+        "sum(y^2)/sum(y) of the nearest background MC",
     )
     floor_uncertainty: float = Field(gt=0, description="relative uncertainty of the floor")
+    floor_reach: int | None = Field(
+        default=None,
+        ge=0,
+        description="bins: only empty bins within this many bins of background MC get a floor, farther ones "
+        "lie beyond the background's mapped edge (background-free); null: every empty bin",
+    )
     smooth_slices: int = Field(ge=1, le=50, description="m_ee slices of the smooth background model")
     sb_groups: int = Field(ge=1, le=200, description="bins of the pyhf channel: the signal bins grouped by S/B")
     cls_method: ClsMethod = Field(description="asymptotic, or toys (pseudo-experiments as well, a column of their own)")

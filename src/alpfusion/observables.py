@@ -149,7 +149,7 @@ def decay_plane_cosine(axis: ak.Array, e_minus: ak.Array, e_plus: ak.Array) -> n
     pm, pp = e_minus.to_Vector3D(), e_plus.to_Vector3D()
     am, ap = ak.to_numpy(axis.dot(pm)), ak.to_numpy(axis.dot(pp))
     numerator = ak.to_numpy(pm.dot(pp)) - am * ap
-    denominator = np.sqrt((ak.to_numpy(pm.mag2) - am * am) * (ak.to_numpy(pp.mag2) - ap * ap))
+    denominator = np.sqrt(np.maximum((ak.to_numpy(pm.mag2) - am * am) * (ak.to_numpy(pp.mag2) - ap * ap), 0.0))
     out = np.ones_like(numerator)
     np.divide(numerator, denominator, out=out, where=denominator > 0)
     return np.clip(out, -1.0, 1.0, out=out)

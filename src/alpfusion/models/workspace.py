@@ -21,10 +21,13 @@ Bins where the background MC is empty (`EmptyBins`) are never dropped silently:
 
 * "none": kept with zero background, counting as background-free (pyhf fixes their staterror);
 * "floor": a separate sample `mc_floor`, present only in those bins, with a yield of one background
-  MC event of the bin's neighbourhood (`local_event_yields`: the effective event yield
-  sum(y^2)/sum(y) of the nearest background MC around the bin; a biased sample gives different
-  parts of the plane different weights, so no region-wide average stands for a bin), or a given
-  number, and a relative uncertainty (100% by default) as its MC-statistical uncertainty;
+  MC event of the bin's neighbourhood (`nearest_mc`: the effective event yield sum(y^2)/sum(y) of
+  the nearest background MC around the bin; a biased sample gives different parts of the plane
+  different weights, so no region-wide average stands for a bin), or a given number, and a
+  relative uncertainty (100% by default) as its MC-statistical uncertainty. With a `floor_reach`
+  of R bins, only the empty bins within R bins (Chebyshev distance in the plane) of background MC
+  get a floor: farther ones lie beyond the edge of the background that the MC has mapped, and
+  count as background-free;
 * "smooth": in every signal bin the backgrounds are replaced by one sample `smooth_background`, the
   smooth model of `alpfusion.models.smooth` built from their sum in the region, with its own
   MC-statistical uncertainty.
@@ -70,9 +73,10 @@ class EmptyBins:
     """How bins without background MC are treated (module docstring)."""
 
     treatment: str = "floor"
-    floor_yield: float | None = None  # None: one effective background MC event
+    floor_yield: float | None = None  # None: one background MC event of the bin's neighbourhood
     floor_uncertainty: float = 1.0  # relative
     smooth_slices: int = 8  # m_ee slices of the smooth model
+    floor_reach: int | None = None  # bins; None: floor every empty bin, however far from MC
 
     def __post_init__(self):
         if self.treatment not in EMPTY_BINS:
@@ -81,6 +85,8 @@ class EmptyBins:
             raise ModelError(f"floor yield must be positive, got {self.floor_yield}")
         if not self.floor_uncertainty > 0:
             raise ModelError(f"floor uncertainty must be positive, got {self.floor_uncertainty}")
+        if self.floor_reach is not None and self.floor_reach < 0:
+            raise ModelError(f"floor reach must be a non-negative number of bins, got {self.floor_reach}")
 
 
 @dataclass(frozen=True)
@@ -135,9 +141,12 @@ def region_model(
     if treatment.treatment == "smooth":
         templates = {SMOOTH: _smooth_template(region, backgrounds, bins, treatment.smooth_slices)}
     if treatment.treatment == "floor" and np.any(empty):
+        distance, event_yield = _local_floor(region, backgrounds, bins[empty])
+        reach = np.inf if treatment.floor_reach is None else treatment.floor_reach
         yields = np.zeros(len(bins))
-        yields[empty] = treatment.floor_yield or _local_floor(region, backgrounds, bins[empty])
-        templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
+        yields[empty] = np.where(distance <= reach, treatment.floor_yield or event_yield, 0.0)
+        if np.any(yields > 0):
+            templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
     return RegionModel(
         region, m_a, bins, Template(sig_values.ravel()[bins], sig_variances.ravel()[bins]), templates, empty, treatment
     )
@@ -186,13 +195,17 @@ def _smooth_template(region: str, backgrounds: Mapping[str, hist.Hist], bins: np
     return Template(yields.ravel()[bins], yield_variances.ravel()[bins])
 
 
-def local_event_yields(values: np.ndarray, variances: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-    """The yield of one background MC event near bins of a plane: sum(y^2)/sum(y) over the bins with MC
-    at the smallest Chebyshev distance max(|di|, |dj|) from the bin (the bin itself when it holds MC).
+def nearest_mc(
+    values: np.ndarray, variances: np.ndarray, where: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, event yield) of the background MC nearest to bins of a plane: the Chebyshev distance
+    max(|di|, |dj|) in bins to the nearest bin with MC (0 for a bin with MC), and the yield of one MC
+    event there, sum(y^2)/sum(y) over the bins with MC at that distance.
 
-    ``where`` (flat indices; default every bin) selects the bins; the result is flat over them, NaN
-    everywhere when the plane holds no MC. Sums run over the bins found, never over differences of
-    running sums, so a bin next to MC of weight 10^-3 is not swamped by MC of weight 10^6 elsewhere.
+    ``where`` (flat indices; default every bin) selects the bins; the results are flat over them
+    (distance inf and yield NaN when the plane holds no MC). Sums run over the bins found, never over
+    differences of running sums, so a bin next to MC of weight 10^-3 is not swamped by MC of weight
+    10^6 elsewhere.
     """
     from scipy.spatial import cKDTree
 
@@ -200,33 +213,34 @@ def local_event_yields(values: np.ndarray, variances: np.ndarray, where: np.ndar
     where = np.arange(values.size) if where is None else np.asarray(where)
     filled = np.flatnonzero(values.ravel() > 0)
     if len(filled) == 0:
-        return np.full(len(where), np.nan)
-    points = np.column_stack(np.unravel_index(filled, shape))
+        return np.full(len(where), np.inf), np.full(len(where), np.nan)
+    if len(where) == 0:
+        return np.zeros(0), np.zeros(0)
+    tree = cKDTree(np.column_stack(np.unravel_index(filled, shape)))
     queries = np.column_stack(np.unravel_index(where, shape))
-    tree = cKDTree(points)
-    nearest, _ = tree.query(queries, p=np.inf)
+    distance, _ = tree.query(queries, p=np.inf)
     flat_values, flat_variances = values.ravel()[filled], variances.ravel()[filled]
-    found = tree.query_ball_point(queries, nearest, p=np.inf)
-    return np.array([flat_variances[f].sum() / flat_values[f].sum() for f in found])
+    found = tree.query_ball_point(queries, distance, p=np.inf)
+    return distance, np.array([flat_variances[f].sum() / flat_values[f].sum() for f in found])
 
 
-def _local_floor(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray) -> np.ndarray:
-    """The floor yields of bins (flat indices) of a region's plane: one background MC event of their
-    neighbourhood (:func:`local_event_yields` of the summed backgrounds). Where the region holds no
-    background MC at all, one effective event of the whole histogram (all regions)."""
+def _local_floor(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, floor yield) of bins (flat indices) of a region's plane: :func:`nearest_mc` of the
+    summed backgrounds. Where the region holds no background MC at all, the distance is inf and the
+    yield one effective event of the whole histogram (all regions)."""
     if not backgrounds:
         raise ModelError(f"region '{region}': no background samples, the floor yield must be given")
     planes = [_plane(h, region) for h in backgrounds.values()]
     values, variances = (sum(p[k] for p in planes[1:]) + planes[0][k] for k in (0, 1))
     if values.sum() > 0:
-        return local_event_yields(values, variances, bins)
+        return nearest_mc(values, variances, bins)
     sums = np.zeros(2)
     for h in backgrounds.values():
         view = weight_view(h)
         sums += (np.asarray(view.value).sum(), np.asarray(view.variance).sum())
     if sums[0] <= 0:
         raise ModelError(f"region '{region}': no background MC anywhere, the floor yield must be given")
-    return np.full(len(bins), sums[1] / sums[0])
+    return np.full(len(bins), np.inf), np.full(len(bins), sums[1] / sums[0])
 
 
 def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> Path:
@@ -285,7 +299,9 @@ def _selected_background(result: ProcessingResult, region: str) -> tuple[float, 
 def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassPointModel]:
     """The models of every mass hypothesis with a signal sample of its mass (``statistics`` gives the
     empty-bin treatment and the number of S/B groups)."""
-    treatment = EmptyBins(stats.empty_bins, stats.floor_yield, stats.floor_uncertainty, stats.smooth_slices)
+    treatment = EmptyBins(
+        stats.empty_bins, stats.floor_yield, stats.floor_uncertainty, stats.smooth_slices, stats.floor_reach
+    )
     backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
     out = []
     for hypothesis in result.with_signal():

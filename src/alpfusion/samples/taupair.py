@@ -38,9 +38,9 @@ from .dirac import PROJ_L, PROJ_R, bar, current, slash, u_spinor, v_spinor
 from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, rotate_y, rotate_z, two_body_momentum
 
 ENDPOINT_POWER = 3.0
-"""The power of the softer tau's endpoint mapping (:meth:`TauPairChannel._towards_endpoint`). Measured
-with benchmarks/tau_bias.py (10^6 draws, no bias): 2.5 times more effective MC events per CPU-second in
-the signal-rich bins at m_a = 1 GeV than no mapping (power 1), the same at 6 GeV."""
+"""The power of the corner mappings (:meth:`TauPairChannel._towards_corners`). Measured with
+benchmarks/tau_bias.py (10^6 draws, no bias, the two endpoint channels): 2.5 times more effective MC
+events per CPU-second in the signal-rich bins at m_a = 1 GeV than no mapping (power 1), the same at 6 GeV."""
 
 TRUTH = ("tau_minus", "tau_plus", "nu_tau", "nu_e_bar", "nu_e", "nu_tau_bar")
 PARTICLES = ("e_minus", "e_plus", "invisible") + TRUTH
@@ -151,39 +151,45 @@ def _tau_decay(y, tau, m, cos_t, azimuth):
     return (*to_lab, weight)
 
 
+CORNERS = {"tau- endpoint": (1, 0), "tau+ endpoint": (0, 1), "soft electrons": (-1, -1)}
+"""The tau-pair channels by name: for the tau- and the tau+, the corner of its decay that the channel's
+map crowds towards (:meth:`TauPairChannel._towards_corners`): +1 the endpoint (Q^2 -> 0, cos theta* -> 1:
+the electron takes the whole tau momentum, the neutrinos are soft; small missing masses), -1 the
+opposite (Q^2 -> 0, cos theta* -> -1: the softest electron; missing masses near s), 0 none."""
+
+
 @dataclass(frozen=True)
 class TauPairChannel:
-    """e+e- -> tau+ tau- (cos theta of the tau-) times the two three-body decays: dim 11.
-
-    ``softer`` names the tau whose neutrino pair carries less energy where the channel's share of
-    dsigma (:func:`channel_share`) is large: the same map serves both, vegas adapts each to its own.
-    """
+    """e+e- -> tau+ tau- (cos theta of the tau-) times the two three-body decays: dim 11, mapped towards
+    the corners named by ``corners`` (:data:`CORNERS`)."""
 
     sqrt_s: float
     m_tau: float
-    softer: str
-    endpoint_power: float = 1.0
+    name: str
+    corners: tuple[int, int]
+    power: float = ENDPOINT_POWER
     dim: int = 11
 
-    @property
-    def name(self) -> str:
-        return f"{self.softer} softer"
-
-    def _towards_endpoint(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The softer tau's Q^2 / m^2 = t^p and (1 - cos theta*) / 2 = t'^p (p = endpoint_power) from
-        uniform t, t': draws crowd towards the endpoint, Q^2 -> 0 and cos theta* -> 1, with the
-        Jacobian p t^(p-1) p t'^(p-1)."""
-        first = 1 if self.softer == "tau-" else 6
-        p = self.endpoint_power
+    def _towards_corners(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each tau with a corner c = +-1: Q^2 / m^2 = t^p and (1 - c cos theta*) / 2 = t'^p from
+        uniform t, t' (p = power), so that draws crowd into the corner; the Jacobian is the product of
+        p t^(p-1) p t'^(p-1)."""
+        p = self.power
         mapped = y.copy()
-        t, t_prime = y[:, first], 1.0 - y[:, first + 1]
-        mapped[:, first] = t**p
-        mapped[:, first + 1] = 1.0 - t_prime**p
-        return mapped, p * p * (t * t_prime) ** (p - 1.0)
+        jacobian = np.ones(len(y))
+        for first, corner in zip((1, 6), self.corners):
+            if corner == 0:
+                continue
+            t = y[:, first]
+            t_prime = y[:, first + 1] if corner < 0 else 1.0 - y[:, first + 1]
+            mapped[:, first] = t**p
+            mapped[:, first + 1] = t_prime**p if corner < 0 else 1.0 - t_prime**p
+            jacobian *= p * p * (t * t_prime) ** (p - 1.0)
+        return mapped, jacobian
 
     def __call__(self, y, azimuth):
         rs, m = self.sqrt_s, self.m_tau
-        y, jacobian = self._towards_endpoint(y)
+        y, jacobian = self._towards_corners(y)
         ptau = float(two_body_momentum(rs, m, m))
         cos_t = 2.0 * y[:, 0] - 1.0
         tau_minus = from_angles(np.full_like(cos_t, 0.5 * rs), ptau, cos_t, azimuth)
@@ -206,31 +212,30 @@ class TauPairChannel:
 
 
 def channel_share(channel: int, momenta: dict[str, np.ndarray]) -> np.ndarray:
-    """f_c = E_other^2 / (E_-^2 + E_+^2), E_-+ the lab energies of the two neutrino pairs: channel 0
-    (tau- softer) takes the events whose tau- neutrinos are soft, channel 1 those of the tau+; the two
-    shares add up to 1 everywhere (a smooth partition, which vegas follows better than a sharp one)."""
-    pairs = (
-        momenta["nu_tau"][:, 0] + momenta["nu_e_bar"][:, 0],
-        momenta["nu_tau_bar"][:, 0] + momenta["nu_e"][:, 0],
-    )
-    other = pairs[1 - channel] ** 2
-    return other / (pairs[0] ** 2 + pairs[1] ** 2)
+    """f_c = g_c / (g_0 + g_1 + g_2), with g = 1/E_nu-^2, 1/E_nu+^2 and 1/(E_e- E_e+) (lab energies of
+    the tau-'s and the tau+'s neutrino pairs and of the electrons, :data:`CORNERS` order): each channel
+    takes the events near its corner, the bulk is shared, and the shares add up to 1 everywhere (a
+    smooth partition, which vegas follows better than a sharp one)."""
+    pair_minus = momenta["nu_tau"][:, 0] + momenta["nu_e_bar"][:, 0]
+    pair_plus = momenta["nu_tau_bar"][:, 0] + momenta["nu_e"][:, 0]
+    g = (1.0 / pair_minus**2, 1.0 / pair_plus**2, 1.0 / (momenta["e_minus"][:, 0] * momenta["e_plus"][:, 0]))
+    return g[channel] / (g[0] + g[1] + g[2])
 
 
 class TauPairProcess:
     """e+e- -> tau+ tau- -> e+ e- + 4 nu as dsigma/dy for vegas (the `processes` interface).
 
-    Two channels share the phase space (:func:`channel_share`): the tau- or the tau+ has the softer
-    neutrino pair (lab energy). Where the selection looks at small missing masses, one tau decays
-    at its endpoint (electron forward, neutrinos soft) and the other does not; in its own channel
-    that region is one corner of the cube, where a single separable vegas map would need two.
+    Three channels share the phase space (:func:`channel_share`, :data:`CORNERS`). Where the selection
+    looks at small missing masses, one tau decays at its endpoint (electron forward, neutrinos soft) and
+    the other does not; at missing masses near s both electrons are soft. In its own channel each such
+    region is one corner of the cube, where a single separable vegas map would need several.
     """
 
     def __init__(self, settings: TauPairSettings):
         self.settings = settings
         self.particles: tuple[str, ...] = PARTICLES
         self.channels = tuple(
-            TauPairChannel(settings.sqrt_s, settings.m_tau, tau, ENDPOINT_POWER) for tau in ("tau-", "tau+")
+            TauPairChannel(settings.sqrt_s, settings.m_tau, name, corners) for name, corners in CORNERS.items()
         )
         st = settings
         gamma_e = constants.G_FERMI**2 * st.m_tau**5 / (192.0 * math.pi**3)
