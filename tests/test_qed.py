@@ -1,0 +1,135 @@
+"""QED amplitudes of e+e- -> e+e- + photons against what is known independently: Bhabha's formula, the
+Ward identity, Lorentz invariance, Bose symmetry and the soft-photon (eikonal) limit."""
+
+import math
+
+import numpy as np
+import pytest
+
+from alpfusion.constants import M_ELECTRON
+from alpfusion.samples.dirac import mdot, polarisations
+from alpfusion.samples.phasespace import beams, boost_from_rest, from_angles, two_body_momentum
+from alpfusion.samples.qed import amplitudes_bhabha_photons, me2_bhabha_photons
+
+SQRT_S = 10.58
+ALPHA = 1.0 / 137.036
+M = M_ELECTRON
+
+
+def decay(parent, parent_mass, m_a, m_b, rng):
+    """Isotropic two-body decay of parents (N, 4) of masses parent_mass into masses m_a, m_b."""
+    n = len(parent)
+    p = two_body_momentum(parent_mass, m_a, m_b)
+    cos_t, phi = rng.uniform(-1, 1, n), rng.uniform(0, 2 * math.pi, n)
+    a_rest = from_angles(np.sqrt(p * p + m_a * m_a), p, cos_t, phi)
+    b_rest = np.concatenate([np.sqrt(p * p + m_b * m_b)[:, None], -a_rest[:, 1:]], axis=1)
+    return boost_from_rest(a_rest, parent, parent_mass), boost_from_rest(b_rest, parent, parent_mass)
+
+
+def final_state(total, n_photons, rng):
+    """e-(p3) e+(p4) and n photons with total four-momentum ``total`` (N, 4), from sequential decays."""
+    mass = np.sqrt(mdot(total, total))
+    if n_photons == 0:
+        return (*decay(total, mass, M, M, rng), [])
+    r1 = rng.uniform(M + 0.5, mass - M - 0.5)  # (e+ photons) system
+    p3, rest = decay(total, mass, M, r1, rng)
+    if n_photons == 1:
+        p4, k = decay(rest, r1, M, 0.0, rng)
+        return p3, p4, [k]
+    r2 = rng.uniform(0.3, r1 - M - 0.1)  # the photon pair
+    p4, pair = decay(rest, r1, M, r2, rng)
+    k1, k2 = decay(pair, r2, 0.0, 0.0, rng)
+    return p3, p4, [k1, k2]
+
+
+def events(n, n_photons, seed):
+    rng = np.random.default_rng(seed)
+    p1, p2 = beams(SQRT_S, M, n)
+    return (p1, p2, *final_state(p1 + p2, n_photons, rng))
+
+
+def test_bhabha_agrees_with_its_formula():
+    """|M|^2 = 2 e^4 [(s^2 + u^2)/t^2 + 2 u^2/(s t) + (u^2 + t^2)/s^2] (massless; Peskin & Schroeder
+    problem 5.2), to (m_e/E)^2 ~ 1e-8 at large angles."""
+    p1, p2, p3, p4, _ = events(200, 0, 1)
+    s, t, u = mdot(p1 + p2, p1 + p2), mdot(p1 - p3, p1 - p3), mdot(p1 - p4, p1 - p4)
+    e4 = (4 * math.pi * ALPHA) ** 2
+    formula = 2 * e4 * ((s * s + u * u) / t**2 + 2 * u * u / (s * t) + (u * u + t * t) / s**2)
+    me2 = me2_bhabha_photons(p1, p2, p3, p4, [], alpha=ALPHA, electron_mass=M)
+    large = np.abs(p3[:, 3] / np.linalg.norm(p3[:, 1:], axis=1)) < 0.9
+    assert large.sum() > 50
+    assert np.allclose(me2[large], formula[large], rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_photons", [1, 2])
+def test_every_photon_obeys_the_ward_identity(n_photons):
+    """k_mu M^mu = 0 for each photon (the others physical), electron mass kept: the sum over all
+    diagrams vanishes where single diagrams are of the size of the amplitude."""
+    p1, p2, p3, p4, ks = events(50, n_photons, 2)
+    physical = amplitudes_bhabha_photons(p1, p2, p3, p4, ks, alpha=ALPHA, electron_mass=M)
+    scale = np.max(np.abs(physical), axis=tuple(range(1, physical.ndim)))
+    for i, k in enumerate(ks):
+        vectors = [np.conj(polarisations(q)) for q in ks]
+        vectors[i] = (k / k[:, :1])[:, None, :]  # k / E_k: the size of a polarisation vector
+        ward = amplitudes_bhabha_photons(p1, p2, p3, p4, ks, alpha=ALPHA, electron_mass=M, photon_vectors=vectors)
+        worst = np.max(np.abs(ward), axis=tuple(range(1, ward.ndim))) / scale
+        assert np.all(worst < 1e-9)
+
+
+def boost(p, beta):
+    """Boost four-vectors by velocity beta (3-vector)."""
+    b = np.asarray(beta)
+    b2 = b @ b
+    gamma = 1 / math.sqrt(1 - b2)
+    bp = p[..., 1:] @ b
+    energy = gamma * (p[..., 0] + bp)
+    space = p[..., 1:] + ((gamma - 1) * bp / b2 + gamma * p[..., 0])[..., None] * b
+    return np.concatenate([energy[..., None], space], axis=-1)
+
+
+@pytest.mark.parametrize("n_photons", [0, 1, 2])
+def test_lorentz_invariance(n_photons):
+    """|M|^2 is the same in a frame boosted by 0.9 c in an oblique direction."""
+    p1, p2, p3, p4, ks = events(30, n_photons, 3)
+    me2 = me2_bhabha_photons(p1, p2, p3, p4, ks, alpha=ALPHA, electron_mass=M)
+    beta = 0.9 * np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
+    moved = [boost(p, beta) for p in (p1, p2, p3, p4)]
+    me2_boosted = me2_bhabha_photons(*moved, [boost(k, beta) for k in ks], alpha=ALPHA, electron_mass=M)
+    assert np.allclose(me2_boosted, me2, rtol=1e-8)
+
+
+def test_the_two_photons_are_interchangeable():
+    p1, p2, p3, p4, (k1, k2) = events(30, 2, 4)
+    a = me2_bhabha_photons(p1, p2, p3, p4, [k1, k2], alpha=ALPHA, electron_mass=M)
+    b = me2_bhabha_photons(p1, p2, p3, p4, [k2, k1], alpha=ALPHA, electron_mass=M)
+    assert np.allclose(a, b, rtol=1e-10)
+
+
+def eikonal(charged, k):
+    """-J.J, J^mu = sum_i Q_i eta_i p_i^mu / (p_i.k) (Q = -1 for e-, +1 for e+; eta = -1 incoming,
+    +1 outgoing): the soft-photon factor of |M|^2, summed over the photon's polarisations, per e^2."""
+    current = sum(q * p / mdot(p, k)[:, None] for q, p in charged)
+    return -mdot(current, current)
+
+
+@pytest.mark.parametrize("n_hard", [0, 1])
+def test_a_soft_photon_factorises(n_hard):
+    """As the photon's energy goes to zero, |M(ee -> ee + n + 1 photons)|^2 -> e^2 eikonal x
+    |M(ee -> ee + n photons)|^2, the electron mass kept (the eikonal factor's p^2/(p.k)^2 terms);
+    the approach is linear in the photon's energy."""
+    n = 40
+    p1, p2 = beams(SQRT_S, M, n)
+    deviations = []
+    for energy in (1e-4, 1e-5):  # GeV; the same directions and hard configurations for both
+        rng = np.random.default_rng(5)
+        direction = from_angles(np.ones(n), np.ones(n), rng.uniform(-0.9, 0.9, n), rng.uniform(0, 2 * math.pi, n))
+        k = energy * direction
+        p3, p4, hard = final_state(p1 + p2 - k, n_hard, rng)
+        full = me2_bhabha_photons(p1, p2, p3, p4, [*hard, k], alpha=ALPHA, electron_mass=M)
+        reduced = me2_bhabha_photons(p1, p2, p3, p4, hard, alpha=ALPHA, electron_mass=M)
+        charged = [(1.0, p1), (-1.0, p2), (-1.0, p3), (1.0, p4)]  # Q eta: e- in, e+ in, e- out, e+ out
+        factor = 4 * math.pi * ALPHA * eikonal(charged, k)
+        deviations.append(np.abs(full / (factor * reduced) - 1))
+    assert np.max(deviations[1]) < 1e-3
+    ratio = np.median(deviations[1] / deviations[0])
+    assert 0.05 < ratio < 0.2  # linear in the photon's energy: the limit is approached, not a constant
