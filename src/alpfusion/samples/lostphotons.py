@@ -1,0 +1,269 @@
+"""The QED background e+e- -> e+e- gamma gamma with both photons lost, as dsigma/dy for vegas.
+
+Both electrons inside the acceptance; each photon fails it (outside the polar range, or below the
+energy threshold) and has at least ``photon_energy_min``, at least ``photon_angle_min_deg`` from
+either beam (0: the electron mass regulates), and the two together carry at least
+``missing_energy_min`` (E_gamma1 + E_gamma2 = E*_miss). |M|^2 is the tree-level amplitude of
+``qed`` with every diagram and the electron mass kept.
+
+Phase space (``LostPhotonsChannel``): each photon in the centre-of-mass frame by its energy, drawn
+log-uniformly (the 1/E soft peak), and its polar angle in one of three regions, near the +z beam, near
+the -z beam (u = 1 - beta cos theta from the beam's side drawn log-uniformly: the 1/(p_beam.k) peak,
+regulated by beta = |p_beam|/E_beam at angles of order m_e/E), or central (then below the energy
+threshold); the e+e- pair in the rest frame of what the photons leave. One channel per ordered pair of
+regions (eight: two central photons cannot carry the missing energy), each vanishing outside its
+regions, so the channels add up; the photons are identical, hence the factor 1/2:
+
+    dPhi_4 = d^3k1 / ((2 pi)^3 2 E1)  d^3k2 / ((2 pi)^3 2 E2)  dPhi_2(P - k1 - k2; m_e, m_e),
+    dsigma = GEV2_TO_PB |M|^2 / (2 sqrt(lambda(s, m^2, m^2))) dPhi_4 / 2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import constants
+from ..config import Acceptance
+from ..kinematics import cos_theta, in_acceptance
+from .dirac import mdot
+from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, kallen, two_body_momentum
+from .qed import me2_bhabha_photons
+
+REGIONS = ("+z", "-z", "central")
+
+
+@dataclass(frozen=True)
+class LostPhotonCuts:
+    """The generation cuts of the lost photons (GeV, degrees)."""
+
+    photon_energy_min: float
+    missing_energy_min: float
+    photon_angle_min_deg: float = 0.0
+
+
+@dataclass(frozen=True)
+class LostPhotonsSettings:
+    """Everything that fixes the e+e- -> e+e- gamma gamma sample."""
+
+    sqrt_s: float
+    alpha: float
+    acceptance: Acceptance
+    cuts: LostPhotonCuts
+    electron_mass: float = constants.M_ELECTRON
+
+
+def photon_in_region(st: LostPhotonsSettings, y_energy, y_angle, phi, region: str):
+    """(four-momentum, d^3k / (2 E) weight without the azimuth) of one photon in a region of ``REGIONS``
+    from uniform y_energy, y_angle (module docstring)."""
+    acc = st.acceptance
+    cos_lo, cos_hi = acc.cos_theta_range
+    if region == "central":
+        e_lo, e_hi = st.cuts.photon_energy_min, acc.energy_min
+        cos_t = cos_lo + (cos_hi - cos_lo) * y_angle
+        angle_weight = np.full_like(y_angle, cos_hi - cos_lo)
+    else:
+        e_lo, e_hi = st.cuts.photon_energy_min, 0.5 * st.sqrt_s
+        beta = math.sqrt(1.0 - (2.0 * st.electron_mass / st.sqrt_s) ** 2)
+        closest = math.cos(math.radians(st.cuts.photon_angle_min_deg))
+        edge = cos_hi if region == "+z" else -cos_lo  # cos of the acceptance edge, seen from this beam
+        u_lo, u_hi = 1.0 - beta * closest, 1.0 - beta * edge
+        u = u_lo * (u_hi / u_lo) ** y_angle
+        from_beam = (1.0 - u) / beta
+        cos_t = from_beam if region == "+z" else -from_beam
+        angle_weight = u * math.log(u_hi / u_lo) / beta
+    energy = e_lo * (e_hi / e_lo) ** y_energy
+    momentum = from_angles(energy, energy, cos_t, phi)
+    return momentum, energy * energy * math.log(e_hi / e_lo) * angle_weight / 2.0
+
+
+@dataclass(frozen=True)
+class LostPhotonsChannel:
+    """Two photons in the given regions (``REGIONS``) and the e+e- pair: dim 7 (+ the azimuth)."""
+
+    settings: LostPhotonsSettings
+    regions: tuple[str, str]
+    dim: int = 7
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.regions)
+
+    def __call__(self, y, azimuth):
+        st = self.settings
+        m = st.electron_mass
+        k1, w1 = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.regions[0])
+        k2, w2 = photon_in_region(st, y[:, 2], y[:, 3], azimuth + TWO_PI * y[:, 4], self.regions[1])
+        total = np.zeros_like(k1)
+        total[:, 0] = st.sqrt_s
+        pair = total - k1 - k2
+        mass2 = pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)
+        possible = (pair[:, 0] > 0) & (mass2 > 4.0 * m * m)
+        mass = np.sqrt(np.where(possible, mass2, 4.0 * m * m + 1.0))
+        p_star = two_body_momentum(mass, m, m)
+        e_star = np.sqrt(p_star * p_star + m * m)
+        electron_rest = from_angles(e_star, p_star, 2.0 * y[:, 5] - 1.0, TWO_PI * y[:, 6])
+        positron_rest = np.concatenate([e_star[:, None], -electron_rest[:, 1:]], axis=1)
+        pair = np.where(possible[:, None], pair, np.array([2.0 * m + 1.0, 0.0, 0.0, 0.0]))
+        e_minus = boost_from_rest(electron_rest, pair, mass)
+        e_plus = boost_from_rest(positron_rest, pair, mass)
+        two_body = p_star / (16.0 * math.pi**2 * mass) * 4.0 * math.pi
+        weight = w1 * w2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * two_body * possible
+        momenta = {"e_minus": e_minus, "e_plus": e_plus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
+        return momenta, weight
+
+
+@dataclass(frozen=True)
+class CentralPhotonChannel:
+    """One photon near a beam (``beam_region``), the other central and soft, drawn around one of the
+    outgoing leptons (``lepton``: "e_minus" or "e_plus"), where its 1/(p.k) peak lies: dim 7.
+
+    What the beam photon leaves, X, decays into the other lepton and Y = lepton + photon, with
+    M_Y^2 - m^2 = 2 p.k drawn log-uniformly between S_MIN and its largest value; then Y decays:
+
+        dPhi_3(X) = dPhi_2(X; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0).
+
+    The photon is ``photon_1`` or ``photon_2`` as ``central`` (0 or 1) says; the two leptons' channels
+    share the region (``central_share``).
+    """
+
+    settings: LostPhotonsSettings
+    central: int
+    beam_region: str
+    lepton: str
+    dim: int = 7
+
+    S_MIN = 1e-9  # GeV^2, below 2 p.k of any photon above 1 MeV
+
+    @property
+    def name(self) -> str:
+        regions = ["central", self.beam_region] if self.central == 0 else [self.beam_region, "central"]
+        return f"{' '.join(regions)} ({self.lepton})"
+
+    def __call__(self, y, azimuth):
+        st = self.settings
+        m = st.electron_mass
+        beam_photon, w_beam = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.beam_region)
+        total = np.zeros_like(beam_photon)
+        total[:, 0] = st.sqrt_s
+        x = total - beam_photon
+        x_mass2 = x[:, 0] ** 2 - np.sum(x[:, 1:] ** 2, axis=1)
+        possible = x_mass2 > (2.0 * m + 1e-6) ** 2
+        x_mass = np.sqrt(np.where(possible, x_mass2, (2.0 * m + 1.0) ** 2))
+        s_hi = np.maximum((x_mass - m) ** 2 - m * m, 2.0 * self.S_MIN)
+        s_y = self.S_MIN * (s_hi / self.S_MIN) ** y[:, 2]
+        y_mass = np.sqrt(s_y + m * m)
+        p_x = two_body_momentum(x_mass, m, y_mass)
+        other_rest = from_angles(np.sqrt(p_x * p_x + m * m), p_x, 2.0 * y[:, 3] - 1.0, TWO_PI * y[:, 4])
+        y_rest = np.concatenate([np.sqrt(p_x * p_x + y_mass * y_mass)[:, None], -other_rest[:, 1:]], axis=1)
+        x = np.where(possible[:, None], x, np.array([2.0 * m + 1.0, 0.0, 0.0, 0.0]))
+        other = boost_from_rest(other_rest, x, x_mass)
+        y_system = boost_from_rest(y_rest, x, x_mass)
+        p_y = 0.5 * s_y / y_mass  # massless photon, lepton of mass m
+        photon_rest = from_angles(p_y, p_y, 2.0 * y[:, 5] - 1.0, TWO_PI * y[:, 6])
+        lepton_rest = np.concatenate([np.sqrt(p_y * p_y + m * m)[:, None], -photon_rest[:, 1:]], axis=1)
+        photon = boost_from_rest(photon_rest, y_system, y_mass)
+        lepton = boost_from_rest(lepton_rest, y_system, y_mass)
+        x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
+        y_decay = p_y / (16.0 * math.pi**2 * y_mass) * 4.0 * math.pi
+        mass_weight = s_y * np.log(s_hi / self.S_MIN) / TWO_PI
+        cos_lo, cos_hi = st.acceptance.cos_theta_range
+        central = (cos_theta(photon) >= cos_lo) & (cos_theta(photon) <= cos_hi)  # the channel's region only
+        weight = w_beam * TWO_PI / TWO_PI**3 * x_decay * mass_weight * y_decay * (possible & central)
+        photons = [photon, beam_photon] if self.central == 0 else [beam_photon, photon]
+        leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
+        momenta = {
+            "e_minus": leptons[0],
+            "e_plus": leptons[1],
+            "invisible": photons[0] + photons[1],
+            "photon_1": photons[0],
+            "photon_2": photons[1],
+        }
+        return momenta, weight
+
+
+def central_share(channel: CentralPhotonChannel, momenta: dict[str, np.ndarray]) -> np.ndarray:
+    """f = (1/p_l.k) / (1/p_e-.k + 1/p_e+.k) for the channel's lepton l and central photon k: the two
+    leptons' channels of one region share it, each where its own peak is (the shares add up to 1)."""
+    k = momenta[f"photon_{channel.central + 1}"]
+    inverse = {name: 1.0 / mdot(momenta[name], k) for name in ("e_minus", "e_plus")}
+    return inverse[channel.lepton] / (inverse["e_minus"] + inverse["e_plus"])
+
+
+class LostPhotonsProcess:
+    """e+e- -> e+e- gamma gamma with both photons lost (the `processes` interface)."""
+
+    particles: tuple[str, ...] = ("e_minus", "e_plus", "invisible", "photon_1", "photon_2")
+
+    def __init__(self, settings: LostPhotonsSettings):
+        self.settings = settings
+        beam_regions = ("+z", "-z")
+        channels: list = [LostPhotonsChannel(settings, (a, b)) for a in beam_regions for b in beam_regions]
+        channels += [
+            CentralPhotonChannel(settings, central, region, lepton)
+            for central in (0, 1)
+            for region in beam_regions
+            for lepton in ("e_minus", "e_plus")
+        ]
+        self.channels = tuple(channels)
+        m, s = settings.electron_mass, settings.sqrt_s**2
+        self._flux = 2.0 * math.sqrt(kallen(s, m * m, m * m))
+
+    @property
+    def name(self) -> str:
+        return "ee_to_eegg"
+
+    def accepted(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
+        """Both electrons visible; each photon lost, above the energy cut and away from the beams; the
+        photons' energies above the missing-energy cut."""
+        st = self.settings
+        acc, cuts = st.acceptance, st.cuts
+        keep = in_acceptance(momenta["e_minus"], acc) & in_acceptance(momenta["e_plus"], acc)
+        closest = math.cos(math.radians(cuts.photon_angle_min_deg))
+        for name in ("photon_1", "photon_2"):
+            k = momenta[name]
+            keep &= ~in_acceptance(k, acc) & (k[:, 0] >= cuts.photon_energy_min)
+            keep &= np.abs(cos_theta(k)) <= closest
+        return keep & (momenta["photon_1"][:, 0] + momenta["photon_2"][:, 0] >= cuts.missing_energy_min)
+
+    def differential(self, channel: int, momenta: dict[str, np.ndarray], ps_weight: np.ndarray) -> np.ndarray:
+        keep = self.accepted(momenta) & (ps_weight > 0)
+        out = np.zeros_like(ps_weight)
+        if not np.any(keep):
+            return out
+        st = self.settings
+        p1, p2 = beams(st.sqrt_s, st.electron_mass, int(np.count_nonzero(keep)))
+        me2 = me2_bhabha_photons(
+            p1,
+            p2,
+            momenta["e_minus"][keep],
+            momenta["e_plus"][keep],
+            [momenta["photon_1"][keep], momenta["photon_2"][keep]],
+            alpha=st.alpha,
+            electron_mass=st.electron_mass,
+        )
+        out[keep] = constants.GEV2_TO_PB * me2 / self._flux * ps_weight[keep] * 0.5
+        chan = self.channels[channel]
+        if isinstance(chan, CentralPhotonChannel):
+            out[keep] *= central_share(chan, {name: v[keep] for name, v in momenta.items()})
+        return out
+
+    def metadata(self) -> dict:
+        st = self.settings
+        return {
+            "process": "ee_to_eegg",
+            "m_a": None,
+            "g_ref": None,
+            "sqrt_s": st.sqrt_s,
+            "alpha": st.alpha,
+            "electron_mass": st.electron_mass,
+            "cuts": {
+                "photon_energy_min": st.cuts.photon_energy_min,
+                "missing_energy_min": st.cuts.missing_energy_min,
+                "photon_angle_min_deg": st.cuts.photon_angle_min_deg,
+                "electrons": "both inside the acceptance",
+                "photons": "both outside it",
+            },
+        }
