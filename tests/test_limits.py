@@ -6,7 +6,7 @@ import numpy as np
 import pyhf
 import pytest
 
-from alpfusion.fits.cls import expected_limit
+from alpfusion.fits.cls import expected_limit, toy_scan
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 
 
@@ -58,6 +58,24 @@ def test_cls_counting_experiment_with_toys():
     limit = expected_limit(counting_model(), method="toys", scan=[2.8, 3.2], ntoys=ntoys, seed=1)
     error = math.sqrt(0.05 * 0.95 / ntoys) / 0.05
     assert abs(limit.median - (-math.log(0.05))) < 3 * error + 0.02
+
+
+def test_toys_where_the_limit_is_far_below_mu_1():
+    """A signal of 1000 events per unit mu puts the limit at mu = 3.0e-3, where the POI's range ends far
+    below the model's initial mu = 1: the pseudo-experiments start inside it and give the same answer
+    (scaled by 1000) as the counting experiment above."""
+    spec = counting_model().spec
+    spec["channels"][0]["samples"][0]["data"] = [1000.0]
+    model = pyhf.Model(spec, poi_name="mu")
+    ntoys = 1000
+    limit = expected_limit(model, method="toys", ntoys=ntoys, seed=2)
+    error = math.sqrt(0.05 * 0.95 / ntoys) / 0.05
+    # CLs = exp(-s) interpolated linearly between the scan's points around s = 3 events: a bias below
+    # (delta s)^2 / 8 (the curvature of exp(-s) over its slope is 1)
+    scan = 1000.0 * toy_scan(expected_limit(model))
+    upper = int(np.searchsorted(scan, -math.log(0.05)))
+    bias = (scan[upper] - scan[upper - 1]) ** 2 / 8
+    assert abs(1000.0 * limit.median - (-math.log(0.05))) < 3 * error + bias
 
 
 def test_cls_counting_experiment_asymptotic_differs():

@@ -239,6 +239,8 @@ def _toy_band(model: pyhf.pdf.Model, data: np.ndarray, scan: np.ndarray, ntoys: 
     three times at most) while a band value sits on its edge, where pyhf's interpolation stops."""
     for _ in range(4):
         bounds = _bounds(model, max(20.0 * _lambda_scale(model), 3.0 * float(scan.max())))
+        init = np.asarray(model.config.suggested_init(), dtype=float)
+        init[model.config.poi_index] = float(np.median(scan))  # inside the POI bounds, wherever the limit is
         with _seeded_global_random_state(seed):
             _, toys = pyhf.infer.intervals.upper_limits.upper_limit(
                 data,
@@ -249,6 +251,7 @@ def _toy_band(model: pyhf.pdf.Model, data: np.ndarray, scan: np.ndarray, ntoys: 
                 ntoys=ntoys,
                 track_progress=False,
                 par_bounds=bounds,
+                init_pars=init.tolist(),
             )
         band = tuple(float(b) for b in toys)
         low, high = min(band) <= scan[0] * (1 + 1e-9), max(band) >= scan[-1] * (1 - 1e-9)
