@@ -37,14 +37,23 @@ INTERNAL = -1
 """The internal photon's vertex in an ordering of a fermion line's vertices."""
 
 
+def _apply(matrices: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """Per event, a 4x4 matrix (N, 4, 4) times every spinor of a state (N, ..., 4): one batched matmul."""
+    n = len(state)
+    return np.matmul(state.reshape(n, -1, 4), matrices.transpose(0, 2, 1)).reshape(state.shape)
+
+
+_GAMMA_ROWS = GAMMA.transpose(2, 0, 1).reshape(4, 16)
+"""gamma^mu as one (4, 16) matrix: spinor @ _GAMMA_ROWS = (gamma^0 psi, ..., gamma^3 psi), flattened."""
+
+
 def _line_current(bra, p_out, ket, p_in, photons, on_line, mass):
     """J^mu of one fermion line: shape (N, bra helicity, ket helicity, lambda_1, ..., lambda_n, mu).
 
-    A photon axis has the length of that photon's vectors (``amplitudes_bhabha_photons``).
-
-    ``photons`` are the (momentum, epsslash*) pairs of all real photons, ``on_line`` the indices of those
-    attached to this line (axes of the others have length 1). Returns (J, q) with q the momentum the
-    internal photon carries away from the line.
+    A photon axis has the length of that photon's vectors (``amplitudes_bhabha_photons``). ``photons``
+    are the (momentum, epsslash*) pairs of all real photons, ``on_line`` the indices of those attached
+    to this line (axes of the others have length 1). Returns (J, q) with q the momentum the internal
+    photon carries away from the line.
     """
     n_events, n_photons = len(p_in), len(photons)
     q_out = p_in - p_out - sum((photons[i][0] for i in on_line), np.zeros_like(p_in))
@@ -56,20 +65,20 @@ def _line_current(bra, p_out, ket, p_in, photons, on_line, mass):
         for step, vertex in enumerate(order):
             if step > 0:
                 propagator = (slash(momentum) + mass * np.eye(4)) / (msq(momentum) - mass * mass)[:, None, None]
-                state = np.einsum("nij,n...j->n...i", propagator, state)
+                state = _apply(propagator, state)
             if vertex == INTERNAL:
-                state = np.einsum("mij,n...j->n...mi", GAMMA, state[..., 0, :])
+                state = (state[..., 0, :] @ _GAMMA_ROWS).reshape(*state.shape[:-2], 4, 4)
                 momentum = momentum - q_out
             else:
                 k, eps_slash = photons[vertex]
                 axis = 2 + vertex
-                moved = np.moveaxis(state, axis, -3)[..., 0, :, :]  # photon axis out of the way
-                inserted = np.einsum("npij,n...mj->n...pmi", eps_slash, moved)
-                state = np.moveaxis(inserted, -3, axis)
+                squeezed = np.take(state, 0, axis=axis)
+                state = np.stack([_apply(eps_slash[:, p], squeezed) for p in range(eps_slash.shape[1])], axis=axis)
                 momentum = momentum - k
         total = total + state
-    current = np.einsum("nhi,n...i->nh...", bar(bra), total)
-    return current, q_out
+    bras = bar(bra)  # (N, 2, 4)
+    flat = np.matmul(bras, total.reshape(n_events, -1, 4).transpose(0, 2, 1))
+    return flat.reshape(n_events, 2, *total.shape[1:-1]), q_out
 
 
 def _contract(j_a, j_b):
