@@ -133,3 +133,30 @@ def test_a_soft_photon_factorises(n_hard):
     assert np.max(deviations[1]) < 1e-3
     ratio = np.median(deviations[1] / deviations[0])
     assert 0.05 < ratio < 0.2  # linear in the photon's energy: the limit is approached, not a constant
+
+
+@pytest.mark.parametrize("theta", [1e-4, 3e-5])
+def test_an_initial_state_photon_collinear_with_the_beam_factorises(theta):
+    """A photon of energy (1 - x) E at an angle theta ~ m_e/E to the e- beam: |M(ee -> ee gamma)|^2 ->
+    e^2 / (x p1.k) [(1 + x^2)/(1 - x) - x m^2/(p1.k)] |M(ee -> ee)|^2 at x p1, the quasi-collinear
+    splitting function with the electron mass (Catani, Dittmaier, Trocsanyi, hep-ph/0011222); at x -> 1
+    it is the eikonal factor's p1 terms, 2/((1 - x) p1.k) - m^2/(p1.k)^2. At these angles the mass term
+    is 26-90% of the massless one: without it the factorisation fails."""
+    n = 20
+    p1, p2 = beams(SQRT_S, M, n)
+    phi = np.random.default_rng(1).uniform(0, 2 * math.pi, n)
+    for x in (0.3, 0.6, 0.9):
+        e_k = (1 - x) * p1[0, 0]
+        k = e_k * np.stack(
+            [np.ones(n), math.sin(theta) * np.cos(phi), math.sin(theta) * np.sin(phi), np.full(n, math.cos(theta))],
+            axis=1,
+        )
+        p3, p4, _ = final_state(p1 + p2 - k, 0, np.random.default_rng(4))
+        full = me2_bhabha_photons(p1, p2, p3, p4, [k], alpha=ALPHA, electron_mass=M)
+        reduced = me2_bhabha_photons(x * p1, p2, p3, p4, [], alpha=ALPHA, electron_mass=M)
+        pk = mdot(p1, k)
+        massless, mass = (1 + x * x) / (1 - x), x * M * M / pk
+        ratio = full * x * pk / (4 * math.pi * ALPHA * reduced)
+        # the two terms cancel in part: compare on the scale of their magnitudes (neglected: O(theta), O(m/E))
+        assert np.all(np.abs(ratio - (massless - mass)) < 2e-3 * (massless + mass))
+        assert np.all(mass > 0.2 * massless)
