@@ -6,13 +6,17 @@ either beam (0: the electron mass regulates), and the two together carry at leas
 ``missing_energy_min`` (E_gamma1 + E_gamma2 = E*_miss). |M|^2 is the tree-level amplitude of
 ``qed`` with every diagram and the electron mass kept.
 
-Phase space (``LostPhotonsChannel``): each photon in the centre-of-mass frame by its energy, drawn
-log-uniformly (the 1/E soft peak), and its polar angle in one of three regions, near the +z beam, near
+Phase space: each photon in the centre-of-mass frame by its energy, drawn log-uniformly (the 1/E
+soft peak), and its polar angle in one of three regions (``photon_in_region``): near the +z beam, near
 the -z beam (u = 1 - beta cos theta from the beam's side drawn log-uniformly: the 1/(p_beam.k) peak,
 regulated by beta = |p_beam|/E_beam at angles of order m_e/E), or central (then below the energy
-threshold); the e+e- pair in the rest frame of what the photons leave. One channel per ordered pair of
-regions (eight: two central photons cannot carry the missing energy), each vanishing outside its
-regions, so the channels add up; the photons are identical, hence the factor 1/2:
+threshold). Both photons near beams (``LostPhotonsChannel``, four ordered pairs of beams): the e+e- pair
+in the rest frame of what the photons leave. One photon central (``CentralPhotonChannel``, eight: which
+photon, which beam for the other, which lepton): the central photon drawn around a lepton, whose
+1/(p.k) peak it follows, the two leptons' channels sharing the region. Two central photons cannot
+carry the missing energy. The regions do not overlap, so the channels add up; the photons are
+identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central region is the direct map of
+that region, kept as an independent check of the lepton channels (tests/test_lostphotons.py):
 
     dPhi_4 = d^3k1 / ((2 pi)^3 2 E1)  d^3k2 / ((2 pi)^3 2 E2)  dPhi_2(P - k1 - k2; m_e, m_e),
     dsigma = GEV2_TO_PB |M|^2 / (2 sqrt(lambda(s, m^2, m^2))) dPhi_4 / 2.
