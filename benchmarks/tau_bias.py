@@ -37,6 +37,7 @@ from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.heap import retain_freed_memory
 from alpfusion.models.workspace import nearest_mc
+from alpfusion.observables import diagonal_side
 from alpfusion.processors.layouts import region_slice, weight_view
 from alpfusion.samples.production import produce
 
@@ -58,7 +59,7 @@ def plane(result, sample: str, region: str):
     h = region_slice(result.histograms[sample]["analysis"], region)
     view = weight_view(h)
     centres = [np.sqrt(edges[:-1] * edges[1:]) for edges in (h.axes[0].edges, h.axes[1].edges)]
-    side = np.log(centres[1][None, :] / centres[0][:, None])
+    side = diagonal_side(centres[0][:, None], centres[1][None, :])
     return np.asarray(view.value), np.asarray(view.variance), side
 
 

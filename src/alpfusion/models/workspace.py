@@ -124,6 +124,12 @@ def _plane(h: hist.Hist, region: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(view.value), np.asarray(view.variance)
 
 
+def _summed_plane(region: str, backgrounds: Mapping[str, hist.Hist]) -> tuple[np.ndarray, np.ndarray]:
+    """Values and variances of one region's plane summed over the background samples (at least one)."""
+    planes = [_plane(h, region) for h in backgrounds.values()]
+    return sum(p[0] for p in planes[1:]) + planes[0][0], sum(p[1] for p in planes[1:]) + planes[0][1]
+
+
 def region_model(
     region: str, m_a: float, signal: hist.Hist, backgrounds: Mapping[str, hist.Hist], treatment: EmptyBins = EmptyBins()
 ) -> RegionModel:
@@ -185,9 +191,7 @@ def _smooth_template(region: str, backgrounds: Mapping[str, hist.Hist], bins: np
     """The smooth model (alpfusion.models.smooth) of the summed backgrounds, over the signal bins."""
     from .smooth import SmoothModelError, smooth_plane
 
-    planes = [_plane(h, region) for h in backgrounds.values()]
-    values = sum((p[0] for p in planes), np.zeros_like(planes[0][0]))
-    variances = sum((p[1] for p in planes), np.zeros_like(planes[0][1]))
+    values, variances = _summed_plane(region, backgrounds)
     try:
         yields, yield_variances = smooth_plane(values, variances, region, slices)
     except SmoothModelError as err:
@@ -230,8 +234,7 @@ def _local_floor(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.nda
     yield one effective event of the whole histogram (all regions)."""
     if not backgrounds:
         raise ModelError(f"region '{region}': no background samples, the floor yield must be given")
-    planes = [_plane(h, region) for h in backgrounds.values()]
-    values, variances = (sum(p[k] for p in planes[1:]) + planes[0][k] for k in (0, 1))
+    values, variances = _summed_plane(region, backgrounds)
     if values.sum() > 0:
         return nearest_mc(values, variances, bins)
     sums = np.zeros(2)
