@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from alpfusion.cli import main
@@ -9,6 +10,7 @@ from alpfusion.config import config_schema
 from alpfusion.samples.production import sample_seed
 from alpfusion.samples.rootio import read_sample
 
+SMALL_QED = "  qed2:\n    events: 20000\n    vegas: {nitn: 3, neval: 2000, ninc: 50, alpha: 0.5}\n"
 SMALL = "generation:\n  events: 4000\n  chunk_size: 1500\n  vegas:\n    nitn: 3\n    neval: 4000\n    ninc: 50\n"
 
 
@@ -59,6 +61,25 @@ def test_xsec_formats(tmp_path):
     assert res.output.splitlines()[1].startswith("ee_to_gamma_a,1.0,-,17.0,")
 
 
+def test_xsec_of_the_qed_background_in_every_format(tmp_path):
+    """`xsec -p ee_to_eegg`: one row without a mass, the same cross section in every format (one seed),
+    smaller with a photon kept 1 degree from the beams than with the electron mass regulating."""
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(SMALL + "backgrounds:\n" + SMALL_QED)
+    runner = CliRunner()
+    args = ["-c", str(cfg), "xsec", "-p", "ee_to_eegg", "--seed", "3", "--format"]
+    (row,) = json.loads(runner.invoke(main, [*args, "json"]).output)["rows"]
+    assert row["process"] == "ee_to_eegg" and row["m_a"] is None and row["theta_min_deg"] == 22.0
+    csv_lines = runner.invoke(main, [*args, "csv"]).output.splitlines()
+    assert csv_lines[1].startswith("ee_to_eegg,,-,22.0,") and float(csv_lines[1].split(",")[4]) == row["sigma_fb"]
+    table = runner.invoke(main, [*args, "table"]).output.splitlines()[-1].split()
+    assert table[:4] == ["ee_to_eegg", "-", "-", "22"] and float(table[4]) == pytest.approx(row["sigma_fb"], rel=1e-5)
+    far = tmp_path / "far.yaml"
+    far.write_text(cfg.read_text() + "    photon_angle_min_deg: 1.0\n")
+    (far_row,) = json.loads(runner.invoke(main, ["-c", str(far), *args[2:], "json"]).output)["rows"]
+    assert far_row["sigma_fb"] + 3 * far_row["error_fb"] < row["sigma_fb"] - 3 * row["error_fb"]
+
+
 def test_errors_are_messages_not_tracebacks(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("acceptance:\n  theta_min_deg: 91\n")
@@ -94,7 +115,7 @@ def test_run_makes_every_output_and_resumes(tmp_path):
     """The whole chain on a small configuration (two masses), with two workers; a rerun keeps the
     samples."""
     cfg = tmp_path / "small.yaml"
-    cfg.write_text(SMALL + "signal:\n  masses: [1.0, 3.0]\nbackgrounds:\n  tautau:\n    events: 30000\n")
+    cfg.write_text(SMALL + "signal:\n  masses: [1.0, 3.0]\nbackgrounds:\n  tautau:\n    events: 30000\n" + SMALL_QED)
     out = tmp_path / "output"
     runner = CliRunner()
     res = runner.invoke(main, ["-c", str(cfg), "run", "-o", str(out)])
@@ -103,6 +124,7 @@ def test_run_makes_every_output_and_resumes(tmp_path):
         "samples/ee_to_eea_ma1.root",
         "samples/ee_to_eea_ma3.root",
         "samples/ee_to_tautau.root",
+        "samples/ee_to_eegg.root",
         "cuts/cuts.yaml",
         "histograms/histograms.root",
         "limits/limits.csv",
@@ -113,7 +135,7 @@ def test_run_makes_every_output_and_resumes(tmp_path):
         assert (out / name).is_file(), name
     assert len((out / "limits/limits.csv").read_text().splitlines()) == 3
     again = runner.invoke(main, ["-c", str(cfg), "run", "-o", str(out)])
-    assert again.exit_code == 0 and again.output.count("up to date, kept") == 3
+    assert again.exit_code == 0 and again.output.count("up to date, kept") == 4
     # the floor's reach from the command line: no reach floors every empty bin, a wider reach more of them
     empty = {}
     for reach in ("0", "3"):

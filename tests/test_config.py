@@ -66,6 +66,17 @@ def test_partial_file_overlays_default(tmp_path):
             "backgrounds.tautau.sigma_override_pb",
             "must be a number or null",
         ),
+        (
+            "backgrounds:\n  qed2:\n    photon_angle_min_deg: 22\n",
+            "backgrounds.qed2.photon_angle_min_deg",
+            "no photon between the beams and the acceptance edge",
+        ),
+        (
+            "backgrounds:\n  qed2:\n    missing_energy_min: 11\n",
+            "backgrounds.qed2.missing_energy_min",
+            "not below sqrt_s",
+        ),
+        ("backgrounds:\n  qed2:\n    photon_energy_min: 0\n", "backgrounds.qed2.photon_energy_min", "must be positive"),
         ("1: 2\n", "1", "unknown key"),
         ("- beam\n- signal\n", "<top>", "must be a mapping"),
     ],

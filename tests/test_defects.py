@@ -69,7 +69,7 @@ def test_run_into_an_earlier_runs_folder(tmp_path):
     assert (out / "limits/workspaces/ma3p000.json").exists()
     result = workflow.run(small_config(signal={"masses": [1.0]}), out)
     assert (out / "samples/ee_to_eea_ma3.root").exists()  # kept on disk, but not processed
-    assert set(result.histograms.samples) == {"ee_to_eea_ma1", "ee_to_tautau"}
+    assert set(result.histograms.samples) == {"ee_to_eea_ma1", "ee_to_tautau", "ee_to_eegg"}
     assert sorted(p.name for p in (out / "limits/workspaces").iterdir()) == ["ma1p000.json"]
     assert sorted(p.name for p in (out / "limits/configs").iterdir()) == ["ma1p000.yml"]
 
@@ -222,7 +222,7 @@ def test_the_sample_key_is_in_the_metadata(tmp_path):
 def test_a_stage_result_is_not_a_dict(tmp_path):
     cfg = small_config()
     jobs = workflow.plan_samples(cfg, tmp_path)
-    assert [job.label for job in jobs] == ["ee_to_tautau", "ee_to_eea m_a=1", "ee_to_eea m_a=3"]
+    assert [job.label for job in jobs] == ["ee_to_tautau", "ee_to_eegg", "ee_to_eea m_a=1", "ee_to_eea m_a=3"]
     assert SMALL["signal"]["masses"] == [1.0, 3.0]
 
 

@@ -69,3 +69,17 @@ def test_impossible_constraint_is_an_error():
     s.fill(abs_z=[0.1], e_below_max=[-0.5], abs_eta=[0.1], weight=[1.0])  # beyond E_max
     with pytest.raises(ValueError, match="90%"):
         optimise_cuts(1.0, SQRT_S, s, None)
+
+
+def test_e_low_stays_above_where_a_background_was_generated():
+    """Signal at E*_miss = 1.2 GeV (5%) and 3 GeV: without a bound the box keeps all of it (the
+    larger signal wins the tie), E_low below 1.2 GeV; with E_low >= 2 GeV (a background generated
+    from there) it keeps 95%; with E_low >= 4 GeV nothing keeps 90%, and the error says why."""
+    s = box_histogram()
+    top = e_max(1.0)
+    s.fill(abs_z=[0.5] * 20, e_below_max=[top - 1.2] + [top - 3.0] * 19, abs_eta=[0.5] * 20, weight=np.ones(20))
+    assert optimise_cuts(1.0, SQRT_S, s, None).e_low < 1.2
+    bounded = optimise_cuts(1.0, SQRT_S, s, None, e_low_min=2.0)
+    assert 2.0 <= bounded.e_low <= 3.0 and bounded.signal_fraction == pytest.approx(0.95)
+    with pytest.raises(ValueError, match="E_low >= 4 GeV"):
+        optimise_cuts(1.0, SQRT_S, s, None, e_low_min=4.0)

@@ -16,10 +16,11 @@ from alpfusion.config import load_config
 from alpfusion.processors.results import load_result
 from alpfusion.samples.production import up_to_date
 
+QED_VEGAS = {"nitn": 3, "neval": 2000, "ninc": 50, "alpha": 0.5}
 SMALL = {
     "generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
     "signal": {"masses": [1.0, 3.0]},
-    "backgrounds": {"tautau": {"events": 30000}},
+    "backgrounds": {"tautau": {"events": 30000}, "qed2": {"events": 20000, "vegas": QED_VEGAS}},
     "statistics": {"empty_bins": "floor", "sb_groups": 4},
     "processing": {"workers": 1},
 }
@@ -27,6 +28,7 @@ OUTPUTS = (
     "samples/ee_to_eea_ma1.root",
     "samples/ee_to_eea_ma3.root",
     "samples/ee_to_tautau.root",
+    "samples/ee_to_eegg.root",
     "histograms_configured/histograms.root",
     "histograms_configured/histograms.npz",
     "cuts/cuts.csv",
@@ -42,6 +44,7 @@ OUTPUTS = (
     "limits/published/patchset.json",
     "provenance.json",
 )
+SAMPLES = [name for name in OUTPUTS if name.startswith("samples/")]
 DETERMINISTIC = [name for name in OUTPUTS if not name.endswith(("provenance.json", ".png", ".yml", ".npz"))]
 
 
@@ -87,7 +90,7 @@ def test_command_line_writes_the_same_files(library_run, tmp_path):
     names = [n for n in DETERMINISTIC if not n.startswith("samples/")]
     assert digests(tmp_path / "output", names) == digests(out, names)
     again = CliRunner().invoke(main, ["-c", str(config), "run", "-o", str(tmp_path / "output")])
-    assert again.exit_code == 0 and again.output.count("up to date, kept") == 3
+    assert again.exit_code == 0 and again.output.count("up to date, kept") == len(SAMPLES)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +130,7 @@ def test_rerun_with_other_workers_and_statistics_keeps_the_sample_files(library_
     shutil.copytree(library_run[0] / "samples", out / "samples")
     stamps = {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (out / "samples").iterdir()}
     result = workflow.run(small_config(processing={"workers": 2}, statistics={"sb_groups": 3}), out)
-    assert len(result.samples.kept) == 3 and not result.samples.produced
+    assert len(result.samples.kept) == len(SAMPLES) and not result.samples.produced
     assert {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (out / "samples").iterdir()} == stamps
 
 

@@ -134,10 +134,11 @@ def config_cmd(cfg: Config, show_default: bool, show_schema: bool) -> None:
 @click.option(
     "--process",
     "-p",
-    type=click.Choice((*PROCESSES, workflow.TAU_PAIR)),
+    type=click.Choice((*PROCESSES, *workflow.BACKGROUNDS)),
     default="ee_to_eea",
     show_default=True,
-    help=f"Signal process, or {workflow.TAU_PAIR} (the tau-pair background; masses do not apply).",
+    help=f"Signal process, or a background: {workflow.TAU_PAIR} (tau pairs) or {workflow.LOST_PHOTONS} "
+    "(QED, two lost photons); masses do not apply to backgrounds.",
 )
 @click.option(
     "--mass",
@@ -150,7 +151,7 @@ def config_cmd(cfg: Config, show_default: bool, show_schema: bool) -> None:
     "--events",
     "-n",
     type=click.IntRange(min=1),
-    help="Weighted events (draws) per sample [generation.events; backgrounds.tautau.events].",
+    help="Weighted events (draws) per sample [generation.events; backgrounds.tautau.events, backgrounds.qed2.events].",
 )
 @click.option(
     "--seed",
@@ -214,9 +215,10 @@ def generate(
     "--process",
     "-p",
     "processes",
-    type=click.Choice(PROCESSES),
+    type=click.Choice((*PROCESSES, workflow.LOST_PHOTONS)),
     multiple=True,
-    help="Process (repeatable; default: both).",
+    help=f"Process (repeatable; default: the two signal processes); {workflow.LOST_PHOTONS}: the QED background "
+    "with the generation cuts of backgrounds.qed2.",
 )
 @click.option("--mass", "-m", "mass", multiple=True, help="ALP mass in GeV; repeat or comma-separate.")
 @click.option(
@@ -248,7 +250,8 @@ def xsec(
     fmt: str,
     seed: int | None,
 ) -> None:
-    """Print cross sections with their MC errors, without writing events (fb; g = signal.g_ref)."""
+    """Print cross sections with their MC errors, without writing events (fb; g = signal.g_ref; the QED
+    background with the generation cuts of backgrounds.qed2)."""
     tasks = workflow.cross_section_tasks(
         cfg,
         processes or PROCESSES,
@@ -280,9 +283,10 @@ def _format_xsec(rows: list[workflow.CrossSectionRow], fmt: str, g: float) -> st
     ]
     for r in rows:
         theta = r.theta_min_deg if isinstance(r.theta_min_deg, str) else f"{r.theta_min_deg:g}"
+        mass = "-" if r.m_a is None else f"{r.m_a:g}"
         rel = r.error_fb / r.sigma_fb if r.sigma_fb > 0 else float("inf")
         lines.append(
-            f"{r.process:<15}{r.m_a:>9g}{r.component:>11}{theta:>11}{r.sigma_fb:>14.6g}{r.error_fb:>11.2g}{rel:>9.1e}"
+            f"{r.process:<15}{mass:>9}{r.component:>11}{theta:>11}{r.sigma_fb:>14.6g}{r.error_fb:>11.2g}{rel:>9.1e}"
         )
     return "\n".join(lines) + "\n"
 

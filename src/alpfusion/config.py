@@ -308,10 +308,31 @@ class TauPair(_Strict):
     )
 
 
+class LostPhotons(_Strict):
+    """The QED background e+e- -> e+e- gamma gamma with both photons lost (physics.md section 2): its
+    generation cuts, looser than every analysis cut (docs/workflow.md shows the yields do not move)."""
+
+    events: int = Field(ge=1, description="draws")
+    photon_energy_min: float = Field(gt=0, description="minimum energy of each photon, GeV")
+    missing_energy_min: float = Field(
+        ge=0, description="minimum E_gamma1 + E_gamma2 (= E*_miss), GeV; below every E_low of the selection"
+    )
+    photon_angle_min_deg: float = Field(
+        ge=0, lt=90, description="minimum angle of each photon to either beam, degrees (0: the electron mass regulates)"
+    )
+    bias: Bias | None = Field(
+        description="generation bias towards where the selection looks (null: none); part of the sample's identity"
+    )
+    vegas: Vegas | None = Field(default=None, description="vegas settings of the QED sample (null: generation.vegas)")
+
+
 class Backgrounds(_Strict):
     """The background samples."""
 
     tautau: TauPair
+    qed2: LostPhotons | None = Field(
+        default=None, description="e+e- -> e+e- gamma gamma with both photons lost (null: not generated)"
+    )
 
 
 class Detector(_Strict):
@@ -477,6 +498,26 @@ class Config(_Strict):
                     f"m_a = {m} GeV has no missing-mass window: delta_m2 = 1 - (m_a / {scale:g} GeV)^4 "
                     f"is not positive (physics.md section 4)",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _photons_can_be_lost(self) -> Config:
+        """The QED sample's photons can pass near a beam outside the acceptance and carry the missing energy."""
+        qed, acc = self.backgrounds.qed2, self.acceptance
+        if qed is None:
+            return self
+        edge = min(acc.theta_min_deg, 180.0 - acc.theta_max_deg)
+        if qed.photon_angle_min_deg >= edge:
+            raise _Invalid(
+                ("backgrounds", "qed2", "photon_angle_min_deg"),
+                f"{qed.photon_angle_min_deg} deg leaves no photon between the beams and the acceptance edge "
+                f"({edge} deg)",
+            )
+        if qed.missing_energy_min >= self.beam.sqrt_s:
+            raise _Invalid(
+                ("backgrounds", "qed2", "missing_energy_min"),
+                f"{qed.missing_energy_min} GeV is not below sqrt_s = {self.beam.sqrt_s} GeV",
+            )
         return self
 
     @model_validator(mode="after")

@@ -39,7 +39,7 @@ import yaml
 
 from . import __version__
 from .atomic import OutputLock, atomic_folder, remove_stale, write_json, write_yaml
-from .config import COMPONENTS, Config, ConfigError
+from .config import COMPONENTS, Config, ConfigError, LostPhotons, TauPair
 from .errors import AlpfusionError
 from .fits.replicas import Spread, spread
 from .fits.scan import MassPoint, MassPointWorkspace, run_scan, write_rows
@@ -52,11 +52,14 @@ from .processors.optimise import OptimisedCuts, optimise_all, per_mass_selection
 from .processors.results import ProcessingResult, save_result
 from .samples.bias import BiasFunction
 from .samples.generator import Generator
+from .samples.lostphotons import LostPhotonsProcess, LostPhotonsSettings
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
 from .samples.production import SampleJob, produce, sample_seed, up_to_date
 from .samples.taupair import TauPairProcess, TauPairSettings
 
 __all__ = [
+    "BACKGROUNDS",
+    "LOST_PHOTONS",
     "TAU_PAIR",
     "CrossSectionRow",
     "CrossSectionTask",
@@ -66,6 +69,7 @@ __all__ = [
     "Progress",
     "RunResult",
     "WorkflowError",
+    "background_process",
     "cross_section_tasks",
     "cross_sections",
     "optimise",
@@ -84,6 +88,25 @@ log = logging.getLogger(__name__)
 
 TAU_PAIR = "ee_to_tautau"
 """The tau-pair background process (no mass)."""
+LOST_PHOTONS = "ee_to_eegg"
+"""The QED background e+e- -> e+e- gamma gamma with both photons lost (no mass)."""
+BACKGROUNDS = {TAU_PAIR: "tautau", LOST_PHOTONS: "qed2"}
+"""The background processes and their sections of ``backgrounds``."""
+
+
+def background_section(cfg: Config, process: str) -> TauPair | LostPhotons:
+    """The configuration section of a background (a key of :data:`BACKGROUNDS`); an error if it is null."""
+    section = getattr(cfg.backgrounds, BACKGROUNDS[process])
+    if section is None:
+        raise WorkflowError(f"backgrounds.{BACKGROUNDS[process]} is null: the {process} background is not configured")
+    return section
+
+
+def background_process(cfg: Config, process: str) -> TauPairProcess | LostPhotonsProcess:
+    """The generator process of a background (a key of :data:`BACKGROUNDS`) in the configuration."""
+    if process == TAU_PAIR:
+        return TauPairProcess(TauPairSettings.from_config(cfg))
+    return LostPhotonsProcess(LostPhotonsSettings.from_config(cfg))
 
 
 class WorkflowError(AlpfusionError):
@@ -140,13 +163,15 @@ def plan_samples(
     component: str | None = None,
     unweight: bool = False,
 ) -> list[SampleJob]:
-    """The sample jobs of a configuration: with ``process`` None, the tau pairs and the signal
-    ``ee_to_eea`` at every mass of ``signal.masses`` (what :func:`run` needs); otherwise one process
-    (``ee_to_eea``, ``ee_to_gamma_a`` or ``ee_to_tautau``) at the given masses (default the grid).
+    """The sample jobs of a configuration: with ``process`` None, the backgrounds (the tau pairs, and
+    the QED background when ``backgrounds.qed2`` is set) and the signal ``ee_to_eea`` at every mass
+    of ``signal.masses`` (what :func:`run` needs); otherwise one process (``ee_to_eea``,
+    ``ee_to_gamma_a``, or a background of :data:`BACKGROUNDS`) at the given masses (default the grid).
     ``events`` and ``seed`` override the configuration's; each mass gets :func:`sample_seed`."""
     if process is None:
+        backgrounds = [TAU_PAIR] if cfg.backgrounds.qed2 is None else [TAU_PAIR, LOST_PHOTONS]
         return [
-            *plan_samples(cfg, out_dir, process=TAU_PAIR, seed=seed),
+            *(job for name in backgrounds for job in plan_samples(cfg, out_dir, process=name, seed=seed)),
             *plan_samples(
                 cfg,
                 out_dir,
@@ -166,27 +191,31 @@ def plan_samples(
     component = component or cfg.signal.component
     provenance = {"config_hash": cfg.hash, "config_source": cfg.source, "base_seed": base_seed}
     vegas, chunk = cfg.generation.vegas, cfg.generation.chunk_size
-    if process == TAU_PAIR:
-        configured = cfg.backgrounds.tautau.bias
-        if configured is not None and unweight:
-            raise WorkflowError("backgrounds.tautau.bias: a biased sample cannot be unweighted (that undoes the bias)")
-        bias = None if configured is None else BiasFunction(configured, cfg.beam.sqrt_s, cfg.observables.cphi_estimator)
+    if process in BACKGROUNDS:
+        background = background_section(cfg, process)
+        if background.bias is not None and unweight:
+            raise WorkflowError(
+                f"backgrounds.{BACKGROUNDS[process]}.bias: a biased sample cannot be unweighted (that undoes the bias)"
+            )
+        bias = None
+        if background.bias is not None:
+            bias = BiasFunction(background.bias, cfg.beam.sqrt_s, cfg.observables.cphi_estimator)
         return [
             SampleJob(
-                sample_path(out_dir, TAU_PAIR),
-                TauPairProcess(TauPairSettings.from_config(cfg)),
-                cfg.backgrounds.tautau.vegas or vegas,
-                base_seed,
-                events or cfg.backgrounds.tautau.events,
+                sample_path(out_dir, process),
+                background_process(cfg, process),
+                background.vegas or vegas,
+                base_seed if process == TAU_PAIR else sample_seed(base_seed, process, None),
+                events or background.events,
                 chunk,
                 unweight,
                 provenance,
-                TAU_PAIR,
+                process,
                 bias,
             )
         ]
     if process not in PROCESSES:
-        raise WorkflowError(f"unknown process '{process}' (known: {', '.join((*PROCESSES, TAU_PAIR))})")
+        raise WorkflowError(f"unknown process '{process}' (known: {', '.join((*PROCESSES, *BACKGROUNDS))})")
     jobs = []
     for m_a in cfg.signal.masses if masses is None else masses:
         try:
@@ -258,10 +287,11 @@ def _note_sample(progress: Progress, job: SampleJob, meta: dict) -> None:
 
 @dataclass(frozen=True)
 class CrossSectionTask:
-    """One cross section to compute: a process at a mass, a diagram component, an acceptance."""
+    """One cross section to compute: a process at a mass (None for a background), a diagram
+    component, an acceptance."""
 
     process: str
-    m_a: float
+    m_a: float | None
     component: str
     theta_min_deg: float | None
     inclusive: bool
@@ -269,10 +299,11 @@ class CrossSectionTask:
 
 @dataclass(frozen=True)
 class CrossSectionRow:
-    """A cross section in fb with its MC error (``theta_min_deg`` is "none" for no acceptance cut)."""
+    """A cross section in fb with its MC error (``theta_min_deg`` is "none" for no acceptance cut;
+    ``m_a`` is None for a background)."""
 
     process: str
-    m_a: float
+    m_a: float | None
     component: str
     theta_min_deg: float | str
     sigma_fb: float
@@ -288,9 +319,15 @@ def cross_section_tasks(
     inclusive: bool = False,
 ) -> list[CrossSectionTask]:
     """Every (process, mass, component, theta_min) to compute: the masses default to the grid; with
-    ``component`` None, e+e- -> e+e- a is computed for each diagram component in turn."""
+    ``component`` None, e+e- -> e+e- a is computed for each diagram component in turn. A background
+    (:data:`BACKGROUNDS`) has no mass and no components, and needs the acceptance of its electrons."""
     tasks = []
     for process in processes:
+        if process in BACKGROUNDS:
+            if inclusive:
+                raise WorkflowError(f"{process}: a background is defined by the acceptance; drop --inclusive")
+            tasks += [CrossSectionTask(process, None, "-", theta, False) for theta in theta_mins]
+            continue
         components = ["both"] if process == "ee_to_gamma_a" else ([component] if component else list(COMPONENTS))
         for theta in [None] if inclusive else theta_mins:
             tasks += [
@@ -308,30 +345,41 @@ def cross_sections(
     progress = progress or SilentProgress()
     progress.stage("cross sections", len(tasks), "xsec")
     rows = []
+    base_seed = cfg.generation.seed if seed is None else seed
     for task in tasks:
-        settings = SignalSettings.from_config(
-            cfg,
-            task.process,
-            task.m_a,
-            component=task.component,
-            theta_min_deg=task.theta_min_deg,
-            inclusive=task.inclusive,
-        )
-        result = Generator(
-            SignalProcess(settings), cfg.generation.vegas, cfg.generation.seed if seed is None else seed
-        ).train()
+        result = _cross_section_generator(cfg, task, base_seed).train()
+        theta_min = cfg.acceptance.theta_min_deg if task.theta_min_deg is None else task.theta_min_deg
         rows.append(
             CrossSectionRow(
                 task.process,
                 task.m_a,
                 task.component if task.process == "ee_to_eea" else "-",
-                "none" if task.inclusive else settings.acceptance.theta_min_deg,
+                "none" if task.inclusive else theta_min,
                 result.sigma * 1e3,
                 result.error * 1e3,
             )
         )
         progress.advance(1)
     return rows
+
+
+def _cross_section_generator(cfg: Config, task: CrossSectionTask, seed: int) -> Generator:
+    """The generator of a task: a signal process with ``generation.vegas``, or a background with its
+    own vegas settings, in the acceptance the task asks for."""
+    if task.process not in BACKGROUNDS:
+        settings = SignalSettings.from_config(
+            cfg,
+            task.process,
+            task.m_a if task.m_a is not None else 0.0,
+            component=task.component,
+            theta_min_deg=task.theta_min_deg,
+            inclusive=task.inclusive,
+        )
+        return Generator(SignalProcess(settings), cfg.generation.vegas, seed)
+    if task.theta_min_deg is not None:
+        cfg = cfg.replace(acceptance={"theta_min_deg": task.theta_min_deg, "theta_max_deg": 180.0 - task.theta_min_deg})
+    vegas = background_section(cfg, task.process).vegas or cfg.generation.vegas
+    return Generator(background_process(cfg, task.process), vegas, seed)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,10 +416,23 @@ class CutsResult:
     config: Config
 
 
+MISSING_ENERGY_MARGIN = 0.5
+"""GeV between the QED sample's missing-energy cut and the lowest E_low: five times the E*_miss
+resolution of two electrons of up to sqrt(s)/2 (dE/E about 1.4%, physics.md section 3)."""
+
+
+def lowest_e_low(cfg: Config) -> float:
+    """The lowest E_low the optimiser may choose: above the QED sample's missing-energy cut by
+    :data:`MISSING_ENERGY_MARGIN`, so that no event it did not generate is smeared into the selection."""
+    qed = cfg.backgrounds.qed2
+    return 0.0 if qed is None else qed.missing_energy_min + MISSING_ENERGY_MARGIN
+
+
 def optimise(result: ProcessingResult, cfg: Config, out_dir: str | os.PathLike | None = None) -> CutsResult:
-    """Optimise (kappa, E_low, eta_high) per mass on a processing result; with ``out_dir``, write
-    cuts.csv and cuts.yaml (a ``selection`` section for a configuration) there."""
-    cuts, failures = optimise_all(result)
+    """Optimise (kappa, E_low, eta_high) per mass on a processing result, E_low at least
+    :func:`lowest_e_low`; with ``out_dir``, write cuts.csv and cuts.yaml (a ``selection`` section
+    for a configuration) there."""
+    cuts, failures = optimise_all(result, e_low_min=lowest_e_low(cfg))
     for message in failures:
         log.warning("%s; the configuration's cuts are kept for this mass", message)
     selection = {"per_mass": per_mass_selection(cuts)}

@@ -76,8 +76,10 @@ def optimise_cuts(
     *,
     min_signal_fraction: float = MIN_SIGNAL_FRACTION,
     regulator: float = REGULATOR_EVENTS,
+    e_low_min: float = 0.0,
 ) -> OptimisedCuts:
-    """The box of largest figure of merit that keeps `min_signal_fraction` of the accepted signal.
+    """The box of largest figure of merit that keeps `min_signal_fraction` of the accepted signal,
+    with E_low >= `e_low_min` (GeV: where a background sample was generated from).
 
     `signal` and `background` are (|z|, E_max - E*_miss, |eta*_miss|) histograms with Weight storage,
     in expected events; `background` may be None (no background sample). The accepted signal
@@ -98,11 +100,13 @@ def optimise_cuts(
     if accepted <= 0:
         raise ValueError(f"m_a = {m_a}: no accepted signal to optimise on")
     fom = s / np.sqrt(b + b_var + regulator)
-    allowed = s >= min_signal_fraction * accepted * (1.0 - 1e-12)
+    e_low = np.maximum(0.0, e_max - d_edges[1:])  # of the boxes ending at each d bin
+    allowed = (s >= min_signal_fraction * accepted * (1.0 - 1e-12)) & (e_low >= e_low_min)[None, :, None]
     if not np.any(allowed):
+        largest = s[:, e_low >= e_low_min].max(initial=0.0) / accepted
         raise ValueError(
-            f"m_a = {m_a}: no cut keeps {min_signal_fraction:.0%} of the accepted signal (at most "
-            f"{s.max() / accepted:.1%}: the resolution pushes signal beyond E_max = {e_max:.4g} GeV "
+            f"m_a = {m_a}: no cut with E_low >= {e_low_min:g} GeV keeps {min_signal_fraction:.0%} of the accepted "
+            f"signal (at most {largest:.1%}: the resolution pushes signal beyond E_max = {e_max:.4g} GeV "
             f"or outside |z| < {z_edges[-1]:g})"
         )
     iz, ie, ieta = np.indices(fom.shape)
@@ -117,7 +121,7 @@ def optimise_cuts(
     return OptimisedCuts(
         m_a=m_a,
         kappa=float(z_edges[iz + 1]),
-        e_low=max(0.0, e_max - float(d_edges[ie + 1])),
+        e_low=float(e_low[ie]),
         eta_high=float(eta_edges[ieta + 1]),
         signal=float(s[iz, ie, ieta]),
         signal_error=float(np.sqrt(s_var[iz, ie, ieta])),

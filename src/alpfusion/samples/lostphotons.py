@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import constants
-from ..config import Acceptance
+from ..config import Acceptance, Config
 from ..kinematics import cos_theta, in_acceptance
+from . import ProcessSettingsError
 from .dirac import mdot
 from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, kallen, two_body_momentum
 from .qed import me2_bhabha_photons
@@ -57,6 +58,15 @@ class LostPhotonsSettings:
     acceptance: Acceptance
     cuts: LostPhotonCuts
     electron_mass: float = constants.M_ELECTRON
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> LostPhotonsSettings:
+        """The settings of ``backgrounds.qed2`` (which must be configured)."""
+        qed = cfg.backgrounds.qed2
+        if qed is None:
+            raise ProcessSettingsError("backgrounds.qed2 is null: the QED background is not configured")
+        cuts = LostPhotonCuts(qed.photon_energy_min, qed.missing_energy_min, qed.photon_angle_min_deg)
+        return cls(cfg.beam.sqrt_s, cfg.beam.alpha_value, cfg.acceptance, cuts)
 
 
 def photon_in_region(st: LostPhotonsSettings, y_energy, y_angle, phi, region: str):
@@ -125,7 +135,7 @@ class CentralPhotonChannel:
     outgoing leptons (``lepton``: "e_minus" or "e_plus"), where its 1/(p.k) peak lies: dim 7.
 
     What the beam photon leaves, X, decays into the other lepton and Y = lepton + photon, with
-    M_Y^2 - m^2 = 2 p.k drawn log-uniformly between S_MIN and its largest value; then Y decays:
+    M_Y^2 - m^2 = 2 p.k drawn log-uniformly between ``s_min`` and its largest value; then Y decays:
 
         dPhi_3(X) = dPhi_2(X; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0).
 
@@ -139,16 +149,22 @@ class CentralPhotonChannel:
     lepton: str
     dim: int = 7
 
-    S_MIN = 1e-9  # GeV^2, below 2 p.k of any photon above 1 MeV
-
     @property
     def name(self) -> str:
         regions = ["central", self.beam_region] if self.central == 0 else [self.beam_region, "central"]
         return f"{' '.join(regions)} ({self.lepton})"
 
+    @property
+    def s_min(self) -> float:
+        """Half the smallest 2 p.k of a photon above the energy cut: 2 p.k = 2 E_k (E_l - |p_l| cos) >=
+        2 E_k m^2 / (E_l + |p_l|) >= 2 E_k m^2 / sqrt(s), reached collinear with the lepton."""
+        st = self.settings
+        return st.cuts.photon_energy_min * st.electron_mass**2 / st.sqrt_s
+
     def __call__(self, y, azimuth):
         st = self.settings
         m = st.electron_mass
+        s_min = self.s_min
         beam_photon, w_beam = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.beam_region)
         total = np.zeros_like(beam_photon)
         total[:, 0] = st.sqrt_s
@@ -156,8 +172,8 @@ class CentralPhotonChannel:
         x_mass2 = x[:, 0] ** 2 - np.sum(x[:, 1:] ** 2, axis=1)
         possible = x_mass2 > (2.0 * m + 1e-6) ** 2
         x_mass = np.sqrt(np.where(possible, x_mass2, (2.0 * m + 1.0) ** 2))
-        s_hi = np.maximum((x_mass - m) ** 2 - m * m, 2.0 * self.S_MIN)
-        s_y = self.S_MIN * (s_hi / self.S_MIN) ** y[:, 2]
+        s_hi = np.maximum((x_mass - m) ** 2 - m * m, 2.0 * s_min)
+        s_y = s_min * (s_hi / s_min) ** y[:, 2]
         y_mass = np.sqrt(s_y + m * m)
         p_x = two_body_momentum(x_mass, m, y_mass)
         other_rest = from_angles(np.sqrt(p_x * p_x + m * m), p_x, 2.0 * y[:, 3] - 1.0, TWO_PI * y[:, 4])
@@ -172,7 +188,7 @@ class CentralPhotonChannel:
         lepton = boost_from_rest(lepton_rest, y_system, y_mass)
         x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
         y_decay = p_y / (16.0 * math.pi**2 * y_mass) * 4.0 * math.pi
-        mass_weight = s_y * np.log(s_hi / self.S_MIN) / TWO_PI
+        mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
         cos_lo, cos_hi = st.acceptance.cos_theta_range
         central = (cos_theta(photon) >= cos_lo) & (cos_theta(photon) <= cos_hi)  # the channel's region only
         weight = w_beam * TWO_PI / TWO_PI**3 * x_decay * mass_weight * y_decay * (possible & central)

@@ -17,7 +17,8 @@ kept, whatever else changed in the configuration (executor, workers, statistics,
 
 Seeds: a sample of a process at a mass has the seed :func:`sample_seed` (``generation.seed``, the
 process and the mass in keV, hashed), so it does not depend on which other masses are generated
-with it; a process without a mass (the tau pairs) has ``generation.seed`` itself.
+with it; the QED background has the seed of its process name without a mass, and the tau pairs,
+the first background, have ``generation.seed`` itself.
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ def plain(value: Any) -> Any:
 
 def sample_seed(base_seed: int, process: str, m_a: float | None) -> int:
     """The seed of the sample of ``process`` at mass ``m_a`` (module docstring): a 63-bit integer
-    from numpy's SeedSequence of (base_seed, process, m_a in keV); ``base_seed`` when m_a is None."""
-    if m_a is None:
-        return base_seed
+    from numpy's SeedSequence of (base_seed, process, m_a in keV), or of (base_seed, process) for a
+    process without a mass (None)."""
     process_code = int.from_bytes(hashlib.sha256(process.encode()).digest()[:4], "little")
-    words = np.random.SeedSequence(base_seed, spawn_key=(process_code, round(m_a * 1e6))).generate_state(2)
+    spawn_key = (process_code,) if m_a is None else (process_code, round(m_a * 1e6))
+    words = np.random.SeedSequence(base_seed, spawn_key=spawn_key).generate_state(2)
     return int(words[0]) | (int(words[1]) & 0x7FFFFFFF) << 32
 
 
