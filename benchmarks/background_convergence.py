@@ -1,12 +1,15 @@
-"""How the limits move as the background MC grows: 1/4, 1/2, 1 and 2 times the default tau-pair draws.
+"""How the limits move as the background MC grows: 1/4, 1/2, 1 and 2 times the default draws of one
+background (the tau pairs, or the QED background), the others held as the run made them.
 
-Run: python benchmarks/background_convergence.py [RUN_DIR] [--config FILE] [--empty-bins T]
-         [--floor-reach R] [--estimator E]
-RUN_DIR is the output folder of a default run (``alpfusion run``; its signal samples and its optimised
-cuts are used; default benchmarks/.cache/run, made first if missing). FILE overlays the default
-configuration (for instance a tau-pair bias). The tau pairs are generated with backgrounds.tautau.events
-x (1/4, 1/2, 1, 2) draws into RUN_DIR/convergence/ (kept for reruns, one folder per bias); every size is
-processed with the signal samples and its limits set (``alpfusion.workflow.replica_limits``).
+Run: python benchmarks/background_convergence.py [RUN_DIR] [--background P] [--config FILE]
+         [--empty-bins T] [--floor-reach R] [--estimator E]
+RUN_DIR is the output folder of a default run (``alpfusion run``; its signal samples, its other
+background samples and its optimised cuts are used; default benchmarks/.cache/run, made first if
+missing). P is ee_to_tautau (default) or ee_to_eegg. FILE overlays the default configuration (for
+instance a bias). The background P is generated with backgrounds.<section>.events x (1/4, 1/2, 1, 2)
+draws into RUN_DIR/convergence/ (kept for reruns, one folder per sample identity); every size is
+processed with the signal samples and the other backgrounds and its limits set
+(``alpfusion.workflow.replica_limits``).
 Prints g(Lambda) (with its MC-statistical error) and g(CLs) per mass point for each size, the
 ratio of the 2x to the 1x limits, the share of Lambda from bins without background MC, and the
 ratio of g(Lambda) of the 2x sample to the same without any floor (empty bins background-free): a
@@ -30,6 +33,7 @@ MULTIPLES = (0.25, 0.5, 1.0, 2.0)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", nargs="?", default=str(Path(__file__).parent / ".cache" / "run"))
+    parser.add_argument("--background", choices=tuple(workflow.BACKGROUNDS), default=workflow.TAU_PAIR)
     parser.add_argument("--config", help="a configuration file overlaid on the default")
     parser.add_argument("--empty-bins", choices=("none", "floor", "smooth"))
     parser.add_argument("--floor-reach", type=int, help="statistics.floor_reach (bins)")
@@ -46,21 +50,24 @@ def main():
         cfg = cfg.replace(statistics={"floor_reach": args.floor_reach})
     if args.estimator:
         cfg = cfg.replace(observables={"cphi_estimator": args.estimator})
-    signals = [job.path for job in workflow.plan_samples(cfg, run_dir / "samples", process="ee_to_eea")]
-    full = cfg.backgrounds.tautau.events
+    varied = args.background
+    fixed = [job.path for job in workflow.plan_samples(cfg, run_dir / "samples") if job.label != varied]
+    full = workflow.background_section(cfg, varied).events
     sizes = [int(full * k) for k in MULTIPLES]
-    bias = cfg.backgrounds.tautau.bias
-    (tau,) = workflow.plan_samples(cfg, run_dir, process=workflow.TAU_PAIR)  # its key names the folder
-    work = run_dir / "convergence" / tau.key[:12]
+    bias = workflow.background_section(cfg, varied).bias
+    (sample,) = workflow.plan_samples(cfg, run_dir, process=varied)  # its key names the folder
+    work = run_dir / "convergence" / sample.key[:12]
     pool = LocalPool(2)
     seed = cfg.generation.seed
-    tables = {n: workflow.replica_limits(cfg, signals, work, events=n, seed=seed, pool=pool) for n in sizes}
+    tables = {
+        n: workflow.replica_limits(cfg, fixed, work, events=n, seed=seed, background=varied, pool=pool) for n in sizes
+    }
     largest = load_result(work / f"histograms_seed{seed}_n{sizes[-1]}" / "histograms.npz")
     no_floor = cfg.replace(statistics={"empty_bins": "none"})
     free = workflow.set_limits(largest, no_floor, work / "limits_no_floor", pool=pool).rows
     print(
         f"empty bins: {cfg.statistics.empty_bins} (reach {cfg.statistics.floor_reach}); c_phi estimator: "
-        f"{cfg.observables.cphi_estimator}; tau-pair bias: {bias}; draws {', '.join(map(str, sizes))}"
+        f"{cfg.observables.cphi_estimator}; {varied} bias: {bias}; draws {', '.join(map(str, sizes))}"
     )
     head = " ".join(f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9}" for k in MULTIPLES)
     print(f"{'m_a':>5} {head} {'L 2x/1x':>8} {'CLs 2x/1x':>9} {'L_empty':>7} {'L/no floor':>10}")

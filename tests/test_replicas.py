@@ -65,3 +65,32 @@ def test_replicas_differ_and_agree(cfg, tmp_path):
     g = np.array([t[0].g_lambda for t in tables])
     assert g[0] != g[1]  # different backgrounds
     assert abs(g[0] / g[1] - 1) < 0.5  # but statistically alike
+
+
+def test_a_replica_of_the_qed_background_keeps_the_tau_pairs(cfg, tmp_path):
+    """Regenerating the QED background holds the tau-pair sample given with the signal fixed: the
+    background of each mass is then the sum of both, more than the tau pairs alone."""
+    small = cfg.replace(
+        signal={"masses": [2.0]},
+        generation={"vegas": {"nitn": 3, "neval": 5000, "ninc": 50}},
+        backgrounds={"qed2": {"vegas": {"nitn": 3, "neval": 2000, "ninc": 50, "alpha": 0.5}}},
+        statistics={"sb_groups": 4, "empty_bins": "none"},
+    )
+    signal = tmp_path / "ee_to_eea_ma2.root"
+    write_sample(
+        signal,
+        Generator(SignalProcess(SignalSettings.from_config(small, "ee_to_eea", 2.0)), small.generation.vegas, 1).events(
+            20_000, 20_000
+        ),
+    )
+    (tau,) = replica_limits(small, [signal], tmp_path, events=40_000, seed=11)
+    (both,) = replica_limits(
+        small,
+        [signal, tmp_path / "tautau_seed11_n40000" / "ee_to_tautau.root"],
+        tmp_path,
+        events=30_000,
+        seed=5,
+        background="ee_to_eegg",
+    )
+    assert read_metadata(tmp_path / "qed2_seed5_n30000" / "ee_to_eegg.root")["process"] == "ee_to_eegg"
+    assert both.background > tau.background > 0

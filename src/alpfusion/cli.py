@@ -501,7 +501,14 @@ def estimators(cfg: Config, tau_file: str, signal_files: tuple[str, ...], output
 @main.command()
 @click.argument("signal_samples", nargs=-1, type=click.Path(exists=True))
 @click.option("--replicas", "-n", "n_replicas", type=click.IntRange(2), default=4, show_default=True)
-@click.option("--events", type=click.IntRange(1), help="Tau-pair draws per replica [backgrounds.tautau.events].")
+@click.option(
+    "--background",
+    type=click.Choice(tuple(workflow.BACKGROUNDS)),
+    default=workflow.TAU_PAIR,
+    show_default=True,
+    help="The background regenerated in each replica; the other backgrounds found are held fixed.",
+)
+@click.option("--events", type=click.IntRange(1), help="Draws per replica [backgrounds.<section>.events].")
 @click.option(
     "--cuts",
     "cuts_file",
@@ -515,24 +522,27 @@ def replicas(
     cfg: Config,
     signal_samples: tuple[str, ...],
     n_replicas: int,
+    background: str,
     events: int | None,
     cuts_file: str | None,
     output: str,
 ) -> None:
-    """Regenerate the tau-pair background with N seeds and report the spread of the limits per mass.
+    """Regenerate one background with N seeds and report the spread of the limits per mass.
 
-    SIGNAL_SAMPLES: signal sample files or directories (default: the signal files of
-    generation.output_dir); background samples among them are left out.
+    SIGNAL_SAMPLES: sample files or directories (default: generation.output_dir): the signals, and the
+    other backgrounds, held fixed; a sample of the regenerated background among them is left out.
     """
     from .fits.replicas import format_spread
     from .processors.executors import find_samples, inspect_samples
 
     cfg = workflow.with_cuts(cfg, cuts_file) if cuts_file else cfg
     found = inspect_samples(find_samples(signal_samples, cfg.generation.output_dir), cfg)
-    signals = [info.path for info in found.values() if info.kind == "signal"]
+    fixed = [info.path for info in found.values() if info.kind == "signal" or info.name != background]
     progress = BarProgress()
     try:
-        spreads = workflow.replicas(cfg, signals, output, n=n_replicas, events=events, progress=progress)
+        spreads = workflow.replicas(
+            cfg, fixed, output, n=n_replicas, events=events, background=background, progress=progress
+        )
     finally:
         progress.close()
     click.echo(format_spread(spreads), nl=False)

@@ -577,48 +577,55 @@ def run(
 
 def replica_limits(
     cfg: Config,
-    signal_samples: Sequence[str | os.PathLike],
+    samples: Sequence[str | os.PathLike],
     workdir: str | os.PathLike,
     *,
     events: int,
     seed: int,
+    background: str = TAU_PAIR,
     pool: TaskPool | None = None,
     progress: Progress | None = None,
 ) -> list[MassPoint]:
-    """The limits table with a tau-pair background of ``events`` draws generated with ``seed`` (kept
-    in ``workdir`` and reused when up to date), processed with the given signal samples."""
+    """The limits table with the background ``background`` (a key of :data:`BACKGROUNDS`) generated
+    with ``events`` draws and ``seed`` (kept in ``workdir`` and reused when up to date), processed
+    with the given samples (the signals and any other background, held fixed)."""
     workdir = Path(workdir)
-    (tau,) = plan_samples(cfg, workdir / f"tautau_seed{seed}_n{events}", process=TAU_PAIR, events=events, seed=seed)
-    produce_samples([tau], pool, progress=progress)
-    result = process(cfg, [*signal_samples, tau.path], workdir / f"histograms_seed{seed}_n{events}", progress=progress)
-    return set_limits(result, cfg, workdir / f"limits_seed{seed}_n{events}", pool=pool, progress=progress).rows
+    tag = f"seed{seed}_n{events}"
+    folder = workdir / f"{BACKGROUNDS[background]}_{tag}"
+    (job,) = plan_samples(cfg, folder, process=background, events=events, seed=seed)
+    produce_samples([job], pool, progress=progress)
+    result = process(cfg, [*samples, job.path], workdir / f"histograms_{tag}", progress=progress)
+    return set_limits(result, cfg, workdir / f"limits_{tag}", pool=pool, progress=progress).rows
 
 
 def replicas(
     cfg: Config,
-    signal_samples: Sequence[str | os.PathLike],
+    samples: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     *,
     n: int,
     events: int | None = None,
+    background: str = TAU_PAIR,
     client: Any = None,
     progress: Progress | None = None,
 ) -> list[Spread]:
-    """The spread of the limits over ``n`` tau-pair backgrounds generated with the seeds
-    ``generation.seed + 1000 k`` (k = 1..n); writes spread.csv into ``out_dir``."""
+    """The spread of the limits over ``n`` samples of the background ``background`` generated with the
+    seeds ``generation.seed + 1000 k`` (k = 1..n), each processed with ``samples`` (the signals and
+    the other backgrounds, held fixed); writes spread.csv into ``out_dir``."""
     if n < 2:
         raise WorkflowError(f"a spread needs at least 2 replicas, got {n}")
-    if not signal_samples:
+    if not samples:
         raise WorkflowError("no signal samples given: the replicas' limits need them")
     out = Path(out_dir)
     with OutputLock(out), task_pool(cfg.processing.workers, cfg.processing.scheduler, client) as pool:
         tables = [
             replica_limits(
                 cfg,
-                signal_samples,
+                samples,
                 out,
-                events=events or cfg.backgrounds.tautau.events,
+                events=events or background_section(cfg, background).events,
                 seed=cfg.generation.seed + 1000 * k,
+                background=background,
                 pool=pool,
                 progress=progress,
             )

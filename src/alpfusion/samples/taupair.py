@@ -39,7 +39,7 @@ from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, rotate_y, r
 
 ENDPOINT_POWER = 3.0
 """The power of the corner mappings (:meth:`TauPairChannel._towards_corners`). Measured with
-benchmarks/tau_bias.py (10^6 draws, no bias, the two endpoint channels): 2.5 times more effective MC
+benchmarks/background_bias.py (10^6 draws, no bias, the two endpoint channels): 2.5 times more effective MC
 events per CPU-second in the signal-rich bins at m_a = 1 GeV than no mapping (power 1), the same at 6 GeV."""
 
 TRUTH = ("tau_minus", "tau_plus", "nu_tau", "nu_e_bar", "nu_e", "nu_tau_bar")
