@@ -34,7 +34,7 @@ from ..config import Acceptance, Config
 from ..kinematics import cos_theta, in_acceptance
 from . import ProcessSettingsError
 from .dirac import mdot
-from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, kallen, two_body_momentum
+from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, kallen, rotate_y, rotate_z, two_body_momentum
 from .qed import me2_bhabha_photons
 
 REGIONS = ("+z", "-z", "central")
@@ -135,7 +135,9 @@ class CentralPhotonChannel:
     outgoing leptons (``lepton``: "e_minus" or "e_plus"), where its 1/(p.k) peak lies: dim 7.
 
     What the beam photon leaves, X, decays into the other lepton and Y = lepton + photon, with
-    M_Y^2 - m^2 = 2 p.k drawn log-uniformly between ``s_min`` and its largest value; then Y decays:
+    M_Y^2 - m^2 = 2 p.k drawn log-uniformly between ``s_min`` and its largest value (the collinear
+    peak); then Y decays, the photon at an angle theta* to Y's flight with 1 + beta_Y cos(theta*)
+    drawn log-uniformly (its energy E_k = gamma_Y p* (1 + beta_Y cos theta*) then is: the soft peak):
 
         dPhi_3(X) = dPhi_2(X; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0).
 
@@ -182,12 +184,21 @@ class CentralPhotonChannel:
         other = boost_from_rest(other_rest, x, x_mass)
         y_system = boost_from_rest(y_rest, x, x_mass)
         p_y = 0.5 * s_y / y_mass  # massless photon, lepton of mass m
-        photon_rest = from_angles(p_y, p_y, 2.0 * y[:, 5] - 1.0, TWO_PI * y[:, 6])
+        # the photon's angle to Y's flight: u = 1 + beta cos(theta*) log-uniform makes its energy
+        # E_k = gamma p* u log-uniform, the soft peak; 1 - beta = M^2 / (E (E + |p|)) without cancellation
+        y_p = np.sqrt(np.sum(y_system[:, 1:] ** 2, axis=1))
+        beta = y_p / y_system[:, 0]
+        u_lo = y_mass * y_mass / (y_system[:, 0] * (y_system[:, 0] + y_p))
+        u = u_lo * ((1.0 + beta) / u_lo) ** y[:, 5]
+        angle_weight = u * np.log((1.0 + beta) / u_lo) / beta * TWO_PI
+        along_y = from_angles(p_y, p_y, np.clip((u - 1.0) / beta, -1.0, 1.0), TWO_PI * y[:, 6])
+        y_direction = y_system[:, 3] / y_p
+        photon_rest = rotate_z(rotate_y(along_y, y_direction), np.arctan2(y_system[:, 2], y_system[:, 1]))
         lepton_rest = np.concatenate([np.sqrt(p_y * p_y + m * m)[:, None], -photon_rest[:, 1:]], axis=1)
         photon = boost_from_rest(photon_rest, y_system, y_mass)
         lepton = boost_from_rest(lepton_rest, y_system, y_mass)
         x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
-        y_decay = p_y / (16.0 * math.pi**2 * y_mass) * 4.0 * math.pi
+        y_decay = p_y / (16.0 * math.pi**2 * y_mass) * angle_weight
         mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
         cos_lo, cos_hi = st.acceptance.cos_theta_range
         central = (cos_theta(photon) >= cos_lo) & (cos_theta(photon) <= cos_hi)  # the channel's region only
