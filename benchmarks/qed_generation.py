@@ -26,7 +26,7 @@ from alpfusion.samples.generator import Generator
 from alpfusion.samples.phasespace import beams
 from alpfusion.samples.qed import me2_bhabha_photons
 
-VEGAS_LARGE = Vegas(nitn=10, neval=16000, ninc=400, alpha=0.5)
+VEGAS_LARGE = Vegas(nitn=12, neval=24000, ninc=400, alpha=0.5)
 
 
 def me2_rate(process, n: int = 20000) -> float:

@@ -1,4 +1,4 @@
-"""The phase space of e+e- -> e+e- gamma gamma with lost photons (issue 10, in progress)."""
+"""The phase space of e+e- -> e+e- gamma gamma with lost photons."""
 
 import math
 
@@ -8,7 +8,7 @@ from alpfusion.config import Vegas, load_config
 from alpfusion.kinematics import pseudorapidity
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.lostphotons import (
-    CentralPhotonChannel,
+    LeptonPhotonChannel,
     LostPhotonCuts,
     LostPhotonsChannel,
     LostPhotonsProcess,
@@ -44,7 +44,7 @@ def test_two_maps_of_a_central_photon_cover_the_same_phase_space():
     """A central soft photon and one near the +z beam: drawn directly, or around the e- (the map of its
     collinear peak), the accepted phase-space volume is the same within the MC errors."""
     direct = volume(LostPhotonsChannel(SETTINGS, ("central", "+z")))
-    around = volume(CentralPhotonChannel(SETTINGS, 0, "+z", "e_minus"))
+    around = volume(LeptonPhotonChannel(SETTINGS, 0, "central", "+z", "e_minus"))
     assert abs(direct[0] - around[0]) < 4 * math.hypot(direct[1], around[1])
     assert direct[1] < 0.05 * direct[0]
 
@@ -67,3 +67,26 @@ def test_two_lost_photons_cannot_fake_a_small_missing_mass():
         central_events += central.sum()
         assert np.all(mass[central] >= energy[central] * cos_min * (1 - 0.01))
     assert central_events > 50
+
+
+def test_the_channels_of_a_pair_of_regions_share_all_of_it():
+    """At any point, the shares of |M|^2 of the channels that cover its pair of photon regions add
+    up to one (so the channels' integrals add up to the cross section), near beams and central."""
+    rng = np.random.default_rng(3)
+    process = LostPhotonsProcess(SETTINGS)
+    for regions in (("+z", "-z"), ("-z", "-z"), ("central", "+z"), ("-z", "central")):
+        y = rng.random((5000, 7))
+        momenta, weight = LostPhotonsChannel(SETTINGS, regions)(y, rng.uniform(0, 2 * math.pi, len(y)))
+        momenta = {name: p[weight > 0] for name, p in momenta.items()}
+        covering = [
+            chan
+            for chan in process.channels
+            if (isinstance(chan, LostPhotonsChannel) and chan.regions == regions)
+            or (
+                isinstance(chan, LeptonPhotonChannel)
+                and (chan.mapped_region, chan.beam_region)[:: 1 if chan.mapped == 0 else -1] == regions
+            )
+        ]
+        assert len(covering) == (5 if "central" not in regions else 2)
+        total = sum(chan.share(momenta) for chan in covering)
+        assert np.allclose(total, 1.0, rtol=1e-12) and len(total) > 1000

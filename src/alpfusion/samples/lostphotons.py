@@ -11,12 +11,19 @@ soft peak), and its polar angle in one of three regions (``photon_in_region``): 
 the -z beam (u = 1 - beta cos theta from the beam's side drawn log-uniformly: the 1/(p_beam.k) peak,
 regulated by beta = |p_beam|/E_beam at angles of order m_e/E), or central (then below the energy
 threshold). Both photons near beams (``LostPhotonsChannel``, four ordered pairs of beams): the e+e- pair
-in the rest frame of what the photons leave. One photon central (``CentralPhotonChannel``, eight: which
-photon, which beam for the other, which lepton): the central photon drawn around a lepton, whose
-1/(p.k) peak it follows, the two leptons' channels sharing the region. Two central photons cannot
-carry the missing energy. The regions do not overlap, so the channels add up; the photons are
-identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central region is the direct map of
-that region, kept as an independent check of the lepton channels (tests/test_lostphotons.py):
+in the rest frame of what the photons leave. One photon drawn around an outgoing lepton, whose 1/(p.k)
+peak it follows, the other near a beam (``LeptonPhotonChannel``, 24: which photon, its region, which
+beam for the other, which lepton): a central soft photon, or a photon near a beam but close to a
+lepton at the edge of the acceptance. Two central photons cannot carry the missing energy. The
+regions do not overlap; within a pair of regions the channels share |M|^2 (multichannel by peaks,
+as MadEvent's diagram weights): each photon's emitters (the beam on its side, if it is near a beam,
+and the two leptons) have shares f_e = (1/p_e.k) / sum_j (1/p_j.k) (``emitter_share``); the beam
+channel takes a1 a2 (a_i the beam's share of photon i), a lepton channel its lepton's share b of its
+photon times a + (1 - a)/2 of the other (both photons near leptons: half to each photon's lepton
+channels; for a central photon, b alone). So the channels add up to the
+cross section; the photons are identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central
+region is the direct map of that region, kept as an independent check of the lepton channels
+(tests/test_lostphotons.py):
 
     dPhi_4 = d^3k1 / ((2 pi)^3 2 E1)  d^3k2 / ((2 pi)^3 2 E2)  dPhi_2(P - k1 - k2; m_e, m_e),
     dsigma = GEV2_TO_PB |M|^2 / (2 sqrt(lambda(s, m^2, m^2))) dPhi_4 / 2.
@@ -93,6 +100,30 @@ def photon_in_region(st: LostPhotonsSettings, y_energy, y_angle, phi, region: st
     return momentum, energy * energy * math.log(e_hi / e_lo) * angle_weight / 2.0
 
 
+def in_region(st: LostPhotonsSettings, k: np.ndarray, region: str) -> np.ndarray:
+    """Photons (N, 4) whose polar angle lies in a region of ``REGIONS`` (the +z or -z side of the
+    polar acceptance, or inside it)."""
+    cos_lo, cos_hi = st.acceptance.cos_theta_range
+    cos_t = cos_theta(k)
+    if region == "+z":
+        return cos_t > cos_hi
+    if region == "-z":
+        return cos_t < cos_lo
+    return (cos_t >= cos_lo) & (cos_t <= cos_hi)
+
+
+def emitter_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray], photon: int, region: str, emitter: str):
+    """f_e = (1/p_e.k) / sum_j (1/p_j.k) of photon ``photon`` (0 or 1) in ``region`` for the emitter
+    ``emitter``: "beam" (the beam on the region's side) or an outgoing lepton ("e_minus", "e_plus"); the
+    emitters of a central photon are the two leptons. Over a region's emitters the shares add up to 1."""
+    k = momenta[f"photon_{photon + 1}"]
+    p1, p2 = beams(st.sqrt_s, st.electron_mass, len(k))
+    inverse = {name: 1.0 / mdot(momenta[name], k) for name in ("e_minus", "e_plus")}
+    if region != "central":
+        inverse["beam"] = 1.0 / mdot(p1 if region == "+z" else p2, k)
+    return inverse[emitter] / sum(inverse.values())
+
+
 @dataclass(frozen=True)
 class LostPhotonsChannel:
     """Two photons in the given regions (``REGIONS``) and the e+e- pair: dim 7 (+ the azimuth)."""
@@ -128,11 +159,22 @@ class LostPhotonsChannel:
         momenta = {"e_minus": e_minus, "e_plus": e_plus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
         return momenta, weight
 
+    def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
+        """The channel's part of |M|^2 with both photons near beams: a1 a2, a_i the beam's share of
+        photon i (``emitter_share``); the rest goes to the lepton channels (``LeptonPhotonChannel``),
+        which map a photon near a lepton at the edge of the acceptance."""
+        if "central" in self.regions:  # the direct map of a central photon (a check, not in the process)
+            return np.ones(len(momenta["photon_1"]))
+        a1, a2 = (emitter_share(self.settings, momenta, i, self.regions[i], "beam") for i in (0, 1))
+        return a1 * a2
+
 
 @dataclass(frozen=True)
-class CentralPhotonChannel:
-    """One photon near a beam (``beam_region``), the other central and soft, drawn around one of the
-    outgoing leptons (``lepton``: "e_minus" or "e_plus"), where its 1/(p.k) peak lies: dim 7.
+class LeptonPhotonChannel:
+    """One photon (``mapped``: 0 or 1) drawn around an outgoing lepton (``lepton``: "e_minus" or
+    "e_plus"), where its 1/(p.k) peak lies, and kept in ``mapped_region`` (central: soft; or near a
+    beam, for a photon close to a lepton at the edge of the acceptance); the other photon near a beam
+    (``beam_region``): dim 7.
 
     What the beam photon leaves, X, decays into the other lepton and Y = lepton + photon, with
     M_Y^2 - m^2 = 2 p.k drawn log-uniformly between ``s_min`` and its largest value (the collinear
@@ -141,19 +183,19 @@ class CentralPhotonChannel:
 
         dPhi_3(X) = dPhi_2(X; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0).
 
-    The photon is ``photon_1`` or ``photon_2`` as ``central`` (0 or 1) says; the two leptons' channels
-    share the region (``central_share``).
+    The channels of a region's emitters share it (``share``).
     """
 
     settings: LostPhotonsSettings
-    central: int
+    mapped: int
+    mapped_region: str
     beam_region: str
     lepton: str
     dim: int = 7
 
     @property
     def name(self) -> str:
-        regions = ["central", self.beam_region] if self.central == 0 else [self.beam_region, "central"]
+        regions = [self.mapped_region, self.beam_region] if self.mapped == 0 else [self.beam_region, self.mapped_region]
         return f"{' '.join(regions)} ({self.lepton})"
 
     @property
@@ -162,6 +204,18 @@ class CentralPhotonChannel:
         2 E_k m^2 / (E_l + |p_l|) >= 2 E_k m^2 / sqrt(s), reached collinear with the lepton."""
         st = self.settings
         return st.cuts.photon_energy_min * st.electron_mass**2 / st.sqrt_s
+
+    def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
+        """The channel's part of |M|^2: its lepton's share b of the mapped photon; with both photons
+        near beams, times a + (1 - a)/2 with a the beam's share of the other photon (the part where
+        both photons are near leptons is split evenly between the two photons' lepton channels), so
+        that with ``LostPhotonsChannel.share`` the shares add up to 1."""
+        st, other = self.settings, 1 - self.mapped
+        share = emitter_share(st, momenta, self.mapped, self.mapped_region, self.lepton)
+        if self.mapped_region == "central":
+            return share
+        beam = emitter_share(st, momenta, other, self.beam_region, "beam")
+        return share * (beam + 0.5 * (1.0 - beam))
 
     def __call__(self, y, azimuth):
         st = self.settings
@@ -200,10 +254,9 @@ class CentralPhotonChannel:
         x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
         y_decay = p_y / (16.0 * math.pi**2 * y_mass) * angle_weight
         mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
-        cos_lo, cos_hi = st.acceptance.cos_theta_range
-        central = (cos_theta(photon) >= cos_lo) & (cos_theta(photon) <= cos_hi)  # the channel's region only
-        weight = w_beam * TWO_PI / TWO_PI**3 * x_decay * mass_weight * y_decay * (possible & central)
-        photons = [photon, beam_photon] if self.central == 0 else [beam_photon, photon]
+        region = in_region(st, photon, self.mapped_region)  # the channel's region only
+        weight = w_beam * TWO_PI / TWO_PI**3 * x_decay * mass_weight * y_decay * (possible & region)
+        photons = [photon, beam_photon] if self.mapped == 0 else [beam_photon, photon]
         leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
         momenta = {
             "e_minus": leptons[0],
@@ -213,14 +266,6 @@ class CentralPhotonChannel:
             "photon_2": photons[1],
         }
         return momenta, weight
-
-
-def central_share(channel: CentralPhotonChannel, momenta: dict[str, np.ndarray]) -> np.ndarray:
-    """f = (1/p_l.k) / (1/p_e-.k + 1/p_e+.k) for the channel's lepton l and central photon k: the two
-    leptons' channels of one region share it, each where its own peak is (the shares add up to 1)."""
-    k = momenta[f"photon_{channel.central + 1}"]
-    inverse = {name: 1.0 / mdot(momenta[name], k) for name in ("e_minus", "e_plus")}
-    return inverse[channel.lepton] / (inverse["e_minus"] + inverse["e_plus"])
 
 
 class LostPhotonsProcess:
@@ -233,8 +278,9 @@ class LostPhotonsProcess:
         beam_regions = ("+z", "-z")
         channels: list = [LostPhotonsChannel(settings, (a, b)) for a in beam_regions for b in beam_regions]
         channels += [
-            CentralPhotonChannel(settings, central, region, lepton)
-            for central in (0, 1)
+            LeptonPhotonChannel(settings, mapped, mapped_region, region, lepton)
+            for mapped in (0, 1)
+            for mapped_region in REGIONS
             for region in beam_regions
             for lepton in ("e_minus", "e_plus")
         ]
@@ -275,10 +321,8 @@ class LostPhotonsProcess:
             alpha=st.alpha,
             electron_mass=st.electron_mass,
         )
-        out[keep] = constants.GEV2_TO_PB * me2 / self._flux * ps_weight[keep] * 0.5
-        chan = self.channels[channel]
-        if isinstance(chan, CentralPhotonChannel):
-            out[keep] *= central_share(chan, {name: v[keep] for name, v in momenta.items()})
+        share = self.channels[channel].share({name: v[keep] for name, v in momenta.items()})
+        out[keep] = constants.GEV2_TO_PB * me2 / self._flux * ps_weight[keep] * 0.5 * share
         return out
 
     def metadata(self) -> dict:
