@@ -57,8 +57,9 @@ def test_two_lost_photons_cannot_fake_a_small_missing_mass():
     cos_min = math.cos(math.radians(SETTINGS.acceptance.theta_min_deg))
     central_events = 0
     for regions in (("+z", "-z"), ("-z", "+z"), ("+z", "+z")):
-        y = rng.random((200_000, 7))
-        momenta, weight = LostPhotonsChannel(SETTINGS, regions)(y, rng.uniform(0, 2 * math.pi, len(y)))
+        channel = LostPhotonsChannel(SETTINGS, regions)
+        y = rng.random((200_000, channel.dim))
+        momenta, weight = channel(y, rng.uniform(0, 2 * math.pi, len(y)))
         missing = momenta["invisible"][weight > 0]
         energy, p_t = missing[:, 0], np.hypot(missing[:, 1], missing[:, 2])
         assert np.all(p_t <= energy * math.sqrt(1 - cos_min**2) * (1 + 1e-12))
@@ -75,8 +76,9 @@ def test_the_channels_of_a_pair_of_regions_share_all_of_it():
     rng = np.random.default_rng(3)
     process = LostPhotonsProcess(SETTINGS)
     for regions in (("+z", "-z"), ("-z", "-z"), ("central", "+z"), ("-z", "central")):
-        y = rng.random((5000, 7))
-        momenta, weight = LostPhotonsChannel(SETTINGS, regions)(y, rng.uniform(0, 2 * math.pi, len(y)))
+        channel = LostPhotonsChannel(SETTINGS, regions)
+        y = rng.random((5000, channel.dim))
+        momenta, weight = channel(y, rng.uniform(0, 2 * math.pi, len(y)))
         momenta = {name: p[weight > 0] for name, p in momenta.items()}
         covering = [
             chan

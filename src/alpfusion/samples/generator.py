@@ -54,14 +54,15 @@ class Process(Protocol):
 
 @dataclass
 class ChannelResult:
-    """One channel after training: its frozen vegas map, its cross section in pb and the integral
-    of b dsigma its map was adapted to (the cross section itself without a bias)."""
+    """One channel after training: its frozen vegas map, its cross section in pb, and the root mean
+    square per draw of the integrand its map was adapted to (b dsigma/dx / p(x), dsigma itself
+    without a bias), from the last adaptive iteration: sqrt(mean^2 + neval sdev^2)."""
 
     name: str
     map: vegas.AdaptiveMap
     sigma: float
     error: float
-    biased_sigma: float
+    rms: float
 
 
 @dataclass
@@ -126,8 +127,9 @@ class Generator:
             integ = vegas.Integrator(amap, alpha=vs.alpha, ran_array_generator=rng.random)
             training = integ(self._integrand(i, rng, biased=True), nitn=vs.nitn, neval=vs.neval)
             res = integ(self._integrand(i, rng), nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
-            biased = float(training.mean) if self.bias is not None else float(res.mean)
-            results.append(ChannelResult(chan.name, integ.map, float(res.mean), float(res.sdev), biased))
+            last = training.itn_results[-1]
+            rms = math.sqrt(float(last.mean) ** 2 + vs.neval * float(last.sdev) ** 2)
+            results.append(ChannelResult(chan.name, integ.map, float(res.mean), float(res.sdev), rms))
         self._trained = CrossSection(
             sigma=sum(r.sigma for r in results),
             error=math.sqrt(sum(r.error**2 for r in results)),
@@ -169,9 +171,11 @@ def _split(total: int, fractions: list[float]) -> list[int]:
 class EventStream:
     """Weighted events of a trained generator, chunk by chunk (the `rootio` EventStream protocol).
 
-    The draws are shared among channels in proportion to the integrals their maps follow (the
-    cross sections, or the integrals of b dsigma with a bias), so that the density of draws over
-    all channels follows b dsigma as each channel's does. With
+    The draws are shared among channels in proportion to the root mean square of each channel's
+    per-draw values of the integrand its map follows (b dsigma, or dsigma without a bias), W_i^(1/2):
+    the variance of the sum, sum_i W_i / n_i - sigma^2, is smallest for n_i proportional to
+    W_i^(1/2) (Kleiss & Pittau, Comput. Phys. Commun. 83 (1994) 141), so a channel whose map follows
+    its peaks less well gets more draws, and its weights are smaller. With
     `unweight`, an event of per-draw value v is kept with probability min(1, v / v_max) and
     given the value max(v, v_max), unbiased whatever v_max; v_max per channel is the largest
     value in a pilot sample of neval draws.
@@ -185,10 +189,8 @@ class EventStream:
         self.unweight = unweight
         self.particles = generator.process.particles
         trained = generator.train()
-        total = sum(c.biased_sigma for c in trained.channels)
-        self._fractions = [
-            c.biased_sigma / total if total > 0 else 1.0 / len(trained.channels) for c in trained.channels
-        ]
+        total = sum(c.rms for c in trained.channels)
+        self._fractions = [c.rms / total if total > 0 else 1.0 / len(trained.channels) for c in trained.channels]
         self.draws_per_chunk = tuple(min(chunk_size, n_events - start) for start in range(0, n_events, chunk_size))
         self._per_chunk = [_split(n, self._fractions) for n in self.draws_per_chunk]
         self._draws = [sum(c[i] for c in self._per_chunk) for i in range(len(self._fractions))]

@@ -126,11 +126,19 @@ def emitter_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray], photo
 
 @dataclass(frozen=True)
 class LostPhotonsChannel:
-    """Two photons in the given regions (``REGIONS``) and the e+e- pair: dim 7 (+ the azimuth)."""
+    """Two photons in the given regions (``REGIONS``) and the e+e- pair: dim 8 (+ the azimuth).
+
+    The e- direction is drawn uniformly inside the polar acceptance in the centre-of-mass frame, where
+    the Bhabha peak at its edge is a function of one variable, and |p_e-| solves the on-shell condition
+    of the e+, (Q - p_e-)^2 = m^2 with Q = P - k1 - k2: with a = Q^0, b = Q.n (n the e- direction),
+    a E - b p = Q^2 / 2, a quadratic in p whose two roots the last variable chooses (weight 2), and
+
+        dPhi_2(Q; m, m) = p^2 dOmega / ((2 pi)^2 4 |a p - b E|).
+    """
 
     settings: LostPhotonsSettings
     regions: tuple[str, str]
-    dim: int = 7
+    dim: int = 8
 
     @property
     def name(self) -> str:
@@ -141,21 +149,26 @@ class LostPhotonsChannel:
         m = st.electron_mass
         k1, w1 = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.regions[0])
         k2, w2 = photon_in_region(st, y[:, 2], y[:, 3], azimuth + TWO_PI * y[:, 4], self.regions[1])
-        total = np.zeros_like(k1)
-        total[:, 0] = st.sqrt_s
-        pair = total - k1 - k2
-        mass2 = pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)
-        possible = (pair[:, 0] > 0) & (mass2 > 4.0 * m * m)
-        mass = np.sqrt(np.where(possible, mass2, 4.0 * m * m + 1.0))
-        p_star = two_body_momentum(mass, m, m)
-        e_star = np.sqrt(p_star * p_star + m * m)
-        electron_rest = from_angles(e_star, p_star, 2.0 * y[:, 5] - 1.0, TWO_PI * y[:, 6])
-        positron_rest = np.concatenate([e_star[:, None], -electron_rest[:, 1:]], axis=1)
-        pair = np.where(possible[:, None], pair, np.array([2.0 * m + 1.0, 0.0, 0.0, 0.0]))
-        e_minus = boost_from_rest(electron_rest, pair, mass)
-        e_plus = boost_from_rest(positron_rest, pair, mass)
-        two_body = p_star / (16.0 * math.pi**2 * mass) * 4.0 * math.pi
-        weight = w1 * w2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * two_body * possible
+        q = -(k1 + k2)
+        q[:, 0] += st.sqrt_s
+        cos_lo, cos_hi = st.acceptance.cos_theta_range
+        direction = from_angles(
+            np.ones(len(y)), np.ones(len(y)), cos_lo + (cos_hi - cos_lo) * y[:, 5], azimuth + TWO_PI * y[:, 6]
+        )
+        a, b = q[:, 0], np.sum(q[:, 1:] * direction[:, 1:], axis=1)
+        half_q2 = 0.5 * (a * a - np.sum(q[:, 1:] ** 2, axis=1))
+        curvature = a * a - b * b
+        discriminant = half_q2 * half_q2 - curvature * m * m
+        sign = np.where(y[:, 7] < 0.5, 1.0, -1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = (b * half_q2 + sign * a * np.sqrt(np.maximum(discriminant, 0.0))) / curvature
+            energy = np.sqrt(p * p + m * m)
+            jacobian = p * p / (4.0 * np.abs(a * p - b * energy))
+        possible = (discriminant >= 0) & (curvature > 0) & (half_q2 > 0) & (p > 0) & (a > energy)
+        e_minus = np.where(possible[:, None], direction * np.stack([energy, p, p, p], axis=1), direction)
+        e_plus = q - e_minus
+        two_body = np.where(possible, jacobian, 0.0) * (cos_hi - cos_lo) * TWO_PI / TWO_PI**2 * 2.0
+        weight = w1 * w2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * two_body
         momenta = {"e_minus": e_minus, "e_plus": e_plus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
         return momenta, weight
 

@@ -42,7 +42,7 @@ from .rootio import SampleError, read_metadata, write_sample
 
 __all__ = ["SampleJob", "plain", "produce", "sample_seed", "up_to_date"]
 
-KEY_VERSION = 1
+KEY_VERSION = 2
 """Bumped when the generator changes what a given key produces."""
 
 
