@@ -2,6 +2,7 @@
 dask path, and the command line giving the same files."""
 
 import hashlib
+import json
 import logging
 
 import matplotlib
@@ -73,6 +74,13 @@ def test_run_from_python_makes_every_output(library_run):
     for row in result.limits.rows:
         assert 0 < row.g_cls_minus2 < row.g_cls_minus1 < row.g_cls < row.g_cls_plus1 < row.g_cls_plus2 < np.inf
     assert result.histograms.signal_for("ma3p000") == "ee_to_eea_ma3"
+    assert result.histograms.backgrounds == ("ee_to_eegg", "ee_to_tautau")
+    # the QED background is a sample of its own in the published likelihoods, with its staterror
+    published = json.loads((out / "limits/published/BkgOnly.json").read_text())
+    samples = {sample["name"]: sample for channel in published["channels"] for sample in channel["samples"]}
+    assert {"ee_to_eegg", "ee_to_tautau"} <= set(samples)
+    assert any(m["type"] == "staterror" for m in samples["ee_to_eegg"]["modifiers"])
+    assert all(row.e_low >= workflow.lowest_e_low(result.cuts.config) for row in result.cuts.cuts)
     assert set(result.seconds) == {"produce", "process_configured", "optimise", "process", "limits"}
     assert load_result(out / "histograms").config_hash == result.cuts.config.hash
     assert not list(out.rglob(".*.tmp-*")) and not list(out.rglob(".*.old-*"))
