@@ -4,7 +4,7 @@ Run: python benchmarks/qed_reference.py [--neval N] [--nitn K] [--seed S]
 Electron mass kept, both electrons in the acceptance (22-158 deg, E >= 0.25 GeV), each photon with
 E >= 0.01 GeV, failing the acceptance and at least 1 deg from both beams, E_gamma1 + E_gamma2 >= 1 GeV:
 681 +- 4 pb (MadGraph5_aMC@NLO). Prints vegas's cross section per channel and in all, and the CPU
-time. Issue 10 is in progress: the result disagrees (see docs/physics-notes.md).
+time. The result is about 790 pb; docs/physics-notes.md says where the difference lies.
 """
 
 from __future__ import annotations

@@ -323,20 +323,19 @@ class LostPhotonsProcess:
         out = np.zeros_like(ps_weight)
         if not np.any(keep):
             return out
-        st = self.settings
-        p1, p2 = beams(st.sqrt_s, st.electron_mass, int(np.count_nonzero(keep)))
-        me2 = me2_bhabha_photons(
-            p1,
-            p2,
-            momenta["e_minus"][keep],
-            momenta["e_plus"][keep],
-            [momenta["photon_1"][keep], momenta["photon_2"][keep]],
-            alpha=st.alpha,
-            electron_mass=st.electron_mass,
-        )
-        share = self.channels[channel].share({name: v[keep] for name, v in momenta.items()})
-        out[keep] = constants.GEV2_TO_PB * me2 / self._flux * ps_weight[keep] * 0.5 * share
+        accepted = {name: v[keep] for name, v in momenta.items()}
+        share = self.channels[channel].share(accepted)
+        out[keep] = constants.GEV2_TO_PB * self.matrix_element(accepted) / self._flux * ps_weight[keep] * 0.5 * share
         return out
+
+    def matrix_element(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
+        """|M|^2 of e+e- -> e+e- gamma gamma (``qed.me2_bhabha_photons``) at the given final states."""
+        st = self.settings
+        p1, p2 = beams(st.sqrt_s, st.electron_mass, len(momenta["e_minus"]))
+        photons = [momenta["photon_1"], momenta["photon_2"]]
+        return me2_bhabha_photons(
+            p1, p2, momenta["e_minus"], momenta["e_plus"], photons, alpha=st.alpha, electron_mass=st.electron_mass
+        )
 
     def metadata(self) -> dict:
         st = self.settings
