@@ -47,19 +47,22 @@ def test_spread_by_hand():
     assert s.g_lambda_std == pytest.approx(1.0) and s.g_cls_std == pytest.approx(math.sqrt(3.0))
 
 
-def test_replicas_differ_and_agree(cfg, tmp_path):
+def small_with_signal(cfg, folder, **sections):
+    """A one-mass configuration (m_a = 2 GeV, small vegas) with ``sections`` and its signal sample."""
     small = cfg.replace(
         signal={"masses": [2.0]},
         generation={"vegas": {"nitn": 3, "neval": 5000, "ninc": 50}},
         statistics={"sb_groups": 4, "empty_bins": "none"},
+        **sections,
     )
-    signal = tmp_path / "ee_to_eea_ma2.root"
-    write_sample(
-        signal,
-        Generator(SignalProcess(SignalSettings.from_config(small, "ee_to_eea", 2.0)), small.generation.vegas, 1).events(
-            20_000, 20_000
-        ),
-    )
+    signal = folder / "ee_to_eea_ma2.root"
+    process = SignalProcess(SignalSettings.from_config(small, "ee_to_eea", 2.0))
+    write_sample(signal, Generator(process, small.generation.vegas, 1).events(20_000, 20_000))
+    return small, signal
+
+
+def test_replicas_differ_and_agree(cfg, tmp_path):
+    small, signal = small_with_signal(cfg, tmp_path)
     tables = [replica_limits(small, [signal], tmp_path, events=40_000, seed=s) for s in (11, 12)]
     assert read_metadata(tmp_path / "tautau_seed11_n40000" / "ee_to_tautau.root")["seed"] == 11
     g = np.array([t[0].g_lambda for t in tables])
@@ -70,19 +73,8 @@ def test_replicas_differ_and_agree(cfg, tmp_path):
 def test_a_replica_of_the_qed_background_keeps_the_tau_pairs(cfg, tmp_path):
     """Regenerating the QED background holds the tau-pair sample given with the signal fixed: the
     background of each mass is then the sum of both, more than the tau pairs alone."""
-    small = cfg.replace(
-        signal={"masses": [2.0]},
-        generation={"vegas": {"nitn": 3, "neval": 5000, "ninc": 50}},
-        backgrounds={"qed2": {"vegas": {"nitn": 3, "neval": 2000, "ninc": 50, "alpha": 0.5}}},
-        statistics={"sb_groups": 4, "empty_bins": "none"},
-    )
-    signal = tmp_path / "ee_to_eea_ma2.root"
-    write_sample(
-        signal,
-        Generator(SignalProcess(SignalSettings.from_config(small, "ee_to_eea", 2.0)), small.generation.vegas, 1).events(
-            20_000, 20_000
-        ),
-    )
+    qed_vegas = {"nitn": 3, "neval": 2000, "ninc": 50, "alpha": 0.5}
+    small, signal = small_with_signal(cfg, tmp_path, backgrounds={"qed2": {"vegas": qed_vegas}})
     (tau,) = replica_limits(small, [signal], tmp_path, events=40_000, seed=11)
     (both,) = replica_limits(
         small,
