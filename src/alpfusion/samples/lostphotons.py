@@ -6,23 +6,23 @@ either beam (0: the electron mass regulates), and the two together carry at leas
 ``missing_energy_min`` (E_gamma1 + E_gamma2 = E*_miss). |M|^2 is the tree-level amplitude of
 ``qed`` with every diagram and the electron mass kept.
 
-Phase space: each photon in the centre-of-mass frame by its energy, drawn log-uniformly (the 1/E
-soft peak), and its polar angle in one of three regions (``photon_in_region``): near the +z beam, near
-the -z beam (u = 1 - beta cos theta from the beam's side drawn log-uniformly: the 1/(p_beam.k) peak,
-regulated by beta = |p_beam|/E_beam at angles of order m_e/E), or central (then below the energy
-threshold). Both photons near beams (``LostPhotonsChannel``, four ordered pairs of beams): the e+e- pair
-in the rest frame of what the photons leave. One photon drawn around an outgoing lepton, whose 1/(p.k)
-peak it follows, the other near a beam (``LeptonPhotonChannel``, 24: which photon, its region, which
-beam for the other, which lepton): a central soft photon, or a photon near a beam but close to a
-lepton at the edge of the acceptance. Two central photons cannot carry the missing energy. The
-regions do not overlap; within a pair of regions the channels share |M|^2 (multichannel by peaks,
-as MadEvent's diagram weights): each photon's emitters (the beam on its side, if it is near a beam,
-and the two leptons) have shares f_e = (1/p_e.k) / sum_j (1/p_j.k) (``emitter_share``); the beam
-channel takes a1 a2 (a_i the beam's share of photon i), a lepton channel its lepton's share b of its
-photon times a + (1 - a)/2 of the other (both photons near leptons: half to each photon's lepton
-channels; for a central photon, b alone). So the channels add up to the
-cross section; the photons are identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central
-region is the direct map of that region, kept as an independent check of the lepton channels
+Phase space: each photon in the centre-of-mass frame by its energy, drawn log-uniformly (the 1/E soft
+peak), and its polar angle in one of three regions (``photon_in_region``): near the +z beam, near the -z
+beam (u = 1 - beta cos theta from the beam's side drawn log-uniformly: the 1/(p_beam.k) peak, regulated
+by beta = |p_beam|/E_beam at angles of order m_e/E), or central (then below the energy threshold). Both
+photons near beams (``LostPhotonsChannel``, four ordered pairs of beams): the e- direction drawn in the
+acceptance, its momentum from the e+ on-shell condition. One photon drawn around an outgoing lepton,
+whose 1/(p.k) peak it follows, the other near a beam (``LeptonPhotonChannel``, 24: which photon, its
+region, which beam for the other, which lepton): a central soft photon, or a photon near a beam but
+close to a lepton at the edge of the acceptance. Two central photons cannot carry the missing energy.
+The regions do not overlap; within a pair of regions the channels share |M|^2 (multichannel by peaks, as
+MadEvent's diagram weights): each photon's emitters (the beam on its side, if it is near a beam, and the
+two leptons) have shares f_e = (1/p_e.k) / sum_j (1/p_j.k) (``emitter_share``); the beam channel takes
+a1 a2 (a_i the beam's share of photon i), a lepton channel its lepton's share b of its photon times a +
+(1 - a)/2 of the other (both photons near leptons: half to each photon's lepton channels; for a central
+photon, b alone). So the channels add up to the cross section (tested against massive RAMBO with |M|^2 =
+1); the photons are identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central region is the
+direct map of that region, kept as an independent check of the lepton channels
 (tests/test_lostphotons.py):
 
     dPhi_4 = d^3k1 / ((2 pi)^3 2 E1)  d^3k2 / ((2 pi)^3 2 E2)  dPhi_2(P - k1 - k2; m_e, m_e),
