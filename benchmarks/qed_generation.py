@@ -23,8 +23,6 @@ from threadpoolctl import threadpool_limits
 from alpfusion import workflow
 from alpfusion.config import Vegas, load_config
 from alpfusion.samples.generator import Generator
-from alpfusion.samples.phasespace import beams
-from alpfusion.samples.qed import me2_bhabha_photons
 
 VEGAS_LARGE = Vegas(nitn=12, neval=24000, ninc=400, alpha=0.5)
 
@@ -35,19 +33,10 @@ def me2_rate(process, n: int = 20000) -> float:
     channel = process.channels[1]
     momenta, weight = channel(rng.random((4 * n, channel.dim)), rng.uniform(0, 2 * math.pi, 4 * n))
     keep = np.flatnonzero(process.accepted(momenta) & (weight > 0))[:n]
-    st = process.settings
-    p1, p2 = beams(st.sqrt_s, st.electron_mass, len(keep))
-    args = [momenta[name][keep] for name in ("e_minus", "e_plus", "photon_1", "photon_2")]
-    me2_bhabha_photons(
-        p1[:10],
-        p2[:10],
-        *(a[:10] for a in args[:2]),
-        [a[:10] for a in args[2:]],
-        alpha=st.alpha,
-        electron_mass=st.electron_mass,
-    )  # compile
+    accepted = {name: p[keep] for name, p in momenta.items()}
+    process.matrix_element({name: p[:10] for name, p in accepted.items()})  # compile
     start = time.process_time()
-    me2_bhabha_photons(p1, p2, *args[:2], args[2:], alpha=st.alpha, electron_mass=st.electron_mass)
+    process.matrix_element(accepted)
     return len(keep) / (time.process_time() - start)
 
 
