@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from alpfusion import workflow
 from alpfusion.atomic import OutputError, OutputLock, write_text
 from alpfusion.cli import main
+from alpfusion.parallel import LocalPool
 from alpfusion.processors import ProcessingError
 from alpfusion.processors.executors import inspect_samples
 from alpfusion.processors.results import load_result
@@ -259,3 +260,50 @@ def test_a_killed_stage_outside_a_run_leaves_nothing_behind_the_next_write(tmp_p
     alive.mkdir()
     workflow.set_limits(result.histograms, small_config(), tmp_path / "limits")
     assert not dead.exists() and alive.exists() and (tmp_path / "limits" / "limits.csv").is_file()
+
+
+def test_an_interrupted_production_draws_each_missing_chunk_once(tmp_path, monkeypatch):
+    """Chunks are kept as they are drawn: after a failure at the third chunk the rerun draws only
+    the chunks not kept, and the file is the one an uninterrupted production writes."""
+    cfg = small_config()
+    (clean,) = workflow.plan_samples(cfg, tmp_path / "clean", process="ee_to_gamma_a", masses=[1.0], events=6000)
+    workflow.produce_samples([clean])
+    (job,) = workflow.plan_samples(cfg, tmp_path / "resumed", process="ee_to_gamma_a", masses=[1.0], events=6000)
+    drawn = []
+    real = workflow.draw_chunk
+
+    def failing(task):
+        if task[1] == 2:
+            raise RuntimeError("killed")
+        drawn.append(task[1])
+        return real(task)
+
+    monkeypatch.setattr(workflow, "draw_chunk", failing)
+    with pytest.raises(RuntimeError, match="killed"):
+        workflow.produce_samples([job])
+    assert drawn == [0, 1] and not os.path.exists(job.path)
+
+    def counting(task):
+        drawn.append(task[1])
+        return real(task)
+
+    monkeypatch.setattr(workflow, "draw_chunk", counting)
+    workflow.produce_samples([job])
+    assert drawn == [0, 1, 2, 3]  # 2 and 3 once more, 0 and 1 not again
+    (resumed, resumed_meta), (uninterrupted, clean_meta) = read_sample(job.path), read_sample(clean.path)
+    assert all(np.array_equal(resumed[name], uninterrupted[name]) for name in uninterrupted)
+    assert resumed_meta == clean_meta
+    assert not list(tmp_path.rglob(".*.chunks-*"))
+
+
+def test_the_chunks_of_one_sample_drawn_on_two_workers_give_the_same_sample(tmp_path):
+    """One sample's chunks are tasks of their own: on two worker processes they give the file that
+    one process writes."""
+    cfg = small_config()
+    samples = {}
+    for workers in (1, 2):
+        (job,) = workflow.plan_samples(cfg, tmp_path / str(workers), process="ee_to_gamma_a", masses=[1.0], events=6000)
+        workflow.produce_samples([job], LocalPool(workers))
+        samples[workers] = read_sample(job.path)
+    (one, one_meta), (two, two_meta) = samples[1], samples[2]
+    assert all(np.array_equal(one[name], two[name]) for name in one) and one_meta == two_meta

@@ -48,7 +48,7 @@ def uninterrupted(tmp_path_factory):
 @pytest.mark.parametrize(
     "stage, count",
     [
-        ("generating", 2),  # in the middle of writing a sample
+        ("generating", 2),  # between the chunks of a sample: the chunks drawn are kept, the rest drawn
         ("processing", 0),  # the samples complete, before the histograms
         ("limits", 1),  # one mass point's workspace written into the new limits folder
     ],
@@ -57,9 +57,11 @@ def test_killed_run_then_rerun(uninterrupted, tmp_path, stage, count):
     out = tmp_path / "output"
     killed = subprocess.run([sys.executable, "-c", KILLER, str(out), stage, str(count)], capture_output=True)
     assert killed.returncode == -9, killed.stderr.decode()[-2000:]
-    if stage != "processing":
+    if stage == "generating":
+        assert list(out.rglob(".*.chunks-*/chunk*.npz")), "the kill should have left kept chunks behind"
+    elif stage != "processing":
         assert list(out.rglob(".*.tmp-*")), "the kill should have left a temporary behind"
     workflow.run(small_config(), out)
-    assert not list(out.rglob(".*.tmp-*")) and not list(out.rglob(".*.old-*"))
+    assert not list(out.rglob(".*.tmp-*")) and not list(out.rglob(".*.old-*")) and not list(out.rglob(".*.chunks-*"))
     assert digests(out) == digests(uninterrupted)
     assert sorted(p.name for p in (out / "limits/workspaces").iterdir()) == ["ma1p000.json", "ma3p000.json"]

@@ -54,7 +54,7 @@ from .samples.bias import BiasFunction
 from .samples.generator import Generator
 from .samples.lostphotons import LostPhotonsProcess, LostPhotonsSettings
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
-from .samples.production import SampleJob, produce, sample_seed, up_to_date
+from .samples.production import KeptChunks, SampleJob, draw_chunk, finish, prepare, sample_seed, up_to_date
 from .samples.taupair import TauPairProcess, TauPairSettings
 
 __all__ = [
@@ -255,28 +255,42 @@ def produce_samples(
     jobs: Sequence[SampleJob], pool: TaskPool | None = None, *, force: bool = False, progress: Progress | None = None
 ) -> ProductionReport:
     """Make the samples of ``jobs`` that are not up to date (all with ``force``), on ``pool``
-    (default: in this process), the longest first. A failing job raises its error once the jobs
-    already running have finished; the files already written stay (each is written atomically)."""
+    (default: in this process), in three steps: every job's vegas maps are trained (one task per
+    job, the longest first), then every chunk of draws that is not kept yet is drawn (one task per
+    chunk, whichever job it belongs to: a large sample spreads over all workers, or over a dask
+    cluster; each chunk has its own random streams, so the result does not depend on where or in
+    which order), each kept as it arrives (``KeptChunks``: an interrupted production resumes
+    without drawing a chunk twice), then each file is written from its chunks, atomically. A failing
+    task raises its error once the tasks already running have finished; kept chunks and files
+    already written stay."""
     progress = progress or SilentProgress()
     pool = pool or LocalPool(1)
     kept = [job for job in jobs if not force and up_to_date(job)]
     for job in kept:
         progress.note(f"{job.path}: up to date, kept")
     todo = sorted((job for job in jobs if job not in kept), key=lambda job: -job.n_draws)
+    if force:
+        for job in todo:
+            KeptChunks(job).remove()
     produced = []
     if todo:
         progress.stage(f"generating {len(todo)} sample(s)", sum(job.n_draws for job in todo), "ev")
-        if pool.parallel:
-            for index, meta in pool.as_completed(produce, todo):
-                job = todo[index]
-                progress.advance(job.n_draws)
-                produced.append((job, meta))
-                _note_sample(progress, job, meta)
-        else:
-            for job in todo:
-                meta = produce(job, progress.advance)
-                produced.append((job, meta))
-                _note_sample(progress, job, meta)
+        streams = pool.map(prepare, todo)
+        tasks = [(j, k) for j, job in enumerate(todo) for k in KeptChunks(job).missing(streams[j].n_chunks)]
+        missing = set(tasks)
+        done_before = sum(
+            n for j, s in enumerate(streams) for k, n in enumerate(s.draws_per_chunk) if (j, k) not in missing
+        )
+        if done_before:  # the chunks kept by an interrupted production
+            progress.advance(done_before)
+        for index, drawn in pool.as_completed(draw_chunk, [(streams[j], k) for j, k in tasks]):
+            j, k = tasks[index]
+            KeptChunks(todo[j]).keep(k, drawn)
+            progress.advance(streams[j].draws_per_chunk[k])
+        for job, stream in zip(todo, streams):
+            meta = finish(job, stream)
+            produced.append((job, meta))
+            _note_sample(progress, job, meta)
     return ProductionReport(kept, produced)
 
 

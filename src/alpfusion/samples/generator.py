@@ -197,6 +197,7 @@ class EventStream:
         self._sums = np.zeros((len(self._fractions), 2))
         self._written = 0
         self._vmax = self._pilot_maxima() if unweight else None
+        self._source: Callable[[int], tuple[dict[str, np.ndarray], np.ndarray]] | None = None
 
     def _pilot_maxima(self) -> list[float]:
         gen = self.generator
@@ -205,30 +206,49 @@ class EventStream:
             for i in range(len(self._fractions))
         ]
 
-    def chunks(self) -> Iterator[dict[str, np.ndarray]]:
+    @property
+    def n_chunks(self) -> int:
+        return len(self._per_chunk)
+
+    def chunk(self, k: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Chunk k alone, from its own random streams: its branches (all but ``event``) and the
+        per-channel (sum v, sum v^2) of its draws' values. Chunks may be drawn in any order, in
+        any process; :meth:`chunks` numbers the events and adds up the sums."""
         gen = self.generator
-        for k, counts in enumerate(self._per_chunk):
-            parts = []
-            for i, n in enumerate(counts):
-                rng = gen._rng(EVENT_STREAM, i, k)
-                momenta, value = gen._sample(i, n, rng)
-                self._sums[i] += (value.sum(), (value * value).sum())
-                if self._vmax is not None:
-                    keep = rng.random(n) * self._vmax[i] < value
-                    value = np.maximum(value, self._vmax[i])
-                else:
-                    keep = value > 0
-                parts.append(({p: v[keep] for p, v in momenta.items()}, value[keep] / self._draws[i]))
-            chunk = {}
-            for p in self.particles:
-                p4 = np.concatenate([m[p] for m, _ in parts])
-                for j, comp in enumerate(("E", "px", "py", "pz")):
-                    chunk[f"{p}_{comp}"] = np.ascontiguousarray(p4[:, j])
-            chunk["weight"] = np.concatenate([w for _, w in parts])
+        parts = []
+        sums = np.zeros((len(self._fractions), 2))
+        for i, n in enumerate(self._per_chunk[k]):
+            rng = gen._rng(EVENT_STREAM, i, k)
+            momenta, value = gen._sample(i, n, rng)
+            sums[i] = (value.sum(), (value * value).sum())
+            if self._vmax is not None:
+                keep = rng.random(n) * self._vmax[i] < value
+                value = np.maximum(value, self._vmax[i])
+            else:
+                keep = value > 0
+            parts.append(({p: v[keep] for p, v in momenta.items()}, value[keep] / self._draws[i]))
+        chunk = {}
+        for p in self.particles:
+            p4 = np.concatenate([m[p] for m, _ in parts])
+            for j, comp in enumerate(("E", "px", "py", "pz")):
+                chunk[f"{p}_{comp}"] = np.ascontiguousarray(p4[:, j])
+        chunk["weight"] = np.concatenate([w for _, w in parts])
+        return chunk, sums
+
+    def reading(self, source: Callable[[int], tuple[dict[str, np.ndarray], np.ndarray]]) -> EventStream:
+        """This stream with its chunks read from ``source(k)`` (what :meth:`chunk` gave, drawn
+        earlier and kept: ``alpfusion.samples.production``) instead of drawn."""
+        self._source = source
+        return self
+
+    def chunks(self) -> Iterator[dict[str, np.ndarray]]:
+        """Every chunk in order, with consecutive ``event`` numbers, drawn or read (:meth:`reading`)."""
+        for k in range(self.n_chunks):
+            chunk, sums = (self._source or self.chunk)(k)
+            self._sums += sums
             n_out = len(chunk["weight"])
-            chunk["event"] = np.arange(self._written, self._written + n_out, dtype=np.uint64)
+            yield {**chunk, "event": np.arange(self._written, self._written + n_out, dtype=np.uint64)}
             self._written += n_out
-            yield chunk
 
     def cross_section(self) -> CrossSection:
         """The cross section estimated from all draws so far (sum of weights, spread of weights)."""
