@@ -80,6 +80,16 @@ def test_xsec_of_the_qed_background_in_every_format(tmp_path):
     assert far_row["sigma_fb"] + 3 * far_row["error_fb"] < row["sigma_fb"] - 3 * row["error_fb"]
 
 
+def test_one_and_two_lost_photons_from_one_command(tmp_path):
+    """`xsec -p ee_to_eeg -p ee_to_eegg`: both QED processes with the cuts of backgrounds.qed2, one row each."""
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(SMALL + "backgrounds:\n" + SMALL_QED)
+    args = ["-c", str(cfg), "xsec", "-p", "ee_to_eeg", "-p", "ee_to_eegg", "--format", "json"]
+    rows = json.loads(CliRunner().invoke(main, args).stdout)["rows"]  # the progress bar goes to stderr
+    assert [row["process"] for row in rows] == ["ee_to_eeg", "ee_to_eegg"]
+    assert all(row["sigma_fb"] > 10 * row["error_fb"] > 0 for row in rows)
+
+
 def test_errors_are_messages_not_tracebacks(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("acceptance:\n  theta_min_deg: 91\n")

@@ -137,8 +137,8 @@ def config_cmd(cfg: Config, show_default: bool, show_schema: bool) -> None:
     type=click.Choice((*PROCESSES, *workflow.BACKGROUNDS)),
     default="ee_to_eea",
     show_default=True,
-    help=f"Signal process, or a background: {workflow.TAU_PAIR} (tau pairs) or {workflow.LOST_PHOTONS} "
-    "(QED, two lost photons); masses do not apply to backgrounds.",
+    help=f"Signal process, or a background: {workflow.TAU_PAIR} (tau pairs), {workflow.LOST_PHOTONS} "
+    f"(QED, two lost photons) or {workflow.LOST_PHOTON} (one lost photon); masses do not apply to backgrounds.",
 )
 @click.option(
     "--mass",
@@ -215,10 +215,10 @@ def generate(
     "--process",
     "-p",
     "processes",
-    type=click.Choice((*PROCESSES, workflow.LOST_PHOTONS)),
+    type=click.Choice((*PROCESSES, workflow.LOST_PHOTONS, workflow.LOST_PHOTON)),
     multiple=True,
-    help=f"Process (repeatable; default: the two signal processes); {workflow.LOST_PHOTONS}: the QED background "
-    "with the generation cuts of backgrounds.qed2.",
+    help=f"Process (repeatable; default: the two signal processes); {workflow.LOST_PHOTONS} ({workflow.LOST_PHOTON}): "
+    "the QED background with two photons (one photon) lost, with the generation cuts of backgrounds.qed2.",
 )
 @click.option("--mass", "-m", "mass", multiple=True, help="ALP mass in GeV; repeat or comma-separate.")
 @click.option(

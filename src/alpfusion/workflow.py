@@ -52,13 +52,14 @@ from .processors.optimise import OptimisedCuts, optimise_all, per_mass_selection
 from .processors.results import ProcessingResult, save_result
 from .samples.bias import BiasFunction
 from .samples.generator import Generator
-from .samples.lostphotons import LostPhotonsProcess, LostPhotonsSettings
+from .samples.lostphotons import LostPhotonProcess, LostPhotonsProcess, LostPhotonsSettings
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
 from .samples.production import KeptChunks, SampleJob, draw_chunk, finish, prepare, sample_seed, up_to_date
 from .samples.taupair import TauPairProcess, TauPairSettings
 
 __all__ = [
     "BACKGROUNDS",
+    "LOST_PHOTON",
     "LOST_PHOTONS",
     "TAU_PAIR",
     "CrossSectionRow",
@@ -92,7 +93,9 @@ TAU_PAIR = "ee_to_tautau"
 """The tau-pair background process (no mass)."""
 LOST_PHOTONS = "ee_to_eegg"
 """The QED background e+e- -> e+e- gamma gamma with both photons lost (no mass)."""
-BACKGROUNDS = {TAU_PAIR: "tautau", LOST_PHOTONS: "qed2"}
+LOST_PHOTON = "ee_to_eeg"
+"""e+e- -> e+e- gamma with the photon lost, with the cuts of ``backgrounds.qed2`` (not in the default run)."""
+BACKGROUNDS = {TAU_PAIR: "tautau", LOST_PHOTONS: "qed2", LOST_PHOTON: "qed2"}
 """The background processes and their sections of ``backgrounds``."""
 
 
@@ -104,11 +107,12 @@ def background_section(cfg: Config, process: str) -> TauPair | LostPhotons:
     return section
 
 
-def background_process(cfg: Config, process: str) -> TauPairProcess | LostPhotonsProcess:
+def background_process(cfg: Config, process: str) -> TauPairProcess | LostPhotonsProcess | LostPhotonProcess:
     """The generator process of a background (a key of :data:`BACKGROUNDS`) in the configuration."""
     if process == TAU_PAIR:
         return TauPairProcess(TauPairSettings.from_config(cfg))
-    return LostPhotonsProcess(LostPhotonsSettings.from_config(cfg))
+    settings = LostPhotonsSettings.from_config(cfg)
+    return LostPhotonProcess(settings) if process == LOST_PHOTON else LostPhotonsProcess(settings)
 
 
 class WorkflowError(AlpfusionError):

@@ -124,6 +124,74 @@ def emitter_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray], photo
     return inverse[emitter] / sum(inverse.values())
 
 
+def pair_in_acceptance(st: LostPhotonsSettings, q: np.ndarray, y: np.ndarray, azimuth: np.ndarray):
+    """An e+e- pair of total momentum q (N, 4) from three uniform variables y (N, 3): the e- direction
+    uniform inside the polar acceptance in the centre-of-mass frame (where the Bhabha peak at its edge
+    is a function of one variable), |p_e-| from the e+ on-shell condition (Q - p_e-)^2 = m^2: with
+    a = Q^0, b = Q.n (n the e- direction), a E - b p = Q^2 / 2, a quadratic in p whose two roots the last
+    variable chooses (weight 2). Returns (e-, e+, weight) with
+
+        weight = dPhi_2(Q; m, m) / dy = p^2 dOmega/dy / ((2 pi)^2 4 |a p - b E|)   (0 where impossible).
+    """
+    m = st.electron_mass
+    cos_lo, cos_hi = st.acceptance.cos_theta_range
+    ones = np.ones(len(q))
+    direction = from_angles(ones, ones, cos_lo + (cos_hi - cos_lo) * y[:, 0], azimuth + TWO_PI * y[:, 1])
+    a, b = q[:, 0], np.sum(q[:, 1:] * direction[:, 1:], axis=1)
+    half_q2 = 0.5 * (a * a - np.sum(q[:, 1:] ** 2, axis=1))
+    curvature = a * a - b * b
+    discriminant = half_q2 * half_q2 - curvature * m * m
+    sign = np.where(y[:, 2] < 0.5, 1.0, -1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = (b * half_q2 + sign * a * np.sqrt(np.maximum(discriminant, 0.0))) / curvature
+        energy = np.sqrt(p * p + m * m)
+        jacobian = p * p / (4.0 * np.abs(a * p - b * energy))
+    possible = (discriminant >= 0) & (curvature > 0) & (half_q2 > 0) & (p > 0) & (a > energy)
+    e_minus = np.where(possible[:, None], direction * np.stack([energy, p, p, p], axis=1), direction)
+    weight = np.where(possible, jacobian, 0.0) * (cos_hi - cos_lo) * TWO_PI / TWO_PI**2 * 2.0
+    return e_minus, q - e_minus, weight
+
+
+def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, s_min: float):
+    """X (N, 4) -> other lepton + Y, Y -> lepton + photon from five uniform variables y (N, 5):
+    M_Y^2 - m^2 = 2 p.k log-uniform between ``s_min`` and its largest value (the collinear peak), the
+    photon at an angle theta* to Y's flight with 1 + beta_Y cos(theta*) log-uniform (its energy
+    E_k = gamma_Y p* (1 + beta_Y cos theta*) then is: the soft peak). Returns (lepton, other, photon,
+    weight) with weight = dPhi_3(X) / dy,
+
+        dPhi_3(X) = dPhi_2(X; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0)   (0 where impossible).
+    """
+    m = st.electron_mass
+    x_mass2 = x[:, 0] ** 2 - np.sum(x[:, 1:] ** 2, axis=1)
+    possible = x_mass2 > (2.0 * m + 1e-6) ** 2
+    x_mass = np.sqrt(np.where(possible, x_mass2, (2.0 * m + 1.0) ** 2))
+    s_hi = np.maximum((x_mass - m) ** 2 - m * m, 2.0 * s_min)
+    s_y = s_min * (s_hi / s_min) ** y[:, 0]
+    y_mass = np.sqrt(s_y + m * m)
+    p_x = two_body_momentum(x_mass, m, y_mass)
+    other_rest = from_angles(np.sqrt(p_x * p_x + m * m), p_x, 2.0 * y[:, 1] - 1.0, TWO_PI * y[:, 2])
+    y_rest = np.concatenate([np.sqrt(p_x * p_x + y_mass * y_mass)[:, None], -other_rest[:, 1:]], axis=1)
+    x = np.where(possible[:, None], x, np.array([2.0 * m + 1.0, 0.0, 0.0, 0.0]))
+    other = boost_from_rest(other_rest, x, x_mass)
+    y_system = boost_from_rest(y_rest, x, x_mass)
+    p_y = 0.5 * s_y / y_mass  # massless photon, lepton of mass m
+    # 1 - beta = M^2 / (E (E + |p|)) without cancellation
+    y_p = np.sqrt(np.sum(y_system[:, 1:] ** 2, axis=1))
+    beta = y_p / y_system[:, 0]
+    u_lo = y_mass * y_mass / (y_system[:, 0] * (y_system[:, 0] + y_p))
+    u = u_lo * ((1.0 + beta) / u_lo) ** y[:, 3]
+    angle_weight = u * np.log((1.0 + beta) / u_lo) / beta * TWO_PI
+    along_y = from_angles(p_y, p_y, np.clip((u - 1.0) / beta, -1.0, 1.0), TWO_PI * y[:, 4])
+    photon_rest = rotate_z(rotate_y(along_y, y_system[:, 3] / y_p), np.arctan2(y_system[:, 2], y_system[:, 1]))
+    lepton_rest = np.concatenate([np.sqrt(p_y * p_y + m * m)[:, None], -photon_rest[:, 1:]], axis=1)
+    photon = boost_from_rest(photon_rest, y_system, y_mass)
+    lepton = boost_from_rest(lepton_rest, y_system, y_mass)
+    x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
+    y_decay = p_y / (16.0 * math.pi**2 * y_mass) * angle_weight
+    mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
+    return lepton, other, photon, x_decay * mass_weight * y_decay * possible
+
+
 @dataclass(frozen=True)
 class LostPhotonsChannel:
     """Two photons in the given regions (``REGIONS``) and the e+e- pair: dim 8 (+ the azimuth).
@@ -146,29 +214,12 @@ class LostPhotonsChannel:
 
     def __call__(self, y, azimuth):
         st = self.settings
-        m = st.electron_mass
         k1, w1 = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.regions[0])
         k2, w2 = photon_in_region(st, y[:, 2], y[:, 3], azimuth + TWO_PI * y[:, 4], self.regions[1])
         q = -(k1 + k2)
         q[:, 0] += st.sqrt_s
-        cos_lo, cos_hi = st.acceptance.cos_theta_range
-        direction = from_angles(
-            np.ones(len(y)), np.ones(len(y)), cos_lo + (cos_hi - cos_lo) * y[:, 5], azimuth + TWO_PI * y[:, 6]
-        )
-        a, b = q[:, 0], np.sum(q[:, 1:] * direction[:, 1:], axis=1)
-        half_q2 = 0.5 * (a * a - np.sum(q[:, 1:] ** 2, axis=1))
-        curvature = a * a - b * b
-        discriminant = half_q2 * half_q2 - curvature * m * m
-        sign = np.where(y[:, 7] < 0.5, 1.0, -1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = (b * half_q2 + sign * a * np.sqrt(np.maximum(discriminant, 0.0))) / curvature
-            energy = np.sqrt(p * p + m * m)
-            jacobian = p * p / (4.0 * np.abs(a * p - b * energy))
-        possible = (discriminant >= 0) & (curvature > 0) & (half_q2 > 0) & (p > 0) & (a > energy)
-        e_minus = np.where(possible[:, None], direction * np.stack([energy, p, p, p], axis=1), direction)
-        e_plus = q - e_minus
-        two_body = np.where(possible, jacobian, 0.0) * (cos_hi - cos_lo) * TWO_PI / TWO_PI**2 * 2.0
-        weight = w1 * w2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * two_body
+        e_minus, e_plus, pair_weight = pair_in_acceptance(st, q, y[:, 5:8], azimuth)
+        weight = w1 * w2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * pair_weight
         momenta = {"e_minus": e_minus, "e_plus": e_plus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
         return momenta, weight
 
@@ -232,43 +283,12 @@ class LeptonPhotonChannel:
 
     def __call__(self, y, azimuth):
         st = self.settings
-        m = st.electron_mass
-        s_min = self.s_min
         beam_photon, w_beam = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.beam_region)
-        total = np.zeros_like(beam_photon)
-        total[:, 0] = st.sqrt_s
-        x = total - beam_photon
-        x_mass2 = x[:, 0] ** 2 - np.sum(x[:, 1:] ** 2, axis=1)
-        possible = x_mass2 > (2.0 * m + 1e-6) ** 2
-        x_mass = np.sqrt(np.where(possible, x_mass2, (2.0 * m + 1.0) ** 2))
-        s_hi = np.maximum((x_mass - m) ** 2 - m * m, 2.0 * s_min)
-        s_y = s_min * (s_hi / s_min) ** y[:, 2]
-        y_mass = np.sqrt(s_y + m * m)
-        p_x = two_body_momentum(x_mass, m, y_mass)
-        other_rest = from_angles(np.sqrt(p_x * p_x + m * m), p_x, 2.0 * y[:, 3] - 1.0, TWO_PI * y[:, 4])
-        y_rest = np.concatenate([np.sqrt(p_x * p_x + y_mass * y_mass)[:, None], -other_rest[:, 1:]], axis=1)
-        x = np.where(possible[:, None], x, np.array([2.0 * m + 1.0, 0.0, 0.0, 0.0]))
-        other = boost_from_rest(other_rest, x, x_mass)
-        y_system = boost_from_rest(y_rest, x, x_mass)
-        p_y = 0.5 * s_y / y_mass  # massless photon, lepton of mass m
-        # the photon's angle to Y's flight: u = 1 + beta cos(theta*) log-uniform makes its energy
-        # E_k = gamma p* u log-uniform, the soft peak; 1 - beta = M^2 / (E (E + |p|)) without cancellation
-        y_p = np.sqrt(np.sum(y_system[:, 1:] ** 2, axis=1))
-        beta = y_p / y_system[:, 0]
-        u_lo = y_mass * y_mass / (y_system[:, 0] * (y_system[:, 0] + y_p))
-        u = u_lo * ((1.0 + beta) / u_lo) ** y[:, 5]
-        angle_weight = u * np.log((1.0 + beta) / u_lo) / beta * TWO_PI
-        along_y = from_angles(p_y, p_y, np.clip((u - 1.0) / beta, -1.0, 1.0), TWO_PI * y[:, 6])
-        y_direction = y_system[:, 3] / y_p
-        photon_rest = rotate_z(rotate_y(along_y, y_direction), np.arctan2(y_system[:, 2], y_system[:, 1]))
-        lepton_rest = np.concatenate([np.sqrt(p_y * p_y + m * m)[:, None], -photon_rest[:, 1:]], axis=1)
-        photon = boost_from_rest(photon_rest, y_system, y_mass)
-        lepton = boost_from_rest(lepton_rest, y_system, y_mass)
-        x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
-        y_decay = p_y / (16.0 * math.pi**2 * y_mass) * angle_weight
-        mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
+        x = -beam_photon
+        x[:, 0] += st.sqrt_s
+        lepton, other, photon, decays = lepton_and_photon(st, x, y[:, 2:7], self.s_min)
         region = in_region(st, photon, self.mapped_region)  # the channel's region only
-        weight = w_beam * TWO_PI / TWO_PI**3 * x_decay * mass_weight * y_decay * (possible & region)
+        weight = w_beam * TWO_PI / TWO_PI**3 * decays * region
         photons = [photon, beam_photon] if self.mapped == 0 else [beam_photon, photon]
         leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
         momenta = {
@@ -285,6 +305,8 @@ class LostPhotonsProcess:
     """e+e- -> e+e- gamma gamma with both photons lost (the `processes` interface)."""
 
     particles: tuple[str, ...] = ("e_minus", "e_plus", "invisible", "photon_1", "photon_2")
+    photons: tuple[str, ...] = ("photon_1", "photon_2")
+    symmetry_factor = 0.5  # identical photons
 
     def __init__(self, settings: LostPhotonsSettings):
         self.settings = settings
@@ -312,11 +334,11 @@ class LostPhotonsProcess:
         acc, cuts = st.acceptance, st.cuts
         keep = in_acceptance(momenta["e_minus"], acc) & in_acceptance(momenta["e_plus"], acc)
         closest = math.cos(math.radians(cuts.photon_angle_min_deg))
-        for name in ("photon_1", "photon_2"):
+        for name in self.photons:
             k = momenta[name]
             keep &= ~in_acceptance(k, acc) & (k[:, 0] >= cuts.photon_energy_min)
             keep &= np.abs(cos_theta(k)) <= closest
-        return keep & (momenta["photon_1"][:, 0] + momenta["photon_2"][:, 0] >= cuts.missing_energy_min)
+        return keep & (sum(momenta[name][:, 0] for name in self.photons) >= cuts.missing_energy_min)
 
     def differential(self, channel: int, momenta: dict[str, np.ndarray], ps_weight: np.ndarray) -> np.ndarray:
         keep = self.accepted(momenta) & (ps_weight > 0)
@@ -325,14 +347,15 @@ class LostPhotonsProcess:
             return out
         accepted = {name: v[keep] for name, v in momenta.items()}
         share = self.channels[channel].share(accepted)
-        out[keep] = constants.GEV2_TO_PB * self.matrix_element(accepted) / self._flux * ps_weight[keep] * 0.5 * share
+        me2 = self.matrix_element(accepted)
+        out[keep] = constants.GEV2_TO_PB * me2 / self._flux * ps_weight[keep] * self.symmetry_factor * share
         return out
 
     def matrix_element(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """|M|^2 of e+e- -> e+e- gamma gamma (``qed.me2_bhabha_photons``) at the given final states."""
         st = self.settings
         p1, p2 = beams(st.sqrt_s, st.electron_mass, len(momenta["e_minus"]))
-        photons = [momenta["photon_1"], momenta["photon_2"]]
+        photons = [momenta[name] for name in self.photons]
         return me2_bhabha_photons(
             p1, p2, momenta["e_minus"], momenta["e_plus"], photons, alpha=st.alpha, electron_mass=st.electron_mass
         )
@@ -340,7 +363,7 @@ class LostPhotonsProcess:
     def metadata(self) -> dict:
         st = self.settings
         return {
-            "process": "ee_to_eegg",
+            "process": self.name,
             "m_a": None,
             "g_ref": None,
             "sqrt_s": st.sqrt_s,
@@ -351,6 +374,67 @@ class LostPhotonsProcess:
                 "missing_energy_min": st.cuts.missing_energy_min,
                 "photon_angle_min_deg": st.cuts.photon_angle_min_deg,
                 "electrons": "both inside the acceptance",
-                "photons": "both outside it",
+                "photons": "every photon outside it",
             },
         }
+
+
+@dataclass(frozen=True)
+class LostPhotonChannel:
+    """e+e- -> e+e- gamma with the photon lost: the photon near a beam (``region``), drawn by the beam's
+    map (``photon_in_region``), or around an outgoing lepton (``lepton``: "e_minus" or "e_plus"; None:
+    the beam's map), kept in ``region`` (``lepton_and_photon``): dim 5. The photon's emitters share it
+    (``emitter_share``): the beam's channel takes the beam's share, a lepton's channel the lepton's."""
+
+    settings: LostPhotonsSettings
+    region: str
+    lepton: str | None = None
+    dim: int = 5
+
+    @property
+    def name(self) -> str:
+        return self.region if self.lepton is None else f"{self.region} ({self.lepton})"
+
+    def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
+        return emitter_share(self.settings, momenta, 0, self.region, self.lepton or "beam")
+
+    def __call__(self, y, azimuth):
+        st = self.settings
+        if self.lepton is None:
+            photon, w_photon = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.region)
+            q = -photon
+            q[:, 0] += st.sqrt_s
+            e_minus, e_plus, pair_weight = pair_in_acceptance(st, q, y[:, 2:5], azimuth)
+            weight = w_photon * TWO_PI / TWO_PI**3 * pair_weight
+        else:
+            total = np.zeros((len(y), 4))
+            total[:, 0] = st.sqrt_s
+            s_min = st.cuts.photon_energy_min * st.electron_mass**2 / st.sqrt_s
+            lepton, other, photon, decays = lepton_and_photon(st, total, y, s_min)
+            e_minus, e_plus = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
+            weight = decays * in_region(st, photon, self.region)
+        return {"e_minus": e_minus, "e_plus": e_plus, "invisible": photon, "photon_1": photon}, weight
+
+
+class LostPhotonProcess(LostPhotonsProcess):
+    """e+e- -> e+e- gamma with the photon lost (the `processes` interface), with the cuts of
+    ``LostPhotonsSettings`` on its one photon (``missing_energy_min`` on its energy): the n = 1 QED
+    process, whose missing mass is zero before the smearing. Six channels: a beam's map and the two
+    leptons' maps for each side; a central photon, below the energy threshold, cannot carry the
+    missing energy."""
+
+    particles: tuple[str, ...] = ("e_minus", "e_plus", "invisible", "photon_1")
+    photons: tuple[str, ...] = ("photon_1",)
+    symmetry_factor = 1.0
+
+    def __init__(self, settings: LostPhotonsSettings):
+        super().__init__(settings)
+        self.channels = tuple(
+            LostPhotonChannel(settings, region, lepton)
+            for region in ("+z", "-z")
+            for lepton in (None, "e_minus", "e_plus")
+        )
+
+    @property
+    def name(self) -> str:
+        return "ee_to_eeg"
