@@ -152,9 +152,9 @@ def pair_in_acceptance(st: LostPhotonsSettings, q: np.ndarray, y: np.ndarray, az
     return e_minus, q - e_minus, weight
 
 
-def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, s_min: float):
+def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray):
     """X (N, 4) -> other lepton + Y, Y -> lepton + photon from five uniform variables y (N, 5):
-    M_Y^2 - m^2 = 2 p.k log-uniform between ``s_min`` and its largest value (the collinear peak), the
+    M_Y^2 - m^2 = 2 p.k log-uniform between s_min and its largest value (the collinear peak), the
     photon at an angle theta* to Y's flight with 1 + beta_Y cos(theta*) log-uniform (its energy
     E_k = gamma_Y p* (1 + beta_Y cos theta*) then is: the soft peak). Returns (lepton, other, photon,
     weight) with weight = dPhi_3(X) / dy,
@@ -162,6 +162,9 @@ def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, s_m
         dPhi_3(X) = dPhi_2(X; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0)   (0 where impossible).
     """
     m = st.electron_mass
+    # half the smallest 2 p.k of a photon above the energy cut: 2 p.k = 2 E_k (E_l - |p_l| cos) >=
+    # 2 E_k m^2 / (E_l + |p_l|) >= 2 E_k m^2 / sqrt(s), reached collinear with the lepton
+    s_min = st.cuts.photon_energy_min * m * m / st.sqrt_s
     x_mass2 = x[:, 0] ** 2 - np.sum(x[:, 1:] ** 2, axis=1)
     possible = x_mass2 > (2.0 * m + 1e-6) ** 2
     x_mass = np.sqrt(np.where(possible, x_mass2, (2.0 * m + 1.0) ** 2))
@@ -241,7 +244,7 @@ class LeptonPhotonChannel:
     (``beam_region``): dim 7.
 
     What the beam photon leaves, X, decays into the other lepton and Y = lepton + photon, with
-    M_Y^2 - m^2 = 2 p.k drawn log-uniformly between ``s_min`` and its largest value (the collinear
+    M_Y^2 - m^2 = 2 p.k drawn log-uniformly between s_min and its largest value (the collinear
     peak); then Y decays, the photon at an angle theta* to Y's flight with 1 + beta_Y cos(theta*)
     drawn log-uniformly (its energy E_k = gamma_Y p* (1 + beta_Y cos theta*) then is: the soft peak):
 
@@ -262,13 +265,6 @@ class LeptonPhotonChannel:
         regions = [self.mapped_region, self.beam_region] if self.mapped == 0 else [self.beam_region, self.mapped_region]
         return f"{' '.join(regions)} ({self.lepton})"
 
-    @property
-    def s_min(self) -> float:
-        """Half the smallest 2 p.k of a photon above the energy cut: 2 p.k = 2 E_k (E_l - |p_l| cos) >=
-        2 E_k m^2 / (E_l + |p_l|) >= 2 E_k m^2 / sqrt(s), reached collinear with the lepton."""
-        st = self.settings
-        return st.cuts.photon_energy_min * st.electron_mass**2 / st.sqrt_s
-
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """The channel's part of |M|^2: its lepton's share b of the mapped photon; with both photons
         near beams, times a + (1 - a)/2 with a the beam's share of the other photon (the part where
@@ -286,7 +282,7 @@ class LeptonPhotonChannel:
         beam_photon, w_beam = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.beam_region)
         x = -beam_photon
         x[:, 0] += st.sqrt_s
-        lepton, other, photon, decays = lepton_and_photon(st, x, y[:, 2:7], self.s_min)
+        lepton, other, photon, decays = lepton_and_photon(st, x, y[:, 2:7])
         region = in_region(st, photon, self.mapped_region)  # the channel's region only
         weight = w_beam * TWO_PI / TWO_PI**3 * decays * region
         photons = [photon, beam_photon] if self.mapped == 0 else [beam_photon, photon]
@@ -409,8 +405,7 @@ class LostPhotonChannel:
         else:
             total = np.zeros((len(y), 4))
             total[:, 0] = st.sqrt_s
-            s_min = st.cuts.photon_energy_min * st.electron_mass**2 / st.sqrt_s
-            lepton, other, photon, decays = lepton_and_photon(st, total, y, s_min)
+            lepton, other, photon, decays = lepton_and_photon(st, total, y)
             e_minus, e_plus = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
             weight = decays * in_region(st, photon, self.region)
         return {"e_minus": e_minus, "e_plus": e_plus, "invisible": photon, "photon_1": photon}, weight
