@@ -8,6 +8,7 @@ import logging
 import matplotlib
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import alpfusion.heap
@@ -38,6 +39,9 @@ OUTPUTS = (
     "histograms/histograms.npz",
     "limits/limits.csv",
     "limits/reach.png",
+    "limits/reach.pdf",
+    "limits/reach_layers.csv",
+    "limits/hepdata/submission.tar.gz",
     "limits/templates.root",
     "limits/configs/ma1p000.yml",
     "limits/workspaces/ma3p000.json",
@@ -46,7 +50,9 @@ OUTPUTS = (
     "provenance.json",
 )
 SAMPLES = [name for name in OUTPUTS if name.startswith("samples/")]
-DETERMINISTIC = [name for name in OUTPUTS if not name.endswith(("provenance.json", ".png", ".yml", ".npz"))]
+DETERMINISTIC = [
+    name for name in OUTPUTS if not name.endswith(("provenance.json", ".png", ".pdf", ".yml", ".npz", ".tar.gz"))
+]
 
 
 def small_config(**sections):
@@ -86,11 +92,31 @@ def test_run_from_python_makes_every_output(library_run):
     assert not list(out.rglob(".*.tmp-*")) and not list(out.rglob(".*.old-*"))
 
 
+def test_run_publishes_a_valid_hepdata_submission_with_usable_likelihoods(library_run, tmp_path):
+    import tarfile
+
+    import pyhf
+
+    from alpfusion.hepdata import validate_submission
+
+    out, result = library_run
+    folder = out / "limits/hepdata"
+    assert validate_submission(folder) == []
+    data = yaml.safe_load((folder / "expected_limits_on_g_agg.yaml").read_text())
+    g_lambda = [v["value"] for v in data["dependent_variables"][0]["values"]]
+    assert g_lambda == pytest.approx([row.g_lambda for row in result.limits.rows], rel=1e-4)  # 5 digits
+    with tarfile.open(folder / "likelihoods.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    bkg_only = pyhf.Workspace(json.loads((tmp_path / "BkgOnly.json").read_text()))
+    patchset = pyhf.PatchSet(json.loads((tmp_path / "patchset.json").read_text()))
+    assert len(patchset.patches) == len(result.limits.rows)
+    model = patchset.apply(bkg_only, patchset.patches[0].name).model()
+    assert model.config.poi_name == "mu"
+
+
 def test_command_line_writes_the_same_files(library_run, tmp_path):
     out, _ = library_run
     config = tmp_path / "small.yaml"
-    import yaml
-
     config.write_text(yaml.safe_dump(SMALL))
     res = CliRunner().invoke(main, ["-c", str(config), "run", "-o", str(tmp_path / "output")])
     assert res.exit_code == 0, res.output
@@ -108,6 +134,7 @@ def test_command_line_writes_the_same_files(library_run, tmp_path):
         {"processing": {"executor": "futures"}},
         {"statistics": {"empty_bins": "none", "cls_method": "toys"}},
         {"selection": {"kappa": 1.5, "eta_high": 2.0}},
+        {"reach_plot": {"fine_tuning": [0.2], "neff_dm_mass_min": None}},
     ],
 )
 def test_settings_that_do_not_make_samples_keep_them(library_run, sections):

@@ -467,6 +467,42 @@ class Statistics(_Strict):
     )
 
 
+class OverlayStyle(_Strict):
+    """How an overlay curve is drawn (matplotlib line properties; null: matplotlib's choice)."""
+
+    color: str | None = Field(default=None, description="matplotlib colour, e.g. tab:purple or '#7f3fbf'")
+    linestyle: str | None = Field(default=None, description="matplotlib line style: '-', '--', '-.', ':'")
+    linewidth: float | None = Field(default=None, gt=0, description="line width, points")
+
+
+class Overlay(_Strict):
+    """Another experiment's limit or projection drawn beside ours on the reach plot."""
+
+    csv: str = Field(
+        min_length=1,
+        description="CSV with a header line and columns m_a (GeV) and g (GeV^-1); a relative path is taken "
+        "from the configuration file's folder",
+    )
+    label: str = Field(min_length=1, description="legend label")
+    citation: str = Field(min_length=1, description="where the curve comes from (layer table and HEPData)")
+    style: OverlayStyle = Field(default_factory=OverlayStyle, description="line properties")
+
+
+class ReachPlot(_Strict):
+    """The context layers of the reach plot (physics.md section 7; docs/statistics.md)."""
+
+    fine_tuning: tuple[Annotated[float, Field(gt=0, lt=0.5)], ...] = Field(
+        strict=False,
+        description="resonant freeze-out targets to draw, F.T. = 1/2 - M/m_a (M: the DM mass); [] draws none",
+    )
+    neff_dm_mass_min: float | None = Field(
+        gt=0, description="GeV: DM lighter than this is excluded by N_eff (ALPs below 2x it shaded); null: not drawn"
+    )
+    overlays: tuple[Overlay, ...] = Field(
+        strict=False, description="other experiments' curves: [{csv, label, citation, style}]"
+    )
+
+
 class Config(_Strict):
     """The analysis configuration: every setting of every stage, one section each."""
 
@@ -481,6 +517,7 @@ class Config(_Strict):
     selection: Selection
     histograms: Histograms
     processing: Processing
+    reach_plot: ReachPlot
     _source: str = PrivateAttr(default="<default>")
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""Figures people look at rather than read: the reach plot.
+"""Figures people look at rather than read: the reach plot with its context layers.
 
 Figures are made with matplotlib's object-oriented API (``matplotlib.figure.Figure``, no pyplot):
 no backend is chosen and no global style or state is changed; mplhep's style applies inside
@@ -8,8 +8,10 @@ no backend is chosen and no global style or state is changed; mplhep's style app
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +20,9 @@ import mplhep
 import numpy as np
 from matplotlib.figure import Figure
 
+from . import cosmology
 from .atomic import atomic_path
+from .config import Overlay
 
 
 @contextlib.contextmanager
@@ -36,65 +40,236 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
     return path
 
 
-def reach_plot(rows, path: str | os.PathLike, *, luminosity_fb: float, sqrt_s: float) -> Path:
-    """Expected 95% CL sensitivity to g_agg versus m_a: CLs median with its +-1, +-2 sigma bands
-    (green, yellow) and the Poisson Lambda = 4 criterion (physics.md section 6)."""
-    with styled():
-        return save_figure(_reach_figure(rows, luminosity_fb, sqrt_s), path)
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the reach plot, as drawn and as written to its layer table.
+
+    ``kind`` says how: "line" (g versus m_a), "band" (between g and g_high), "points" (markers),
+    or "mass_bound" (every m_a below m_a[0] excluded, whatever g).
+    """
+
+    name: str
+    label: str
+    kind: str
+    m_a: np.ndarray
+    g: np.ndarray
+    g_high: np.ndarray | None = None
+    citation: str = ""
+    style: dict = field(default_factory=dict)
+
+    @property
+    def upper(self) -> np.ndarray:
+        """The band's upper edge (g itself for the other kinds)."""
+        return self.g if self.g_high is None else self.g_high
 
 
-def _reach_figure(rows, luminosity_fb: float, sqrt_s: float) -> Figure:
+def limit_layers(rows) -> list[Layer]:
+    """Our expected limits: the CLs median with its +-1, +-2 sigma bands, Lambda = 4 with its
+    MC-statistical band, the toys' CLs limits and the mass points flagged for few background events."""
     m = np.array([r.m_a for r in rows])
-    fig = Figure(figsize=(8, 6))
-    ax = fig.subplots()
-    ax.fill_between(
-        m,
-        [r.g_cls_minus2 for r in rows],
-        [r.g_cls_plus2 for r in rows],
-        color="#ffdf00",
-        label=r"CLs $\pm 2\sigma$",
-        step=None,
-    )
-    ax.fill_between(
-        m, [r.g_cls_minus1 for r in rows], [r.g_cls_plus1 for r in rows], color="#00c000", label=r"CLs $\pm 1\sigma$"
-    )
-    ax.plot(m, [r.g_cls for r in rows], color="black", ls="--", label="CLs expected (asymptotic)")
-    g_lambda = np.array([r.g_lambda for r in rows])
-    mc_error = np.array([r.g_lambda_mc_error for r in rows])
-    ax.fill_between(
-        m,
-        g_lambda - mc_error,
-        g_lambda + mc_error,
-        color="tab:red",
-        alpha=0.3,
-        lw=0,
-        label=r"$\Lambda = 4$: MC-statistical error",
-    )
-    ax.plot(m, g_lambda, color="tab:red", lw=2, label=r"$\Lambda = 4$")
+    col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
+    g_lambda, mc_error = col("g_lambda"), col("g_lambda_mc_error")
+    layers = [
+        Layer(
+            "cls_2sigma",
+            r"CLs $\pm 2\sigma$",
+            "band",
+            m,
+            col("g_cls_minus2"),
+            col("g_cls_plus2"),
+            style={"color": "#ffdf00"},
+        ),
+        Layer(
+            "cls_1sigma",
+            r"CLs $\pm 1\sigma$",
+            "band",
+            m,
+            col("g_cls_minus1"),
+            col("g_cls_plus1"),
+            style={"color": "#00c000"},
+        ),
+        Layer("cls_median", "CLs expected (asymptotic)", "line", m, col("g_cls"), style={"color": "black", "ls": "--"}),
+        Layer(
+            "lambda_mc_error",
+            r"$\Lambda = 4$: MC-statistical error",
+            "band",
+            m,
+            g_lambda - mc_error,
+            g_lambda + mc_error,
+            style={"color": "tab:red", "alpha": 0.3, "lw": 0},
+        ),
+        Layer("lambda", r"$\Lambda = 4$", "line", m, g_lambda, style={"color": "tab:red", "lw": 2}),
+    ]
     toys = [r for r in rows if np.isfinite(r.g_cls_toys)]
     if toys:
-        ax.plot([r.m_a for r in toys], [r.g_cls_toys for r in toys], "s", color="tab:blue", label="CLs expected (toys)")
+        layers.append(
+            Layer(
+                "cls_toys",
+                "CLs expected (toys)",
+                "points",
+                col("m_a", toys),
+                col("g_cls_toys", toys),
+                style={"marker": "s", "color": "tab:blue"},
+            )
+        )
     flagged = [r for r in rows if r.small_background]
     if flagged:
-        ax.plot(
-            [r.m_a for r in flagged],
-            [r.g_cls for r in flagged],
-            "o",
-            mfc="none",
-            color="black",
-            label="few background events: asymptotics unreliable",
+        layers.append(
+            Layer(
+                "small_background",
+                "few background events: asymptotics unreliable",
+                "points",
+                col("m_a", flagged),
+                col("g_cls", flagged),
+                style={"marker": "o", "mfc": "none", "color": "black"},
+            )
         )
+    return layers
+
+
+FREEZE_OUT_CITATION = (
+    "resonant freeze-out, paper eq. (4) at x_f; relic <sigma v>: Steigman, Dasgupta, Beacom, PRD 86 (2012) 023506; "
+    "g_*(T): Borsanyi et al., Nature 539 (2016) 69"
+)
+NEFF_CITATION = "Ho, Scherrer, PRD 87 (2013) 023505; Boehm, Dolan, McCabe, JCAP 08 (2013) 041"
+
+
+def context_layers(
+    m_range: tuple[float, float],
+    fine_tuning: Sequence[float],
+    neff_dm_mass_min: float | None,
+    overlays: Sequence[tuple[Overlay, np.ndarray, np.ndarray]] = (),
+) -> list[Layer]:
+    """The context of our limits over ``m_range`` [GeV]: the resonant freeze-out targets (one line per
+    fine tuning F.T. = 1/2 - M/m_a), the N_eff bound (ALPs lighter than M_min / r with r -> 1/2),
+    and the overlays given as (their configuration, m_a, g)."""
+    m = np.geomspace(*m_range, 60)
+    layers = [
+        Layer(
+            f"freeze_out_ft{ft:g}",
+            f"freeze-out target, F.T. = {ft:g}",
+            "line",
+            m,
+            cosmology.freeze_out_coupling(m, ft),
+            citation=FREEZE_OUT_CITATION,
+            style={"color": "tab:blue", "ls": ["-", "--", ":", "-."][i % 4], "lw": 1.5},
+        )
+        for i, ft in enumerate(fine_tuning)
+    ]
+    if neff_dm_mass_min is not None:
+        layers.append(
+            Layer(
+                "neff",
+                rf"$N_\mathrm{{eff}}$: $M_\chi < {1000 * neff_dm_mass_min:g}$ MeV",
+                "mass_bound",
+                np.array([2.0 * neff_dm_mass_min]),
+                np.array([np.nan]),
+                citation=NEFF_CITATION,
+                style={"color": "0.85"},
+            )
+        )
+    for i, (overlay, m_a, g) in enumerate(overlays):
+        style = {k: v for k, v in overlay.style.model_dump().items() if v is not None}
+        layers.append(Layer(f"overlay{i}", overlay.label, "line", m_a, g, citation=overlay.citation, style=style))
+    return layers
+
+
+def read_overlay(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(m_a, g) of an overlay curve: a CSV with a header line naming the columns m_a and g (others
+    ignored). Raises ``ValueError`` naming the file and what is wrong."""
+    path = Path(path)
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: cannot read the overlay curve ({err})") from None
+    table = list(csv.DictReader(lines))
+    names = list(table[0]) if table else []
+    missing = [c for c in ("m_a", "g") if c not in names]
+    if missing:
+        raise ValueError(f"{path}: overlay curve lacks the column(s) {missing} (has {names})")
+    try:
+        data = {c: np.array([float(row[c]) for row in table]) for c in ("m_a", "g")}
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: a value of m_a or g is not a number ({err})") from None
+    m_a, g = np.atleast_1d(data["m_a"]), np.atleast_1d(data["g"])
+    if len(m_a) < 2:
+        raise ValueError(f"{path}: an overlay curve needs at least 2 points, got {len(m_a)}")
+    bad = ~(np.isfinite(m_a) & np.isfinite(g) & (m_a > 0) & (g > 0))
+    if bad.any():
+        raise ValueError(f"{path}: row {int(np.argmax(bad)) + 1} has m_a or g not a positive number")
+    return m_a, g
+
+
+def write_layers(path: str | os.PathLike, layers: Sequence[Layer]) -> Path:
+    """The reach plot's layer table: one row per point of every layer (layer, kind, label, m_a, g,
+    g_high, citation), so that the figure can be checked and redrawn without the code."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["layer", "kind", "label", "m_a", "g", "g_high", "citation"])
+        for layer in layers:
+            high = layer.g_high if layer.g_high is not None else np.full_like(layer.g, np.nan)
+            for m, g, h in zip(layer.m_a, layer.g, high):
+                writer.writerow(
+                    [
+                        layer.name,
+                        layer.kind,
+                        layer.label,
+                        repr(float(m)),
+                        repr(float(g)),
+                        repr(float(h)),
+                        layer.citation,
+                    ]
+                )
+    return path
+
+
+def reach_plot(layers: Sequence[Layer], folder: str | os.PathLike, *, title: str, stem: str = "reach") -> list[Path]:
+    """The reach plot in ``folder``: ``stem``.png, ``stem``.pdf and its layer table ``stem``_layers.csv."""
+    folder = Path(folder)
+    with styled():
+        fig = reach_figure(layers, title)
+        paths = [save_figure(fig, folder / f"{stem}.{fmt}") for fmt in ("png", "pdf")]
+    return [*paths, write_layers(folder / f"{stem}_layers.csv", layers)]
+
+
+def reach_figure(layers: Sequence[Layer], title: str) -> Figure:
+    """g_agg versus m_a, log-log, every layer drawn with its label (artists labelled by layer name
+    through ``gid``)."""
+    fig = Figure(figsize=(8, 6.5))
+    ax = fig.subplots()
+    finite = [layer for layer in layers if layer.kind != "mass_bound"]
+    m_all = np.concatenate([layer.m_a for layer in finite] or [np.array([0.01, 10.0])])
+    g_all = np.concatenate([np.concatenate([layer.g, layer.upper]) for layer in finite] or [np.array([1e-6, 1e-3])])
+    g_all = g_all[np.isfinite(g_all) & (g_all > 0)]
+    m_lo = min(m_all.min(), *(layer.m_a[0] for layer in layers if layer.kind == "mass_bound")) / 1.5
+    m_hi = m_all.max() * 1.1
+    g_lo, g_hi = g_all.min() / 2.0, g_all.max() * 30.0  # room for the legend
+    for layer in layers:
+        if layer.kind == "band":
+            ax.fill_between(layer.m_a, layer.g, layer.upper, label=layer.label, gid=layer.name, **layer.style)
+        elif layer.kind == "line":
+            ax.plot(layer.m_a, layer.g, label=layer.label, gid=layer.name, **layer.style)
+        elif layer.kind == "points":
+            ax.plot(layer.m_a, layer.g, ls="none", label=layer.label, gid=layer.name, **layer.style)
+        elif layer.kind == "mass_bound":
+            ax.axvspan(m_lo, layer.m_a[0], label=layer.label, gid=layer.name, zorder=0, **layer.style)
+        else:
+            raise ValueError(f"layer {layer.name}: unknown kind {layer.kind!r}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlim(m_lo, m_hi)
+    ax.set_ylim(g_lo, g_hi)
     ax.set_xlabel(r"$m_a$ [GeV]")
     ax.set_ylabel(r"$g_{a\gamma\gamma}$ [GeV$^{-1}$]")
-    ax.set_title(
-        rf"$e^+e^- \to e^+e^- + a\,(\to$ inv.), √s = {sqrt_s:g} GeV, "
-        rf"{luminosity_fb / 1000:g} ab$^{{-1}}$",
-        fontsize=14,
-    )
-    ax.legend(fontsize=12, loc="upper left")
+    ax.set_title(title, fontsize=14)
+    ax.legend(fontsize=10, loc="upper left", ncols=2)
     fig.tight_layout()
     return fig
+
+
+def reach_title(luminosity_fb: float, sqrt_s: float) -> str:
+    """The reach plot's title: the process, the energy and the luminosity."""
+    return rf"$e^+e^- \to e^+e^- + a\,(\to$ inv.), √s = {sqrt_s:g} GeV, {luminosity_fb / 1000:g} ab$^{{-1}}$"

@@ -35,18 +35,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import yaml
 
 from . import __version__
 from .atomic import OutputLock, atomic_folder, remove_stale, write_json, write_yaml
-from .config import COMPONENTS, Config, ConfigError, LostPhotons, TauPair
+from .config import COMPONENTS, Config, ConfigError, LostPhotons, Overlay, TauPair
 from .errors import AlpfusionError
 from .fits.replicas import Spread, spread
 from .fits.scan import MassPoint, MassPointWorkspace, run_scan, write_rows
+from .hepdata import write_submission
 from .models.publish import publish_workspaces
 from .models.workspace import mass_point_models
 from .parallel import LocalPool, TaskPool, task_pool
-from .plotting import reach_plot
+from .plotting import Layer, context_layers, limit_layers, reach_plot, reach_title, read_overlay
 from .processors.executors import package_versions, process_samples
 from .processors.optimise import OptimisedCuts, optimise_all, per_mass_selection
 from .processors.results import ProcessingResult, save_result
@@ -76,10 +78,12 @@ __all__ = [
     "cross_sections",
     "lowest_e_low",
     "optimise",
+    "overlay_curves",
     "plan_samples",
     "process",
     "produce_samples",
     "publish",
+    "reach_layers",
     "replica_limits",
     "replicas",
     "run",
@@ -499,8 +503,9 @@ def set_limits(
     progress: Progress | None = None,
 ) -> LimitsResult:
     """Expected 95% CL limits per mass point (Lambda < 4 and CLs side by side) and the published
-    likelihoods. ``out_dir`` is replaced as a whole when everything is written (limits.csv,
-    reach.png, templates.root, configs/, workspaces/, published/): never a mix of two runs."""
+    likelihoods. ``out_dir`` is replaced as a whole when everything is written (limits.csv, reach.png,
+    reach.pdf, reach_layers.csv, templates.root, configs/, workspaces/, published/, hepdata/): never a
+    mix of two runs."""
     progress = progress or SilentProgress()
     out_dir = Path(out_dir)
     models = mass_point_models(result, cfg.statistics)
@@ -516,10 +521,46 @@ def set_limits(
             mapper=functools.partial((pool or LocalPool(1)).map, on_done=lambda: progress.advance(1)),
         )
         write_rows(tmp / "limits.csv", scan.rows)
-        reach_plot(scan.rows, tmp / "reach.png", luminosity_fb=cfg.beam.luminosity_fb, sqrt_s=cfg.beam.sqrt_s)
-        publish(scan.workspaces, cfg, tmp / "published")
+        reach_plot(reach_layers(scan.rows, cfg), tmp, title=reach_title(cfg.beam.luminosity_fb, cfg.beam.sqrt_s))
+        likelihoods = publish(scan.workspaces, cfg, tmp / "published")
+        write_submission(
+            scan.rows,
+            tmp / "hepdata",
+            figure=tmp / "reach.png",
+            likelihoods=likelihoods,
+            sqrt_s=cfg.beam.sqrt_s,
+            luminosity_fb=cfg.beam.luminosity_fb,
+            comment=f"alpfusion {__version__}, configuration {cfg.hash[:12]}: expected limits on g_agg for "
+            "e+e- -> e+e- a (a -> invisible) at Belle II",
+        )
     workspaces = [dataclasses.replace(w, path=out_dir / w.path.relative_to(tmp)) for w in scan.workspaces]
     return LimitsResult(scan.rows, workspaces, out_dir)
+
+
+def overlay_curves(cfg: Config) -> list[tuple[Overlay, np.ndarray, np.ndarray]]:
+    """The configuration's overlay curves, read: (the overlay, m_a, g). A relative ``csv`` path is
+    taken from the configuration file's folder (the working directory for the shipped default)."""
+    base = Path(cfg.source).parent if cfg.source != "<default>" else Path()
+    curves = []
+    for i, overlay in enumerate(cfg.reach_plot.overlays):
+        try:
+            curves.append((overlay, *read_overlay(base / overlay.csv)))
+        except ValueError as err:
+            raise WorkflowError(f"{cfg.source}: reach_plot.overlays[{i}]: {err}") from None
+    return curves
+
+
+def reach_layers(rows: Sequence[MassPoint], cfg: Config) -> list[Layer]:
+    """Every layer of the reach plot: our limits (:func:`plotting.limit_layers`) over the context of
+    the configuration's ``reach_plot`` section (:func:`plotting.context_layers`)."""
+    reach = cfg.reach_plot
+    masses = [r.m_a for r in rows] or list(cfg.signal.masses)
+    low = min(masses[0], 2.0 * reach.neff_dm_mass_min) if reach.neff_dm_mass_min else masses[0]
+    context = context_layers(
+        (low / 1.5, masses[-1] * 1.1), reach.fine_tuning, reach.neff_dm_mass_min, overlay_curves(cfg)
+    )
+    bounds = [layer for layer in context if layer.kind == "mass_bound"]
+    return bounds + limit_layers(rows) + [layer for layer in context if layer.kind != "mass_bound"]
 
 
 def publish(workspaces: Sequence[MassPointWorkspace], cfg: Config, out_dir: str | os.PathLike) -> tuple[Path, Path]:
@@ -576,6 +617,7 @@ def run(
     progress = progress or SilentProgress()
     out = Path(output_dir)
     seconds: dict[str, float] = {}
+    overlay_curves(cfg)  # a bad overlay file fails here, not after the samples are made
     with OutputLock(out), task_pool(cfg.processing.workers, cfg.processing.scheduler, client) as pool:
         for folder in ("samples", "histograms_configured", "cuts", "histograms", "limits"):
             remove_stale(out / folder)

@@ -272,6 +272,18 @@ def write_rows(path: str | os.PathLike, rows: Sequence[Any]) -> Path:
     return write_text(path, rows_csv(rows))
 
 
+def read_rows(path: str | os.PathLike) -> list[MassPoint]:
+    """The limits table written by :func:`write_rows` (limits.csv), as MassPoint rows."""
+    path = Path(path)
+    types = {f.name: f.type for f in fields(MassPoint)}
+    parse: dict[str, Callable[[str], Any]] = {"float": float, "int": int, "str": str, "bool": lambda v: v == "True"}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if sorted(reader.fieldnames or []) != sorted(types):
+            raise ValueError(f"{path}: not a limits table (columns {reader.fieldnames})")
+        return [MassPoint(**{k: parse[str(types[k])](v) for k, v in row.items()}) for row in reader]
+
+
 def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
     head = (

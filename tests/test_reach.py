@@ -1,0 +1,117 @@
+"""The reach plot with its context: every layer drawn (read back from the figure's artists and from
+the written layer table), the freeze-out targets and the N_eff band, and overlays from the
+configuration with clear errors for bad curves."""
+
+import csv
+import dataclasses
+
+import numpy as np
+import pytest
+import yaml
+
+from alpfusion import cosmology, workflow
+from alpfusion.config import load_config
+from alpfusion.fits.scan import MassPoint, read_rows, write_rows
+from alpfusion.plotting import reach_figure, reach_plot, reach_title
+
+
+def rows(masses=(0.1, 1.0, 5.0)):
+    """A limits table with plausible numbers (the plot does not judge them)."""
+    names = [f.name for f in dataclasses.fields(MassPoint)]
+    out = []
+    for i, m in enumerate(masses):
+        g = 1e-5 * (1 + i)
+        values = dict.fromkeys(names, 1.0)
+        values.update(
+            m_a=m, signal_bins=10, empty_bins=2, g_lambda=g, g_lambda_mc_error=0.1 * g, g_cls=3 * g,
+            g_cls_minus2=1.5 * g, g_cls_minus1=2 * g, g_cls_plus1=4 * g, g_cls_plus2=5 * g,
+            g_cls_toys=np.nan if i else 3.2 * g, cls_method="asymptotic", small_background=i == 2,
+        )  # fmt: skip
+        out.append(MassPoint(**values))
+    return out
+
+
+def overlay_config(tmp_path, curve_text, name="curve.csv"):
+    (tmp_path / name).write_text(curve_text)
+    entry = {"csv": name, "label": "Another experiment", "citation": "Someone et al. (2030)"}
+    entry["style"] = {"color": "tab:purple", "linestyle": "-."}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"reach_plot": {"overlays": [entry]}}))
+    return load_config(tmp_path / "cfg.yaml")
+
+
+def test_every_layer_is_drawn_and_written(tmp_path):
+    cfg = overlay_config(tmp_path, "# a projection\nm_a,g,comment\n0.05,3e-4,x\n1,1e-4,y\n8,2e-4,z\n")
+    layers = workflow.reach_layers(rows(), cfg)
+    names = [layer.name for layer in layers]
+    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_median", "lambda_mc_error", "lambda", "cls_toys"]
+    expected += ["small_background", "freeze_out_ft0.1", "freeze_out_ft0.01", "freeze_out_ft0.001", "overlay0"]
+    assert names == expected
+    paths = reach_plot(layers, tmp_path / "out", title=reach_title(5e4, 10.58))
+    assert [p.name for p in paths] == ["reach.png", "reach.pdf", "reach_layers.csv"]
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[1].read_bytes()[:5] == b"%PDF-"
+
+    # the figure: one artist per layer, carrying its data, and every label in the legend
+    ax = reach_figure(layers, "t").axes[0]
+    artists = {a.get_gid(): a for a in [*ax.lines, *ax.collections, *ax.patches] if a.get_gid()}
+    assert set(artists) == set(names)
+    np.testing.assert_allclose(artists["lambda"].get_ydata(), [1e-5, 2e-5, 3e-5])
+    np.testing.assert_allclose(artists["overlay0"].get_xdata(), [0.05, 1.0, 8.0])
+    assert artists["overlay0"].get_linestyle() == "-."
+    freeze = artists["freeze_out_ft0.01"]
+    np.testing.assert_allclose(freeze.get_ydata(), cosmology.freeze_out_coupling(freeze.get_xdata(), 0.01))
+    # the N_eff band ends at 2 M_min (ALPs at r -> 1/2) and the axis shows it
+    band = artists["neff"].get_extents().transformed(ax.transData.inverted())
+    assert band.x1 == pytest.approx(0.02) and ax.get_xlim()[0] < 0.02
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert {layer.label for layer in layers} == legend
+
+    # the layer table: every layer with its points and citation
+    with open(paths[2], newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["layer"] for r in table].count("freeze_out_ft0.1") == 60
+    assert {r["layer"] for r in table} == set(names)
+    overlay = [r for r in table if r["layer"] == "overlay0"]
+    assert [float(r["g"]) for r in overlay] == [3e-4, 1e-4, 2e-4]
+    assert {r["citation"] for r in overlay} == {"Someone et al. (2030)"}
+    assert "Steigman" in next(r["citation"] for r in table if r["layer"] == "freeze_out_ft0.1")
+    cls = [r for r in table if r["layer"] == "cls_1sigma"]
+    assert [float(r["g_high"]) for r in cls] == pytest.approx([4e-5, 8e-5, 1.2e-4])
+
+
+def test_context_layers_follow_the_configuration(tmp_path):
+    cfg = load_config().replace(reach_plot={"fine_tuning": [0.05], "neff_dm_mass_min": None})
+    names = [layer.name for layer in workflow.reach_layers(rows(), cfg)]
+    assert "neff" not in names and [n for n in names if n.startswith("freeze")] == ["freeze_out_ft0.05"]
+
+
+def test_limits_table_round_trip(tmp_path):
+    table = rows()
+    write_rows(tmp_path / "limits.csv", table)
+    back = read_rows(tmp_path / "limits.csv")
+    assert [r.small_background for r in back] == [False, False, True]
+    assert back[0] == table[0] and np.isnan(back[1].g_cls_toys)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("m_a,limit\n1,2\n2,3\n", r"lacks the column\(s\) \['g'\]"),
+        ("m_a,g\n1,2e-4\n2,-3e-4\n", "row 2 has m_a or g not a positive number"),
+        ("m_a,g\n1,2e-4\n2,nan\n", "row 2 has m_a or g not a positive number"),
+        ("m_a,g\n1,2e-4\n2,abc\n", "not a number"),
+        ("m_a,g\n1,2e-4\n", "at least 2 points"),
+    ],
+)
+def test_bad_overlay_curves_are_named(tmp_path, text, message):
+    cfg = overlay_config(tmp_path, text)
+    with pytest.raises(workflow.WorkflowError, match=message) as err:
+        workflow.overlay_curves(cfg)
+    assert "reach_plot.overlays[0]" in str(err.value) and "curve.csv" in str(err.value)
+
+
+def test_missing_overlay_fails_before_any_sample_is_made(tmp_path):
+    cfg = overlay_config(tmp_path, "m_a,g\n1,2\n2,3\n")
+    (tmp_path / "curve.csv").unlink()
+    with pytest.raises(workflow.WorkflowError, match="cannot read the overlay curve"):
+        workflow.run(cfg, tmp_path / "output")
+    assert not (tmp_path / "output").exists()
