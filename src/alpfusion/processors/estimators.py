@@ -22,10 +22,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..config import CPHI_ESTIMATORS, Config
-from ..observables import compute_observables, diagonal_offset, four_momenta
+from ..observables import compute_observables, diagonal_offset
 from ..plotting import save_figure, styled
-from ..samples.rootio import read_sample
-from .detector import measure
+from .events import measured_events
 
 
 @dataclass(frozen=True)
@@ -38,32 +37,15 @@ class Concentration:
     fraction_error: float
 
 
-def _momenta(arrays: dict, name: str):
-    return four_momenta(*(arrays[f"{name}_{c}"] for c in ("E", "px", "py", "pz")))
-
-
 def measured_planes(path: str | Path, cfg: Config, estimators) -> dict[str, tuple[np.ndarray, ...]]:
     """(m_ee, |m_ee^tau|, yield) per estimator for the events of one sample after the detector model."""
-    arrays, meta = read_sample(path)
-    particles = {
-        p: _momenta(arrays, p)
-        for p in ("e_minus", "e_plus") + (("tau_minus",) if "tau_minus" in meta["particles"] else ())
-    }
-    e_minus, e_plus, ok = measure(
-        {k: v for k, v in particles.items() if k != "tau_minus"},
-        arrays["event"],
-        cfg.detector,
-        cfg.acceptance,
-        Path(path).stem,
-    )
-    yields = arrays["weight"][ok] * cfg.beam.luminosity_pb
-    tau_minus = particles["tau_minus"][ok] if "tau_minus" in particles else None
+    events = measured_events(path, cfg)
     out: dict[str, tuple[np.ndarray, ...]] = {}
     for estimator in estimators:
-        if estimator == "truth" and tau_minus is None:
+        if estimator == "truth" and events.tau_minus is None:
             continue
-        obs = compute_observables(e_minus, e_plus, cfg.beam.sqrt_s, estimator, tau_minus)
-        out[str(estimator)] = (obs.m_ee, obs.m_ee_tau, yields)
+        obs = compute_observables(events.e_minus, events.e_plus, cfg.beam.sqrt_s, estimator, events.tau_minus)
+        out[str(estimator)] = (obs.m_ee, obs.m_ee_tau, events.yields)
     return out
 
 
