@@ -4,6 +4,7 @@ message and a non-zero exit status."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import sys
@@ -445,8 +446,8 @@ def optimise(cfg: Config, input_path: str | None, output: str) -> None:
 @click.pass_obj
 @reported
 def run(cfg: Config, output: str, force: bool) -> None:
-    """The whole chain on the configuration: samples, histograms, optimised cuts, limits, reach plot,
-    workspaces, published likelihoods, provenance.json.
+    """The whole chain on the configuration: samples, histograms, optimised cuts, limits, reach plot
+    (with its context layers), workspaces, published likelihoods, HEPData submission, provenance.json.
 
     Samples already made from the same settings are kept (an interrupted run resumes). The
     histograms are made twice: with the configuration's cuts (for the optimisation), then with the
@@ -547,3 +548,28 @@ def replicas(
         progress.close()
     click.echo(format_spread(spreads), nl=False)
     click.echo(f"wrote {output}/spread.csv and each replica's limits in {output}/limits_seed*/")
+
+
+def _parameter(text: str) -> tuple[str, Any]:
+    """NAME=VALUE with VALUE a Python literal (a bare word is taken as a string)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise click.BadParameter(f"{text!r}: expected NAME=VALUE")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--set", "-p", "settings", multiple=True, help="Parameter NAME=VALUE (a Python literal); repeatable.")
+@reported
+def notebook(sources: tuple[str, ...], settings: tuple[str, ...]) -> None:
+    """Execute jupytext notebooks (notebooks/*.py) and write each as an executed .ipynb next to it."""
+    from .notebooks import execute_notebook
+
+    parameters = dict(_parameter(text) for text in settings)
+    for source in sources:
+        execute_notebook(source, parameters=parameters)
+        click.echo(f"wrote {Path(source).with_suffix('.ipynb')}")
