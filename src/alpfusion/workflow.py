@@ -17,8 +17,8 @@ default, a dask.distributed cluster when ``processing.scheduler`` is set or a cl
 
 Layout of :func:`run`'s output folder: ``samples/`` (ROOT samples), ``histograms_configured/``
 (histograms with the configuration's cuts, the optimisation's input), ``cuts/`` (cuts.csv,
-cuts.yaml), ``histograms/`` (with the optimised cuts), ``limits/`` (limits.csv, reach.png,
-templates.root, configs/, workspaces/, published/) and ``provenance.json``.
+cuts.yaml), ``histograms/`` (with the optimised cuts), ``limits/`` (limits.csv, reach.png, reach.pdf,
+reach_layers.csv, templates.root, configs/, workspaces/, published/, hepdata/) and ``provenance.json``.
 """
 
 from __future__ import annotations
