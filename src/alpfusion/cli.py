@@ -401,8 +401,9 @@ def limits(
     """Expected 95% CL limits on g_agg per mass point: Lambda < 4 and CLs, side by side.
 
     Writes OUTPUT as a whole (an earlier OUTPUT is replaced only when all is written): limits.csv,
-    reach.png, templates.root, configs/ (cabinetry, one per mass point), workspaces/ (pyhf),
-    published/BkgOnly.json and published/patchset.json.
+    reach.png, reach.pdf, reach_layers.csv, templates.root, configs/ (cabinetry, one per mass point),
+    workspaces/ (pyhf), published/BkgOnly.json and published/patchset.json, hepdata/ (the HEPData
+    submission).
     """
     from .fits.scan import format_table
     from .parallel import task_pool
@@ -422,7 +423,10 @@ def limits(
     finally:
         progress.close()
     click.echo(format_table(out.rows, cfg.signal.g_ref), nl=False)
-    click.echo(f"wrote {output}/limits.csv, {output}/reach.png, {output}/published/ (BkgOnly.json, patchset.json)")
+    click.echo(
+        f"wrote {output}/limits.csv, {output}/reach.png (.pdf, _layers.csv), "
+        f"{output}/published/ (BkgOnly.json, patchset.json), {output}/hepdata/"
+    )
 
 
 @main.command()

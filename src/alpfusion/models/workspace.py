@@ -273,7 +273,7 @@ def cabinetry_config(
         },
         "Regions": [{"Name": model.region, "RegionPath": model.region}],
         "Samples": samples,
-        "NormFactors": [{"Name": POI, "Samples": SIGNAL, "Nominal": 1.0, "Bounds": [0.0, float(mu_max)]}],
+        "NormFactors": [{"Name": POI, "Samples": SIGNAL, "Nominal": 0.0, "Bounds": [0.0, float(mu_max)]}],
     }
 
 
