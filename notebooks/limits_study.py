@@ -95,17 +95,17 @@ with styled():
 fig
 
 # %% [markdown]
-# ## The spread over independent tau-pair samples
+# ## The spread over independent background samples
 
 # %%
-signals = [job for job in workflow.plan_samples(cfg, Path(RUN) / "samples") if job.label.startswith("ee_to_eea")]
-others = [job for job in workflow.plan_samples(cfg, Path(RUN) / "samples") if job.label == "ee_to_eegg"]
+fixed = [job.path for job in workflow.plan_samples(cfg, Path(RUN) / "samples") if job.label != REPLICA_BACKGROUND]
 spreads = workflow.replicas(
     result.cuts.config,
-    [job.path for job in signals + others],
-    Path(RUN) / "replicas",
+    fixed,
+    Path(RUN) / f"replicas_{REPLICA_BACKGROUND}",
     n=REPLICAS,
     events=REPLICA_EVENTS,
+    background=REPLICA_BACKGROUND,
 )
 with styled():
     fig = Figure(figsize=(8, 6))
