@@ -1,5 +1,7 @@
 """The cosmology behind the reach plot's context (physics.md section 7): the coupling at which an ALP
-mediator gives the observed dark-matter density through resonant freeze-out, and the N_eff bound.
+mediator gives the observed dark-matter density through resonant freeze-out. (The N_eff bound is a
+number of the configuration, ``reach_plot.neff_dm_mass_min``, with its sources in
+``plotting.NEFF_CITATION``.)
 
 Dark matter chi of mass M = r m_a annihilates through the ALP, chi chi -> a -> gamma gamma, close to
 the resonance (fine tuning F.T. = 1/2 - r). The paper's eq. (4) gives its thermally averaged cross
@@ -24,7 +26,6 @@ from .constants import GEV2_TO_PB, M_ELECTRON
 
 __all__ = [
     "DM_DOF",
-    "NEFF_DM_MASS_MIN",
     "OMEGA_DM_H2",
     "RelicTable",
     "degrees_of_freedom",
@@ -54,12 +55,6 @@ OMEGA_DM_H2 = 0.11
 
 DM_DOF = 2
 """Internal degrees of freedom of a self-conjugate (Majorana) fermion, as in the relic table."""
-
-NEFF_DM_MASS_MIN = 0.010
-"""GeV: thermal dark matter in equilibrium with electrons and photons lighter than about 10 MeV
-heats the photons after neutrino decoupling and lowers N_eff below what the CMB allows
-(C. M. Ho, R. J. Scherrer, Phys. Rev. D 87 (2013) 023505, arXiv:1208.4347: m_chi > 3-9 MeV by spin
-and statistics; C. Boehm, M. J. Dolan, C. McCabe, JCAP 08 (2013) 041, arXiv:1303.6270)."""
 
 FREEZE_OUT_C = 0.5
 """c in the freeze-out condition Y - Y_eq = c Y_eq (Kolb and Turner, The Early Universe, sec. 5.2)."""
