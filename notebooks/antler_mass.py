@@ -29,6 +29,7 @@ SAMPLES = "output/notebooks/samples"
 OUTPUT = "output/notebooks"
 
 # %%
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +51,15 @@ workflow.produce_samples([*signals, taus])
 windows = {h.m_a: h.m2_window for h in mass_hypotheses(cfg)}
 
 
+@functools.cache
+def measured(path, smearing):
+    """(observables, yields) of a sample's accepted events, read and measured once per detector setting."""
+    return measured_observables(path, cfg.replace(detector={"smearing": smearing}))
+
+
 def differences(path, smearing, m_a):
     """(m_ee^tau - m_ee, yields) of a sample's events in the missing-mass window of m_a."""
-    obs, yields = measured_observables(path, cfg.replace(detector={"smearing": smearing}))
+    obs, yields = measured(path, smearing)
     low, high = windows[m_a]
     inside = (obs.m2_miss >= low) & (obs.m2_miss <= high)
     return obs.m_ee_tau[inside] - obs.m_ee[inside], yields[inside]
@@ -101,7 +108,7 @@ fig
 # without smearing, has |m_ee^tau| <= m_ee (up to rounding), whatever the missing mass.
 
 # %%
-obs, yields = measured_observables(taus.path, cfg.replace(detector={"smearing": False}))
+obs, yields = measured(taus.path, False)
 above = obs.m_ee_tau > obs.m_ee * (1 + 1e-6)
 print(f"{len(obs)} tau pairs; a fraction {yields[above].sum() / yields.sum():.2e} of their yield above the diagonal")
 assert len(obs) > 1000 and yields[above].sum() < 1e-3 * yields.sum()

@@ -21,6 +21,8 @@ from importlib import resources
 
 import numpy as np
 from scipy import integrate, interpolate, optimize, special
+from scipy.constants import c as SPEED_OF_LIGHT
+from scipy.constants import physical_constants
 
 from .constants import GEV2_TO_PB, M_ELECTRON
 
@@ -38,10 +40,10 @@ __all__ = [
     "resonant_sigmav",
 ]
 
-M_PLANCK = 1.22091e19
-"""Planck mass G^-1/2, GeV (PDG)."""
+M_PLANCK = physical_constants["Planck mass energy equivalent in GeV"][0]
+"""Planck mass G^-1/2, GeV (CODATA, through scipy.constants)."""
 
-GEV2_TO_CM3_PER_S = GEV2_TO_PB * 1e-36 * 2.99792458e10
+GEV2_TO_CM3_PER_S = GEV2_TO_PB * 1e-36 * SPEED_OF_LIGHT * 100.0
 """A <sigma v> in GeV^-2 (v = c) times this is in cm^3 s^-1: (hbar c)^2 c."""
 
 ENTROPY_TODAY = 2891.2
