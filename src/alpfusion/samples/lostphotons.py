@@ -11,18 +11,20 @@ peak), and its polar angle in one of three regions (``photon_in_region``): near 
 beam (u = 1 - beta cos theta from the beam's side drawn log-uniformly: the 1/(p_beam.k) peak, regulated
 by beta = |p_beam|/E_beam at angles of order m_e/E), or central (then below the energy threshold). Both
 photons near beams (``LostPhotonsChannel``, four ordered pairs of beams): the e- direction drawn in the
-acceptance, its momentum from the e+ on-shell condition. One photon drawn around an outgoing lepton,
-whose 1/(p.k) peak it follows, the other near a beam (``LeptonPhotonChannel``, 24: which photon, its
-region, which beam for the other, which lepton): a central soft photon, or a photon near a beam but
-close to a lepton at the edge of the acceptance. Two central photons cannot carry the missing energy.
-The regions do not overlap; within a pair of regions the channels share |M|^2 (multichannel by peaks, as
-MadEvent's diagram weights): each photon's emitters (the beam on its side, if it is near a beam, and the
-two leptons) have shares f_e = (1/p_e.k) / sum_j (1/p_j.k) (``emitter_share``); the beam channel takes
-a1 a2 (a_i the beam's share of photon i), a lepton channel its lepton's share b of its photon times a +
-(1 - a)/2 of the other (both photons near leptons: half to each photon's lepton channels; for a central
-photon, b alone). So the channels add up to the cross section (tested against massive RAMBO with |M|^2 =
-1); the photons are identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central region is the
-direct map of that region, kept as an independent check of the lepton channels
+acceptance, its momentum from the e+ on-shell condition; or (``PairMassChannel``, four) the pair mass
+m_ee^2 drawn log-uniformly and the pair decaying isotropically: the s-channel photon's 1/m_ee^2 peak of
+a converted photon. One photon drawn around an outgoing lepton, whose 1/(p.k) peak it follows, the other near a beam
+(``LeptonPhotonChannel``, 24: which photon, its region, which beam for the other, which lepton): a
+central soft photon, or a photon near a beam but close to a lepton at the edge of the acceptance. Two
+central photons cannot carry the missing energy. The regions do not overlap; within a pair of regions
+the channels share |M|^2 (multichannel by peaks, as MadEvent's diagram weights): each photon's emitters
+(the beam on its side, if it is near a beam, and the two leptons) have shares f_e = (1/p_e.k) / sum_j
+(1/p_j.k) (``emitter_share``); the beam channels take a1 a2 (a_i the beam's share of photon i; split
+among the three maps, ``PairMassChannel``), a lepton channel its lepton's share b of its photon times a
++ (1 - a)/2 of the other (both photons near leptons: half to each photon's lepton channels; for a
+central photon, b alone). So the channels add up to the cross section (tested against massive RAMBO with
+|M|^2 = 1); the photons are identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central
+region is the direct map of that region, kept as an independent check of the lepton channels
 (tests/test_lostphotons.py):
 
     dPhi_4 = d^3k1 / ((2 pi)^3 2 E1)  d^3k2 / ((2 pi)^3 2 E2)  dPhi_2(P - k1 - k2; m_e, m_e),
@@ -76,17 +78,15 @@ class LostPhotonsSettings:
         return cls(cfg.beam.sqrt_s, cfg.beam.alpha_value, cfg.acceptance, cuts)
 
 
-def photon_in_region(st: LostPhotonsSettings, y_energy, y_angle, phi, region: str):
-    """(four-momentum, d^3k / (2 E) weight without the azimuth) of one photon in a region of ``REGIONS``
-    from uniform y_energy, y_angle (module docstring)."""
-    acc = st.acceptance
-    cos_lo, cos_hi = acc.cos_theta_range
+def photon_direction(st: LostPhotonsSettings, y_angle, phi, region: str):
+    """(direction n = (1, n_vec) (N, 4), d cos(theta) / dy) of a photon in a region of ``REGIONS`` from
+    a uniform y_angle (module docstring): uniform in cos(theta) inside the acceptance, or near a beam
+    with u = 1 - beta cos(theta) from the beam's side log-uniform."""
+    cos_lo, cos_hi = st.acceptance.cos_theta_range
     if region == "central":
-        e_lo, e_hi = st.cuts.photon_energy_min, acc.energy_min
         cos_t = cos_lo + (cos_hi - cos_lo) * y_angle
         angle_weight = np.full_like(y_angle, cos_hi - cos_lo)
     else:
-        e_lo, e_hi = st.cuts.photon_energy_min, 0.5 * st.sqrt_s
         beta = math.sqrt(1.0 - (2.0 * st.electron_mass / st.sqrt_s) ** 2)
         closest = math.cos(math.radians(st.cuts.photon_angle_min_deg))
         edge = cos_hi if region == "+z" else -cos_lo  # cos of the acceptance edge, seen from this beam
@@ -95,9 +95,19 @@ def photon_in_region(st: LostPhotonsSettings, y_energy, y_angle, phi, region: st
         from_beam = (1.0 - u) / beta
         cos_t = from_beam if region == "+z" else -from_beam
         angle_weight = u * math.log(u_hi / u_lo) / beta
+    ones = np.ones_like(cos_t)
+    return from_angles(ones, ones, cos_t, phi), angle_weight
+
+
+def photon_in_region(st: LostPhotonsSettings, y_energy, y_angle, phi, region: str):
+    """(four-momentum, d^3k / (2 E) weight without the azimuth) of one photon in a region of ``REGIONS``
+    from uniform y_energy, y_angle (module docstring): the direction from ``photon_direction``, the
+    energy log-uniform (below the energy threshold for a central photon)."""
+    e_lo = st.cuts.photon_energy_min
+    e_hi = st.acceptance.energy_min if region == "central" else 0.5 * st.sqrt_s
+    direction, angle_weight = photon_direction(st, y_angle, phi, region)
     energy = e_lo * (e_hi / e_lo) ** y_energy
-    momentum = from_angles(energy, energy, cos_t, phi)
-    return momentum, energy * energy * math.log(e_hi / e_lo) * angle_weight / 2.0
+    return direction * energy[:, None], energy * energy * math.log(e_hi / e_lo) * angle_weight / 2.0
 
 
 def in_region(st: LostPhotonsSettings, k: np.ndarray, region: str) -> np.ndarray:
@@ -122,6 +132,13 @@ def emitter_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray], photo
     if region != "central":
         inverse["beam"] = 1.0 / mdot(p1 if region == "+z" else p2, k)
     return inverse[emitter] / sum(inverse.values())
+
+
+def beam_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray], regions: tuple[str, str]) -> np.ndarray:
+    """a1 a2, a_i the beam's share of photon i in its region (``emitter_share``): the part of |M|^2
+    that the channels with both photons drawn near beams take."""
+    a1, a2 = (emitter_share(st, momenta, i, regions[i], "beam") for i in (0, 1))
+    return a1 * a2
 
 
 def pair_in_acceptance(st: LostPhotonsSettings, q: np.ndarray, y: np.ndarray, azimuth: np.ndarray):
@@ -227,13 +244,87 @@ class LostPhotonsChannel:
         return momenta, weight
 
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
-        """The channel's part of |M|^2 with both photons near beams: a1 a2, a_i the beam's share of
-        photon i (``emitter_share``); the rest goes to the lepton channels (``LeptonPhotonChannel``),
-        which map a photon near a lepton at the edge of the acceptance."""
+        """The channel's part of |M|^2 with both photons near beams: a1 a2 (1 - h), a_i the beam's share
+        of photon i (``emitter_share``), h that of the conversion channels (``conversion_share``,
+        ``PairMassChannel``); the rest goes to the lepton
+        channels (``LeptonPhotonChannel``), which map a photon near a lepton at the edge of the
+        acceptance."""
         if "central" in self.regions:  # the direct map of a central photon (a check, not in the process)
             return np.ones(len(momenta["photon_1"]))
-        a1, a2 = (emitter_share(self.settings, momenta, i, self.regions[i], "beam") for i in (0, 1))
-        return a1 * a2
+        return (1.0 - conversion_share(momenta)) * beam_share(self.settings, momenta, self.regions)
+
+
+PAIR_MASS2_SCALE = 0.04
+"""mu^2 (GeV^2) of the conversion channels' share h = mu^2 / (mu^2 + m_ee^2) (``conversion_share``):
+below a pair mass of about 0.2 GeV the pair is collinear (a converted photon); above, the t-channel
+Bhabha peak at the edge of the acceptance, which the pair's isotropic decay does not map, takes over
+(with mu^2 = 1 GeV^2, double-ISR Bhabha events at m_ee = 1-2 GeV drew weights 10^6 times the median)."""
+
+
+def conversion_share(momenta: dict[str, np.ndarray]) -> np.ndarray:
+    """h = mu^2 / (mu^2 + m_ee^2) (mu^2 = ``PAIR_MASS2_SCALE``): the part of the both-photons-near-beams
+    share a1 a2 that goes to the channels mapping the pair mass (``PairMassChannel``)."""
+    q = momenta["e_minus"] + momenta["e_plus"]
+    return PAIR_MASS2_SCALE / (PAIR_MASS2_SCALE + mdot(q, q))
+
+
+@dataclass(frozen=True)
+class PairMassChannel:
+    """Two photons in the given beam regions (``REGIONS``) and the e+e- pair as one body Q of mass
+    m_ee, m_ee^2 drawn log-uniformly, decaying isotropically in its rest frame: the s-channel photon's
+    1/m_ee^2 peak, a converted photon recoiling against two hard photons near the beams, whose
+    collinear pair the e- direction map of ``LostPhotonsChannel`` finds only with weights of order
+    (E_ee / m_ee)^2: dim 8 (+ the azimuth).
+
+    Photon 1 as in ``LostPhotonsChannel``; photon 2's direction by its beam's map and its energy from
+    the pair's mass, (W - k2)^2 = m_ee^2 with W = P - k1: E2 = (W^2 - m_ee^2) / (2 n2.W), m_ee^2
+    between 4 m^2 and the value at E2 = ``photon_energy_min``:
+
+        dPhi_4 = d^3k1 / ((2 pi)^3 2 E1) d^3k2 / ((2 pi)^3 2 E2) 2 pi delta((W - k2)^2 - m_ee^2)
+                 dm_ee^2 / (2 pi) dPhi_2(Q; m, m),
+        d^3k2 / (2 E2) delta((W - k2)^2 - m_ee^2) = E2 dOmega_2 / (4 n2.W),
+        dPhi_2(Q; m, m) = beta* / (8 pi) dOmega* / (4 pi).
+
+    It takes h (``conversion_share``) of the both-photons-near-beams share a1 a2 (``beam_share``),
+    ``LostPhotonsChannel`` the rest.
+    """
+
+    settings: LostPhotonsSettings
+    regions: tuple[str, str]
+    dim: int = 8
+
+    @property
+    def name(self) -> str:
+        return f"{' '.join(self.regions)} (pair mass)"
+
+    def __call__(self, y, azimuth):
+        st = self.settings
+        m = st.electron_mass
+        k1, w1 = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.regions[0])
+        n2, cos_weight = photon_direction(st, y[:, 2], azimuth + TWO_PI * y[:, 3], self.regions[1])
+        w = -k1
+        w[:, 0] += st.sqrt_s
+        n2_w = mdot(n2, w)
+        lo = 4.0 * m * m
+        hi = mdot(w, w) - 2.0 * st.cuts.photon_energy_min * n2_w
+        possible = hi > lo * (1.0 + 1e-9)
+        hi = np.where(possible, hi, 2.0 * lo)
+        pair_mass2 = lo * (hi / lo) ** y[:, 4]
+        pair_mass = np.sqrt(pair_mass2)
+        k2 = n2 * (0.5 * (mdot(w, w) - pair_mass2) / n2_w)[:, None]
+        q = w - k2
+        p_star = two_body_momentum(pair_mass, m, m)
+        e_rest = from_angles(np.sqrt(p_star * p_star + m * m), p_star, 2.0 * y[:, 5] - 1.0, TWO_PI * y[:, 6])
+        e_minus = boost_from_rest(e_rest, q, pair_mass)
+        w2 = k2[:, 0] * cos_weight * TWO_PI / (4.0 * n2_w)
+        decay = p_star / pair_mass / (4.0 * math.pi)  # beta* / (8 pi)
+        weight = w1 * w2 * TWO_PI / (TWO_PI**3) ** 2 * pair_mass2 * np.log(hi / lo) * decay * possible
+        momenta = {"e_minus": e_minus, "e_plus": q - e_minus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
+        return momenta, weight
+
+    def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
+        """h a1 a2 (class docstring)."""
+        return conversion_share(momenta) * beam_share(self.settings, momenta, self.regions)
 
 
 @dataclass(frozen=True)
@@ -308,6 +399,7 @@ class LostPhotonsProcess:
         self.settings = settings
         beam_regions = ("+z", "-z")
         channels: list = [LostPhotonsChannel(settings, (a, b)) for a in beam_regions for b in beam_regions]
+        channels += [PairMassChannel(settings, (a, b)) for a in beam_regions for b in beam_regions]
         channels += [
             LeptonPhotonChannel(settings, mapped, mapped_region, region, lepton)
             for mapped in (0, 1)
