@@ -8,7 +8,7 @@ import pyhf
 import pytest
 
 from alpfusion.fits.cls import expected_limit
-from alpfusion.models.smooth import SmoothModelError, smooth_plane
+from alpfusion.models.smooth import SmoothModelError, _tail, smooth_plane
 from alpfusion.models.workspace import SMOOTH, EmptyBins, region_model
 
 EDGES = 0.1 * 1.02 ** np.arange(231)  # 2% bins from 0.1 to ~9.7 GeV on both axes
@@ -82,3 +82,16 @@ def test_smooth_treatment_leaves_no_empty_bin_and_sets_a_limit():
 def test_empty_background_is_an_error():
     with pytest.raises(SmoothModelError, match="'r'"):
         smooth_plane(np.zeros((5, 5)), np.zeros((5, 5)), "r")
+
+
+def test_a_tail_whose_fit_is_singular_decays_from_its_last_level():
+    """Two populated tail bins whose MC errors differ by 10^15 (a heavy event next to a light one)
+    leave the slope unmeasured: the tail decays by e per bin from the last level (the fit gave a level
+    of 1 with negative variances here, and numpy's "Singular matrix" on a small QED sample)."""
+    distance = np.arange(6)
+    h = np.array([0.0, 0.0, 1e3, 1e-3, 0.0, 0.0])
+    h_var = np.array([0.0, 0.0, 1e-24, 1e6, 0.0, 0.0])
+    side = distance >= 2
+    model, variance = _tail(distance, h, h_var, side)
+    assert np.allclose(model, 1e3 * np.exp(-np.arange(4)))
+    assert np.all(np.isfinite(variance)) and np.all(variance >= 0)

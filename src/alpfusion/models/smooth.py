@@ -37,18 +37,22 @@ def _offset_projection(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tail(distance: np.ndarray, h: np.ndarray, h_var: np.ndarray, side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exponential fit ln H = c + s distance to the populated bins of one tail; (H, var) on `side`."""
+    """Exponential fit ln H = c + s distance to the populated bins of one tail; (H, var) on `side`.
+
+    With fewer than two populated bins, or weights so unequal that the fit is singular (one bin's MC
+    error far below the others': the slope is then not measured), the last populated level decays by
+    e per bin instead."""
     populated = side & (h > 0)
-    if populated.sum() < 2:  # nothing to fit: the last populated level, decaying by e per bin
+    x = distance[populated].astype(float)
+    w = h[populated] ** 2 / np.maximum(h_var[populated], 1e-300)  # 1 / var(ln H)
+    design = np.stack([np.ones_like(x), x], axis=1)
+    normal = design.T @ (design * w[:, None])
+    if populated.sum() < 2 or np.linalg.cond(normal) > 1e12:
         level = h[populated].max() if populated.any() else 0.0
         at = distance[side] - (distance[populated].min() if populated.any() else distance[side].min())
         return level * np.exp(-at), (level * np.exp(-at)) ** 2
-    x = distance[populated].astype(float)
-    y = np.log(h[populated])
-    w = h[populated] ** 2 / np.maximum(h_var[populated], 1e-300)  # 1 / var(ln H)
-    design = np.stack([np.ones_like(x), x], axis=1)
-    cov = np.linalg.inv(design.T @ (design * w[:, None]))
-    coef = cov @ design.T @ (w * y)
+    cov = np.linalg.inv(normal)
+    coef = cov @ design.T @ (w * np.log(h[populated]))
     coef[1] = min(coef[1], -1e-3)  # a tail must fall: no extrapolation from a rising one
     at = np.stack([np.ones(side.sum()), distance[side].astype(float)], axis=1)
     log_h = at @ coef
