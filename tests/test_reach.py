@@ -23,8 +23,8 @@ def rows(masses=(0.1, 1.0, 5.0)):
         g = 1e-5 * (1 + i)
         values = dict.fromkeys(names, 1.0)
         values.update(
-            m_a=m, signal_bins=10, empty_bins=2, g_lambda=g, g_lambda_mc_error=0.1 * g, g_cls=3 * g,
-            g_cls_minus2=1.5 * g, g_cls_minus1=2 * g, g_cls_plus1=4 * g, g_cls_plus2=5 * g,
+            m_a=m, signal_bins=10, empty_bins=2, g_lambda=g, g_lambda_mc_error=0.1 * g, g_lambda_coarse=20 * g,
+            g_cls=3 * g, g_cls_minus2=1.5 * g, g_cls_minus1=2 * g, g_cls_plus1=4 * g, g_cls_plus2=5 * g,
             g_cls_toys=np.nan if i else 3.2 * g, cls_method="asymptotic", small_background=i == 2,
         )  # fmt: skip
         out.append(MassPoint(**values))
@@ -43,7 +43,8 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     cfg = overlay_config(tmp_path, "# a projection\nm_a,g,comment\n0.05,3e-4,x\n1,1e-4,y\n8,2e-4,z\n")
     layers = workflow.reach_layers(rows(), cfg)
     names = [layer.name for layer in layers]
-    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_median", "lambda_mc_error", "lambda", "cls_toys"]
+    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_median", "lambda_mc_error", "lambda", "lambda_coarse"]
+    expected += ["cls_toys"]
     expected += ["small_background", "freeze_out_ft0.1", "freeze_out_ft0.01", "freeze_out_ft0.001", "overlay0"]
     assert names == expected
     paths = reach_plot(layers, tmp_path / "out", title=reach_title(5e4, 10.58))
@@ -55,6 +56,8 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     artists = {a.get_gid(): a for a in [*ax.lines, *ax.collections, *ax.patches] if a.get_gid()}
     assert set(artists) == set(names)
     np.testing.assert_allclose(artists["lambda"].get_ydata(), [1e-5, 2e-5, 3e-5])
+    np.testing.assert_allclose(artists["lambda_coarse"].get_ydata(), [2e-4, 4e-4, 6e-4])
+    assert artists["lambda_coarse"].get_linestyle() == ":"
     np.testing.assert_allclose(artists["overlay0"].get_xdata(), [0.05, 1.0, 8.0])
     assert artists["overlay0"].get_linestyle() == "-."
     freeze = artists["freeze_out_ft0.01"]

@@ -457,6 +457,12 @@ class Statistics(_Strict):
     )
     smooth_slices: int = Field(ge=1, le=50, description="m_ee slices of the smooth background model")
     sb_groups: int = Field(ge=1, le=200, description="bins of the pyhf channel: the signal bins grouped by S/B")
+    coarse_blocks: int = Field(
+        ge=1,
+        le=100,
+        description="g_lambda_coarse: S/B order from the background averaged over blocks of this many bins "
+        "a side, each group's background the MC summed in it (no empty-bin treatment)",
+    )
     cls_method: ClsMethod = Field(description="asymptotic, or toys (pseudo-experiments as well, a column of their own)")
     toys: int = Field(ge=100, description="pseudo-experiments per tested mu")
     small_background_events: float = Field(

@@ -65,7 +65,8 @@ class Layer:
 
 def limit_layers(rows) -> list[Layer]:
     """Our expected limits: the CLs median with its +-1, +-2 sigma bands, Lambda = 4 with its
-    MC-statistical band, the toys' CLs limits and the mass points flagged for few background events."""
+    MC-statistical band, Lambda = 4 with the coarse S/B order (conservative), the toys' CLs limits and
+    the mass points flagged for few background events."""
     m = np.array([r.m_a for r in rows])
     col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
     g_lambda, mc_error = col("g_lambda"), col("g_lambda_mc_error")
@@ -99,6 +100,14 @@ def limit_layers(rows) -> list[Layer]:
             style={"color": "tab:red", "alpha": 0.3, "lw": 0},
         ),
         Layer("lambda", r"$\Lambda = 4$", "line", m, g_lambda, style={"color": "tab:red", "lw": 2}),
+        Layer(
+            "lambda_coarse",
+            r"$\Lambda = 4$, coarse S/B order, no empty-bin treatment",
+            "line",
+            m,
+            col("g_lambda_coarse"),
+            style={"color": "tab:red", "ls": ":", "lw": 2},
+        ),
     ]
     toys = [r for r in rows if np.isfinite(r.g_cls_toys)]
     if toys:

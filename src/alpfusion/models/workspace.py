@@ -158,22 +158,27 @@ def region_model(
     )
 
 
-def group_by_signal_to_background(model: RegionModel, n_groups: int) -> tuple[RegionModel, np.ndarray]:
+def group_by_signal_to_background(
+    model: RegionModel, n_groups: int, order_background: np.ndarray | None = None
+) -> tuple[RegionModel, np.ndarray]:
     """Merge the signal bins into groups of equal signal, ordered by S/B; background-free bins apart.
 
-    Returns the grouped model (yields and variances summed within each group; a group is
-    "empty" when it holds no background MC) and, for every signal bin of `model`, its group.
+    With ``order_background`` (another estimate of B over the same bins, :func:`coarse_model`) the
+    order comes from it, and bins where it vanishes come first but join the groups of equal signal
+    (no group apart). Returns the grouped model (yields and variances summed within each group; a
+    group is "empty" when it holds no background MC) and, for every signal bin of `model`, its group.
     """
     if n_groups < 1:
         raise ModelError(f"region '{model.region}': the number of S/B groups must be at least 1")
     s = model.signal.yields
-    b = sum((t.yields for t in model.backgrounds.values()), np.zeros(len(s)))
-    free = b <= 0
+    b = model.total_background if order_background is None else np.asarray(order_background, dtype=float)
+    free = b <= 0 if order_background is None else np.zeros(len(s), dtype=bool)
     group = np.empty(len(s), dtype=np.int64)
     group[free] = 0
     rest = np.flatnonzero(~free)
     if len(rest):
-        order = rest[np.argsort(-s[rest] / b[rest], kind="stable")]
+        with np.errstate(divide="ignore"):
+            order = rest[np.argsort(-s[rest] / b[rest], kind="stable")]
         cumulative = np.cumsum(s[order]) / s[order].sum()
         group[order] = 1 + np.minimum((cumulative * n_groups).astype(np.int64), n_groups - 1)
     used, group = np.unique(group, return_inverse=True)
@@ -185,6 +190,41 @@ def group_by_signal_to_background(model: RegionModel, n_groups: int) -> tuple[Re
     mc = sum((t.yields for n, t in backgrounds.items() if n != FLOOR), np.zeros(len(used)))
     grouped = RegionModel(model.region, model.m_a, used, merge(model.signal), backgrounds, mc <= 0, model.treatment)
     return grouped, group
+
+
+def block_average(values: np.ndarray, k: int) -> np.ndarray:
+    """Each bin of a plane replaced by the mean over its k x k block of bins (blocks counted from the low
+    edges; those at the high edges hold fewer bins): the density on a coarser grid."""
+    if k < 1:
+        raise ModelError(f"block size must be at least 1 bin, got {k}")
+    n0, n1 = values.shape
+    pad = ((0, -n0 % k), (0, -n1 % k))
+
+    def block_sums(a: np.ndarray) -> np.ndarray:
+        padded = np.pad(a, pad)
+        return padded.reshape(padded.shape[0] // k, k, padded.shape[1] // k, k).sum(axis=(1, 3))
+
+    blocks = block_sums(values) / block_sums(np.ones(values.shape))
+    return np.repeat(np.repeat(blocks, k, axis=0), k, axis=1)[:n0, :n1]
+
+
+def coarse_model(
+    region: str, m_a: float, signal: hist.Hist, backgrounds: Mapping[str, hist.Hist], blocks: int, n_groups: int
+) -> tuple[RegionModel, np.ndarray]:
+    """The signal bins in ``n_groups`` groups of equal signal ordered by S/B, with B for the order the
+    summed background MC averaged over ``blocks`` x ``blocks`` bins (:func:`block_average`) and B in the
+    groups the background MC summed over their bins, without any treatment of empty bins.
+
+    Ordering the 2% bins by their own MC estimate of B keeps, with a sparse, heavy-weighted MC, the bins
+    whose B fluctuated low (and counts those without MC as background-free or floored): the limit
+    follows the MC size. With the order from a coarser grid and each group's B summed over its many
+    bins, the estimate of each group's B is the MC's own, unbiased, and converges with the MC; the
+    order is cruder, so the limit is weaker: a conservative limit with no empty-bin treatment.
+    Returns the grouped model and every signal bin's group (as :func:`group_by_signal_to_background`).
+    """
+    model = region_model(region, m_a, signal, backgrounds, EmptyBins("none"))
+    order = block_average(_summed_plane(region, backgrounds)[0], blocks).ravel()[model.bins]
+    return group_by_signal_to_background(model, n_groups, order)
 
 
 def _smooth_template(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, slices: int) -> Template:
@@ -285,6 +325,7 @@ class MassPointModel:
     hypothesis: MassHypothesis
     full: RegionModel
     grouped: RegionModel
+    coarse: RegionModel  # grouped by an S/B order from coarse blocks, MC only (coarse_model)
     background: float
     background_error: float
 
@@ -301,7 +342,7 @@ def _selected_background(result: ProcessingResult, region: str) -> tuple[float, 
 
 def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassPointModel]:
     """The models of every mass hypothesis with a signal sample of its mass (``statistics`` gives the
-    empty-bin treatment and the number of S/B groups)."""
+    empty-bin treatment, the number of S/B groups and the blocks of the coarse order)."""
     treatment = EmptyBins(
         stats.empty_bins, stats.floor_yield, stats.floor_uncertainty, stats.smooth_slices, stats.floor_reach
     )
@@ -312,7 +353,8 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
         signal = result.histograms[result.signal_sample(region)]["analysis"]
         full = region_model(region, hypothesis.m_a, signal, backgrounds, treatment)
         grouped = group_by_signal_to_background(full, stats.sb_groups)[0]
-        out.append(MassPointModel(hypothesis, full, grouped, *_selected_background(result, region)))
+        coarse = coarse_model(region, hypothesis.m_a, signal, backgrounds, stats.coarse_blocks, stats.sb_groups)[0]
+        out.append(MassPointModel(hypothesis, full, grouped, coarse, *_selected_background(result, region)))
     return out
 
 
