@@ -252,3 +252,7 @@ def test_coarse_order_recovers_a_smooth_background_from_sparse_heavy_mc():
     g_true = g(coarse.signal.yields, true_b)
     assert abs(g(coarse.signal.yields, coarse.total_background) / g_true - 1) < 4 * 0.25 / np.sqrt(n_mc)
     assert g(per_bin.signal.yields, per_bin.total_background) < 0.5 * g_true
+    free = coarse_model(region, 1.0, sig, {}, blocks=10, n_groups=10)[0]
+    assert g(free.signal.yields, free.total_background) == pytest.approx(
+        g(per_bin.signal.yields, 0 * per_bin.signal.yields)
+    )

@@ -223,6 +223,8 @@ def coarse_model(
     Returns the grouped model and every signal bin's group (as :func:`group_by_signal_to_background`).
     """
     model = region_model(region, m_a, signal, backgrounds, EmptyBins("none"))
+    if not backgrounds:  # background-free: the order is the signal's
+        return group_by_signal_to_background(model, n_groups, np.ones(len(model.bins)))
     order = block_average(_summed_plane(region, backgrounds)[0], blocks).ravel()[model.bins]
     return group_by_signal_to_background(model, n_groups, order)
 
