@@ -41,7 +41,7 @@ from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.fits.cls import expected_limit
 from alpfusion.fits.poisson import mu_at_lambda
-from alpfusion.plotting import save_figure, styled
+from alpfusion.plotting import draw_layers, limit_layers, save_figure, styled
 
 cfg = load_config().replace(signal={"masses": MASSES}, **SECTIONS)
 result = workflow.run(cfg, RUN)
@@ -63,22 +63,8 @@ masses = np.array([r.m_a for r in rows])
 with styled():
     fig = Figure(figsize=(16, 6))
     left, right = fig.subplots(1, 2)
-    left.fill_between(
-        masses,
-        [r.g_cls_minus2 for r in rows],
-        [r.g_cls_plus2 for r in rows],
-        color="#ffdf00",
-        label=r"CLs $\pm 2\sigma$",
-    )
-    left.fill_between(
-        masses,
-        [r.g_cls_minus1 for r in rows],
-        [r.g_cls_plus1 for r in rows],
-        color="#00c000",
-        label=r"CLs $\pm 1\sigma$",
-    )
-    left.plot(masses, [r.g_cls for r in rows], "k--", label="CLs median")
-    left.plot(masses, [r.g_lambda for r in rows], color="tab:red", lw=2, label=r"$\Lambda = 4$")
+    shown = ("cls_2sigma", "cls_1sigma", "cls_median", "lambda")
+    draw_layers(left, [layer for layer in limit_layers(rows) if layer.name in shown])
     left.set_title(f"configured treatment: {cfg.statistics.empty_bins}", fontsize=14)
     for (treatment, table), colour in zip(treatments.items(), ("tab:green", "tab:red", "tab:purple")):
         right.plot(masses, [r.g_lambda for r in table], color=colour, label=rf"$\Lambda$ = 4, {treatment}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
+import matplotlib.axes
 import matplotlib.ticker
 import mplhep
 import numpy as np
@@ -242,6 +243,22 @@ def reach_plot(layers: Sequence[Layer], folder: str | os.PathLike, *, title: str
     return [*paths, write_layers(folder / f"{stem}_layers.csv", layers)]
 
 
+def draw_layers(ax: matplotlib.axes.Axes, layers: Sequence[Layer], m_lo: float = 0.0) -> None:
+    """Draw layers on axes, each with its label and its name as ``gid`` (a mass bound shades from
+    ``m_lo`` up to its mass)."""
+    for layer in layers:
+        if layer.kind == "band":
+            ax.fill_between(layer.m_a, layer.g, layer.upper, label=layer.label, gid=layer.name, **layer.style)
+        elif layer.kind == "line":
+            ax.plot(layer.m_a, layer.g, label=layer.label, gid=layer.name, **layer.style)
+        elif layer.kind == "points":
+            ax.plot(layer.m_a, layer.g, ls="none", label=layer.label, gid=layer.name, **layer.style)
+        elif layer.kind == "mass_bound":
+            ax.axvspan(m_lo, layer.m_a[0], label=layer.label, gid=layer.name, zorder=0, **layer.style)
+        else:
+            raise ValueError(f"layer {layer.name}: unknown kind {layer.kind!r}")
+
+
 def reach_figure(layers: Sequence[Layer], title: str) -> Figure:
     """g_agg versus m_a, log-log, every layer drawn with its label (artists labelled by layer name
     through ``gid``)."""
@@ -254,17 +271,7 @@ def reach_figure(layers: Sequence[Layer], title: str) -> Figure:
     m_lo = min(m_all.min(), *(layer.m_a[0] for layer in layers if layer.kind == "mass_bound")) / 1.5
     m_hi = m_all.max() * 1.1
     g_lo, g_hi = g_all.min() / 2.0, g_all.max() * 30.0  # room for the legend
-    for layer in layers:
-        if layer.kind == "band":
-            ax.fill_between(layer.m_a, layer.g, layer.upper, label=layer.label, gid=layer.name, **layer.style)
-        elif layer.kind == "line":
-            ax.plot(layer.m_a, layer.g, label=layer.label, gid=layer.name, **layer.style)
-        elif layer.kind == "points":
-            ax.plot(layer.m_a, layer.g, ls="none", label=layer.label, gid=layer.name, **layer.style)
-        elif layer.kind == "mass_bound":
-            ax.axvspan(m_lo, layer.m_a[0], label=layer.label, gid=layer.name, zorder=0, **layer.style)
-        else:
-            raise ValueError(f"layer {layer.name}: unknown kind {layer.kind!r}")
+    draw_layers(ax, layers, m_lo)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
