@@ -1,5 +1,6 @@
-"""QED amplitudes of e+e- -> e+e- + photons against what is known independently: Bhabha's formula, the
-Ward identity, Lorentz invariance, Bose symmetry and the soft-photon (eikonal) limit."""
+"""QED amplitudes of e+e- -> e+e- + photons against what is known independently: Bhabha's and Moller's
+formulae, the massless single-bremsstrahlung formula, crossing, the Ward identity, Lorentz invariance,
+Bose symmetry, and the soft and collinear limits."""
 
 import math
 
@@ -59,6 +60,59 @@ def test_bhabha_agrees_with_its_formula():
     large = np.abs(p3[:, 3] / np.linalg.norm(p3[:, 1:], axis=1)) < 0.9
     assert large.sum() > 50
     assert np.allclose(me2[large], formula[large], rtol=1e-6)
+
+
+def mandelstam(p1, p2, p3, p4):
+    return mdot(p1 + p2, p1 + p2), mdot(p1 - p3, p1 - p3), mdot(p1 - p4, p1 - p4)
+
+
+def test_crossed_to_moller_it_agrees_with_moller_formula():
+    """Crossing the incoming e+ (p2 = -q4) and the outgoing e+ (p4 = -q2) turns Bhabha into Moller
+    scattering e-(q1) e-(q2) -> e-(q3) e-(q4): |M|^2 = 2 e^4 [(s^2 + u^2)/t^2 + (s^2 + t^2)/u^2 +
+    2 s^2/(t u)] (massless; Peskin & Schroeder problem 5.2), a function the Bhabha diagrams never
+    evaluate at physical momenta (u-channel propagators)."""
+    q1, q2, q3, q4, _ = events(200, 0, 8)
+    s, t, u = mandelstam(q1, q2, q3, q4)
+    formula = 2 * (4 * math.pi * ALPHA) ** 2 * ((s * s + u * u) / t**2 + (s * s + t * t) / u**2 + 2 * s * s / (t * u))
+    me2 = me2_bhabha_photons(q1, -q4, q3, -q2, [], alpha=ALPHA, electron_mass=M)
+    assert np.allclose(me2, formula, rtol=1e-6)
+
+
+def single_bremsstrahlung(p1, p2, p3, p4, k):
+    """|M(e-(p1) e+(p2) -> e-(p3) e+(p4) gamma(k))|^2 for massless electrons (Berends et al., Phys. Lett.
+    103B (1981) 124; CALKUL): e^6 W [s s'(s^2 + s'^2) + t t'(t^2 + t'^2) + u u'(u^2 + u'^2)]/(s s' t t'),
+    s = (p1 + p2)^2, s' = (p3 + p4)^2, t = (p2 - p4)^2, t' = (p1 - p3)^2, u = (p2 - p3)^2,
+    u' = (p1 - p4)^2 and W = s/(p1.k p2.k) + s'/(p3.k p4.k) - t/(p2.k p4.k) - t'/(p1.k p3.k)
+    + u/(p2.k p3.k) + u'/(p1.k p4.k), the massless eikonal factor. A function of invariants only, so
+    it holds for crossed momenta as well."""
+    s, t_, u_ = mandelstam(p1, p2, p3, p4)
+    s_, t, u = mdot(p3 + p4, p3 + p4), mdot(p2 - p4, p2 - p4), mdot(p2 - p3, p2 - p3)
+    k1, k2, k3, k4 = (mdot(p, k) for p in (p1, p2, p3, p4))
+    w = s / (k1 * k2) + s_ / (k3 * k4) - t / (k2 * k4) - t_ / (k1 * k3) + u / (k2 * k3) + u_ / (k1 * k4)
+    x = s * s_ * (s * s + s_ * s_) + t * t_ * (t * t + t_ * t_) + u * u_ * (u * u + u_ * u_)
+    return (4 * math.pi * ALPHA) ** 3 * w * x / (s * s_ * t * t_)
+
+
+@pytest.mark.parametrize("crossed", [False, True], ids=["bhabha", "moller"])
+def test_one_photon_agrees_with_the_massless_formula_and_crosses(crossed):
+    """All 8 diagrams of e+e- -> e+e- gamma and their relative signs against the massless formula,
+    in Bhabha kinematics and crossed to Moller scattering with a photon (p2 = -q4, p4 = -q2). The
+    electron mass is kept here and not there: the difference is of the order of the mass terms the
+    formula drops, the eikonal factor's sum p^2/(p.k)^2 relative to it and m^2 over the smallest
+    two-lepton invariant (together 1e-8 to 2e-5 on these events; their coefficients are of order 1)."""
+    q1, q2, q3, q4, (k,) = events(300, 1, 9)
+    legs = (q1, -q4, q3, -q2) if crossed else (q1, q2, q3, q4)
+    me2 = me2_bhabha_photons(*legs, [k], alpha=ALPHA, electron_mass=M)
+    charged = [(1.0, legs[0]), (-1.0, legs[1]), (-1.0, legs[2]), (1.0, legs[3])]
+    eikonal_mass = sum(mdot(p, p) / mdot(p, k) ** 2 for _, p in charged) / eikonal(charged, k)
+    pairs = [
+        (legs[i], sign * legs[j])
+        for i, j, sign in ((0, 1, 1), (2, 3, 1), (0, 2, -1), (1, 3, -1), (0, 3, -1), (1, 2, -1))
+    ]
+    invariant_mass = M * M / np.min([np.abs(mdot(a + b, a + b)) for a, b in pairs], axis=0)
+    deviation = np.abs(me2 / single_bremsstrahlung(*legs, k) - 1)
+    assert np.all(deviation < 10 * (np.abs(eikonal_mass) + invariant_mass))
+    assert np.median(deviation) < 1e-6
 
 
 @pytest.mark.parametrize("n_photons", [1, 2])

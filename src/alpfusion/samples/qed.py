@@ -214,6 +214,17 @@ def _amplitudes_kernel(u1, v4, bar3, bar2, p1, p2, p3, p4, ks, vs, mass, gamma, 
                                             out[e, ha_ket, ha_bra, hb_bra, hb_ket, l0, l1] += value
 
 
+def _leg_spinors(p, mass, spinor, partner):
+    """``spinor(p)`` of a fermion leg; for a crossed leg (p^0 < 0) ``partner(-p)``, the spinors of the
+    crossed particle (an incoming e+ of momentum p is an outgoing e- of momentum -p: vbar(p) becomes
+    ubar(-p)), so that the amplitude is the crossed process's."""
+    crossed = p[:, 0] < 0
+    if not crossed.any():
+        return spinor(p, mass)
+    physical = np.where(crossed[:, None], -p, p)
+    return np.where(crossed[:, None, None], partner(physical, mass), spinor(physical, mass))
+
+
 def amplitudes_bhabha_photons(p1, p2, p3, p4, photons_k, *, alpha, electron_mass, photon_vectors=None):
     """Helicity amplitudes of e-(p1) e+(p2) -> e-(p3) e+(p4) + photons of momenta ``photons_k``
     (a sequence of (N, 4) arrays, 0 to 2 of them): shape (N, h1, h2, h3, h4, lambda_1, ...).
@@ -222,6 +233,11 @@ def amplitudes_bhabha_photons(p1, p2, p3, p4, photons_k, *, alpha, electron_mass
     (numba). Each photon is contracted with its vectors ``photon_vectors[i]``, shape (N, P, 4) with an
     upper index (default: eps*(k, lambda), lambda = -1, +1); the photon's momentum itself there tests
     the Ward identity.
+
+    A fermion momentum with negative energy is a crossed leg (an incoming e+ of momentum p2 is an
+    outgoing e- of momentum -p2): e.g. p2 = -q4, p4 = -q2 gives Moller scattering e-(p1) e-(q2) ->
+    e-(p3) e-(q4). Its spinors are the crossed particle's (`_leg_spinors`): the amplitudes are the
+    crossed process's.
     """
     m = electron_mass
     n_events, n = len(p1), len(photons_k)
@@ -238,10 +254,10 @@ def amplitudes_bhabha_photons(p1, p2, p3, p4, photons_k, *, alpha, electron_mass
         vs[:, i, : counts[i]] = slash(photon_vectors[i])
     out = np.zeros((n_events, 2, 2, 2, 2, n_vectors, n_vectors), dtype=complex)
     _amplitudes_kernel(
-        u_spinor(p1, m),
-        v_spinor(p4, m),
-        bar(u_spinor(p3, m)),
-        bar(v_spinor(p2, m)),
+        _leg_spinors(p1, m, u_spinor, v_spinor),
+        _leg_spinors(p4, m, v_spinor, u_spinor),
+        bar(_leg_spinors(p3, m, u_spinor, v_spinor)),
+        bar(_leg_spinors(p2, m, v_spinor, u_spinor)),
         *(np.ascontiguousarray(p, dtype=float) for p in (p1, p2, p3, p4)),
         ks,
         vs,
@@ -255,6 +271,12 @@ def amplitudes_bhabha_photons(p1, p2, p3, p4, photons_k, *, alpha, electron_mass
 
 
 def me2_bhabha_photons(p1, p2, p3, p4, photons_k, *, alpha, electron_mass):
-    """|M|^2 of e+e- -> e+e- + photons, summed over final and averaged over initial helicities."""
+    """|M|^2 of e+e- -> e+e- + photons, summed over final and averaged over initial helicities.
+
+    With crossed fermion legs (negative energies, `amplitudes_bhabha_photons`) it is the crossed
+    process's |M|^2 (the 1/4 averages over its two incoming fermions): each crossed leg's spinors are
+    the crossed particle's, so the helicity sum is (-1)^(crossed legs) times the analytic continuation
+    of the spin-summed trace, the sign of crossing symmetry (Peskin & Schroeder section 5.4).
+    """
     amp = amplitudes_bhabha_photons(p1, p2, p3, p4, photons_k, alpha=alpha, electron_mass=electron_mass)
     return 0.25 * np.sum(np.abs(amp) ** 2, axis=tuple(range(1, amp.ndim)))
