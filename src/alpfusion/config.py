@@ -353,6 +353,12 @@ class Detector(_Strict):
     energy_stochastic: float = Field(ge=0, description="b in sigma_E/E")
     energy_constant: float = Field(ge=0, description="c in sigma_E/E")
     angle_resolution: float = Field(ge=0, description="sigma of theta and of phi, rad")
+    smearings: int = Field(
+        ge=1,
+        le=1024,
+        description="independent smearings of every MC event, each with 1/smearings of its weight "
+        "(copy c smeared as event index + c * 2^40); an event's copies in one bin add before squaring",
+    )
 
 
 class Observables(_Strict):

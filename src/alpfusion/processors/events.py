@@ -33,7 +33,8 @@ class MeasuredEvents:
 
 def measured_events(path: str | os.PathLike, cfg: Config) -> MeasuredEvents:
     """Read a sample, apply the acceptance and the smearing of ``cfg.detector`` (``smearing: false``
-    keeps the true momenta) as the processor does."""
+    keeps the true momenta) as the processor does, once per event: the first of the processor's
+    ``detector.smearings`` copies."""
     arrays, meta = read_sample(path)
     momentum = lambda name: four_momenta(*(arrays[f"{name}_{c}"] for c in ("E", "px", "py", "pz")))
     visible = [p for p in meta["particles"] if p in ("e_minus", "e_plus") or is_photon(p)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["BinSums", "add_sums", "log_position", "merge_sorted", "position", "select_kernel"]
+__all__ = ["BinSums", "add_sums", "copy_sums", "log_position", "merge_sorted", "position", "select_kernel"]
 
 
 class BinSums:
@@ -94,30 +94,64 @@ def add_sums(view: np.ndarray, flat: np.ndarray, y: np.ndarray, y2: np.ndarray) 
     view["variance"] += np.bincount(flat, weights=y2, minlength=view.size).reshape(view.shape)
 
 
+def copy_sums(parent: np.ndarray, flat: np.ndarray, y: np.ndarray, size: int, quantum2: float):
+    """(bins, sums of y, y^2 terms) of entries that may be copies of one event (several smearings):
+    the copies of event ``parent`` in bin ``flat`` (< ``size``) are summed first, and the y^2 term is
+    the square of that sum, rounded to ``quantum2``: the copies are correlated, one MC event's
+    contribution to the bin's variance is (sum of its copies' yields)^2."""
+    key, inverse = np.unique(parent.astype(np.int64) * size + flat, return_inverse=True)
+    summed = np.bincount(inverse, weights=y, minlength=len(key))
+    return key % size, summed, np.rint(summed * summed / quantum2) * quantum2
+
+
 @numba.njit(cache=True)
-def select_kernel(m2, e_miss, eta_miss, y, y2, cell, bounds, plane_size, sums, flow, raw):  # pragma: no cover
+def select_kernel(
+    m2, e_miss, eta_miss, y, starts, cell, bounds, plane_size, quantum2, sums, flow, raw
+):  # pragma: no cover
     """The selection of every hypothesis k (bounds[k] = m2 window, E*_miss window, eta_high, from
-    :class:`MassHypothesis`), one pass over the events: flow[k, stage] += (y, y^2) and raw[k, stage]
-    += 1 for the three stages, sums[k * plane_size + cell] += (y, y^2) for the events that pass.
-    Contiguous outputs with y and y^2 side by side (one cache line per bin); exact in any order
-    (rounded yields)."""
-    for n in range(m2.shape[0]):
-        m, e, eta, w, w2, c = m2[n], e_miss[n], abs(eta_miss[n]), y[n], y2[n], cell[n]
+    :class:`MassHypothesis`), one pass over the events. The entries starts[g]:starts[g + 1] are the
+    copies of one MC event (its smearings; one entry each without copies). For each of the three
+    stages, flow[k, stage] += (Y, Y^2) with Y the event's copies passing summed, and raw[k, stage]
+    += 1 if any passes; sums[k * plane_size + cell] += (Y_cell, Y_cell^2) per cell its passing copies
+    reach. Y^2 is rounded to ``quantum2``, so that with rounded yields every sum is exact in any order;
+    contiguous outputs with y and y^2 side by side (one cache line per bin)."""
+    longest = 1
+    for g in range(starts.shape[0] - 1):
+        longest = max(longest, starts[g + 1] - starts[g])
+    cells, cell_sums = np.empty(longest, dtype=np.int64), np.empty(longest)
+    stage_sums, stage_raw = np.empty(3), np.empty(3, dtype=np.int64)
+    for g in range(starts.shape[0] - 1):
         for k in range(bounds.shape[0]):
-            if not bounds[k, 0] <= m <= bounds[k, 1]:  # written so that NaN fails, as in passes()
-                continue
-            flow[k, 0, 0] += w
-            flow[k, 0, 1] += w2
-            raw[k, 0] += 1
-            if not bounds[k, 2] <= e <= bounds[k, 3]:
-                continue
-            flow[k, 1, 0] += w
-            flow[k, 1, 1] += w2
-            raw[k, 1] += 1
-            if not eta <= bounds[k, 4]:
-                continue
-            flow[k, 2, 0] += w
-            flow[k, 2, 1] += w2
-            raw[k, 2] += 1
-            sums[k * plane_size + c, 0] += w
-            sums[k * plane_size + c, 1] += w2
+            stage_sums[:] = 0.0
+            stage_raw[:] = 0
+            n_cells = 0
+            for n in range(starts[g], starts[g + 1]):
+                if not bounds[k, 0] <= m2[n] <= bounds[k, 1]:  # written so that NaN fails, as in passes()
+                    continue
+                stage_sums[0] += y[n]
+                stage_raw[0] += 1
+                if not bounds[k, 2] <= e_miss[n] <= bounds[k, 3]:
+                    continue
+                stage_sums[1] += y[n]
+                stage_raw[1] += 1
+                if not abs(eta_miss[n]) <= bounds[k, 4]:
+                    continue
+                stage_sums[2] += y[n]
+                stage_raw[2] += 1
+                j = 0
+                while j < n_cells and cells[j] != cell[n]:
+                    j += 1
+                if j == n_cells:
+                    cells[j], cell_sums[j] = cell[n], 0.0
+                    n_cells += 1
+                cell_sums[j] += y[n]
+            for stage in range(3):
+                if stage_raw[stage] > 0:
+                    w = stage_sums[stage]
+                    flow[k, stage, 0] += w
+                    flow[k, stage, 1] += np.rint(w * w / quantum2) * quantum2
+                    raw[k, stage] += 1
+            for j in range(n_cells):
+                w = cell_sums[j]
+                sums[k * plane_size + cells[j], 0] += w
+                sums[k * plane_size + cells[j], 1] += np.rint(w * w / quantum2) * quantum2

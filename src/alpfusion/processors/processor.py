@@ -4,7 +4,8 @@ For each chunk of a sample (flat TTree ``events`` read with ``BaseSchema``) :cla
 
 1. reads the four-momenta of the visible particles (and the MC-truth tau- for the 'truth' c_phi
    estimator), ``weight`` and ``event``;
-2. applies the detector model (:func:`alpfusion.processors.detector.measure`);
+2. applies the detector model (:func:`alpfusion.processors.detector.measure`), ``detector.smearings``
+   times with independent deviates, each copy of an event with 1/smearings of its yield (:class:`_Copies`);
 3. computes the observables once (:func:`alpfusion.processors.observables.compute_observables`);
 4. for every mass hypothesis of the grid applies the selection
    (:class:`alpfusion.processors.selection.MassHypothesis`) and fills the histograms.
@@ -39,12 +40,13 @@ import numpy as np
 from coffea import processor
 
 from ..config import Config
-from ..observables import EventObservables, compute_observables, four_momenta
+from ..observables import EventObservables, components, compute_observables, four_momenta
 from . import ProcessingError
 from .detector import is_photon, measure
 from .kernels import (
     BinSums,
     add_sums,
+    copy_sums,
     log_position,
     merge_sorted,
     position,
@@ -96,6 +98,46 @@ def yield_quantum(total: float) -> float:
 def _rounded(values: np.ndarray, quantum: float) -> np.ndarray:
     """values rounded to the nearest multiple of the power of two ``quantum`` (exact scaling)."""
     return np.rint(values / quantum) * quantum
+
+
+COPY_STRIDE = np.uint64(1 << 40)
+"""Copy c of event i is smeared as event i + c * 2^40 (``detector.smearings``): independent deviates,
+distinct from every real event's for samples below 2^40 events."""
+
+
+def _tiled(p: ak.Array, copies: int) -> ak.Array:
+    """``copies`` copies of an array of four-momenta, one after the other."""
+    return four_momenta(*(np.tile(c, copies) for c in components(p)))
+
+
+@dataclass(frozen=True)
+class _Copies:
+    """The accepted entries of a chunk with several smearings per event (``detector.smearings``):
+    ``parent`` is each entry's event, ``y`` each event's yield per copy; an event's copies in one bin
+    add before their sum is squared (:func:`alpfusion.processors.kernels.copy_sums`). With one
+    smearing every entry is its own event and y^2 is the rounded square of its yield."""
+
+    parent: np.ndarray
+    y: np.ndarray
+    copies: int
+    quantum2: float
+
+    def sums(self, entries: np.ndarray, flat: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bins, y sums, y^2 terms) of the accepted entries ``entries`` filling bins ``flat``."""
+        y = self.y[self.parent[entries]]
+        if self.copies == 1:
+            return flat, y, _rounded(y * y, self.quantum2)
+        return copy_sums(self.parent[entries], flat, y, size, self.quantum2)
+
+    def groups(self) -> tuple[np.ndarray | slice, np.ndarray]:
+        """(order, starts): the entries ordered so that each event's copies are adjacent, and where
+        each event's run of copies starts (with the end appended)."""
+        if self.copies == 1:
+            return slice(None), np.arange(len(self.parent) + 1)
+        order = np.argsort(self.parent, kind="stable")
+        parents = self.parent[order]
+        starts = np.flatnonzero(np.diff(parents, prepend=-1, append=-1) != 0)
+        return order, starts
 
 
 class AlpProcessor(processor.ProcessorABC):
@@ -175,21 +217,27 @@ class AlpProcessor(processor.ProcessorABC):
     ) -> dict[str, hist.Hist | BinSums]:
         """The histograms of a chunk of one sample from its true particles, weights and event indices."""
         cfg = self.cfg
+        copies = cfg.detector.smearings
+        y = _rounded(weight * self.yield_per_pb / copies, info.yield_quantum)
+        if copies > 1:
+            particles = {name: _tiled(p, copies) for name, p in particles.items()}
+            event = np.concatenate([event.astype(np.uint64) + np.uint64(c) * COPY_STRIDE for c in range(copies)])
         e_minus, e_plus, ok = measure(particles, event, cfg.detector, cfg.acceptance, info.name)
         truth = particles["tau_minus"][ok] if "tau_minus" in particles else None
         obs = compute_observables(e_minus, e_plus, cfg.beam.sqrt_s, cfg.observables.cphi_estimator, truth)
-        y = _rounded(weight * self.yield_per_pb, info.yield_quantum)
-        y2 = _rounded(y * y, info.yield2_quantum)
+        copy = _Copies(np.flatnonzero(ok) % len(y), y, copies, info.yield2_quantum)
 
         hists = empty_histograms(cfg, self.hypotheses, HISTOGRAMS[1:])
         flow, raw = weight_view(hists["cutflow"], flow=True), hists["cutflow_raw"].view(flow=True)
-        flow["value"][:, 0], flow["variance"][:, 0], raw[:, 0] = y.sum(), y2.sum(), y.size
-        y, y2 = y[ok], y2[ok]
-        flow["value"][:, 1], flow["variance"][:, 1], raw[:, 1] = y.sum(), y2.sum(), y.size
-        self._fill_controls(hists, obs, y, y2)
+        for stage, counts in enumerate((np.full(len(y), copies), np.bincount(copy.parent, minlength=len(y)))):
+            event_y = counts * y
+            flow["value"][:, stage] = event_y.sum()
+            flow["variance"][:, stage] = _rounded(event_y * event_y, info.yield2_quantum).sum()
+            raw[:, stage] = np.count_nonzero(counts)
+        self._fill_controls(hists, obs, copy)
         out: dict[str, hist.Hist | BinSums] = dict(hists)
-        out["analysis"] = self._select(obs, y, y2, flow, raw)
-        out[OPTIMISATION] = self._fill_optimisation(info, obs, y, y2)
+        out["analysis"] = self._select(obs, copy, flow, raw)
+        out[OPTIMISATION] = self._fill_optimisation(info, obs, copy)
         return out
 
     def _optimisation_hypotheses(self, info: SampleInfo) -> list[MassHypothesis]:
@@ -198,28 +246,27 @@ class AlpProcessor(processor.ProcessorABC):
             return list(self.hypotheses)
         return [h for h in self.hypotheses if math.isclose(h.m_a, info.m_a, abs_tol=1e-9)]
 
-    def _fill_optimisation(self, info: SampleInfo, obs: EventObservables, y: np.ndarray, y2: np.ndarray) -> BinSums:
+    def _fill_optimisation(self, info: SampleInfo, obs: EventObservables, copy: _Copies) -> BinSums:
         """The accepted events in (|z|, E_max - E*_miss, |eta*_miss|) per hypothesis, as BinSums (|z| < 5)."""
         template = optimisation_histogram(["-"])
         axes = template.axes[1:]
         eta_position = position(axes[2], np.abs(obs.eta_miss))
         per_region = axes[0].extent * axes[1].extent * axes[2].extent
-        flats, ys, y2s = [], [], []
+        flats, entries = [], []
         for k, h in enumerate(self._optimisation_hypotheses(info)):
             z = np.abs(obs.m2_miss - h.m_a**2) / missing_mass2_resolution(h.m_a)
             near = np.flatnonzero(z < OPTIMISATION_AXES[0][2])
             below_max = h.e_miss_window[1] - obs.e_miss[near]
             cell = position(axes[1], below_max) * axes[2].extent + eta_position[near]
             flats.append(k * per_region + position(axes[0], z[near]) * axes[1].extent * axes[2].extent + cell)
-            ys.append(y[near])
-            y2s.append(y2[near])
-        size = len(self._optimisation_hypotheses(info)) * per_region
+            entries.append(near)
+        size = max(len(self._optimisation_hypotheses(info)) * per_region, 1)
         if not flats:
-            return BinSums.of(np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), max(size, 1))
-        return BinSums.of(np.concatenate(flats), np.concatenate(ys), np.concatenate(y2s), size)
+            return BinSums.of(np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), size)
+        return BinSums.of(*copy.sums(np.concatenate(entries), np.concatenate(flats), size), size)
 
     @staticmethod
-    def _fill_controls(out: dict[str, hist.Hist], obs: EventObservables, y: np.ndarray, y2: np.ndarray) -> None:
+    def _fill_controls(out: dict[str, hist.Hist], obs: EventObservables, copy: _Copies) -> None:
         """Fill the control histograms with the accepted events."""
         for name, values in (
             ("emiss_eta", (obs.e_miss, obs.eta_miss)),
@@ -230,11 +277,10 @@ class AlpProcessor(processor.ProcessorABC):
             flat = position(axes[0], values[0])
             for axis, value in zip(axes[1:], values[1:]):
                 flat = flat * axis.extent + position(axis, value)
-            add_sums(out[name].view(flow=True), flat, y, y2)
+            view = out[name].view(flow=True)
+            add_sums(view, *copy.sums(np.arange(len(flat)), flat, view.size))
 
-    def _select(
-        self, obs: EventObservables, y: np.ndarray, y2: np.ndarray, flow: np.ndarray, raw: np.ndarray
-    ) -> BinSums:
+    def _select(self, obs: EventObservables, copy: _Copies, flow: np.ndarray, raw: np.ndarray) -> BinSums:
         """Apply each mass hypothesis's cuts to the accepted events: fill the cut-flow views from the
         missing-mass stage on and return the analysis plane (region, m_ee, |m_ee^tau|) as BinSums."""
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
@@ -244,8 +290,20 @@ class AlpProcessor(processor.ProcessorABC):
         sums = np.zeros((len(self.hypotheses) * extent**2, 2))
         stage_sums = np.zeros((len(self.hypotheses), stages, 2))
         stage_raw = np.zeros((len(self.hypotheses), stages), dtype=np.int64)
+        order, starts = copy.groups()
         select_kernel(
-            obs.m2_miss, obs.e_miss, obs.eta_miss, y, y2, cell, bounds, extent**2, sums, stage_sums, stage_raw
+            obs.m2_miss[order],
+            obs.e_miss[order],
+            obs.eta_miss[order],
+            copy.y[copy.parent[order]],
+            starts,
+            cell[order],
+            bounds,
+            extent**2,
+            copy.quantum2,
+            sums,
+            stage_sums,
+            stage_raw,
         )
         flow["value"][:, -stages:] += stage_sums[..., 0]
         flow["variance"][:, -stages:] += stage_sums[..., 1]
