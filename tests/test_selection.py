@@ -18,7 +18,7 @@ def test_kernel_matches_passes():
     cell = rng.integers(0, 16, n)
     hyps = [MassHypothesis(m_a, 2.0, 1.0, 2.5, 10.58) for m_a in (0.1, 1.0, 3.0, 9.5)]
     bounds = np.array([(*h.m2_window, *h.e_miss_window, h.eta_high) for h in hyps])
-    sums, flow, raw = np.zeros((4 * 16, 2)), np.zeros((4, 3, 2)), np.zeros((4, 3), dtype=np.int64)
+    sums, flow, raw = np.zeros((4 * 16, 3)), np.zeros((4, 3, 2)), np.zeros((4, 3), dtype=np.int64)
     select_kernel(m2, e, eta, y, np.arange(n + 1), cell, bounds, 16, 1.0, sums, flow, raw)
     for k, hyp in enumerate(hyps):
         stages = hyp.passes(m2, e, eta)
@@ -28,4 +28,5 @@ def test_kernel_matches_passes():
         plane = np.bincount(cell[stages[2]], y[stages[2]], 16)
         assert np.array_equal(plane, sums[k * 16 : (k + 1) * 16, 0])
         assert np.array_equal(np.bincount(cell[stages[2]], y[stages[2]] ** 2, 16), sums[k * 16 : (k + 1) * 16, 1])
+        assert not sums[k * 16 : (k + 1) * 16, 2].any()  # y^2 a multiple of the quantum: no fine part
     assert np.isin(np.arange(100), MassHypothesis(1.0, 2.0, 0.0, 99.0, 10.58).passes(m2, e, eta)[0]).all()

@@ -9,7 +9,25 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["BinSums", "add_sums", "copy_sums", "log_position", "merge_sorted", "position", "select_kernel"]
+__all__ = [
+    "BinSums",
+    "add_sums",
+    "copy_sums",
+    "log_position",
+    "merge_sorted",
+    "position",
+    "rounded",
+    "rounded_yields",
+    "select_kernel",
+    "split_squares",
+]
+
+
+FINE = 2.0**-22
+"""The y^2 of an event is kept as a coarse part, a multiple of the sample's y^2 quantum q2, and a fine
+part, the rest as a multiple of q2 * FINE (:func:`split_squares`): both sums are exact in any order
+(the fine parts of fewer than 2^32 events sum to less than 2^53 q2 * FINE), and together they resolve
+y^2 down to 2^-74 of the sample's sum of y^2 instead of 2^-52."""
 
 
 class BinSums:
@@ -18,25 +36,33 @@ class BinSums:
     The per-chunk form of the analysis plane: as a Weight histogram (30 regions x 354 x 354 bins by
     default) every chunk's result would be 60 MB to create, pickle, send and add, while a chunk fills
     a small part of it (about 190k of the 3.8M bins for 500k signal events). The indices increase;
+    ``sums`` holds per bin the sum of y and of the coarse and the fine parts of y^2 (:data:`FINE`).
     BinSums add (coffea's accumulator semantics need only ``+``) by merging their bins in one
     compiled linear pass; the sums are exact (the yields are rounded, see the module docstring), so
     the order of merging does not matter. :meth:`AlpProcessor.postprocess` turns the total into the
     histogram.
     """
 
-    def __init__(self, index: np.ndarray, value: np.ndarray, variance: np.ndarray):
-        self.index, self.value, self.variance = index, value, variance
+    def __init__(self, index: np.ndarray, sums: np.ndarray):
+        self.index, self.sums = index, sums
 
     @classmethod
-    def of(cls, flat: np.ndarray, y: np.ndarray, y2: np.ndarray, size: int) -> BinSums:
-        """The sums of y and y2 per bin ``flat`` (indices into a view of ``size`` bins)."""
-        value = np.bincount(flat, weights=y, minlength=size)
-        variance = np.bincount(flat, weights=y2, minlength=size)
-        index = np.flatnonzero((value != 0) | (variance != 0))
-        return cls(index, value[index], variance[index])
+    def of(cls, flat: np.ndarray, y: np.ndarray, coarse: np.ndarray, fine: np.ndarray, size: int) -> BinSums:
+        """The sums of y and of the two parts of y^2 per bin ``flat`` (indices into a view of ``size`` bins)."""
+        sums = np.stack([np.bincount(flat, weights=w, minlength=size) for w in (y, coarse, fine)], axis=1)
+        index = np.flatnonzero(np.any(sums != 0, axis=1))
+        return cls(index, sums[index])
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.sums[:, 0]
+
+    @property
+    def variance(self) -> np.ndarray:
+        return self.sums[:, 1] + self.sums[:, 2]
 
     def __add__(self, other: BinSums) -> BinSums:
-        return BinSums(*merge_sorted(self.index, self.value, self.variance, other.index, other.value, other.variance))
+        return BinSums(*merge_sorted(self.index, self.sums, other.index, other.sums))
 
     def add_to(self, view: np.ndarray) -> None:
         """Add the sums to a Weight-storage view (flow included) whose flattening the indices address."""
@@ -46,26 +72,26 @@ class BinSums:
 
 
 @numba.njit(cache=True)
-def merge_sorted(index_a, value_a, variance_a, index_b, value_b, variance_b):  # pragma: no cover - compiled
-    """The union of two sparse bin lists with increasing indices, the sums added where both have a
-    bin, in one linear pass (the coordinator of the futures executor adds every chunk's output into
-    the growing total while the workers run)."""
+def merge_sorted(index_a, sums_a, index_b, sums_b):  # pragma: no cover - compiled
+    """The union of two sparse bin lists with increasing indices, the sums (rows) added where both
+    have a bin, in one linear pass (the coordinator of the futures executor adds every chunk's output
+    into the growing total while the workers run)."""
     size = index_a.size + index_b.size
-    index, value, variance = np.empty(size, index_a.dtype), np.empty(size), np.empty(size)
+    index, sums = np.empty(size, index_a.dtype), np.empty((size, sums_a.shape[1]))
     i = j = k = 0
     while i < index_a.size or j < index_b.size:
         if j == index_b.size or (i < index_a.size and index_a[i] < index_b[j]):
-            index[k], value[k], variance[k] = index_a[i], value_a[i], variance_a[i]
+            index[k], sums[k] = index_a[i], sums_a[i]
             i += 1
         elif i == index_a.size or index_b[j] < index_a[i]:
-            index[k], value[k], variance[k] = index_b[j], value_b[j], variance_b[j]
+            index[k], sums[k] = index_b[j], sums_b[j]
             j += 1
         else:
-            index[k], value[k], variance[k] = index_a[i], value_a[i] + value_b[j], variance_a[i] + variance_b[j]
+            index[k], sums[k] = index_a[i], sums_a[i] + sums_b[j]
             i += 1
             j += 1
         k += 1
-    return index[:k], value[:k], variance[:k]
+    return index[:k], sums[:k]
 
 
 def position(axis, values: np.ndarray) -> np.ndarray:
@@ -94,14 +120,36 @@ def add_sums(view: np.ndarray, flat: np.ndarray, y: np.ndarray, y2: np.ndarray) 
     view["variance"] += np.bincount(flat, weights=y2, minlength=view.size).reshape(view.shape)
 
 
-def copy_sums(parent: np.ndarray, flat: np.ndarray, y: np.ndarray, size: int, quantum2: float):
-    """(bins, sums of y, y^2 terms) of entries that may be copies of one event (several smearings):
-    the copies of event ``parent`` in bin ``flat`` (< ``size``) are summed first, and the y^2 term is
-    the square of that sum, rounded to ``quantum2``: the copies are correlated, one MC event's
-    contribution to the bin's variance is (sum of its copies' yields)^2."""
+def rounded(values: np.ndarray, quantum: float) -> np.ndarray:
+    """Values rounded to the nearest multiple of the power of two ``quantum`` (exact scaling)."""
+    return np.rint(values / quantum) * quantum
+
+
+def rounded_yields(values: np.ndarray, quantum: float) -> np.ndarray:
+    """Non-negative yields :func:`rounded`, a positive one to at least ``quantum``: an MC event never
+    vanishes from its bin (its square may: the y^2 quantum of a sample with a wide range of weights
+    is coarse, docs/processing.md)."""
+    return np.maximum(np.rint(values / quantum), values > 0) * quantum
+
+
+def split_squares(y: np.ndarray, quantum2: float) -> tuple[np.ndarray, np.ndarray]:
+    """(coarse, fine): y^2 :func:`rounded` to ``quantum2``, and the rest rounded to quantum2 * FINE."""
+    squares = y * y
+    coarse = rounded(squares, quantum2)
+    return coarse, rounded(squares - coarse, quantum2 * FINE)
+
+
+def copy_sums(
+    parent: np.ndarray, flat: np.ndarray, y: np.ndarray, size: int, quantum2: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(bins, sums of y, coarse and fine y^2 terms) of entries that may be copies of one event (several
+    smearings): the copies of event ``parent`` in bin ``flat`` (< ``size``) are summed first, and the
+    y^2 term is the square of that sum (:func:`split_squares`): the copies are correlated, one MC
+    event's contribution to the bin's variance is (sum of its copies' yields)^2."""
     key, inverse = np.unique(parent.astype(np.int64) * size + flat, return_inverse=True)
     summed = np.bincount(inverse, weights=y, minlength=len(key))
-    return key % size, summed, np.rint(summed * summed / quantum2) * quantum2
+    coarse, fine = split_squares(summed, quantum2)
+    return key % size, summed, coarse, fine
 
 
 @numba.njit(cache=True)
@@ -112,9 +160,11 @@ def select_kernel(
     :class:`MassHypothesis`), one pass over the events. The entries starts[g]:starts[g + 1] are the
     copies of one MC event (its smearings; one entry each without copies). For each of the three
     stages, flow[k, stage] += (Y, Y^2) with Y the event's copies passing summed, and raw[k, stage]
-    += 1 if any passes; sums[k * plane_size + cell] += (Y_cell, Y_cell^2) per cell its passing copies
-    reach. Y^2 is rounded to ``quantum2``, so that with rounded yields every sum is exact in any order;
-    contiguous outputs with y and y^2 side by side (one cache line per bin)."""
+    += 1 if any passes; sums[k * plane_size + cell] += (Y_cell, coarse and fine parts of Y_cell^2,
+    :func:`split_squares`) per cell its passing copies reach; the cut flow's Y^2 is the coarse part
+    alone (a histogram's variance, added by coffea). With rounded yields every sum is exact in any
+    order; contiguous outputs with a bin's sums side by side (one cache line per bin)."""
+    fine2 = quantum2 * FINE
     longest = 1
     for g in range(starts.shape[0] - 1):
         longest = max(longest, starts[g + 1] - starts[g])
@@ -153,5 +203,7 @@ def select_kernel(
                     raw[k, stage] += 1
             for j in range(n_cells):
                 w = cell_sums[j]
+                coarse = np.rint(w * w / quantum2) * quantum2
                 sums[k * plane_size + cells[j], 0] += w
-                sums[k * plane_size + cells[j], 1] += np.rint(w * w / quantum2) * quantum2
+                sums[k * plane_size + cells[j], 1] += coarse
+                sums[k * plane_size + cells[j], 2] += np.rint((w * w - coarse) / fine2) * fine2

@@ -21,11 +21,15 @@ histograms. To make every executor and chunk size give bit-identical histograms,
 rounds each event's yield to a multiple of a per-sample power of two, ``q = 2^(e - 52)`` with
 ``2^e >= sum of the sample's yields`` (:func:`yield_quantum`), and each y^2 likewise: every
 partial sum is then an integer multiple of q below 2^53 q, exactly representable, and the sums do
-not depend on order. The rounding moves each yield by at most 2^-53 of the sample's total (about
-1e-16), far below any statistical precision. Bins are filled with ``numpy.bincount`` on the bin
-indices of the ``hist`` axes (``axis.index``, the binning of ``Hist.fill``; for the logarithmic
-mass axes the equivalent, faster :func:`alpfusion.processors.kernels.log_position`) so that the sums
-of y and of y^2 can both be the rounded ones.
+not depend on order. The rounding moves each yield by at most 2^-52 of the sample's total (about
+2e-16), far below any statistical precision; a positive yield below q becomes q, never 0, so that an
+MC event of a strongly biased sample (10^-5 expected events where the sample holds 10^11) still marks
+its bin as measured rather than empty. The y^2 quantum is 2^-52 of the sample's sum of y^2, which the
+heaviest events set: y^2 of much lighter events rounds to 0 (docs/processing.md). Bins are filled
+with ``numpy.bincount`` on the bin indices of the ``hist`` axes (``axis.index``, the binning of
+``Hist.fill``; for the logarithmic mass axes the equivalent, faster
+:func:`alpfusion.processors.kernels.log_position`) so that the sums of y and of y^2 can both be the
+rounded ones.
 """
 
 from __future__ import annotations
@@ -50,7 +54,10 @@ from .kernels import (
     log_position,
     merge_sorted,
     position,
+    rounded,
+    rounded_yields,
     select_kernel,
+    split_squares,
 )
 from .layouts import (
     HISTOGRAMS,
@@ -87,17 +94,12 @@ class SampleInfo:
 def yield_quantum(total: float) -> float:
     """2^(e - 52) for the e with 2^(e-1) <= total < 2^e (1 for total = 0): the rounding unit of
     non-negative yields whose sum is ``total`` (module docstring). The rounded yields of N events sum
-    to at most 2^e + N 2^(e - 53), below 2^53 q = 2^(e + 1) for any N < 2^52, even if ``total`` is
+    to at most 2^e + N 2^(e - 52), below 2^53 q = 2^(e + 1) for any N < 2^52, even if ``total`` is
     itself a slightly low floating-point sum."""
     if total <= 0:
         return 1.0
     _, exponent = math.frexp(total)
     return math.ldexp(1.0, exponent - 52)
-
-
-def _rounded(values: np.ndarray, quantum: float) -> np.ndarray:
-    """values rounded to the nearest multiple of the power of two ``quantum`` (exact scaling)."""
-    return np.rint(values / quantum) * quantum
 
 
 COPY_STRIDE = np.uint64(1 << 40)
@@ -122,11 +124,14 @@ class _Copies:
     copies: int
     quantum2: float
 
-    def sums(self, entries: np.ndarray, flat: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(bins, y sums, y^2 terms) of the accepted entries ``entries`` filling bins ``flat``."""
+    def sums(
+        self, entries: np.ndarray, flat: np.ndarray, size: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(bins, y sums, coarse and fine y^2 terms) of the accepted entries ``entries`` filling bins
+        ``flat`` (:func:`alpfusion.processors.kernels.split_squares`)."""
         y = self.y[self.parent[entries]]
         if self.copies == 1:
-            return flat, y, _rounded(y * y, self.quantum2)
+            return flat, y, *split_squares(y, self.quantum2)
         return copy_sums(self.parent[entries], flat, y, size, self.quantum2)
 
     def groups(self) -> tuple[np.ndarray | slice, np.ndarray]:
@@ -210,7 +215,7 @@ class AlpProcessor(processor.ProcessorABC):
         if info is not None:
             empty = four_momenta(*(np.zeros(0) for _ in range(4)))
             self._fill(info, {p: empty for p in self._columns(info)}, np.zeros(0), np.zeros(0, dtype=np.uint64))
-        merge_sorted(*[np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0)] * 2)
+        merge_sorted(*[np.zeros(0, dtype=np.intp), np.zeros((0, 3))] * 2)
 
     def _fill(
         self, info: SampleInfo, particles: dict[str, ak.Array], weight: np.ndarray, event: np.ndarray
@@ -218,7 +223,7 @@ class AlpProcessor(processor.ProcessorABC):
         """The histograms of a chunk of one sample from its true particles, weights and event indices."""
         cfg = self.cfg
         copies = cfg.detector.smearings
-        y = _rounded(weight * self.yield_per_pb / copies, info.yield_quantum)
+        y = rounded_yields(weight * self.yield_per_pb / copies, info.yield_quantum)
         if copies > 1:
             particles = {name: _tiled(p, copies) for name, p in particles.items()}
             event = np.concatenate([event.astype(np.uint64) + np.uint64(c) * COPY_STRIDE for c in range(copies)])
@@ -232,7 +237,7 @@ class AlpProcessor(processor.ProcessorABC):
         for stage, counts in enumerate((np.full(len(y), copies), np.bincount(copy.parent, minlength=len(y)))):
             event_y = counts * y
             flow["value"][:, stage] = event_y.sum()
-            flow["variance"][:, stage] = _rounded(event_y * event_y, info.yield2_quantum).sum()
+            flow["variance"][:, stage] = rounded(event_y * event_y, info.yield2_quantum).sum()
             raw[:, stage] = np.count_nonzero(counts)
         self._fill_controls(hists, obs, copy)
         out: dict[str, hist.Hist | BinSums] = dict(hists)
@@ -262,7 +267,7 @@ class AlpProcessor(processor.ProcessorABC):
             entries.append(near)
         size = max(len(self._optimisation_hypotheses(info)) * per_region, 1)
         if not flats:
-            return BinSums.of(np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), size)
+            return BinSums.of(np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), np.zeros(0), size)
         return BinSums.of(*copy.sums(np.concatenate(entries), np.concatenate(flats), size), size)
 
     @staticmethod
@@ -278,7 +283,8 @@ class AlpProcessor(processor.ProcessorABC):
             for axis, value in zip(axes[1:], values[1:]):
                 flat = flat * axis.extent + position(axis, value)
             view = out[name].view(flow=True)
-            add_sums(view, *copy.sums(np.arange(len(flat)), flat, view.size))
+            bins, y, coarse, _ = copy.sums(np.arange(len(flat)), flat, view.size)
+            add_sums(view, bins, y, coarse)  # a histogram added by coffea: the coarse y^2 only
 
     def _select(self, obs: EventObservables, copy: _Copies, flow: np.ndarray, raw: np.ndarray) -> BinSums:
         """Apply each mass hypothesis's cuts to the accepted events: fill the cut-flow views from the
@@ -287,7 +293,7 @@ class AlpProcessor(processor.ProcessorABC):
         cell = log_position(self.edges, obs.m_ee) * extent + log_position(self.edges, obs.m_ee_tau)
         bounds = np.array([(*h.m2_window, *h.e_miss_window, h.eta_high) for h in self.hypotheses])
         stages = len(CUTS) - CUTS.index("missing_mass")
-        sums = np.zeros((len(self.hypotheses) * extent**2, 2))
+        sums = np.zeros((len(self.hypotheses) * extent**2, 3))
         stage_sums = np.zeros((len(self.hypotheses), stages, 2))
         stage_raw = np.zeros((len(self.hypotheses), stages), dtype=np.int64)
         order, starts = copy.groups()
@@ -308,8 +314,8 @@ class AlpProcessor(processor.ProcessorABC):
         flow["value"][:, -stages:] += stage_sums[..., 0]
         flow["variance"][:, -stages:] += stage_sums[..., 1]
         raw[:, -stages:] += stage_raw
-        index = np.flatnonzero((sums[:, 0] != 0) | (sums[:, 1] != 0))
-        return BinSums(index, sums[index, 0], sums[index, 1])
+        index = np.flatnonzero(np.any(sums != 0, axis=1))
+        return BinSums(index, sums[index])
 
     def postprocess(self, accumulator: dict[str, dict]) -> dict[str, dict[str, hist.Hist]]:
         """The accumulated output with each sample's BinSums turned into their histograms."""
