@@ -107,17 +107,18 @@ COPY_STRIDE = np.uint64(1 << 40)
 distinct from every real event's for samples below 2^40 events."""
 
 
-def _tiled(p: ak.Array, copies: int) -> ak.Array:
-    """``copies`` copies of an array of four-momenta, one after the other."""
-    return four_momenta(*(np.tile(c, copies) for c in components(p)))
+def _repeated(p: ak.Array, copies: int) -> ak.Array:
+    """Each four-momentum of an array ``copies`` times, the copies of one event side by side."""
+    return four_momenta(*(np.repeat(c, copies) for c in components(p)))
 
 
 @dataclass(frozen=True)
 class _Copies:
     """The accepted entries of a chunk with several smearings per event (``detector.smearings``):
-    ``parent`` is each entry's event, ``y`` each event's yield per copy; an event's copies in one bin
-    add before their sum is squared (:func:`alpfusion.processors.kernels.copy_sums`). With one
-    smearing every entry is its own event and y^2 is the rounded square of its yield."""
+    ``parent`` is each entry's event (increasing: an event's copies are side by side), ``y`` each
+    event's yield per copy; an event's copies in one bin add before their sum is squared
+    (:func:`alpfusion.processors.kernels.copy_sums`). With one smearing every entry is its own event
+    and y^2 is the rounded square of its yield."""
 
     parent: np.ndarray
     y: np.ndarray
@@ -134,15 +135,9 @@ class _Copies:
             return flat, y, *split_squares(y, self.quantum2)
         return copy_sums(self.parent[entries], flat, y, size, self.quantum2)
 
-    def groups(self) -> tuple[np.ndarray | slice, np.ndarray]:
-        """(order, starts): the entries ordered so that each event's copies are adjacent, and where
-        each event's run of copies starts (with the end appended)."""
-        if self.copies == 1:
-            return slice(None), np.arange(len(self.parent) + 1)
-        order = np.argsort(self.parent, kind="stable")
-        parents = self.parent[order]
-        starts = np.flatnonzero(np.diff(parents, prepend=-1, append=-1) != 0)
-        return order, starts
+    def starts(self) -> np.ndarray:
+        """Where each event's run of copies starts among the entries, with the end appended."""
+        return np.flatnonzero(np.diff(self.parent, prepend=-1, append=-1) != 0)
 
 
 class AlpProcessor(processor.ProcessorABC):
@@ -225,12 +220,13 @@ class AlpProcessor(processor.ProcessorABC):
         copies = cfg.detector.smearings
         y = rounded_yields(weight * self.yield_per_pb / copies, info.yield_quantum)
         if copies > 1:
-            particles = {name: _tiled(p, copies) for name, p in particles.items()}
-            event = np.concatenate([event.astype(np.uint64) + np.uint64(c) * COPY_STRIDE for c in range(copies)])
+            particles = {name: _repeated(p, copies) for name, p in particles.items()}
+            copy_index = np.tile(np.arange(copies, dtype=np.uint64), len(event))
+            event = np.repeat(event.astype(np.uint64), copies) + copy_index * COPY_STRIDE
         e_minus, e_plus, ok = measure(particles, event, cfg.detector, cfg.acceptance, info.name)
         truth = particles["tau_minus"][ok] if "tau_minus" in particles else None
         obs = compute_observables(e_minus, e_plus, cfg.beam.sqrt_s, cfg.observables.cphi_estimator, truth)
-        copy = _Copies(np.flatnonzero(ok) % len(y), y, copies, info.yield2_quantum)
+        copy = _Copies(np.flatnonzero(ok) // copies, y, copies, info.yield2_quantum)
 
         hists = empty_histograms(cfg, self.hypotheses, HISTOGRAMS[1:])
         flow, raw = weight_view(hists["cutflow"], flow=True), hists["cutflow_raw"].view(flow=True)
@@ -296,14 +292,13 @@ class AlpProcessor(processor.ProcessorABC):
         sums = np.zeros((len(self.hypotheses) * extent**2, 3))
         stage_sums = np.zeros((len(self.hypotheses), stages, 2))
         stage_raw = np.zeros((len(self.hypotheses), stages), dtype=np.int64)
-        order, starts = copy.groups()
         select_kernel(
-            obs.m2_miss[order],
-            obs.e_miss[order],
-            obs.eta_miss[order],
-            copy.y[copy.parent[order]],
-            starts,
-            cell[order],
+            obs.m2_miss,
+            obs.e_miss,
+            obs.eta_miss,
+            copy.y[copy.parent],
+            copy.starts(),
+            cell,
             bounds,
             extent**2,
             copy.quantum2,
