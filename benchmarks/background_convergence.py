@@ -50,6 +50,8 @@ def main():
         cfg = cfg.replace(statistics={"floor_reach": args.floor_reach})
     if args.estimator:
         cfg = cfg.replace(observables={"cphi_estimator": args.estimator})
+        if args.estimator != "tau_like":  # the tau pairs end at the diagonal with tau_like only
+            cfg = cfg.replace(statistics={"edges": {workflow.TAU_PAIR: None}})
     varied = args.background
     fixed = [job.path for job in workflow.plan_samples(cfg, run_dir / "samples") if job.label != varied]
     full = workflow.background_section(cfg, varied).events
@@ -66,7 +68,8 @@ def main():
     no_floor = cfg.replace(statistics={"empty_bins": "none"})
     free = workflow.set_limits(largest, no_floor, work / "limits_no_floor", pool=pool).rows
     print(
-        f"empty bins: {cfg.statistics.empty_bins} (reach {cfg.statistics.floor_reach}); c_phi estimator: "
+        f"empty bins: {cfg.statistics.empty_bins} (reach {cfg.statistics.floor_reach}, edges "
+        f"{cfg.statistics.edges}); c_phi estimator: "
         f"{cfg.observables.cphi_estimator}; {varied} bias: {bias}; draws {', '.join(map(str, sizes))}"
     )
     head = " ".join(f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9}" for k in MULTIPLES)

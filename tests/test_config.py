@@ -77,6 +77,11 @@ def test_partial_file_overlays_default(tmp_path):
             "not below sqrt_s",
         ),
         ("backgrounds:\n  qed2:\n    photon_energy_min: 0\n", "backgrounds.qed2.photon_energy_min", "must be positive"),
+        (
+            "statistics:\n  edges: {ee_to_taus: 0.0}\n",
+            "statistics.edges.ee_to_taus.[key]",
+            "must be 'ee_to_tautau' or 'ee_to_eegg'",
+        ),
         ("1: 2\n", "1", "unknown key"),
         ("- beam\n- signal\n", "<top>", "must be a mapping"),
     ],

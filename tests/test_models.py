@@ -23,6 +23,7 @@ from alpfusion.models.workspace import (
     cabinetry_config,
     coarse_model,
     group_by_signal_to_background,
+    lowest_offset,
     nearest_mc,
     region_model,
     write_templates,
@@ -108,6 +109,64 @@ def test_bins_beyond_the_reach_of_the_mc_get_no_floor(histograms):
     assert np.array_equal(floored, near.empty & (distance <= 2))
     assert 0 < floored.sum() < everywhere.empty.sum()
     assert np.array_equal(near.backgrounds[FLOOR].yields[floored], everywhere.backgrounds[FLOOR].yields[floored])
+
+
+def test_lowest_offset_of_a_bin_of_the_plane():
+    """On equal logarithmic axes of width w, bin (i, j) reaches down to the offset (j - i - 1) w."""
+    h = analysis_histogram([1.0], [1.0], [1.0], REGIONS[0])
+    w = np.log(EDGES[1] / EDGES[0])
+    i, j = np.indices((len(EDGES) - 1,) * 2)
+    assert lowest_offset(h) == pytest.approx((j - i - 1) * w)
+
+
+@pytest.fixture(scope="module")
+def below_the_diagonal():
+    """Signal spread over the plane; a background that ends at the diagonal (|m_ee^tau| <= m_ee, as the
+    tau pairs with the tau_like c_phi) and a second one of three heavy events far above it."""
+    rng = np.random.default_rng(2)
+    x = np.exp(rng.normal(0, 0.3, 3000))
+    sig = analysis_histogram(x, x * np.exp(rng.normal(0.1, 0.4, 3000)), np.full(3000, 2e-3), REGIONS[0])
+    x = np.exp(rng.normal(0, 0.3, 2000))
+    tau = analysis_histogram(x, x * np.exp(-np.abs(rng.normal(0, 0.1, 2000))), np.full(2000, 0.05), REGIONS[0])
+    qed = analysis_histogram([0.5, 0.6, 2.0], [2.0, 1.5, 4.0], [30.0, 30.0, 30.0], REGIONS[0])
+    return sig, tau, qed
+
+
+def test_a_background_gives_no_floor_beyond_its_edge(below_the_diagonal):
+    """A background with an edge at the diagonal floors no empty bin wholly above it: the bins two rows
+    above the diagonal, which the Chebyshev reach of one bin puts next to the diagonal's MC, lose their
+    floor, the row touching the diagonal keeps it (its corner lies on the edge), and every other floor
+    stays as it was. A second background floors the bins near its own MC above the edge, with its own
+    event weight, not with the first one's."""
+    sig, tau, _ = below_the_diagonal
+    plain = region_model(REGIONS[0], 1.0, sig, {"ee_to_tautau": tau}, EmptyBins("floor", floor_reach=1))
+    edged = region_model(
+        REGIONS[0], 1.0, sig, {"ee_to_tautau": tau}, EmptyBins("floor", floor_reach=1, edges={"ee_to_tautau": 0.0})
+    )
+    lowest = lowest_offset(tau).ravel()[plain.bins]
+    before, after = plain.backgrounds[FLOOR].yields, edged.backgrounds[FLOOR].yields
+    assert np.any((before > 0) & (lowest > 0))  # the reach alone floors bins wholly above the diagonal
+    assert not np.any((after > 0) & (lowest > 0))
+    assert np.any((after > 0) & np.isclose(lowest, 0.0, atol=1e-12))
+    assert np.array_equal(after[lowest <= 0], before[lowest <= 0])
+    _, _, qed = below_the_diagonal
+    both = {"ee_to_tautau": tau, "ee_to_eegg": qed}
+    mixed = region_model(REGIONS[0], 1.0, sig, both, EmptyBins("floor", floor_reach=1, edges={"ee_to_tautau": 0.0}))
+    above = mixed.backgrounds[FLOOR].yields[lowest > 0]
+    assert np.all((above == 0) | np.isclose(above, 30.0))  # only the heavy events' own weight
+    assert np.any(np.isclose(above, 30.0))
+
+
+def test_mc_beyond_a_declared_edge_is_an_error(histograms):
+    """The fixture's tau pairs lie on the diagonal: an edge below it is contradicted by their MC."""
+    sig, bkgs = histograms
+    with pytest.raises(ModelError, match=r"'ee_to_tautau'.*statistics\.edges\.ee_to_tautau"):
+        region_model("ma1p000", 1.0, sig, bkgs, EmptyBins("floor", edges={"ee_to_tautau": -0.2}))
+    unchecked = EmptyBins("floor", edges={"ee_to_tautau": None})  # null: no edge
+    assert np.array_equal(
+        region_model("ma1p000", 1.0, sig, bkgs, unchecked).backgrounds[FLOOR].yields,
+        region_model("ma1p000", 1.0, sig, bkgs, EmptyBins("floor")).backgrounds[FLOOR].yields,
+    )
 
 
 def test_grouping_keeps_yields_and_sensitivity(histograms):

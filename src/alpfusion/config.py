@@ -101,6 +101,9 @@ EmptyBins = Literal["none", "floor", "smooth"]
 EMPTY_BINS = get_args(EmptyBins)
 """Treatments of bins without background MC (statistics.empty_bins)."""
 
+BackgroundProcess = Literal["ee_to_tautau", "ee_to_eegg"]
+"""The background samples of a run, by process name (statistics.edges)."""
+
 ClsMethod = Literal["asymptotic", "toys"]
 CLS_METHODS = get_args(ClsMethod)
 """CLs calculations (statistics.cls_method)."""
@@ -460,6 +463,12 @@ class Statistics(_Strict):
         ge=0,
         description="bins: only empty bins within this many bins of background MC get a floor, farther ones "
         "lie beyond the background's mapped edge (background-free); null: every empty bin",
+    )
+    edges: dict[BackgroundProcess, float | None] = Field(
+        default_factory=dict,
+        description="per background sample, the largest offset ln(|m_ee^tau| / m_ee) its events reach after the "
+        "smearing (a measured kinematic edge): empty bins wholly above it get no floor from it, and its MC "
+        "there is an error; null: no edge",
     )
     smooth_slices: int = Field(ge=1, le=50, description="m_ee slices of the smooth background model")
     sb_groups: int = Field(ge=1, le=200, description="bins of the pyhf channel: the signal bins grouped by S/B")

@@ -27,7 +27,9 @@ Bins where the background MC is empty (`EmptyBins`) are never dropped silently:
   relative uncertainty (100% by default) as its MC-statistical uncertainty. With a `floor_reach`
   of R bins, only the empty bins within R bins (Chebyshev distance in the plane) of background MC
   get a floor: farther ones lie beyond the edge of the background that the MC has mapped, and
-  count as background-free;
+  count as background-free. A background with a measured kinematic edge in the offset
+  ln(|m_ee^tau| / m_ee) (`edges`: the tau pairs end at the diagonal with the `tau_like` c_phi)
+  gives no floor to the bins wholly above it, whatever its MC nearby;
 * "smooth": in every signal bin the backgrounds are replaced by one sample `smooth_background`, the
   smooth model of `alpfusion.models.smooth` built from their sum in the region, with its own
   MC-statistical uncertainty.
@@ -77,6 +79,7 @@ class EmptyBins:
     floor_uncertainty: float = 1.0  # relative
     smooth_slices: int = 8  # m_ee slices of the smooth model
     floor_reach: int | None = None  # bins; None: floor every empty bin, however far from MC
+    edges: Mapping[str, float | None] = field(default_factory=dict)  # background -> largest offset it reaches
 
     def __post_init__(self):
         if self.treatment not in EMPTY_BINS:
@@ -147,10 +150,12 @@ def region_model(
     if treatment.treatment == "smooth":
         templates = {SMOOTH: _smooth_template(region, backgrounds, bins, treatment.smooth_slices)}
     if treatment.treatment == "floor" and np.any(empty):
-        distance, event_yield = _local_floor(region, backgrounds, bins[empty])
+        beyond = _beyond_edges(region, backgrounds, bins[empty], treatment.edges)
+        distance, event_yield = _local_floor(region, backgrounds, bins[empty], beyond)
         reach = np.inf if treatment.floor_reach is None else treatment.floor_reach
         yields = np.zeros(len(bins))
-        yields[empty] = np.where(distance <= reach, treatment.floor_yield or event_yield, 0.0)
+        floored = (distance <= reach) & np.isfinite(event_yield)
+        yields[empty] = np.where(floored, treatment.floor_yield or event_yield, 0.0)
         if np.any(yields > 0):
             templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
     return RegionModel(
@@ -270,12 +275,64 @@ def nearest_mc(
     return distance, np.array([flat_variances[f].sum() / flat_values[f].sum() for f in found])
 
 
-def _local_floor(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lowest_offset(h: hist.Hist) -> np.ndarray:
+    """The smallest offset ln(|m_ee^tau| / m_ee) within each bin of the (m_ee, |m_ee^tau|) plane of an
+    `analysis` histogram: ln of the bin's lower |m_ee^tau| edge minus ln of its upper m_ee edge."""
+    m_ee, m_tau = h.axes["m_ee"].edges, h.axes["m_ee_tau"].edges
+    return np.log(m_tau[:-1])[None, :] - np.log(m_ee[1:])[:, None]
+
+
+def _beyond_edges(
+    region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, edges: Mapping[str, float | None]
+) -> dict[str, np.ndarray]:
+    """For every background sample with a kinematic edge (its events reach offsets ln(|m_ee^tau| /
+    m_ee) up to the edge, statistics.edges), which of the bins (flat indices) lie wholly above it.
+
+    The edge is a claim about the sample's physics that its MC must bear out: MC of the sample in a
+    bin wholly above its edge is an error that names the sample, the region and what lies there."""
+    out = {}
+    for name, edge in edges.items():
+        if name not in backgrounds or edge is None:
+            continue
+        above = lowest_offset(backgrounds[name]).ravel() > edge
+        values = _plane(backgrounds[name], region)[0].ravel()
+        contradicted = above & (values > 0)
+        if contradicted.any():
+            raise ModelError(
+                f"region '{region}': the MC of '{name}' has {values[contradicted].sum():.4g} expected events in "
+                f"{contradicted.sum()} bins wholly above its edge ln(|m_ee^tau| / m_ee) = {edge} "
+                f"(statistics.edges.{name}); the edge does not hold for these samples and this c_phi estimator: "
+                "raise it or remove it"
+            )
+        out[name] = above[bins]
+    return out
+
+
+def _local_floor(
+    region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, beyond: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """(distance, floor yield) of bins (flat indices) of a region's plane: :func:`nearest_mc` of the
-    summed backgrounds. Where the region holds no background MC at all, the distance is inf and the
-    yield one effective event of the whole histogram (all regions)."""
+    summed backgrounds, each bin leaving out the samples whose edge it lies beyond (``beyond``, from
+    :func:`_beyond_edges`); a bin beyond every sample's edge gets distance inf and yield NaN (no floor)."""
     if not backgrounds:
         raise ModelError(f"region '{region}': no background samples, the floor yield must be given")
+    names = list(backgrounds)
+    admissible = np.column_stack([~beyond[n] if n in beyond else np.ones(len(bins), bool) for n in names])
+    distance, event_yield = np.full(len(bins), np.inf), np.full(len(bins), np.nan)
+    for pattern in np.unique(admissible, axis=0):
+        rows = np.all(admissible == pattern, axis=1)
+        chosen = {n: backgrounds[n] for n, ok in zip(names, pattern) if ok}
+        if chosen:
+            distance[rows], event_yield[rows] = _nearest_floor(region, chosen, bins[rows])
+    return distance, event_yield
+
+
+def _nearest_floor(
+    region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, floor yield) of bins of a region's plane from the summed backgrounds (at least one):
+    :func:`nearest_mc`; where the region holds no MC of them at all, the distance is inf and the
+    yield one effective event of their whole histograms (all regions)."""
     values, variances = _summed_plane(region, backgrounds)
     if values.sum() > 0:
         return nearest_mc(values, variances, bins)
@@ -346,7 +403,12 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
     """The models of every mass hypothesis with a signal sample of its mass (``statistics`` gives the
     empty-bin treatment, the number of S/B groups and the blocks of the coarse order)."""
     treatment = EmptyBins(
-        stats.empty_bins, stats.floor_yield, stats.floor_uncertainty, stats.smooth_slices, stats.floor_reach
+        stats.empty_bins,
+        stats.floor_yield,
+        stats.floor_uncertainty,
+        stats.smooth_slices,
+        stats.floor_reach,
+        {str(name): edge for name, edge in stats.edges.items()},
     )
     backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
     out = []
