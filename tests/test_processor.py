@@ -12,6 +12,7 @@ from alpfusion.cli import main
 from alpfusion.config import ConfigError, Vegas, load_config
 from alpfusion.observables import compute_observables, four_momenta
 from alpfusion.processors.detector import measure
+from alpfusion.processors.events import measured_events
 from alpfusion.processors.executors import inspect_samples, process_samples
 from alpfusion.processors.kernels import BinSums, log_position
 from alpfusion.processors.layouts import HISTOGRAMS, OPTIMISATION, mass_edges
@@ -123,6 +124,8 @@ def test_processor_agrees_with_the_physics_functions(small_cfg, samples, referen
     e_minus, e_plus, ok = measure(particles, arrays["event"], small_cfg.detector, small_cfg.acceptance, path.stem)
     obs = compute_observables(e_minus, e_plus, small_cfg.beam.sqrt_s, small_cfg.observables.cphi_estimator)
     y = arrays["weight"][ok] * small_cfg.beam.luminosity_fb * 1000.0
+    events = measured_events(path, small_cfg)  # the same, event by event, for studies
+    assert np.array_equal(events.rows, np.flatnonzero(ok)) and np.allclose(events.yields, y, rtol=1e-12)
     hists = reference.histograms[path.stem]
     control = hists["m2_miss"].copy().reset()
     control.fill(obs.m2_miss, weight=y)

@@ -10,7 +10,7 @@ import pytest
 from alpfusion.constants import M_ELECTRON
 from alpfusion.samples.dirac import mdot, polarisations
 from alpfusion.samples.phasespace import beams, boost_from_rest, from_angles, two_body_momentum
-from alpfusion.samples.qed import amplitudes_bhabha_photons, me2_bhabha_photons
+from alpfusion.samples.qed import amplitudes_bhabha_photons, me2_bhabha_photons, soft_photon_exponent
 
 SQRT_S = 10.58
 ALPHA = 1.0 / 137.036
@@ -164,6 +164,48 @@ def eikonal(charged, k):
     +1 outgoing): the soft-photon factor of |M|^2, summed over the photon's polarisations, per e^2."""
     current = sum(q * p / mdot(p, k)[:, None] for q, p in charged)
     return -mdot(current, current)
+
+
+def test_the_soft_photon_exponent_is_the_eikonal_factor_integrated_over_directions():
+    """beta of soft_photon_exponent against a direct quadrature of alpha / (4 pi^2) times E^2
+    (-J.J) over the photon's directions (dP = beta dE/E), for random final states of a heavy lepton
+    (mass 1.5 GeV: the collinear peaks, of width m/E, resolved by the grid)."""
+    rng = np.random.default_rng(11)
+    mass = 1.5
+    p1, p2 = beams(SQRT_S, mass, 3)
+    pabs = two_body_momentum(SQRT_S, mass, mass)
+    cos_t, phi = rng.uniform(-0.9, 0.9, 3), rng.uniform(0, 2 * math.pi, 3)
+    p3 = from_angles(np.full(3, math.sqrt(pabs**2 + mass**2)), np.full(3, pabs), cos_t, phi)
+    p4 = np.concatenate([p3[:, :1], -p3[:, 1:]], axis=1)
+    cos_k = np.linspace(-1, 1, 1601)
+    phi_k = np.linspace(0, 2 * math.pi, 801)
+    cc, pp = np.meshgrid(cos_k, phi_k, indexing="ij")
+    n_hat = from_angles(np.ones(cc.size), np.ones(cc.size), cc.ravel(), pp.ravel())  # k / E_k
+    for i in range(3):
+        legs = [(q, np.tile(v[i], (len(n_hat), 1))) for q, v in ((1, p1), (-1, p2), (-1, p3), (1, p4))]
+        density = (
+            ALPHA / (4 * math.pi**2) * eikonal(legs, n_hat).reshape(cc.shape)
+        )  # e^2 / (2 (2 pi)^3) = alpha / (4 pi^2)
+        quadrature = np.trapezoid(np.trapezoid(density, phi_k, axis=1), cos_k)
+        beta = soft_photon_exponent(
+            p1[i : i + 1], p2[i : i + 1], p3[i : i + 1], p4[i : i + 1], alpha=ALPHA, electron_mass=mass
+        )
+        assert beta[0] == pytest.approx(quadrature, rel=1e-4)
+
+
+def test_the_soft_photon_exponent_of_bhabha_scattering():
+    """With the electron mass, beta tends to (4 alpha / pi) [ln(s / m^2) - 1 + ln(t / u)] (the
+    radiator of Bhabha scattering: four legs and their interference), and it vanishes without
+    scattering (p3 = p1, p4 = p2: no charge changes its motion, nothing radiates)."""
+    p1, p2 = beams(SQRT_S, M, 5)
+    theta = np.array([0.4, 0.8, 1.2, 1.9, 2.7])
+    energy, pabs = 0.5 * SQRT_S, p1[0, 3]
+    p3 = from_angles(np.full(5, energy), np.full(5, pabs), np.cos(theta), np.zeros(5))
+    p4 = np.concatenate([p3[:, :1], -p3[:, 1:]], axis=1)
+    s, t, u = SQRT_S**2, mdot(p1 - p3, p1 - p3), mdot(p1 - p4, p1 - p4)
+    radiator = 4 * ALPHA / math.pi * (np.log(s / M**2) - 1 + np.log(t / u))
+    assert soft_photon_exponent(p1, p2, p3, p4, alpha=ALPHA, electron_mass=M) == pytest.approx(radiator, rel=1e-6)
+    assert soft_photon_exponent(p1, p2, p1, p2, alpha=ALPHA, electron_mass=M) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("n_hard", [0, 1])

@@ -23,12 +23,14 @@ __all__ = ["MeasuredEvents", "measured_events", "measured_observables"]
 @dataclass(frozen=True)
 class MeasuredEvents:
     """The accepted events of a sample: measured electrons, the MC-truth tau- where the sample has
-    one, and each event's expected yield (weight times luminosity, events)."""
+    one, each event's expected yield (weight times luminosity, events), and which of the sample's
+    events (rows) they are."""
 
     e_minus: ak.Array
     e_plus: ak.Array
     tau_minus: ak.Array | None
     yields: np.ndarray
+    rows: np.ndarray
 
 
 def measured_events(path: str | os.PathLike, cfg: Config) -> MeasuredEvents:
@@ -42,7 +44,7 @@ def measured_events(path: str | os.PathLike, cfg: Config) -> MeasuredEvents:
         {p: momentum(p) for p in visible}, arrays["event"], cfg.detector, cfg.acceptance, Path(path).stem
     )
     tau_minus = momentum("tau_minus")[ok] if "tau_minus" in meta["particles"] else None
-    return MeasuredEvents(e_minus, e_plus, tau_minus, arrays["weight"][ok] * cfg.beam.luminosity_pb)
+    return MeasuredEvents(e_minus, e_plus, tau_minus, arrays["weight"][ok] * cfg.beam.luminosity_pb, np.flatnonzero(ok))
 
 
 def measured_observables(
