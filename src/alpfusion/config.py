@@ -287,6 +287,14 @@ class Bias(_Strict):
     factors: tuple[BiasFactor, ...] = Field(
         strict=False, min_length=1, description="the factors whose product is the bias"
     )
+    defensive: float = Field(
+        default=0.2,
+        ge=0,
+        lt=1,
+        description="share of each channel's draws from a map adapted to dsigma alone, the weights dsigma over "
+        "the mixture's density (defensive importance sampling): no weight exceeds 1/share times an unbiased "
+        "sample's, so the regions the bias neglects are not starved; 0: the biased map alone",
+    )
 
 
 class TauPair(_Strict):

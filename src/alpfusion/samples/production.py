@@ -176,7 +176,8 @@ class KeptChunks:
 def prepare(job: SampleJob) -> EventStream:
     """Train the job's vegas maps: its event stream, whose chunks can be drawn anywhere."""
     with threadpool_limits(limits=1, user_api="blas"):
-        gen = Generator(job.process, job.vegas, job.seed, job.bias)
+        defensive = 0.0 if job.bias is None else job.bias.bias.defensive
+        gen = Generator(job.process, job.vegas, job.seed, job.bias, defensive)
         provenance = {**job.provenance, "sample_key": job.key}
         if job.bias is not None:
             provenance["bias"] = plain(job.bias)
