@@ -35,14 +35,15 @@ gamma^mu and every slashed vector has zero diagonal 2x2 blocks, which the kernel
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numba
 import numpy as np
 
-from .dirac import GAMMA, bar, polarisations, slash, u_spinor, v_spinor
+from .dirac import GAMMA, bar, mdot, polarisations, slash, u_spinor, v_spinor
 
-__all__ = ["amplitudes_bhabha_photons", "me2_bhabha_photons"]
+__all__ = ["amplitudes_bhabha_photons", "me2_bhabha_photons", "soft_photon_exponent"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -301,11 +302,8 @@ def soft_photon_exponent(p1, p2, p3, p4, *, alpha, electron_mass):
     legs = ((+1.0, p1), (-1.0, p2), (-1.0, p3), (+1.0, p4))  # s_i = Q_i eta_i
     m2 = electron_mass**2
     total = -float(len(legs))
-    for a in range(len(legs)):
-        for b in range(a + 1, len(legs)):
-            (s_a, p_a), (s_b, p_b) = legs[a], legs[b]
-            dot = p_a[:, 0] * p_b[:, 0] - np.sum(p_a[:, 1:] * p_b[:, 1:], axis=1)
-            total = total - s_a * s_b * _velocity_log(np.minimum(m2 * m2 / dot**2, 1.0))
+    for (s_a, p_a), (s_b, p_b) in itertools.combinations(legs, 2):
+        total = total - s_a * s_b * _velocity_log(np.minimum(m2 * m2 / mdot(p_a, p_b) ** 2, 1.0))
     return alpha / math.pi * total
 
 
