@@ -4,11 +4,12 @@ import math
 
 import numpy as np
 import pytest
+import vegas
 
 from alpfusion import workflow
 from alpfusion.config import ConfigError, Vegas, load_config
 from alpfusion.samples.bias import truth_observables
-from alpfusion.samples.generator import Generator
+from alpfusion.samples.generator import Generator, _jacobian
 from alpfusion.samples.production import produce, up_to_date
 from alpfusion.samples.rootio import read_metadata, read_sample
 
@@ -145,6 +146,19 @@ def test_a_defensive_share_bounds_the_weights_where_the_bias_is_small():
         assert weights.max() < 1.1 / 0.2
         assert abs(xs.sigma - 1.0) < 4 * xs.error
         assert np.mean(weights < 0.01) > 0.5  # the corner's draws, each far lighter than the mean
+
+
+def test_the_density_of_a_vegas_map_at_its_points():
+    """The Jacobian of a vegas map at a point x, from its grid, equals the one vegas gives when it maps
+    y to x, also for maps whose dimensions have different numbers of increments (vegas's training
+    leaves 198 in one dimension and 200 in the others of some QED channels)."""
+    rng = np.random.default_rng(4)
+    grids = [np.sort(np.r_[0.0, rng.random(n - 1) ** 3, 1.0]) for n in (198, 200, 37)]
+    amap = vegas.AdaptiveMap(grids)
+    y = rng.random((50_000, 3))
+    x, jac = np.empty_like(y), np.empty(len(y))
+    amap.map(y, x, jac)
+    assert _jacobian(amap, x) == pytest.approx(jac, rel=1e-9)
 
 
 def test_the_defensive_share_must_lie_in_zero_to_one():

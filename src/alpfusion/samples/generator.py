@@ -19,7 +19,7 @@ background's biased maps gave a cross section 9% low, 6 of its quoted errors). W
 share f > 0 (Hesterberg, Technometrics 37 (1995) 185), each channel also adapts a map to dsigma alone,
 a share f of every channel's draws comes from it and the rest from the biased map, and every event's
 weight is dsigma over the mixture's density, f p_plain(x) + (1 - f) p_biased(x) (both maps' densities
-at the event, through their inverse maps): still unbiased, and no weight exceeds 1/f times what a
+at the event, from their grids): still unbiased, and no weight exceeds 1/f times what a
 sample without the bias would give it. The cross section is then estimated with the plain map.
 
 Every random number flows from one seed through numpy's SeedSequence: the training stream, and
@@ -166,7 +166,7 @@ class Generator:
         Without a plain map the density is 1 / J of the (biased) map. With one, the first
         round(f n) draws come from the plain map and the rest from the biased one, and the density
         is the mixture's, (n_plain / n) / J_plain(x) + (n_biased / n) / J_biased(x), with each map's
-        J at x from its inverse map (module docstring)."""
+        J at x from its grid (:func:`_jacobian`; module docstring)."""
         chan = self.process.channels[channel]
         trained = self.train().channels[channel]
         y = rng.random((n, chan.dim))
@@ -193,10 +193,18 @@ class Generator:
 
 
 def _jacobian(amap: vegas.AdaptiveMap, x: np.ndarray) -> np.ndarray:
-    """dx/dy of a vegas map at the points x (through its inverse map): 1 / its density there."""
-    y = np.empty_like(x)
-    jac = np.empty(len(x))
-    amap.invmap(np.ascontiguousarray(x), y, jac)
+    """dx/dy of a vegas map at the points x: 1 / its density there.
+
+    Per dimension d the map is linear within each of its ninc_d increments, so dx/dy = ninc_d
+    (g_d[i + 1] - g_d[i]) for the increment i that holds x_d; the product over the dimensions.
+    (vegas's ``invmap`` reads past the increments of a dimension that has fewer of them than the
+    others, where the grid array holds no values: its Jacobian there changes from run to run.)"""
+    grid, ninc = np.asarray(amap.grid), np.asarray(amap.ninc)
+    jac = np.ones(len(x))
+    for d in range(x.shape[1]):
+        edges = grid[d, : ninc[d] + 1]
+        i = np.clip(np.searchsorted(edges, x[:, d], side="right") - 1, 0, ninc[d] - 1)
+        jac *= ninc[d] * (edges[i + 1] - edges[i])
     return jac
 
 
