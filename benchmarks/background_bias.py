@@ -69,11 +69,11 @@ STUDY_VEGAS = {
 
 def plane(result, sample: str, region: str):
     """(values, variances, signed offsets ln(|m_ee^tau| / m_ee) of the bin centres) of a sample's
-    analysis plane in a region."""
+    analysis planes (one per |eta*_miss| slice) in a region."""
     h = region_slice(result.histograms[sample]["analysis"], region)
     view = weight_view(h)
-    centres = [np.sqrt(edges[:-1] * edges[1:]) for edges in (h.axes[0].edges, h.axes[1].edges)]
-    side = diagonal_side(centres[0][:, None], centres[1][None, :])
+    centres = [np.sqrt(edges[:-1] * edges[1:]) for edges in (h.axes["m_ee"].edges, h.axes["m_ee_tau"].edges)]
+    side = np.broadcast_to(diagonal_side(centres[0][:, None], centres[1][None, :]), view.value.shape)
     return np.asarray(view.value), np.asarray(view.variance), side
 
 

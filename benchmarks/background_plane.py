@@ -6,7 +6,11 @@ benchmarks/.cache/run, made first if missing); P is ee_to_eegg (default) or ee_t
 masses (default 1, 6, 9 GeV). For slices of the offset ln(|m_ee^tau| / m_ee) it prints the
 background's MC events, its expected events and its heaviest MC event, and the fraction of the
 signal in the slice: a background with an edge (the tau pairs at the diagonal) leaves the slices
-beyond it empty with MC of small weight; one without an edge fills them, thinning out.
+beyond it empty with MC of small weight; one without an edge fills them, thinning out. Then, per slice
+of |eta*_miss| (``histograms.eta_slices``, a plane each in the model), the same for the background and
+the signal, with the share of the signal beyond the two-lost-photon boundary (m2_miss below
+``lostphotons.missing_mass2_bound`` with a soft photon of the energy threshold, by more than
+``kappa delta_m2``: out of the QED's reach even after the smearing) and the background beyond it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import numpy as np
 from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.processors.events import measured_observables
-from alpfusion.processors.selection import mass_hypotheses
+from alpfusion.processors.selection import mass_hypotheses, missing_mass2_resolution
+from alpfusion.samples.lostphotons import missing_mass2_bound
 
 SLICES = ((-np.inf, -0.03), (-0.03, 0.03), (0.03, 0.3), (0.3, 1.0), (1.0, 3.0), (3.0, np.inf))
 
@@ -53,6 +58,26 @@ def main():
             print(
                 f"  {low:6.2f} to {high:5.2f} {in_b.sum():9d} {y.sum():9.2g} {y.max() if len(y) else 0.0:9.2g}"
                 f" {sig_yields[s][in_s].sum() / sig_yields[s].sum():7.3f}"
+            )
+        margin, soft = hypothesis.kappa * missing_mass2_resolution(m_a), cfg.acceptance.energy_min
+        beyond_b, beyond_s = (
+            obs.m2_miss + margin < missing_mass2_bound(obs.e_miss, obs.eta_miss, cfg.acceptance, soft)
+            for obs in (bkg, sig)
+        )
+        edges = [0.0, *cfg.histograms.eta_slices, np.inf]
+        print(
+            f"  {'|eta*_miss|':>15} {'MC events':>9} {'expected':>9} {'heaviest':>9} {'signal':>7}"
+            f" {'S beyond':>8} {'B beyond':>8}"
+        )
+        for low, high in zip(edges[:-1], edges[1:]):
+            in_b = b[(np.abs(bkg.eta_miss[b]) >= low) & (np.abs(bkg.eta_miss[b]) < high)]
+            in_s = s[(np.abs(sig.eta_miss[s]) >= low) & (np.abs(sig.eta_miss[s]) < high)]
+            y = bkg_yields[in_b]
+            print(
+                f"  {low:6.2f} to {high:5.2f} {len(in_b):9d} {y.sum():9.2g} {y.max() if len(y) else 0.0:9.2g}"
+                f" {sig_yields[in_s].sum() / sig_yields[s].sum():7.3f}"
+                f" {sig_yields[in_s][beyond_s[in_s]].sum() / sig_yields[s].sum():8.3f}"
+                f" {bkg_yields[in_b][beyond_b[in_b]].sum():8.2g}"
             )
 
 

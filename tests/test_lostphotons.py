@@ -76,6 +76,32 @@ def test_two_lost_photons_cannot_fake_a_small_missing_mass():
     assert central_events > 50
 
 
+def test_lost_photons_respect_the_missing_mass_bound_at_every_eta():
+    """Every event of every channel (photons near the beams, central soft photons, converted pairs)
+    has m2_miss at least lostphotons.missing_mass2_bound at its E*_miss and eta*_miss, with E_soft the
+    energy of its photons inside the polar acceptance; some come within 2% of it, at central and at
+    forward eta*_miss; the bound is the paper's E*_miss cos(theta_min) at eta = 0."""
+    rng = np.random.default_rng(5)
+    acceptance = SETTINGS.acceptance
+    cos_min = math.cos(math.radians(acceptance.theta_min_deg))
+    assert lostphotons.missing_mass2_bound(3.0, 0.0, acceptance) == pytest.approx((3.0 * cos_min) ** 2, rel=1e-12)
+    near = {"central": 0, "forward": 0}
+    for channel in LostPhotonsProcess(SETTINGS).channels:
+        y = rng.random((20_000, channel.dim))
+        momenta, weight = channel(y, rng.uniform(0, 2 * math.pi, len(y)))
+        momenta = {name: p[weight > 0] for name, p in momenta.items()}
+        missing = momenta["invisible"]
+        energy, mass2 = missing[:, 0], missing[:, 0] ** 2 - np.sum(missing[:, 1:] ** 2, axis=1)
+        eta = pseudorapidity(missing)
+        soft = sum(p[:, 0] * in_region(SETTINGS, p, "central") for p in (momenta["photon_1"], momenta["photon_2"]))
+        bound = lostphotons.missing_mass2_bound(energy, eta, acceptance, soft)
+        assert np.all(mass2 >= bound - 1e-9 * energy**2), channel.name
+        close = (bound > 0) & (mass2 < bound + 0.02 * energy**2)
+        near["central"] += np.sum(close & (np.abs(eta) < 0.5))
+        near["forward"] += np.sum(close & (np.abs(eta) > 1.0))
+    assert near["central"] > 10 and near["forward"] > 10
+
+
 def test_the_channels_of_a_pair_of_regions_share_all_of_it():
     """At any point, the shares of |M|^2 of the channels that cover its pair of photon regions add
     up to one (so the channels' integrals add up to the cross section), near beams and central."""

@@ -284,6 +284,64 @@ def test_block_average_is_the_mean_over_each_block():
         block_average(values, 0)
 
 
+def test_stacked_planes_are_averaged_and_searched_apart():
+    """Planes stacked along a leading axis (the |eta*_miss| slices): each block average and each
+    nearest MC is that of its own plane, never of a neighbour in another plane."""
+    rng = np.random.default_rng(4)
+    values = rng.random((3, 7, 9)) * (rng.random((3, 7, 9)) < 0.2)
+    values[2] = 0.0
+    averaged = block_average(values, 3)
+    for k in range(3):
+        assert np.array_equal(averaged[k], block_average(values[k], 3))
+    variances = values**2
+    distance, event_yield = nearest_mc(values, variances)
+    for k in range(2):
+        in_plane = nearest_mc(values[k], variances[k])
+        assert np.array_equal(distance[k * 63 : (k + 1) * 63], in_plane[0])
+        assert np.array_equal(event_yield[k * 63 : (k + 1) * 63], in_plane[1])
+    assert np.isinf(distance[126:]).all() and np.isnan(event_yield[126:]).all()  # a plane without MC
+
+
+def sliced_histogram(eta, m_ee, m_tau, weight):
+    h = hist.Hist(
+        hist.axis.StrCategory(list(REGIONS), name="region"),
+        hist.axis.Variable([0.0, 1.0, np.inf], name="abs_eta_miss", underflow=False, overflow=False),
+        hist.axis.Variable(EDGES, name="m_ee"),
+        hist.axis.Variable(EDGES, name="m_ee_tau"),
+        storage=hist.storage.Weight(),
+    )
+    h.fill(region=REGIONS[0], abs_eta_miss=eta, m_ee=m_ee, m_ee_tau=m_tau, weight=weight)
+    return h
+
+
+def test_a_background_of_one_slice_floors_no_bin_of_another():
+    """A background whose MC lies only at |eta*_miss| > 1, where the signal also has a part: the floor
+    goes to the empty signal bins next to it in that slice only, the signal's central slice stays
+    background-free, and the limit is that of the two slices' planes taken separately."""
+    rng = np.random.default_rng(6)
+    n = 4000
+    x = np.exp(rng.normal(0, 0.3, n))
+    eta = np.where(rng.random(n) < 0.7, 0.5, 1.5)
+    sig = sliced_histogram(eta, x, x * np.exp(rng.normal(0, 0.3, n)), np.full(n, 2e-3))
+    x = np.exp(rng.normal(0, 0.3, 300))
+    qed = sliced_histogram(np.full(300, 1.5), x, x * np.exp(rng.normal(0, 0.3, 300)), np.full(300, 40.0))
+    bkg = {"ee_to_eegg": qed}
+    model = region_model(REGIONS[0], 1.0, sig, bkg, EmptyBins("floor", floor_reach=1))
+    central = model.bins < (len(EDGES) - 1) ** 2
+    assert central.sum() > 100 and (~central).sum() > 100
+    floor = model.backgrounds[FLOOR].yields
+    assert not np.any(floor[central]) and np.all(model.total_background[central] == 0)
+    assert np.any(floor[~central] > 0) and np.allclose(floor[floor > 0], 40.0)
+    reach = EmptyBins("floor", floor_reach=1)
+    forward = region_model(REGIONS[0], 1.0, sig[{"abs_eta_miss": 1}], {"ee_to_eegg": qed[{"abs_eta_miss": 1}]}, reach)
+    s_central = sig[{"region": REGIONS[0], "abs_eta_miss": 0}].values()
+    separate = mu_at_lambda(
+        np.concatenate([s_central[s_central > 0], forward.signal.yields]),
+        np.concatenate([np.zeros(np.sum(s_central > 0)), forward.total_background]),
+    )
+    assert mu_at_lambda(model.signal.yields, model.total_background) == pytest.approx(separate, rel=1e-12)
+
+
 def test_coarse_order_recovers_a_smooth_background_from_sparse_heavy_mc():
     """A background uniform in expectation (100 events per bin) sampled by few heavy MC events (weight
     1000, most bins empty): the per-bin limit, which counts the empty bins as background-free, is far

@@ -69,6 +69,11 @@ def reference(small_cfg, samples):
     return process_samples(small_cfg, samples, executor="iterative", chunk_size=2999)
 
 
+def own_regions(result, sample):
+    """The cut-flow rows (hypotheses) of the regions that a sample's analysis planes hold."""
+    return [result.regions.index(r) for r in result.histograms[sample]["analysis"].axes["region"]]
+
+
 def assert_identical(a, b):
     assert a.keys() == b.keys()
     for sample in a:
@@ -102,13 +107,16 @@ def test_cutflow_is_consistent_and_scaled_to_the_luminosity(small_cfg, samples, 
         assert np.allclose(flow.variances()[:, 0], np.sum((arrays["weight"] * to_yield) ** 2), rtol=1e-12)
         assert np.all(raw[:, 0] == meta["n_events"])
         assert np.all(np.diff(raw, axis=1) <= 0) and np.all(np.diff(flow.values(), axis=1) <= 0)
-        plane = hists["analysis"]
-        # every selected event is in the plane (flow bins included), exactly; the plane's y^2 also has
-        # the fine parts (kernels.FINE), of at most half the sample's y^2 quantum each
-        assert np.array_equal(plane.values(flow=True).sum(axis=(1, 2)), flow.values()[:, CUTS.index("eta_miss")])
-        fine = np.abs(plane.variances(flow=True).sum(axis=(1, 2)) - flow.variances()[:, -1])
-        assert np.all(fine <= 0.5 * reference.samples[path.stem].yield2_quantum * raw[:, -1])
+        plane, own = hists["analysis"], own_regions(reference, path.stem)
+        # every selected event is in the planes of its slices (flow bins included), exactly; the plane's y^2
+        # also has the fine parts (kernels.FINE), of at most half the sample's y^2 quantum each
+        assert np.array_equal(plane.values(flow=True).sum(axis=(1, 2, 3)), flow.values()[own, CUTS.index("eta_miss")])
+        fine = np.abs(plane.variances(flow=True).sum(axis=(1, 2, 3)) - flow.variances()[own, -1])
+        assert np.all(fine <= 0.5 * reference.samples[path.stem].yield2_quantum * raw[own, -1])
         assert np.array_equal(hists["m2_miss"].values(flow=True).sum(), flow.values()[0, 1])
+    # a signal sample has the planes of its own mass only, a background those of every mass
+    assert list(reference.histograms["ee_to_eea_ma1"]["analysis"].axes["region"]) == ["ma1p000"]
+    assert list(reference.histograms["tautau"]["analysis"].axes["region"]) == list(reference.regions)
     signal = reference.histograms["ee_to_eea_ma1"]["cutflow_raw"].values()
     assert signal[1, -1] > 0.8 * signal[1, 1] and signal[2, -1] == 0  # 1 GeV events pass at 1 GeV, not at 3 GeV
     assert reference.samples["ee_to_eea_ma1"].kind == "signal" and reference.samples["tautau"].kind == "background"
@@ -140,9 +148,14 @@ def test_processor_agrees_with_the_physics_functions(small_cfg, samples, referen
             & (np.abs(obs.eta_miss) <= eta_high)
         )
         assert hists["cutflow_raw"].values()[k, -1] == passed.sum()
-        plane = hist.Hist(hist.axis.Variable(edges), hist.axis.Variable(edges), storage=hist.storage.Weight())
-        plane.fill(obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed])
-        assert np.allclose(plane.values(flow=True), hists["analysis"].values(flow=True)[k], rtol=1e-9, atol=0)
+        if k not in own_regions(reference, path.stem):
+            continue
+        slices = hist.axis.Variable([0.0, *small_cfg.histograms.eta_slices, np.inf], underflow=False, overflow=False)
+        plane = hist.Hist(slices, hist.axis.Variable(edges), hist.axis.Variable(edges), storage=hist.storage.Weight())
+        plane.fill(np.abs(obs.eta_miss[passed]), obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed])
+        filled = hists["analysis"][{"region": reference.regions[k]}].values(flow=True)
+        assert np.allclose(plane.values(flow=True), filled, rtol=1e-9, atol=0)
+        assert all(np.any(filled[s] > 0) for s in range(len(slices)))  # every slice holds events
 
 
 def test_log_bins_have_the_relative_width(small_cfg):
@@ -158,11 +171,13 @@ def test_outputs_are_cabinetry_ready_and_lossless(tmp_path, reference):
     with uproot.open(root_path) as f:
         for sample in reference.histograms:
             plane = reference.histograms[sample]["analysis"]
-            for k, region in enumerate(reference.regions):
+            for k, region in enumerate(plane.axes["region"]):
                 unrolled = f[f"{region}_{sample}"]
                 assert np.array_equal(unrolled.values(), plane.values(flow=True)[k].ravel())
                 assert np.array_equal(unrolled.variances(), plane.variances(flow=True)[k].ravel())
-                assert np.array_equal(f[f"plane/{region}_{sample}"].values(flow=True), plane.values(flow=True)[k])
+                summed = f[f"plane/{region}_{sample}"].values(flow=True)
+                assert np.allclose(summed, plane.values(flow=True)[k].sum(axis=0), rtol=1e-12, atol=0)
+            for region in reference.regions:
                 assert list(f[f"cutflow/{region}_{sample}"].axis().labels()) == list(CUTS)
             for name in ("emiss_eta", "m2_miss", "mee_minus_mtau"):
                 assert f"control/{name}_{sample}" in f
@@ -287,6 +302,8 @@ def test_cutflow_command(tmp_path, samples):
         ),
         ("processing:\n  executor: threads\n", "processing.executor", "'iterative', 'futures' or 'dask'"),
         ("histograms:\n  mass_max: 0.001\n", "histograms.mass_max", "must exceed mass_min"),
+        ("histograms:\n  eta_slices: [1.4, 1.0]\n", "histograms.eta_slices", "positive and increasing"),
+        ("histograms:\n  eta_slices: [0.0]\n", "histograms.eta_slices", "positive and increasing"),
     ],
 )
 def test_processing_settings_are_validated(tmp_path, text, key, problem):
@@ -395,12 +412,12 @@ def test_several_smearings_keep_the_yields_and_spread_the_copies(small_cfg, samp
         assert np.array_equal(hists["cutflow_raw"].values()[:, 0], ref["cutflow_raw"].values()[:, 0])
         selected, error = flow.values()[:, -1], np.sqrt(ref["cutflow"].variances()[:, -1])
         assert np.all(np.abs(selected - ref["cutflow"].values()[:, -1]) <= 3 * error + 1e-12 * selected)
-        plane = hists["analysis"]
-        assert np.array_equal(plane.values(flow=True).sum(axis=(1, 2)), flow.values()[:, -1])
+        plane, own = hists["analysis"], own_regions(four, sample)
+        assert np.array_equal(plane.values(flow=True).sum(axis=(1, 2, 3)), flow.values()[own, -1])
         # an event's copies square together in the cut flow, per bin in the plane: between 1/4 and 1 of it
         # (up to the plane's fine parts of y^2, at most half the y^2 quantum per event and bin)
-        plane_variance, flow_variance = plane.variances(flow=True).sum(axis=(1, 2)), flow.variances()[:, -1]
-        fine = 0.5 * four.samples[sample].yield2_quantum * 4 * hists["cutflow_raw"].values()[:, -1]
+        plane_variance, flow_variance = plane.variances(flow=True).sum(axis=(1, 2, 3)), flow.variances()[own, -1]
+        fine = 0.5 * four.samples[sample].yield2_quantum * 4 * hists["cutflow_raw"].values()[own, -1]
         assert np.all(plane_variance <= flow_variance + fine)
         assert np.all(plane_variance >= 0.25 * flow_variance - fine)
         ratio = hists["m2_miss"].variances(flow=True).sum() / ref["m2_miss"].variances(flow=True).sum()
@@ -433,7 +450,8 @@ def test_an_mc_event_far_lighter_than_its_sample_keeps_its_bin_and_variance(tmp_
     selected = [h.passes(obs.m2_miss, obs.e_miss, obs.eta_miss)[2] for h in result.hypotheses]
     k = int(np.argmax([len(s) for s in selected]))
     plane = hist.Hist(*hists["analysis"].axes[1:], storage=hist.storage.Weight())
-    plane.fill(obs.m_ee[selected[k]], obs.m_ee_tau[selected[k]], weight=y[selected[k]])
+    chosen = selected[k]
+    plane.fill(np.abs(obs.eta_miss[chosen]), obs.m_ee[chosen], obs.m_ee_tau[chosen], weight=y[chosen])
     reference, variances = plane.variances(flow=True), hists["analysis"].variances(flow=True)[k]
     light = (reference > 1e-20 * y.max() ** 2) & (reference < 1e-12 * y.max() ** 2)  # the 1e-9 events' bins
     assert light.sum() > 20 and np.all(variances[light] > 0)

@@ -432,12 +432,24 @@ class Histograms(_Strict):
     mass_max: float = Field(description="GeV, above mass_min: the upper edge is the first bin edge at or above it")
     relative_width: float = Field(gt=0, le=1, description="bin width delta m / m")
     control_bins: int = Field(ge=1, description="bins per axis of the control histograms")
+    eta_slices: tuple[float, ...] = Field(
+        strict=False,
+        description="inner edges of the |eta*_miss| slices of the analysis plane (a plane per slice, "
+        "from 0 to the first edge, ..., from the last edge on); [] for one plane",
+    )
 
     @model_validator(mode="after")
     def _mass_range(self) -> Histograms:
         if self.mass_max <= self.mass_min:
             raise _Invalid(("mass_max",), f"must exceed mass_min = {self.mass_min}, got {self.mass_max}")
         return self
+
+    @field_validator("eta_slices")
+    @classmethod
+    def _increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(math.isfinite(e) and e > 0 for e in edges) or any(b <= a for a, b in pairwise(edges)):
+            raise ValueError(f"must be finite, positive and increasing, got {list(edges)}")
+        return edges
 
 
 class Processing(_Strict):

@@ -1,9 +1,11 @@
 """From analysis histograms to cabinetry configurations and pyhf workspaces, one per mass point.
 
-For a mass hypothesis (a region of the processor's `analysis` histogram, the plane
-(m_ee, |m_ee^tau|)) the statistical model has one channel built from the *signal bins*, the 2%
-bins where the signal has a yield. Bins without signal carry no information on mu in this model
-(every nuisance parameter is a per-bin MC-statistical one), so leaving them out changes no limit.
+For a mass hypothesis (a region of the processor's `analysis` histogram: the plane
+(m_ee, |m_ee^tau|), one per slice of |eta*_miss|) the statistical model has one channel built from
+the *signal bins*, the 2% bins of every slice's plane where the signal has a yield. The planes of
+different slices are separate: no bin of one is a neighbour of a bin of another. Bins without signal
+carry no information on mu in this model (every nuisance parameter is a per-bin MC-statistical one),
+so leaving them out changes no limit.
 
 A realistic mass point has thousands of signal bins, and pyhf minimises over one MC-statistical
 parameter per bin: minutes per fit. The channel's bins are therefore groups of 2% bins ordered
@@ -122,7 +124,8 @@ class RegionModel:
 
 
 def _plane(h: hist.Hist, region: str) -> tuple[np.ndarray, np.ndarray]:
-    """Values and variances of one region of an `analysis` histogram (region, m_ee, |m_ee^tau|)."""
+    """Values and variances of one region of an `analysis` histogram (region, |eta*_miss| slice, m_ee,
+    |m_ee^tau|; or without the slice axis): the planes, the last two axes (m_ee, |m_ee^tau|)."""
     view = weight_view(region_slice(h, region))
     return np.asarray(view.value), np.asarray(view.variance)
 
@@ -198,19 +201,21 @@ def group_by_signal_to_background(
 
 
 def block_average(values: np.ndarray, k: int) -> np.ndarray:
-    """Each bin of a plane replaced by the mean over its k x k block of bins (blocks counted from the low
-    edges; those at the high edges hold fewer bins): the density on a coarser grid."""
+    """Each bin of a plane (the last two axes; planes stacked along leading axes apart) replaced by the
+    mean over its k x k block of bins (blocks counted from the low edges; those at the high edges hold
+    fewer bins): the density on a coarser grid."""
     if k < 1:
         raise ModelError(f"block size must be at least 1 bin, got {k}")
-    n0, n1 = values.shape
-    pad = ((0, -n0 % k), (0, -n1 % k))
+    *lead, n0, n1 = values.shape
+    pad = [(0, 0)] * len(lead) + [(0, -n0 % k), (0, -n1 % k)]
 
     def block_sums(a: np.ndarray) -> np.ndarray:
         padded = np.pad(a, pad)
-        return padded.reshape(padded.shape[0] // k, k, padded.shape[1] // k, k).sum(axis=(1, 3))
+        shape = (*lead, padded.shape[-2] // k, k, padded.shape[-1] // k, k)
+        return padded.reshape(shape).sum(axis=(-3, -1))
 
     blocks = block_sums(values) / block_sums(np.ones(values.shape))
-    return np.repeat(np.repeat(blocks, k, axis=0), k, axis=1)[:n0, :n1]
+    return np.repeat(np.repeat(blocks, k, axis=-2), k, axis=-1)[..., :n0, :n1]
 
 
 def coarse_model(
@@ -235,15 +240,24 @@ def coarse_model(
 
 
 def _smooth_template(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, slices: int) -> Template:
-    """The smooth model (alpfusion.models.smooth) of the summed backgrounds, over the signal bins."""
+    """The smooth model (alpfusion.models.smooth) of the summed backgrounds, over the signal bins: one
+    per plane (|eta*_miss| slice); a plane without background MC has none (zero)."""
     from .smooth import SmoothModelError, smooth_plane
 
     values, variances = _summed_plane(region, backgrounds)
+    shape = values.shape
+    values, variances = values.reshape(-1, *shape[-2:]), variances.reshape(-1, *shape[-2:])
+    if not values.any():
+        raise ModelError(f"region '{region}': no background MC, no smooth model can be built")
     try:
-        yields, yield_variances = smooth_plane(values, variances, region, slices)
+        planes = [
+            smooth_plane(v, w, region, slices) if v.any() else (np.zeros_like(v), np.zeros_like(v))
+            for v, w in zip(values, variances)
+        ]
     except SmoothModelError as err:
         raise ModelError(str(err)) from None
-    return Template(yields.ravel()[bins], yield_variances.ravel()[bins])
+    yields, yield_variances = (np.stack([p[i] for p in planes]).ravel() for i in (0, 1))
+    return Template(yields[bins], yield_variances[bins])
 
 
 def nearest_mc(
@@ -256,12 +270,26 @@ def nearest_mc(
     ``where`` (flat indices; default every bin) selects the bins; the results are flat over them
     (distance inf and yield NaN when the plane holds no MC). Sums run over the bins found, never over
     differences of running sums, so a bin next to MC of weight 10^-3 is not swamped by MC of weight
-    10^6 elsewhere.
+    10^6 elsewhere. Planes stacked along leading axes (the |eta*_miss| slices) are apart: a bin's
+    nearest MC is sought in its own plane only.
     """
+    where = np.arange(values.size) if where is None else np.asarray(where)
+    if values.ndim == 2:
+        return _nearest_in_plane(values, variances, where)
+    size = values.shape[-2] * values.shape[-1]
+    planes, variance_planes = values.reshape(-1, *values.shape[-2:]), variances.reshape(-1, *values.shape[-2:])
+    distance, event_yield = np.full(len(where), np.inf), np.full(len(where), np.nan)
+    for k in np.unique(where // size):
+        rows = where // size == k
+        distance[rows], event_yield[rows] = _nearest_in_plane(planes[k], variance_planes[k], where[rows] % size)
+    return distance, event_yield
+
+
+def _nearest_in_plane(values: np.ndarray, variances: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_mc` in one plane (2D ``values``)."""
     from scipy.spatial import cKDTree
 
     shape = values.shape
-    where = np.arange(values.size) if where is None else np.asarray(where)
     filled = np.flatnonzero(values.ravel() > 0)
     if len(filled) == 0:
         return np.full(len(where), np.inf), np.full(len(where), np.nan)
@@ -276,10 +304,12 @@ def nearest_mc(
 
 
 def lowest_offset(h: hist.Hist) -> np.ndarray:
-    """The smallest offset ln(|m_ee^tau| / m_ee) within each bin of the (m_ee, |m_ee^tau|) plane of an
-    `analysis` histogram: ln of the bin's lower |m_ee^tau| edge minus ln of its upper m_ee edge."""
+    """The smallest offset ln(|m_ee^tau| / m_ee) within each bin of the planes of one region of an
+    `analysis` histogram (the shape of :func:`_plane`): ln of the bin's lower |m_ee^tau| edge minus ln of
+    its upper m_ee edge."""
     m_ee, m_tau = h.axes["m_ee"].edges, h.axes["m_ee_tau"].edges
-    return np.log(m_tau[:-1])[None, :] - np.log(m_ee[1:])[:, None]
+    offset = np.log(m_tau[:-1])[None, :] - np.log(m_ee[1:])[:, None]
+    return np.broadcast_to(offset, tuple(a.size for a in h.axes if a.name != "region"))
 
 
 def _beyond_edges(
@@ -330,19 +360,25 @@ def _local_floor(
 def _nearest_floor(
     region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(distance, floor yield) of bins of a region's plane from the summed backgrounds (at least one):
-    :func:`nearest_mc`; where the region holds no MC of them at all, the distance is inf and the
-    yield one effective event of their whole histograms (all regions)."""
+    """(distance, floor yield) of bins of a region's planes from the summed backgrounds (at least one):
+    :func:`nearest_mc`; where a bin's plane holds no MC of them, the distance is inf and the yield one
+    effective event, sum(y^2)/sum(y), of the region's MC, or where the region has none, of their whole
+    histograms (all regions)."""
     values, variances = _summed_plane(region, backgrounds)
-    if values.sum() > 0:
-        return nearest_mc(values, variances, bins)
-    sums = np.zeros(2)
-    for h in backgrounds.values():
-        view = weight_view(h)
-        sums += (np.asarray(view.value).sum(), np.asarray(view.variance).sum())
+    distance, event_yield = nearest_mc(values, variances, bins)
+    lone = np.isnan(event_yield)
+    if not lone.any():
+        return distance, event_yield
+    sums = np.array([values.sum(), variances.sum()])
+    if sums[0] <= 0:
+        sums = np.zeros(2)
+        for h in backgrounds.values():
+            view = weight_view(h)
+            sums += (np.asarray(view.value).sum(), np.asarray(view.variance).sum())
     if sums[0] <= 0:
         raise ModelError(f"region '{region}': no background MC anywhere, the floor yield must be given")
-    return np.full(len(bins), np.inf), np.full(len(bins), sums[1] / sums[0])
+    event_yield[lone] = sums[1] / sums[0]
+    return distance, event_yield
 
 
 def write_templates(path: str | os.PathLike, models: Sequence[RegionModel]) -> Path:

@@ -1,8 +1,10 @@
 """The histograms the processor fills: names, axes and binning (one place for the layout that the
 models, the optimiser and the saved results read back).
 
-Per sample: the analysis plane (region, m_ee, |m_ee^tau|) after each mass selection, with
-logarithmic bins of relative width ``histograms.relative_width`` (physics.md section 6); control
+Per sample: the analysis plane (region, |eta*_miss| slice, m_ee, |m_ee^tau|) after each mass
+selection, with logarithmic bins of relative width ``histograms.relative_width`` (physics.md section 6),
+a plane per slice of ``histograms.eta_slices``; a signal sample fills only the region of its own mass;
+control
 histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the cut flow
 (region, cut) as weighted yields and as raw MC counts; and the cut-optimisation input.
 """
@@ -25,14 +27,16 @@ __all__ = [
     "OPTIMISATION",
     "OPTIMISATION_AXES",
     "empty_histograms",
+    "eta_edges",
     "mass_edges",
     "optimisation_histogram",
 ]
 
 HISTOGRAMS = ("analysis", "emiss_eta", "m2_miss", "mee_minus_mtau", "cutflow", "cutflow_raw")
-"""Histograms per sample: the analysis plane (region, m_ee, |m_ee^tau|) after each mass selection;
-control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the
-cut flow (region, cut) as weighted yields and as raw MC counts."""
+"""Histograms per sample: the analysis planes (region, |eta*_miss| slice, m_ee, |m_ee^tau|) after each
+mass selection (a signal sample: its own mass only); control histograms after the acceptance (E*_miss
+vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the cut flow (region, cut) as weighted yields and as raw MC
+counts."""
 OPTIMISATION = "optimisation"
 """The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
 (m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.processors.optimise); a signal sample
@@ -51,10 +55,16 @@ def mass_edges(settings: Histograms) -> np.ndarray:
     return settings.mass_min * (1.0 + settings.relative_width) ** np.arange(n + 1)
 
 
+def eta_edges(settings: Histograms) -> np.ndarray:
+    """The edges of the |eta*_miss| slices of the analysis plane: 0, ``histograms.eta_slices``, inf."""
+    return np.array([0.0, *settings.eta_slices, math.inf])
+
+
 def empty_histograms(
     cfg: Config, hypotheses: tuple[MassHypothesis, ...], names: tuple[str, ...] = HISTOGRAMS
 ) -> dict[str, hist.Hist]:
-    """The empty histograms of one sample with the given names of :data:`HISTOGRAMS` (default all)."""
+    """The empty histograms of one sample with the given names of :data:`HISTOGRAMS` (default all), over
+    the regions of the given hypotheses."""
     regions = hist.axis.StrCategory([h.region for h in hypotheses], name="region", label="mass hypothesis", flow=False)
     cuts = hist.axis.StrCategory(list(CUTS), name="cut", label="cut", flow=False)
     edges = mass_edges(cfg.histograms)
@@ -63,6 +73,13 @@ def empty_histograms(
     layout = {
         "analysis": lambda: hist.Hist(
             regions,
+            hist.axis.Variable(
+                eta_edges(cfg.histograms),
+                name="abs_eta_miss",
+                label="|eta*_miss| slice",
+                underflow=False,
+                overflow=False,
+            ),
             hist.axis.Variable(edges, name="m_ee", label="m_ee [GeV]"),
             hist.axis.Variable(edges, name="m_ee_tau", label="|m_ee^tau| [GeV]"),
             storage=weight,

@@ -8,7 +8,9 @@ For each chunk of a sample (flat TTree ``events`` read with ``BaseSchema``) :cla
    times with independent deviates, each copy of an event with 1/smearings of its yield (:class:`_Copies`);
 3. computes the observables once (:func:`alpfusion.processors.observables.compute_observables`);
 4. for every mass hypothesis of the grid applies the selection
-   (:class:`alpfusion.processors.selection.MassHypothesis`) and fills the histograms.
+   (:class:`alpfusion.processors.selection.MassHypothesis`) and fills the histograms: the analysis
+   plane per slice of |eta*_miss| (``histograms.eta_slices``), for a signal sample only in the region
+   of its own mass (the only one whose model it enters).
 
 Expected yields: ``y = weight * L`` with L = ``Beam.luminosity_pb`` (weights in pb per event). The output
 of a chunk is ``{sample: {name: hist.Hist}}`` with the names of :data:`HISTOGRAMS`, all with
@@ -151,6 +153,7 @@ class AlpProcessor(processor.ProcessorABC):
         self.samples = dict(samples)
         self.hypotheses = mass_hypotheses(cfg)
         self.edges = mass_edges(cfg.histograms)
+        self.eta_slices = np.asarray(cfg.histograms.eta_slices, dtype=float)
         self.yield_per_pb = cfg.beam.luminosity_pb
 
     def _columns(self, info: SampleInfo) -> list[str]:
@@ -237,12 +240,13 @@ class AlpProcessor(processor.ProcessorABC):
             raw[:, stage] = np.count_nonzero(counts)
         self._fill_controls(hists, obs, copy)
         out: dict[str, hist.Hist | BinSums] = dict(hists)
-        out["analysis"] = self._select(obs, copy, flow, raw)
+        out["analysis"] = self._select(info, obs, copy, flow, raw)
         out[OPTIMISATION] = self._fill_optimisation(info, obs, copy)
         return out
 
-    def _optimisation_hypotheses(self, info: SampleInfo) -> list[MassHypothesis]:
-        """The hypotheses whose optimisation a sample feeds: its own mass (signal) or all (background)."""
+    def _own_hypotheses(self, info: SampleInfo) -> list[MassHypothesis]:
+        """The hypotheses whose analysis plane and optimisation a sample fills: its own mass (signal) or
+        all (background)."""
         if info.m_a is None:
             return list(self.hypotheses)
         return [h for h in self.hypotheses if math.isclose(h.m_a, info.m_a, abs_tol=1e-9)]
@@ -254,14 +258,14 @@ class AlpProcessor(processor.ProcessorABC):
         eta_position = position(axes[2], np.abs(obs.eta_miss))
         per_region = axes[0].extent * axes[1].extent * axes[2].extent
         flats, entries = [], []
-        for k, h in enumerate(self._optimisation_hypotheses(info)):
+        for k, h in enumerate(self._own_hypotheses(info)):
             z = np.abs(obs.m2_miss - h.m_a**2) / missing_mass2_resolution(h.m_a)
             near = np.flatnonzero(z < OPTIMISATION_AXES[0][2])
             below_max = h.e_miss_window[1] - obs.e_miss[near]
             cell = position(axes[1], below_max) * axes[2].extent + eta_position[near]
             flats.append(k * per_region + position(axes[0], z[near]) * axes[1].extent * axes[2].extent + cell)
             entries.append(near)
-        size = max(len(self._optimisation_hypotheses(info)) * per_region, 1)
+        size = max(len(self._own_hypotheses(info)) * per_region, 1)
         if not flats:
             return BinSums.of(np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), np.zeros(0), size)
         return BinSums.of(*copy.sums(np.concatenate(entries), np.concatenate(flats), size), size)
@@ -282,14 +286,20 @@ class AlpProcessor(processor.ProcessorABC):
             bins, y, coarse, _ = copy.sums(np.arange(len(flat)), flat, view.size)
             add_sums(view, bins, y, coarse)  # a histogram added by coffea: the coarse y^2 only
 
-    def _select(self, obs: EventObservables, copy: _Copies, flow: np.ndarray, raw: np.ndarray) -> BinSums:
+    def _select(
+        self, info: SampleInfo, obs: EventObservables, copy: _Copies, flow: np.ndarray, raw: np.ndarray
+    ) -> BinSums:
         """Apply each mass hypothesis's cuts to the accepted events: fill the cut-flow views from the
-        missing-mass stage on and return the analysis plane (region, m_ee, |m_ee^tau|) as BinSums."""
+        missing-mass stage on and return the analysis planes (region, |eta*_miss| slice, m_ee,
+        |m_ee^tau|) of the sample's own hypotheses as BinSums."""
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
-        cell = log_position(self.edges, obs.m_ee) * extent + log_position(self.edges, obs.m_ee_tau)
+        eta_slice = np.searchsorted(self.eta_slices, np.abs(obs.eta_miss), side="right")
+        mass_cell = log_position(self.edges, obs.m_ee) * extent + log_position(self.edges, obs.m_ee_tau)
+        cell = eta_slice * extent**2 + mass_cell
+        plane_size = (len(self.eta_slices) + 1) * extent**2
         bounds = np.array([(*h.m2_window, *h.e_miss_window, h.eta_high) for h in self.hypotheses])
         stages = len(CUTS) - CUTS.index("missing_mass")
-        sums = np.zeros((len(self.hypotheses) * extent**2, 3))
+        sums = np.zeros((len(self.hypotheses) * plane_size, 3))
         stage_sums = np.zeros((len(self.hypotheses), stages, 2))
         stage_raw = np.zeros((len(self.hypotheses), stages), dtype=np.int64)
         select_kernel(
@@ -300,7 +310,7 @@ class AlpProcessor(processor.ProcessorABC):
             copy.starts(),
             cell,
             bounds,
-            extent**2,
+            plane_size,
             copy.quantum2,
             sums,
             stage_sums,
@@ -309,16 +319,20 @@ class AlpProcessor(processor.ProcessorABC):
         flow["value"][:, -stages:] += stage_sums[..., 0]
         flow["variance"][:, -stages:] += stage_sums[..., 1]
         raw[:, -stages:] += stage_raw
-        index = np.flatnonzero(np.any(sums != 0, axis=1))
-        return BinSums(index, sums[index])
+        own = [k for k, h in enumerate(self.hypotheses) if h in self._own_hypotheses(info)]
+        planes = sums if len(own) == len(self.hypotheses) else sums.reshape(-1, plane_size, 3)[own].reshape(-1, 3)
+        index = np.flatnonzero(np.any(planes != 0, axis=1))
+        return BinSums(index, planes[index])
 
     def postprocess(self, accumulator: dict[str, dict]) -> dict[str, dict[str, hist.Hist]]:
         """The accumulated output with each sample's BinSums turned into their histograms."""
         for sample, hists in accumulator.items():
-            plane = empty_histograms(self.cfg, self.hypotheses, ("analysis",))["analysis"]
-            hists["analysis"].add_to(plane.view(flow=True))
+            own = tuple(self._own_hypotheses(self.samples[sample]))
+            plane = empty_histograms(self.cfg, own, ("analysis",))["analysis"]
+            if own:
+                hists["analysis"].add_to(plane.view(flow=True))
             hists["analysis"] = plane
-            regions = [h.region for h in self._optimisation_hypotheses(self.samples[sample])]
+            regions = [h.region for h in own]
             optimisation = optimisation_histogram(regions)
             if regions:
                 hists[OPTIMISATION].add_to(optimisation.view(flow=True))

@@ -9,11 +9,12 @@ say which sample plays which part.
 :func:`save_result` writes, each atomically (``alpfusion.atomic``), so that the outputs of an earlier
 run are replaced only by complete new ones:
 
-* ``histograms.root``: for cabinetry, ``{region}_{sample}`` = the analysis plane of the region
-  (mass hypothesis ``ma1p000`` = 1 GeV) unrolled into 1D (bin ``i * (n + 2) + j`` holds m_ee bin
-  i, |m_ee^tau| bin j, flow bins included, so nothing is lost); ``plane/{region}_{sample}`` the
-  same as a TH2D; ``control/{name}_{sample}`` the control histograms; ``cutflow/{region}_{sample}``
-  the weighted cut flow (bins labelled by cut).
+* ``histograms.root``: for cabinetry, ``{region}_{sample}`` = the analysis planes of the region
+  (mass hypothesis ``ma1p000`` = 1 GeV; a signal sample has only its own) unrolled into 1D (bin
+  ``(k * (n + 2) + i) * (n + 2) + j`` holds |eta*_miss| slice k, m_ee bin i, |m_ee^tau| bin j, flow
+  bins of the mass axes included, so nothing is lost); ``plane/{region}_{sample}`` the plane summed
+  over the slices as a TH2D; ``control/{name}_{sample}`` the control histograms;
+  ``cutflow/{region}_{sample}`` the weighted cut flow (bins labelled by cut).
 * ``histograms.npz``: the lossless copy, data only (no pickle: loading a file from someone else
   runs none of their code). A numpy ``.npz`` archive read with ``allow_pickle=False``: the member
   ``meta.json`` (UTF-8 JSON) holds the format name and version, the samples, hypotheses,
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 
 ROOT_NAME = "histograms.root"
 COPY_NAME = "histograms.npz"
-FORMAT = {"name": "alpfusion-histograms", "version": 1}
+FORMAT = {"name": "alpfusion-histograms", "version": 2}
 
 
 @dataclass(frozen=True)
@@ -222,19 +223,22 @@ def _read_copy(path: Path) -> ProcessingResult:
 # the ROOT file for cabinetry
 
 
-def _unrolled(plane: hist.Hist) -> hist.Hist:
-    """A 2D Weight histogram (flow included) as a 1D one of (n + 2) (m + 2) unit bins."""
-    view = weight_view(plane, flow=True)
-    return bin_histogram(view.value.ravel(), view.variance.ravel(), "(m_ee, |m_ee^tau|) bin, flow bins included")
+def _unrolled(planes: hist.Hist) -> hist.Hist:
+    """A Weight histogram (flow bins included) as a 1D one of unit bins, in C order."""
+    view = weight_view(planes, flow=True)
+    return bin_histogram(
+        view.value.ravel(), view.variance.ravel(), "(|eta*_miss| slice, m_ee, |m_ee^tau|) bin, flow bins included"
+    )
 
 
 def _root_objects(result: ProcessingResult) -> Iterator[tuple[str, Any]]:
     """(name, hist) pairs written to histograms.root (names in the module docstring)."""
     for sample, hists in result.histograms.items():
+        for region in hists["analysis"].axes["region"]:
+            planes = cast(hist.Hist, hists["analysis"][{"region": region}])
+            yield f"{region}_{sample}", _unrolled(planes)
+            yield f"plane/{region}_{sample}", planes.project("m_ee", "m_ee_tau")
         for k, region in enumerate(result.regions):
-            plane = cast(hist.Hist, hists["analysis"][k, ...])
-            yield f"{region}_{sample}", _unrolled(plane)
-            yield f"plane/{region}_{sample}", plane
             yield f"cutflow/{region}_{sample}", hists["cutflow"][k, :]
         for name in HISTOGRAMS:
             if name not in ("analysis", "cutflow", "cutflow_raw"):

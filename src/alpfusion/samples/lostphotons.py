@@ -122,6 +122,23 @@ def in_region(st: LostPhotonsSettings, k: np.ndarray, region: str) -> np.ndarray
     return (cos_t >= cos_lo) & (cos_t <= cos_hi)
 
 
+def missing_mass2_bound(e_miss, eta_miss, acceptance: Acceptance, soft_energy=0.0) -> np.ndarray:
+    """The smallest m2_miss that lost photons of total energy E*_miss can have with their momentum at
+    eta*_miss (paper section IV A, generalised to any eta*_miss):
+
+        m2_miss >= E*_miss^2 - [E*_miss s + (1 - s) E_soft]^2 cosh^2(eta*_miss),
+
+    s = max(sin theta_min, sin theta_max): a photon outside the polar acceptance carries p_T <= E s, one
+    inside it (lost below the energy threshold; ``soft_energy`` E_soft their total energy) at most its
+    energy, and |p| = p_T cosh(eta). For central missing momentum without soft photons it is
+    m_miss >= E*_miss cos(theta_min); it vanishes at cosh(eta*_miss) = 1 / s (|eta*_miss| = 1.64 for
+    22-158 deg), beyond which a pair of photons near one beam gives any small mass."""
+    s = max(math.sin(math.radians(acceptance.theta_min_deg)), math.sin(math.radians(acceptance.theta_max_deg)))
+    e_miss = np.asarray(e_miss, dtype=float)
+    p_max = (e_miss * s + (1.0 - s) * np.asarray(soft_energy, dtype=float)) * np.cosh(eta_miss)
+    return e_miss**2 - p_max**2
+
+
 def emitter_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray], photon: int, region: str, emitter: str):
     """f_e = (1/p_e.k) / sum_j (1/p_j.k) of photon ``photon`` (0 or 1) in ``region`` for the emitter
     ``emitter``: "beam" (the beam on the region's side) or an outgoing lepton ("e_minus", "e_plus"); the
