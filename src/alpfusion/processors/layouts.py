@@ -4,9 +4,8 @@ models, the optimiser and the saved results read back).
 Per sample: the analysis plane (region, |eta*_miss| slice, m_ee, |m_ee^tau|) after each mass
 selection, with logarithmic bins of relative width ``histograms.relative_width`` (physics.md section 6),
 a plane per slice of ``histograms.eta_slices``; a signal sample fills only the region of its own mass;
-control
-histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the cut flow
-(region, cut) as weighted yields and as raw MC counts; and the cut-optimisation input.
+control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the cut
+flow (region, cut) as weighted yields and as raw MC counts; and the cut-optimisation input.
 """
 
 from __future__ import annotations
