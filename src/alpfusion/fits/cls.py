@@ -19,6 +19,9 @@ band value can leave it; a model where q stays below f_N^2 up to 10^12 times the
 has no sensitivity and raises LimitError with that reason. The fits use MINUIT (pyhf's minuit
 optimizer, set for the fits and restored afterwards): scipy's SLSQP stalls on models with large
 yields (10^7 events per bin), where q then jumps by orders of magnitude between neighbouring mu.
+A fit that MINUIT does not declare converged (with 10^10 background events beside two signal events
+its estimated distance to the minimum can stay above the default tolerance, 0.1) is repeated once
+with a tolerance ten times looser (`RETRY_TOLERANCE`) before the limit is given up.
 About fifteen to twenty fits per mass point, against the ~40 hypothesis tests of a root finder
 over pyhf's `hypotest`, with which it agrees (tests/test_limits.py).
 
@@ -48,6 +51,8 @@ BAND_SIGMAS = (-2, -1, 0, 1, 2)
 MAX_RANGE = 1e12
 """How far (in units of the Lambda = 4 estimate) the search for a band value goes before the model
 is declared without sensitivity."""
+RETRY_TOLERANCE = 1.0
+"""MINUIT's tolerance for the one repeat of a fit that failed with pyhf's default (0.1)."""
 
 
 class LimitError(AlpfusionError, ValueError):
@@ -99,15 +104,15 @@ def _bounds(model: pyhf.pdf.Model, mu_high: float) -> list[tuple[float, float]]:
 
 
 @contextlib.contextmanager
-def _minuit(model: pyhf.pdf.Model) -> Iterator[None]:
-    """pyhf's fits with MINUIT for the block (module docstring), where the model has parameters to fit
-    besides the POI (pyhf's MINUIT wrapper fails on a fit with every parameter fixed); the caller's
-    backend is restored after."""
+def _minuit(model: pyhf.pdf.Model, tolerance: float = 0.1) -> Iterator[None]:
+    """pyhf's fits with MINUIT (of the given tolerance) for the block (module docstring), where the
+    model has parameters to fit besides the POI (pyhf's MINUIT wrapper fails on a fit with every
+    parameter fixed); the caller's backend is restored after."""
     if model.config.npars <= 1:
         yield
         return
     tensorlib, optimizer = pyhf.get_backend()
-    pyhf.set_backend(tensorlib, pyhf.optimize.minuit_optimizer(verbose=0))
+    pyhf.set_backend(tensorlib, pyhf.optimize.minuit_optimizer(verbose=0, tolerance=tolerance))
     try:
         yield
     finally:
@@ -130,18 +135,27 @@ class _AsimovProfile:
         start = self.fits[nearest if nearest > 0 else 0.0].copy()
         start[self.poi] = mu
         try:
-            pars, twice_nll = pyhf.infer.mle.fixed_poi_fit(
-                mu,
-                self.data,
-                self.model,
-                init_pars=start.tolist(),
-                par_bounds=_bounds(self.model, 10.0 * mu),
-                return_fitted_val=True,
-            )
-        except pyhf.exceptions.FailedMinimization as err:
-            raise LimitError(f"the fit at mu = {mu:.4g} fails ({err})") from None
+            pars, twice_nll = self._fit(mu, start)
+        except pyhf.exceptions.FailedMinimization:
+            try:
+                with _minuit(self.model, RETRY_TOLERANCE):
+                    pars, twice_nll = self._fit(mu, start)
+            except pyhf.exceptions.FailedMinimization as err:
+                reason = f"the fit at mu = {mu:.4g} fails, also with tolerance {RETRY_TOLERANCE} ({err})"
+                raise LimitError(reason) from None
         self.fits[mu] = np.asarray(pars, dtype=float)
         return max(float(twice_nll) - self.twice_nll_0, 0.0)
+
+    def _fit(self, mu: float, start: np.ndarray):
+        """(parameters, -2 ln L) of the fit with the POI fixed at mu, started from ``start``."""
+        return pyhf.infer.mle.fixed_poi_fit(
+            mu,
+            self.data,
+            self.model,
+            init_pars=start.tolist(),
+            par_bounds=_bounds(self.model, 10.0 * mu),
+            return_fitted_val=True,
+        )
 
 
 def _band_value(profile: _AsimovProfile, target: float, mu: float, scale: float, rtol: float) -> float:
