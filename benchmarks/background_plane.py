@@ -23,6 +23,7 @@ import numpy as np
 from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.processors.events import measured_observables
+from alpfusion.processors.layouts import eta_edges
 from alpfusion.processors.selection import mass_hypotheses, missing_mass2_resolution
 from alpfusion.samples.lostphotons import missing_mass2_bound
 
@@ -64,7 +65,7 @@ def main():
             obs.m2_miss + margin < missing_mass2_bound(obs.e_miss, obs.eta_miss, cfg.acceptance, soft)
             for obs in (bkg, sig)
         )
-        edges = [0.0, *cfg.histograms.eta_slices, np.inf]
+        edges = eta_edges(cfg.histograms)
         print(
             f"  {'|eta*_miss|':>15} {'MC events':>9} {'expected':>9} {'heaviest':>9} {'signal':>7}"
             f" {'S beyond':>8} {'B beyond':>8}"

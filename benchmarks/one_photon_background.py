@@ -25,7 +25,7 @@ from alpfusion.config import load_config
 from alpfusion.fits.scan import read_rows
 from alpfusion.heap import retain_freed_memory
 from alpfusion.parallel import LocalPool
-from alpfusion.processors.layouts import region_slice, weight_view
+from alpfusion.processors.layouts import eta_edges, region_slice, weight_view
 from alpfusion.samples.production import produce, up_to_date
 
 
@@ -49,7 +49,7 @@ def main():
     with_it = workflow.set_limits(result, cfg, work / "limits", pool=LocalPool(2)).rows
     without = {row.m_a: row for row in read_rows(run_dir / "limits" / "limits.csv")}
 
-    edges = [0.0, *cfg.histograms.eta_slices, np.inf]
+    edges = eta_edges(cfg.histograms)
     slices = " ".join(f"{f'{lo:g}-{hi:g}':>9}" for lo, hi in zip(edges[:-1], edges[1:]))
     print(f"ee_to_eeg: {draws} draws; expected events after the selection, in all and per |eta*_miss| slice")
     print(f"{'m_a':>5} {'ee_to_eeg':>9} {slices} {'other B':>9} {'g(L) with/without':>18} {'g(CLs) with/without':>19}")

@@ -102,7 +102,9 @@ EMPTY_BINS = get_args(EmptyBins)
 """Treatments of bins without background MC (statistics.empty_bins)."""
 
 BackgroundProcess = Literal["ee_to_tautau", "ee_to_eegg"]
-"""The background samples of a run, by process name (statistics.edges)."""
+BACKGROUND_PROCESSES = get_args(BackgroundProcess)
+"""The background samples of a run, by process name: the tau pairs and the QED background
+(alpfusion.workflow.TAU_PAIR, LOST_PHOTONS; statistics.edges)."""
 
 ClsMethod = Literal["asymptotic", "toys"]
 CLS_METHODS = get_args(ClsMethod)

@@ -40,7 +40,7 @@ import yaml
 
 from . import __version__
 from .atomic import OutputLock, atomic_folder, remove_stale, write_json, write_yaml
-from .config import COMPONENTS, Config, ConfigError, LostPhotons, Overlay, TauPair
+from .config import BACKGROUND_PROCESSES, COMPONENTS, Config, ConfigError, LostPhotons, Overlay, TauPair
 from .errors import AlpfusionError
 from .fits.replicas import Spread, spread
 from .fits.scan import MassPoint, MassPointWorkspace, run_scan, write_rows
@@ -93,10 +93,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TAU_PAIR = "ee_to_tautau"
-"""The tau-pair background process (no mass)."""
-LOST_PHOTONS = "ee_to_eegg"
-"""The QED background e+e- -> e+e- gamma gamma with both photons lost (no mass)."""
+TAU_PAIR, LOST_PHOTONS = BACKGROUND_PROCESSES
+"""The tau-pair background process and the QED background e+e- -> e+e- gamma gamma with both photons
+lost (no mass; named once, in alpfusion.config)."""
 LOST_PHOTON = "ee_to_eeg"
 """e+e- -> e+e- gamma with the photon lost, with the cuts of ``backgrounds.qed2`` (not in the default run)."""
 BACKGROUNDS = {TAU_PAIR: "tautau", LOST_PHOTONS: "qed2", LOST_PHOTON: "qed2"}

@@ -274,8 +274,6 @@ def nearest_mc(
     nearest MC is sought in its own plane only.
     """
     where = np.arange(values.size) if where is None else np.asarray(where)
-    if values.ndim == 2:
-        return _nearest_in_plane(values, variances, where)
     size = values.shape[-2] * values.shape[-1]
     planes, variance_planes = values.reshape(-1, *values.shape[-2:]), variances.reshape(-1, *values.shape[-2:])
     distance, event_yield = np.full(len(where), np.inf), np.full(len(where), np.nan)

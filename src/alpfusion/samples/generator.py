@@ -143,7 +143,8 @@ class Generator:
             if self.defensive > 0:
                 plain = self._integrator(chan.dim, rng)
                 plain(self._integrand(i, rng), nitn=vs.nitn, neval=vs.neval)
-            res = (plain or integ)(self._integrand(i, rng), nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
+            estimator = integ if plain is None else plain
+            res = estimator(self._integrand(i, rng), nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
             last = training.itn_results[-1]
             rms = math.sqrt(float(last.mean) ** 2 + vs.neval * float(last.sdev) ** 2)
             plain_map = None if plain is None else plain.map
