@@ -17,6 +17,7 @@ from alpfusion.samples.lostphotons import (
     LostPhotonsChannel,
     LostPhotonsProcess,
     LostPhotonsSettings,
+    MissingEnergyChannel,
     PairMassChannel,
     in_region,
 )
@@ -116,13 +117,13 @@ def test_the_channels_of_a_pair_of_regions_share_all_of_it():
             chan
             for chan in process.channels
             if (isinstance(chan, LostPhotonsChannel) and chan.regions == regions)
-            or (isinstance(chan, PairMassChannel) and chan.regions == regions)
+            or (isinstance(chan, (PairMassChannel, MissingEnergyChannel)) and chan.regions == regions)
             or (
                 isinstance(chan, LeptonPhotonChannel)
                 and (chan.mapped_region, chan.beam_region)[:: 1 if chan.mapped == 0 else -1] == regions
             )
         ]
-        assert len(covering) == (6 if "central" not in regions else 2)
+        assert len(covering) == {("+z", "-z"): 7, ("-z", "-z"): 6}.get(regions, 2)
         total = sum(chan.share(momenta) for chan in covering)
         assert np.allclose(total, 1.0, rtol=1e-12) and len(total) > 1000
 
@@ -176,7 +177,7 @@ def test_rambo_gives_the_two_body_phase_space():
 @pytest.mark.parametrize("process_class", [LostPhotonsProcess, LostPhotonProcess])
 def test_the_channels_cover_the_accepted_phase_space_once(process_class):
     """With |M|^2 = 1, the channels with their shares integrate to the accepted phase space that flat
-    sampling (massive RAMBO) gives, for two lost photons (32 channels) and for one (6): no region
+    sampling (massive RAMBO) gives, for two lost photons (34 channels) and for one (6): no region
     missed, none counted twice, the 1/2 of identical photons and every Jacobian right."""
     process = phase_space_only(process_class)(SETTINGS)
     ours = Generator(process, Vegas(nitn=6, neval=6000, ninc=100, alpha=0.5), 2).train()
@@ -196,15 +197,21 @@ def test_the_channels_cover_the_accepted_phase_space_once(process_class):
     assert flat_error < 0.02 * flat_sigma and ours.error < 0.02 * ours.sigma  # a 6% gap would show
 
 
-def test_the_pair_mass_channels_cover_their_share(monkeypatch):
-    """With |M|^2 = 1, the four pair-mass channels alone integrate to what flat sampling (massive RAMBO)
-    gives for their share h a1 a2 of the events with both photons near beams: the m_ee^2 map, the
-    photon energy from the pair mass and the pair's decay carry the right Jacobians. With mu^2 = 1 GeV^2
-    their share of the phase space is large enough to be measured to 1.5% by flat sampling."""
-    monkeypatch.setattr(lostphotons, "PAIR_MASS2_SCALE", 1.0)
+@pytest.mark.parametrize(
+    ("channel_class", "pair_mass2_scale", "neval"),
+    [(PairMassChannel, 1.0, 6000), (MissingEnergyChannel, lostphotons.PAIR_MASS2_SCALE, 20000)],
+)
+def test_the_channels_of_a_map_cover_their_share(monkeypatch, channel_class, pair_mass2_scale, neval):
+    """With |M|^2 = 1, the channels of one map alone integrate to what flat sampling (massive RAMBO)
+    gives for their share: the pair-mass channels' h a1 a2 of the events with both photons near beams
+    (the m_ee^2 map, the photon energy from the pair mass and the pair's decay carry the right
+    Jacobians; with mu^2 = 1 GeV^2 their share of the phase space is large enough to be measured to
+    1.5% by flat sampling), the missing-energy channels' (1 - h) a1 a2 r of those with the photons near
+    opposite beams (the map of E*_miss and of its sharing)."""
+    monkeypatch.setattr(lostphotons, "PAIR_MASS2_SCALE", pair_mass2_scale)
     process = phase_space_only(LostPhotonsProcess)(SETTINGS)
-    process.channels = tuple(c for c in process.channels if isinstance(c, PairMassChannel))
-    ours = Generator(process, Vegas(nitn=6, neval=6000, ninc=100, alpha=0.5), 2).train()
+    process.channels = tuple(c for c in process.channels if isinstance(c, channel_class))
+    ours = Generator(process, Vegas(nitn=6, neval=neval, ninc=100, alpha=0.5), 2).train()
     rng = np.random.default_rng(7)
     m = SETTINGS.electron_mass
     values = []

@@ -13,14 +13,16 @@ by beta = |p_beam|/E_beam at angles of order m_e/E), or central (then below the 
 photons near beams (``LostPhotonsChannel``, four ordered pairs of beams): the e- direction drawn in the
 acceptance, its momentum from the e+ on-shell condition; or (``PairMassChannel``, four) the pair mass
 m_ee^2 drawn log-uniformly and the pair decaying isotropically: the s-channel photon's 1/m_ee^2 peak of
-a converted photon. One photon drawn around an outgoing lepton, whose 1/(p.k) peak it follows, the other near a beam
-(``LeptonPhotonChannel``, 24: which photon, its region, which beam for the other, which lepton): a
+a converted photon; or, near opposite beams (``MissingEnergyChannel``, two), by their total energy and
+its sharing: the 1/s' peak of the pair left by two hard photons, and the balance that makes their
+missing momentum central. One photon drawn around an outgoing lepton, whose 1/(p.k) peak it follows,
+the other near a beam (``LeptonPhotonChannel``, 24: which photon, its region, which beam for the other, which lepton): a
 central soft photon, or a photon near a beam but close to a lepton at the edge of the acceptance. Two
 central photons cannot carry the missing energy. The regions do not overlap; within a pair of regions
 the channels share |M|^2 (multichannel by peaks, as MadEvent's diagram weights): each photon's emitters
 (the beam on its side, if it is near a beam, and the two leptons) have shares f_e = (1/p_e.k) / sum_j
 (1/p_j.k) (``emitter_share``); the beam channels take a1 a2 (a_i the beam's share of photon i; split
-among the three maps, ``PairMassChannel``), a lepton channel its lepton's share b of its photon times a
+among the maps, ``conversion_share``, ``hard_share``), a lepton channel its lepton's share b of its photon times a
 + (1 - a)/2 of the other (both photons near leptons: half to each photon's lepton channels; for a
 central photon, b alone). So the channels add up to the cross section (tested against massive RAMBO with
 |M|^2 = 1); the photons are identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central
@@ -263,12 +265,16 @@ class LostPhotonsChannel:
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """The channel's part of |M|^2 with both photons near beams: a1 a2 (1 - h), a_i the beam's share
         of photon i (``emitter_share``), h that of the conversion channels (``conversion_share``,
-        ``PairMassChannel``); the rest goes to the lepton
+        ``PairMassChannel``), near opposite beams times 1 - r, r that of the missing-energy channels
+        (``hard_share``, ``MissingEnergyChannel``); the rest goes to the lepton
         channels (``LeptonPhotonChannel``), which map a photon near a lepton at the edge of the
         acceptance."""
         if "central" in self.regions:  # the direct map of a central photon (a check, not in the process)
             return np.ones(len(momenta["photon_1"]))
-        return (1.0 - conversion_share(momenta)) * beam_share(self.settings, momenta, self.regions)
+        share = (1.0 - conversion_share(momenta)) * beam_share(self.settings, momenta, self.regions)
+        if self.regions[0] != self.regions[1]:
+            share *= 1.0 - hard_share(self.settings, momenta)
+        return share
 
 
 PAIR_MASS2_SCALE = 0.04
@@ -344,6 +350,78 @@ class PairMassChannel:
         return conversion_share(momenta) * beam_share(self.settings, momenta, self.regions)
 
 
+def hard_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray]) -> np.ndarray:
+    """r = x1 x2 (x_i = min(2 E_i / sqrt(s), 1)): the part of the share of two photons near opposite
+    beams that goes to ``MissingEnergyChannel`` (both photons hard), ``LostPhotonsChannel`` the rest."""
+    x1, x2 = (np.minimum(2.0 * momenta[name][:, 0] / st.sqrt_s, 1.0) for name in ("photon_1", "photon_2"))
+    return x1 * x2
+
+
+@dataclass(frozen=True)
+class MissingEnergyChannel:
+    """Two photons near opposite beams (``regions``) drawn by their total energy E = E1 + E2 = E*_miss
+    and photon 1's fraction f = E1 / E of it, the e+e- pair as in ``LostPhotonsChannel``: dim 8 (+ the
+    azimuth).
+
+    Two hard photons along the beams leave an e+e- pair of small mass s' = (P - k1 - k2)^2, close to
+    (sqrt(s) - E)^2 when they balance, whose scattering peaks as 1/s'; sqrt(s) - E is drawn
+    log-uniformly between twice the electrons' energy threshold and sqrt(s) - ``missing_energy_min``.
+    Their missing momentum is central only where they balance, |p_z| = |E1 c1 + E2 c2| below their
+    p_T (c_i = cos theta_i): a band in f of a width set by the photons' angles, where in (E1, E2), drawn
+    apart as by ``LostPhotonsChannel``, it is a narrow diagonal that a separable map cannot follow.
+    The directions are drawn first (``photon_direction``), then xi = p_z / E = c2 + f (c1 - c2) =
+    w sinh(v) with v uniform and w = (sin theta_1 + sin theta_2) / 2, about p_T / E when they balance,
+    so that v is about eta*_miss (each photon above ``photon_energy_min``):
+
+        d^3k1 / (2 E1) d^3k2 / (2 E2) = E1 E2 / 4 E dE df dOmega1 dOmega2,
+        df = w cosh(v) dv / |c1 - c2|.
+
+    It takes r (``hard_share``) of the share (1 - h) a1 a2 of ``LostPhotonsChannel``.
+    """
+
+    settings: LostPhotonsSettings
+    regions: tuple[str, str]
+    dim: int = 8
+
+    @property
+    def name(self) -> str:
+        return f"{' '.join(self.regions)} (missing energy)"
+
+    def __call__(self, y, azimuth):
+        st = self.settings
+        n1, cos_weight1 = photon_direction(st, y[:, 0], azimuth, self.regions[0])
+        n2, cos_weight2 = photon_direction(st, y[:, 2], azimuth + TWO_PI * y[:, 4], self.regions[1])
+        rest_lo = 2.0 * max(st.acceptance.energy_min, st.electron_mass)
+        rest_hi = st.sqrt_s - max(st.cuts.missing_energy_min, 2.0 * st.cuts.photon_energy_min)
+        rest = rest_lo * (rest_hi / rest_lo) ** y[:, 1]
+        energy = st.sqrt_s - rest
+        f_lo = np.minimum(st.cuts.photon_energy_min / energy, 0.5)
+        c1, c2 = n1[:, 3], n2[:, 3]
+        width = 0.5 * (np.hypot(n1[:, 1], n1[:, 2]) + np.hypot(n2[:, 1], n2[:, 2]))
+        ends = np.stack([c2 + f_lo * (c1 - c2), c1 - f_lo * (c1 - c2)])
+        v_lo, v_hi = np.arcsinh(ends.min(axis=0) / width), np.arcsinh(ends.max(axis=0) / width)
+        v = v_lo + (v_hi - v_lo) * y[:, 3]
+        fraction = (width * np.sinh(v) - c2) / (c1 - c2)
+        e1, e2 = fraction * energy, (1.0 - fraction) * energy
+        k1, k2 = n1 * e1[:, None], n2 * e2[:, None]
+        q = -(k1 + k2)
+        q[:, 0] += st.sqrt_s
+        e_minus, e_plus, pair_weight = pair_in_acceptance(st, q, y[:, 5:8], azimuth)
+        fraction_weight = width * np.cosh(v) * (v_hi - v_lo) / np.abs(c1 - c2)
+        jacobian = e1 * e2 / 4.0 * energy * rest * math.log(rest_hi / rest_lo) * fraction_weight
+        weight = jacobian * cos_weight1 * cos_weight2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * pair_weight
+        momenta = {"e_minus": e_minus, "e_plus": e_plus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
+        return momenta, weight
+
+    def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
+        """(1 - h) a1 a2 r (class docstring)."""
+        return (
+            (1.0 - conversion_share(momenta))
+            * beam_share(self.settings, momenta, self.regions)
+            * hard_share(self.settings, momenta)
+        )
+
+
 @dataclass(frozen=True)
 class LeptonPhotonChannel:
     """One photon (``mapped``: 0 or 1) drawn around an outgoing lepton (``lepton``: "e_minus" or
@@ -417,6 +495,7 @@ class LostPhotonsProcess:
         beam_regions = ("+z", "-z")
         channels: list = [LostPhotonsChannel(settings, (a, b)) for a in beam_regions for b in beam_regions]
         channels += [PairMassChannel(settings, (a, b)) for a in beam_regions for b in beam_regions]
+        channels += [MissingEnergyChannel(settings, (a, b)) for a in beam_regions for b in beam_regions if a != b]
         channels += [
             LeptonPhotonChannel(settings, mapped, mapped_region, region, lepton)
             for mapped in (0, 1)

@@ -58,7 +58,7 @@ __all__ = [
     "up_to_date",
 ]
 
-KEY_VERSION = 3
+KEY_VERSION = 4
 """Bumped when the generator changes what a given key produces."""
 
 
