@@ -146,24 +146,29 @@ def test_run_makes_every_output_and_resumes(tmp_path):
     assert len((out / "limits/limits.csv").read_text().splitlines()) == 3
     again = runner.invoke(main, ["-c", str(cfg), "run", "-o", str(out)])
     assert again.exit_code == 0 and again.output.count("up to date, kept") == 4
-    # the floor's reach from the command line: no reach floors every empty bin, a wider reach more of them
+    # the floor's reach from the command line: no reach floors no empty bin, a wider reach some; the QED's
+    # support (statistics.missing_mass_bound, on by default) floors the empty bins within it whatever the reach
+    unbounded = tmp_path / "unbounded.yaml"
+    unbounded.write_text(cfg.read_text() + "statistics:\n  missing_mass_bound: []\n")
     empty = {}
-    for reach in ("0", "3"):
+    for reach, config in (("0", unbounded), ("3", unbounded), ("0", cfg)):
+        label = f"r{reach}_{config.stem}"
         res = runner.invoke(
             main,
             [
                 "-c",
-                str(cfg),
+                str(config),
                 "limits",
                 "-i",
                 str(out / "histograms"),
                 "-o",
-                str(out / f"r{reach}"),
+                str(out / label),
                 "--floor-reach",
                 reach,
             ],
         )
         assert res.exit_code == 0, res.output
-        spec = json.loads((out / f"r{reach}" / "workspaces" / "ma1p000.json").read_text())
-        empty[reach] = [s["name"] for s in spec["channels"][0]["samples"]]
-    assert "mc_floor" not in empty["0"] and "mc_floor" in empty["3"]
+        spec = json.loads((out / label / "workspaces" / "ma1p000.json").read_text())
+        empty[label] = [s["name"] for s in spec["channels"][0]["samples"]]
+    assert "mc_floor" not in empty["r0_unbounded"] and "mc_floor" in empty["r3_unbounded"]
+    assert "mc_floor" in empty["r0_small"]

@@ -342,6 +342,35 @@ def test_a_background_of_one_slice_floors_no_bin_of_another():
     assert mu_at_lambda(model.signal.yields, model.total_background) == pytest.approx(separate, rel=1e-12)
 
 
+def test_a_support_floors_every_empty_bin_within_it_and_none_beyond():
+    """A background of lost photons whose support leaves out the central slice below m_ee = 1: every
+    empty signal bin within the support gets a floor, however far from its three MC events (a reach of
+    one bin alone floors only their neighbours), the bins beyond it none; its MC beyond its support is
+    an error that names the sample."""
+    rng = np.random.default_rng(8)
+    n = 4000
+    x = np.exp(rng.normal(0, 0.5, n))
+    sig = sliced_histogram(
+        np.where(rng.random(n) < 0.5, 0.5, 1.5), x, x * np.exp(rng.normal(0, 0.3, n)), np.full(n, 1e-3)
+    )
+    qed = sliced_histogram([0.5, 1.5, 1.5], [2.0, 0.5, 3.0], [2.0, 0.6, 3.0], [30.0, 30.0, 30.0])
+    centres = np.sqrt(EDGES[1:] * EDGES[:-1])
+    support = np.ones((2, len(centres), len(centres)), dtype=bool)
+    support[0, centres < 1.0, :] = False
+    reach = EmptyBins("floor", floor_reach=1)
+    near = region_model(REGIONS[0], 1.0, sig, {"ee_to_eegg": qed}, reach)
+    model = region_model(REGIONS[0], 1.0, sig, {"ee_to_eegg": qed}, reach, {"ee_to_eegg": support})
+    within = support.ravel()[model.bins]
+    floor = model.backgrounds[FLOOR].yields
+    assert np.all(floor[model.empty & within] > 0) and not np.any(floor[~within])
+    assert np.count_nonzero(floor) > 3 * np.count_nonzero(near.backgrounds[FLOOR].yields)
+    assert (~within & model.empty).sum() > 50  # the bins beyond the support are many, and background-free
+    beyond = support.copy()
+    beyond[0, np.searchsorted(EDGES, 2.0) - 1, :] = False  # where the central MC event lies
+    with pytest.raises(ModelError, match=r"'ee_to_eegg'.*beyond the missing-mass bound"):
+        region_model(REGIONS[0], 1.0, sig, {"ee_to_eegg": qed}, reach, {"ee_to_eegg": beyond})
+
+
 def test_coarse_order_recovers_a_smooth_background_from_sparse_heavy_mc():
     """A background uniform in expectation (100 events per bin) sampled by few heavy MC events (weight
     1000, most bins empty): the per-bin limit, which counts the empty bins as background-free, is far

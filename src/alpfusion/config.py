@@ -492,6 +492,12 @@ class Statistics(_Strict):
         "smearing (a measured kinematic edge): empty bins wholly above it get no floor from it, and its MC "
         "there is an error; null: no edge",
     )
+    missing_mass_bound: list[BackgroundProcess] = Field(
+        default_factory=list,
+        description="background samples of lost photons whose support in each |eta*_miss| slice's plane the "
+        "missing-mass bound draws: every empty bin within it gets a floor whatever floor_reach, none beyond it, "
+        "and their MC beyond it is an error",
+    )
     smooth_slices: int = Field(ge=1, le=50, description="m_ee slices of the smooth background model")
     sb_groups: int = Field(ge=1, le=200, description="bins of the pyhf channel: the signal bins grouped by S/B")
     coarse_blocks: int = Field(

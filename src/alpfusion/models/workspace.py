@@ -54,11 +54,12 @@ import hist
 import numpy as np
 
 from ..atomic import atomic_path, write_json
-from ..config import EMPTY_BINS, Statistics
+from ..config import EMPTY_BINS, Acceptance, Statistics
 from ..errors import AlpfusionError
 from ..processors.layouts import bin_histogram, region_slice, weight_view
 from ..processors.results import ProcessingResult
-from ..processors.selection import MassHypothesis
+from ..processors.selection import MassHypothesis, missing_mass2_resolution
+from ..samples.lostphotons import missing_mass2_bound
 from ..samples.reproducible import recreate
 
 SIGNAL = "signal"
@@ -66,6 +67,9 @@ FLOOR = "mc_floor"
 DATA = "asimov_data"
 POI = "mu"
 SMOOTH = "smooth_background"
+SUPPORT_ETA_MARGIN = 0.05
+"""|eta*_miss| beyond a slice's upper edge that the smearing may move an event of lost photons
+(:func:`missing_mass_support`)."""
 
 
 class ModelError(AlpfusionError, ValueError):
@@ -82,6 +86,7 @@ class EmptyBins:
     smooth_slices: int = 8  # m_ee slices of the smooth model
     floor_reach: int | None = None  # bins; None: floor every empty bin, however far from MC
     edges: Mapping[str, float | None] = field(default_factory=dict)  # background -> largest offset it reaches
+    bounded: tuple[str, ...] = ()  # backgrounds of lost photons: the missing-mass bound draws their support
 
     def __post_init__(self):
         if self.treatment not in EMPTY_BINS:
@@ -137,9 +142,18 @@ def _summed_plane(region: str, backgrounds: Mapping[str, hist.Hist]) -> tuple[np
 
 
 def region_model(
-    region: str, m_a: float, signal: hist.Hist, backgrounds: Mapping[str, hist.Hist], treatment: EmptyBins = EmptyBins()
+    region: str,
+    m_a: float,
+    signal: hist.Hist,
+    backgrounds: Mapping[str, hist.Hist],
+    treatment: EmptyBins = EmptyBins(),
+    supports: Mapping[str, np.ndarray] | None = None,
 ) -> RegionModel:
-    """Templates of one mass point from the `analysis` histograms of its signal and backgrounds."""
+    """Templates of one mass point from the `analysis` histograms of its signal and backgrounds.
+
+    ``supports`` (background -> bool over the region's planes, :func:`missing_mass_support`): the bins a
+    background's events can reach; with the floor, an empty bin within a support gets a floor whatever
+    ``floor_reach``, and none from that background outside it."""
     sig_values, sig_variances = _plane(signal, region)
     bins = np.flatnonzero(sig_values.ravel() > 0)
     if len(bins) == 0:
@@ -154,10 +168,14 @@ def region_model(
         templates = {SMOOTH: _smooth_template(region, backgrounds, bins, treatment.smooth_slices)}
     if treatment.treatment == "floor" and np.any(empty):
         beyond = _beyond_edges(region, backgrounds, bins[empty], treatment.edges)
+        inside = np.zeros(np.count_nonzero(empty), dtype=bool)
+        for name, within in _supports(region, backgrounds, bins[empty], supports or {}).items():
+            beyond[name] = beyond[name] | ~within if name in beyond else ~within
+            inside |= within
         distance, event_yield = _local_floor(region, backgrounds, bins[empty], beyond)
         reach = np.inf if treatment.floor_reach is None else treatment.floor_reach
         yields = np.zeros(len(bins))
-        floored = (distance <= reach) & np.isfinite(event_yield)
+        floored = ((distance <= reach) | inside) & np.isfinite(event_yield)
         yields[empty] = np.where(floored, treatment.floor_yield or event_yield, 0.0)
         if np.any(yields > 0):
             templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
@@ -310,6 +328,32 @@ def lowest_offset(h: hist.Hist) -> np.ndarray:
     return np.broadcast_to(offset, tuple(a.size for a in h.axes if a.name != "region"))
 
 
+def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: Acceptance) -> np.ndarray:
+    """Which bins of the planes of one region of an `analysis` histogram (the shape of :func:`_plane`)
+    events of lost photons can reach after the selection of ``hypothesis``: those where some point allows
+    m2_miss >= ``lostphotons.missing_mass2_bound`` (one soft photon at the energy threshold).
+
+    In the window m2_miss <= m2_hi, E*_miss = (s + m2_miss - m_ee^2) / (2 sqrt(s)) is fixed by m_ee; the
+    bound falls with |eta*_miss| and m2_miss - bound rises with m2_miss (d bound / d m2_miss <= E*_miss /
+    sqrt(s) < 1), so a bin is reachable when m2_hi is at least the smallest bound over its m_ee range at
+    the upper |eta*_miss| edge of its slice (the last slice, unbounded, is reachable everywhere). The
+    smearing moves events across these edges, by about its resolution: m2_hi is the window's upper edge
+    plus delta_m2(m_a), the m_ee range reaches one bin (2%) beyond each edge and the slice's edge
+    ``SUPPORT_ETA_MARGIN`` further.
+    """
+    m2_max = hypothesis.m2_window[1] + missing_mass2_resolution(hypothesis.m_a)
+    m_ee = h.axes["m_ee"].edges
+    m_lo, m_hi = np.concatenate([[m_ee[0]], m_ee[:-2]]), np.concatenate([m_ee[2:], [m_ee[-1]]])
+    s = hypothesis.sqrt_s**2
+    # E*_miss over the m_ee range on a grid fine enough for the bound, a quadratic in E*_miss
+    e_miss = (s + m2_max - np.linspace(m_lo**2, m_hi**2, 33)) / (2.0 * hypothesis.sqrt_s)
+    eta_max = h.axes["abs_eta_miss"].edges[1:] + SUPPORT_ETA_MARGIN
+    bound = missing_mass2_bound(e_miss[:, None, :], eta_max[None, :, None], acceptance, acceptance.energy_min)
+    reachable = m2_max >= bound.min(axis=0)  # (slice, m_ee)
+    shape = tuple(a.size for a in h.axes if a.name != "region")
+    return np.broadcast_to(reachable[:, :, None], shape)
+
+
 def _beyond_edges(
     region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, edges: Mapping[str, float | None]
 ) -> dict[str, np.ndarray]:
@@ -333,6 +377,28 @@ def _beyond_edges(
                 "raise it or remove it"
             )
         out[name] = above[bins]
+    return out
+
+
+def _supports(
+    region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, supports: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """For every background sample with a support (``region_model``), which of the bins (flat indices) lie
+    within it. A support is a claim about the sample's physics that its MC must bear out: MC of the
+    sample outside it is an error that names the sample, the region and what lies there."""
+    out = {}
+    for name, within in supports.items():
+        if name not in backgrounds:
+            continue
+        values = _plane(backgrounds[name], region)[0]
+        outside = ~np.broadcast_to(within, values.shape) & (values > 0)
+        if outside.any():
+            raise ModelError(
+                f"region '{region}': the MC of '{name}' has {values[outside].sum():.4g} expected events in "
+                f"{outside.sum()} bins beyond the missing-mass bound of lost photons "
+                f"(statistics.missing_mass_bound): the bound does not hold for these samples"
+            )
+        out[name] = np.broadcast_to(within, values.shape).ravel()[bins]
     return out
 
 
@@ -443,13 +509,17 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
         stats.smooth_slices,
         stats.floor_reach,
         {str(name): edge for name, edge in stats.edges.items()},
+        tuple(stats.missing_mass_bound),
     )
     backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
+    bounded = [name for name in treatment.bounded if name in backgrounds]
+    acceptance = Acceptance(**result.config["acceptance"])
     out = []
     for hypothesis in result.with_signal():
         region = hypothesis.region
         signal = result.histograms[result.signal_sample(region)]["analysis"]
-        full = region_model(region, hypothesis.m_a, signal, backgrounds, treatment)
+        supports = {name: missing_mass_support(hypothesis, backgrounds[name], acceptance) for name in bounded}
+        full = region_model(region, hypothesis.m_a, signal, backgrounds, treatment, supports)
         grouped = group_by_signal_to_background(full, stats.sb_groups)[0]
         coarse = coarse_model(region, hypothesis.m_a, signal, backgrounds, stats.coarse_blocks, stats.sb_groups)[0]
         out.append(MassPointModel(hypothesis, full, grouped, coarse, *_selected_background(result, region)))
