@@ -86,7 +86,6 @@ class EmptyBins:
     smooth_slices: int = 8  # m_ee slices of the smooth model
     floor_reach: int | None = None  # bins; None: floor every empty bin, however far from MC
     edges: Mapping[str, float | None] = field(default_factory=dict)  # background -> largest offset it reaches
-    bounded: tuple[str, ...] = ()  # backgrounds of lost photons: the missing-mass bound draws their support
 
     def __post_init__(self):
         if self.treatment not in EMPTY_BINS:
@@ -509,10 +508,9 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
         stats.smooth_slices,
         stats.floor_reach,
         {str(name): edge for name, edge in stats.edges.items()},
-        tuple(stats.missing_mass_bound),
     )
     backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
-    bounded = [name for name in treatment.bounded if name in backgrounds]
+    bounded = [str(name) for name in stats.missing_mass_bound if name in backgrounds]
     acceptance = Acceptance(**result.config["acceptance"])
     out = []
     for hypothesis in result.with_signal():
