@@ -511,17 +511,27 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
     )
     backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
     bounded = [str(name) for name in stats.missing_mass_bound if name in backgrounds]
-    acceptance = Acceptance(**result.config["acceptance"])
     out = []
     for hypothesis in result.with_signal():
         region = hypothesis.region
         signal = result.histograms[result.signal_sample(region)]["analysis"]
-        supports = {name: missing_mass_support(hypothesis, backgrounds[name], acceptance) for name in bounded}
+        supports = _missing_mass_supports(result, hypothesis, bounded)
         full = region_model(region, hypothesis.m_a, signal, backgrounds, treatment, supports)
         grouped = group_by_signal_to_background(full, stats.sb_groups)[0]
         coarse = coarse_model(region, hypothesis.m_a, signal, backgrounds, stats.coarse_blocks, stats.sb_groups)[0]
         out.append(MassPointModel(hypothesis, full, grouped, coarse, *_selected_background(result, region)))
     return out
+
+
+def _missing_mass_supports(
+    result: ProcessingResult, hypothesis: MassHypothesis, names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """:func:`missing_mass_support` of the named backgrounds in the region of ``hypothesis``, with the
+    acceptance the histograms were made with."""
+    if not names:
+        return {}
+    acceptance = Acceptance(**result.config["acceptance"])
+    return {name: missing_mass_support(hypothesis, result.histograms[name]["analysis"], acceptance) for name in names}
 
 
 @contextlib.contextmanager
