@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pyhf
 import pytest
-from scipy.optimize import OptimizeResult
 
 from alpfusion.fits.cls import expected_limit, toy_scan
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
@@ -156,68 +155,6 @@ def test_toys_leave_the_global_random_state_and_backend_alone():
     assert after[0] == state[0] and np.array_equal(after[1], state[1]) and after[2:] == state[2:]
     assert pyhf.get_backend() == backend
     assert expected_limit(counting_model(), method="toys", scan=[2.8, 3.2], ntoys=200, seed=3) == first
-
-
-def background_model():
-    """Two bins with a background of 5 and 20 events, each with a 10% MC-statistical uncertainty, and a
-    signal of 1 and 0.5 events per unit mu: a model with nuisance parameters to fit."""
-    spec = {
-        "channels": [
-            {
-                "name": "count",
-                "samples": [
-                    {
-                        "name": "signal",
-                        "data": [1.0, 0.5],
-                        "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
-                    },
-                    {
-                        "name": "background",
-                        "data": [5.0, 20.0],
-                        "modifiers": [{"name": "mc", "type": "staterror", "data": [0.5, 2.0]}],
-                    },
-                ],
-            }
-        ]
-    }
-    return pyhf.Model(spec, poi_name="mu")
-
-
-def test_toys_whose_fit_fails_are_repeated_with_minuit(monkeypatch):
-    """A toy's failed fit stops pyhf's scan: the scan is repeated on the same toys with MINUIT, and its
-    band is what MINUIT gives from the start; when every optimizer fails the limit is given up with
-    the reason, and the caller's backend is left as it was."""
-    from alpfusion.fits.cls import LimitError
-
-    real = pyhf.infer.intervals.upper_limits.upper_limit
-    model, scan = background_model(), np.geomspace(1.5, 25.0, 5)
-    used = []
-
-    def failing_with(names):
-        def upper_limit(*args, **kwargs):
-            used.append(pyhf.get_backend()[1].name)
-            if used[-1] in names:
-                raise pyhf.exceptions.FailedMinimization(OptimizeResult(message="Inequality constraints incompatible"))
-            return real(*args, **kwargs)
-
-        return upper_limit
-
-    backend = pyhf.get_backend()
-    pyhf.set_backend(backend[0], pyhf.optimize.minuit_optimizer(verbose=0))
-    try:
-        reference = expected_limit(model, method="toys", scan=scan, ntoys=100, seed=4)
-    finally:
-        pyhf.set_backend(*backend)
-    monkeypatch.setattr(pyhf.infer.intervals.upper_limits, "upper_limit", failing_with({"scipy"}))
-    repeated = expected_limit(model, method="toys", scan=scan, ntoys=100, seed=4)
-    # every scan (one more for each widening of its range) tried with scipy, then repeated with MINUIT
-    assert used == ["scipy", "minuit"] * (len(used) // 2) and len(used) >= 2
-    assert repeated == reference and np.isfinite(repeated.median)
-    assert pyhf.get_backend() == backend
-    monkeypatch.setattr(pyhf.infer.intervals.upper_limits, "upper_limit", failing_with({"scipy", "minuit"}))
-    with pytest.raises(LimitError, match="pseudo-experiment's fit fails, also with MINUIT"):
-        expected_limit(model, method="toys", scan=scan, ntoys=100, seed=4)
-    assert pyhf.get_backend() == backend
 
 
 def test_a_fit_that_minuit_leaves_unconverged_is_repeated_with_a_looser_tolerance(monkeypatch):

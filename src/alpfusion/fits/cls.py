@@ -25,8 +25,7 @@ with a tolerance ten times looser (`RETRY_TOLERANCE`) before the limit is given 
 About fifteen to twenty fits per mass point, against the ~40 hypothesis tests of a root finder
 over pyhf's `hypotest`, with which it agrees (tests/test_limits.py).
 
-Pseudo-experiments (pyhf's ToyCalculator, with pyhf's configured optimizer; where a toy's fit fails,
-the scan again on the same toys with MINUIT) on request, for small
+Pseudo-experiments (pyhf's ToyCalculator, with pyhf's configured optimizer) on request, for small
 counts where the asymptotic distributions do not hold, on a scan around the asymptotic median with
 a POI range that contains it, widened while a band value sits on its edge. pyhf's numpy backend
 draws the toys from numpy's global random state: it is seeded with `seed` for the toys and restored
@@ -256,7 +255,19 @@ def _toy_band(model: pyhf.pdf.Model, data: np.ndarray, scan: np.ndarray, ntoys: 
         bounds = _bounds(model, max(20.0 * _lambda_scale(model), 3.0 * float(scan.max())))
         init = np.asarray(model.config.suggested_init(), dtype=float)
         init[model.config.poi_index] = float(np.median(scan))  # inside the POI bounds, wherever the limit is
-        band = _toy_upper_limit(model, data, scan, ntoys, seed, bounds, init.tolist())
+        with _seeded_global_random_state(seed):
+            _, toys = pyhf.infer.intervals.upper_limits.upper_limit(
+                data,
+                model,
+                scan=scan,
+                level=0.05,
+                calctype="toybased",
+                ntoys=ntoys,
+                track_progress=False,
+                par_bounds=bounds,
+                init_pars=init.tolist(),
+            )
+        band = tuple(float(b) for b in toys)
         low, high = min(band) <= scan[0] * (1 + 1e-9), max(band) >= scan[-1] * (1 - 1e-9)
         if not (low or high):
             return band
@@ -265,35 +276,6 @@ def _toy_band(model: pyhf.pdf.Model, data: np.ndarray, scan: np.ndarray, ntoys: 
         if high:
             scan = np.concatenate([scan, np.geomspace(scan[-1], scan[-1] * 4.0, 4)[1:]])
     raise LimitError(f"the pseudo-experiments' band does not fit in mu = {scan[0]:.4g} to {scan[-1]:.4g}")
-
-
-def _toy_upper_limit(
-    model: pyhf.pdf.Model, data: np.ndarray, scan: np.ndarray, ntoys: int, seed: int, bounds: list, init: list
-) -> tuple[float, ...]:
-    """The expected band of pyhf's toy-based upper limit on ``scan``. One failed fit of one toy stops
-    pyhf's scan (scipy's SLSQP: "Inequality constraints incompatible", met with 1000 toys per tested mu
-    at m_a = 1 GeV of the default run): the scan is then repeated on the same toys (the same seed) with
-    MINUIT, and once more with MINUIT at ``RETRY_TOLERANCE``, before the limit is given up."""
-    failure = None
-    for tolerance in (None, 0.1, RETRY_TOLERANCE):  # None: pyhf's configured optimizer
-        optimizer = contextlib.nullcontext() if tolerance is None else _minuit(model, tolerance)
-        try:
-            with optimizer, _seeded_global_random_state(seed):
-                _, toys = pyhf.infer.intervals.upper_limits.upper_limit(
-                    data,
-                    model,
-                    scan=scan,
-                    level=0.05,
-                    calctype="toybased",
-                    ntoys=ntoys,
-                    track_progress=False,
-                    par_bounds=bounds,
-                    init_pars=init,
-                )
-            return tuple(float(b) for b in toys)
-        except pyhf.exceptions.FailedMinimization as err:
-            failure = err
-    raise LimitError(f"a pseudo-experiment's fit fails, also with MINUIT at tolerance {RETRY_TOLERANCE} ({failure})")
 
 
 @contextlib.contextmanager
