@@ -31,7 +31,9 @@ Bins where the background MC is empty (`EmptyBins`) are never dropped silently:
   get a floor: farther ones lie beyond the edge of the background that the MC has mapped, and
   count as background-free. A background with a measured kinematic edge in the offset
   ln(|m_ee^tau| / m_ee) (`edges`: the tau pairs end at the diagonal with the `tau_like` c_phi)
-  gives no floor to the bins wholly above it, whatever its MC nearby;
+  gives no floor to the bins wholly above it, whatever its MC nearby; a background of lost photons
+  whose support the missing-mass bound draws (`missing_mass_support`, statistics.missing_mass_bound)
+  gives a floor to every empty bin within it, whatever the reach, and none beyond it;
 * "smooth": in every signal bin the backgrounds are replaced by one sample `smooth_background`, the
   smooth model of `alpfusion.models.smooth` built from their sum in the region, with its own
   MC-statistical uncertainty.
