@@ -60,7 +60,7 @@ from ..config import EMPTY_BINS, Acceptance, Statistics
 from ..errors import AlpfusionError
 from ..processors.layouts import bin_histogram, region_slice, weight_view
 from ..processors.results import ProcessingResult
-from ..processors.selection import MassHypothesis, missing_mass2_resolution
+from ..processors.selection import MassHypothesis, missing_energy, missing_mass2_resolution
 from ..samples.lostphotons import missing_mass2_bound
 from ..samples.reproducible import recreate
 
@@ -170,9 +170,9 @@ def region_model(
     if treatment.treatment == "floor" and np.any(empty):
         beyond = _beyond_edges(region, backgrounds, bins[empty], treatment.edges)
         inside = np.zeros(np.count_nonzero(empty), dtype=bool)
-        for name, within in _supports(region, backgrounds, bins[empty], supports or {}).items():
-            beyond[name] = beyond[name] | ~within if name in beyond else ~within
-            inside |= within
+        for name, outside in _beyond_supports(region, backgrounds, bins[empty], supports or {}).items():
+            beyond[name] = beyond[name] | outside if name in beyond else outside
+            inside |= ~outside
         distance, event_yield = _local_floor(region, backgrounds, bins[empty], beyond)
         reach = np.inf if treatment.floor_reach is None else treatment.floor_reach
         yields = np.zeros(len(bins))
@@ -326,7 +326,12 @@ def lowest_offset(h: hist.Hist) -> np.ndarray:
     its upper m_ee edge."""
     m_ee, m_tau = h.axes["m_ee"].edges, h.axes["m_ee_tau"].edges
     offset = np.log(m_tau[:-1])[None, :] - np.log(m_ee[1:])[:, None]
-    return np.broadcast_to(offset, tuple(a.size for a in h.axes if a.name != "region"))
+    return np.broadcast_to(offset, _plane_shape(h))
+
+
+def _plane_shape(h: hist.Hist) -> tuple[int, ...]:
+    """The shape of the planes of one region of an `analysis` histogram (:func:`_plane`)."""
+    return tuple(a.size for a in h.axes if a.name != "region")
 
 
 def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: Acceptance) -> np.ndarray:
@@ -334,7 +339,7 @@ def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: A
     events of lost photons can reach after the selection of ``hypothesis``: those where some point allows
     m2_miss >= ``lostphotons.missing_mass2_bound`` (one soft photon at the energy threshold).
 
-    In the window m2_miss <= m2_hi, E*_miss = (s + m2_miss - m_ee^2) / (2 sqrt(s)) is fixed by m_ee; the
+    In the window m2_miss <= m2_hi, E*_miss (``selection.missing_energy``) is fixed by m_ee; the
     bound falls with |eta*_miss| and m2_miss - bound rises with m2_miss (d bound / d m2_miss <= E*_miss /
     sqrt(s) < 1), so a bin is reachable when m2_hi is at least the smallest bound over its m_ee range at
     the upper |eta*_miss| edge of its slice (the last slice, unbounded, is reachable everywhere). The
@@ -345,62 +350,67 @@ def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: A
     m2_max = hypothesis.m2_window[1] + missing_mass2_resolution(hypothesis.m_a)
     m_ee = h.axes["m_ee"].edges
     m_lo, m_hi = np.concatenate([[m_ee[0]], m_ee[:-2]]), np.concatenate([m_ee[2:], [m_ee[-1]]])
-    s = hypothesis.sqrt_s**2
     # E*_miss over the m_ee range on a grid fine enough for the bound, a quadratic in E*_miss
-    e_miss = (s + m2_max - np.linspace(m_lo**2, m_hi**2, 33)) / (2.0 * hypothesis.sqrt_s)
+    m_ee_grid = np.sqrt(np.linspace(m_lo**2, m_hi**2, 33))
+    e_miss = missing_energy(m2_max, m_ee_grid, hypothesis.sqrt_s)
     eta_max = h.axes["abs_eta_miss"].edges[1:] + SUPPORT_ETA_MARGIN
     bound = missing_mass2_bound(e_miss[:, None, :], eta_max[None, :, None], acceptance, acceptance.energy_min)
     reachable = m2_max >= bound.min(axis=0)  # (slice, m_ee)
-    shape = tuple(a.size for a in h.axes if a.name != "region")
-    return np.broadcast_to(reachable[:, :, None], shape)
+    return np.broadcast_to(reachable[:, :, None], _plane_shape(h))
 
 
 def _beyond_edges(
     region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, edges: Mapping[str, float | None]
 ) -> dict[str, np.ndarray]:
     """For every background sample with a kinematic edge (its events reach offsets ln(|m_ee^tau| /
-    m_ee) up to the edge, statistics.edges), which of the bins (flat indices) lie wholly above it.
-
-    The edge is a claim about the sample's physics that its MC must bear out: MC of the sample in a
-    bin wholly above its edge is an error that names the sample, the region and what lies there."""
-    out = {}
-    for name, edge in edges.items():
-        if name not in backgrounds or edge is None:
-            continue
-        above = lowest_offset(backgrounds[name]).ravel() > edge
-        values = _plane(backgrounds[name], region)[0].ravel()
-        contradicted = above & (values > 0)
-        if contradicted.any():
-            raise ModelError(
-                f"region '{region}': the MC of '{name}' has {values[contradicted].sum():.4g} expected events in "
-                f"{contradicted.sum()} bins wholly above its edge ln(|m_ee^tau| / m_ee) = {edge} "
-                f"(statistics.edges.{name}); the edge does not hold for these samples and this c_phi estimator: "
-                "raise it or remove it"
-            )
-        out[name] = above[bins]
-    return out
+    m_ee) up to the edge, statistics.edges), which of the bins (flat indices) lie wholly above it
+    (:func:`_outside_claim`)."""
+    return {
+        name: _outside_claim(
+            region,
+            name,
+            backgrounds[name],
+            lowest_offset(backgrounds[name]) > edge,
+            f"wholly above its edge ln(|m_ee^tau| / m_ee) = {edge} (statistics.edges.{name}); the edge does not "
+            "hold for these samples and this c_phi estimator: raise it or remove it",
+        )[bins]
+        for name, edge in edges.items()
+        if name in backgrounds and edge is not None
+    }
 
 
-def _supports(
+def _beyond_supports(
     region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, supports: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """For every background sample with a support (``region_model``), which of the bins (flat indices) lie
-    within it. A support is a claim about the sample's physics that its MC must bear out: MC of the
-    sample outside it is an error that names the sample, the region and what lies there."""
-    out = {}
-    for name, within in supports.items():
-        if name not in backgrounds:
-            continue
-        values = _plane(backgrounds[name], region)[0]
-        outside = ~np.broadcast_to(within, values.shape) & (values > 0)
-        if outside.any():
-            raise ModelError(
-                f"region '{region}': the MC of '{name}' has {values[outside].sum():.4g} expected events in "
-                f"{outside.sum()} bins beyond the missing-mass bound of lost photons "
-                f"(statistics.missing_mass_bound): the bound does not hold for these samples"
-            )
-        out[name] = np.broadcast_to(within, values.shape).ravel()[bins]
-    return out
+    beyond it (:func:`_outside_claim`)."""
+    return {
+        name: _outside_claim(
+            region,
+            name,
+            backgrounds[name],
+            ~within,
+            "beyond the missing-mass bound of lost photons (statistics.missing_mass_bound): the bound does not "
+            "hold for these samples",
+        )[bins]
+        for name, within in supports.items()
+        if name in backgrounds
+    }
+
+
+def _outside_claim(region: str, name: str, h: hist.Hist, outside: np.ndarray, claim: str) -> np.ndarray:
+    """``outside`` (bool over the region's planes, where the sample's physics says it has no events) flat.
+    The claim is one its MC must bear out: MC there is an error that names the sample, the region, the
+    yield and the claim."""
+    values = _plane(h, region)[0]
+    outside = np.broadcast_to(outside, values.shape)
+    contradicted = outside & (values > 0)
+    if contradicted.any():
+        raise ModelError(
+            f"region '{region}': the MC of '{name}' has {values[contradicted].sum():.4g} expected events in "
+            f"{contradicted.sum()} bins {claim}"
+        )
+    return outside.ravel()
 
 
 def _local_floor(

@@ -39,9 +39,15 @@ def missing_mass2_resolution(m_a: float) -> float:
     return 1.0 - (m_a / DELTA_M2_MASS_SCALE) ** 4
 
 
+def missing_energy(m2_miss, m_ee, sqrt_s: float):
+    """E*_miss = (s + m2_miss - m_ee^2) / (2 sqrt(s)): the missing energy in the centre-of-mass frame of an
+    e+e- pair of mass m_ee recoiling against a missing mass m2_miss (energy-momentum conservation)."""
+    return (sqrt_s * sqrt_s + m2_miss - np.square(m_ee)) / (2.0 * sqrt_s)
+
+
 def e_miss_max(m_a: float, sqrt_s: float) -> float:
     """(s + m_a^2) / (2 sqrt(s)): the largest E*_miss of e+e- -> e+e- a (a massless e+e- pair)."""
-    return (sqrt_s * sqrt_s + m_a * m_a) / (2.0 * sqrt_s)
+    return float(missing_energy(m_a * m_a, 0.0, sqrt_s))
 
 
 def region_name(m_a: float) -> str:
