@@ -1,4 +1,5 @@
-"""Limits for the full default mass grid: Lambda and asymptotic CLs with bands, wall time on 2 cores.
+"""Limits for the full default mass grid: Lambda, asymptotic CLs with bands and the toys' CLs (the
+default statistics.cls_method), wall time on 2 cores.
 
 Run: python benchmarks/limits.py [HISTOGRAMS]
 HISTOGRAMS is the histograms.npz (or its directory) of 'alpfusion process'; without it the
@@ -35,7 +36,8 @@ def main():
     rows = limits.rows
     print(format_table(rows, cfg.signal.g_ref), end="")
     print(
-        f"{len(rows)} mass points, Lambda + asymptotic CLs with +-1, +-2 sigma bands: {wall:.1f} s wall on 2 workers "
+        f"{len(rows)} mass points, Lambda + CLs with +-1, +-2 sigma bands (cls_method {cfg.statistics.cls_method}, "
+        f"{cfg.statistics.toys} toys per tested mu): {wall:.1f} s wall on 2 workers "
         f"({wall / len(rows):.2f} s per mass point)"
     )
 

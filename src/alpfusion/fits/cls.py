@@ -25,11 +25,9 @@ with a tolerance ten times looser (`RETRY_TOLERANCE`) before the limit is given 
 About fifteen to twenty fits per mass point, against the ~40 hypothesis tests of a root finder
 over pyhf's `hypotest`, with which it agrees (tests/test_limits.py).
 
-Pseudo-experiments (pyhf's ToyCalculator, with pyhf's configured optimizer) on request, for small
-counts where the asymptotic distributions do not hold, on a scan around the asymptotic median with
-a POI range that contains it, widened while a band value sits on its edge. pyhf's numpy backend
-draws the toys from numpy's global random state: it is seeded with `seed` for the toys and restored
-afterwards, so the caller's random state is as it was (`_seeded_global_random_state`).
+Pseudo-experiments on request, for small counts where the asymptotic distributions do not hold
+(`alpfusion.fits.toys`: the same likelihood, its nuisance parameters profiled in closed form), on a
+scan around the asymptotic band, widened while a band value sits on its edge.
 """
 
 from __future__ import annotations
@@ -44,19 +42,15 @@ import pyhf
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from ..errors import AlpfusionError
+from . import BAND_SIGMAS, LimitError
 from .poisson import mu_at_lambda
+from .toys import toy_band
 
-BAND_SIGMAS = (-2, -1, 0, 1, 2)
 MAX_RANGE = 1e12
 """How far (in units of the Lambda = 4 estimate) the search for a band value goes before the model
 is declared without sensitivity."""
 RETRY_TOLERANCE = 1.0
 """MINUIT's tolerance for the one repeat of a fit that failed with pyhf's default (0.1)."""
-
-
-class LimitError(AlpfusionError, ValueError):
-    """No limit can be set on a model (no signal, no sensitivity in the allowed range)."""
 
 
 @dataclass(frozen=True)
@@ -225,8 +219,7 @@ def expected_limit(
     """The expected 95% CL upper limit on mu on background-only Asimov data.
 
     `method`: "asymptotic" (module docstring) or "toys" (pseudo-experiments on the mu values of
-    `scan`, CLs interpolated linearly to 0.05 between them, as pyhf does; by default
-    :func:`toy_scan` of the asymptotic band).
+    `scan`, by default :func:`toy_scan` of the asymptotic band; `alpfusion.fits.toys.toy_band`).
     """
     data = asimov_background_only(model)
     if method == "asymptotic":
@@ -235,55 +228,14 @@ def expected_limit(
     elif method == "toys":
         if scan is None:
             scan = toy_scan(expected_limit(model))
-        band = _toy_band(model, data, np.asarray(scan, dtype=float), ntoys, seed)
+        band = toy_band(model, np.asarray(scan, dtype=float), ntoys, seed)
     else:
         raise LimitError(f"method must be 'asymptotic' or 'toys', got '{method}'")
     lo2, lo1, median, hi1, hi2 = band
     return CLsLimit(median=median, band=(lo2, lo1, median, hi1, hi2), method=method)
 
 
-def toy_scan(asymptotic: CLsLimit, points: int = 9) -> np.ndarray:
+def toy_scan(asymptotic: CLsLimit, points: int = 17) -> np.ndarray:
     """The mu values for pseudo-experiments: geometric from 0.8 times the asymptotic -2 sigma value to
     1.25 times the +2 sigma one, so that the toys' band usually falls inside."""
     return np.geomspace(0.8 * asymptotic.band[0], 1.25 * asymptotic.band[4], points)
-
-
-def _toy_band(model: pyhf.pdf.Model, data: np.ndarray, scan: np.ndarray, ntoys: int, seed: int) -> tuple[float, ...]:
-    """The expected band from pseudo-experiments on ``scan``, the scan widened (a factor 4 down or up,
-    three times at most) while a band value sits on its edge, where pyhf's interpolation stops."""
-    for _ in range(4):
-        bounds = _bounds(model, max(20.0 * _lambda_scale(model), 3.0 * float(scan.max())))
-        init = np.asarray(model.config.suggested_init(), dtype=float)
-        init[model.config.poi_index] = float(np.median(scan))  # inside the POI bounds, wherever the limit is
-        with _seeded_global_random_state(seed):
-            _, toys = pyhf.infer.intervals.upper_limits.upper_limit(
-                data,
-                model,
-                scan=scan,
-                level=0.05,
-                calctype="toybased",
-                ntoys=ntoys,
-                track_progress=False,
-                par_bounds=bounds,
-                init_pars=init.tolist(),
-            )
-        band = tuple(float(b) for b in toys)
-        low, high = min(band) <= scan[0] * (1 + 1e-9), max(band) >= scan[-1] * (1 - 1e-9)
-        if not (low or high):
-            return band
-        if low:
-            scan = np.concatenate([np.geomspace(scan[0] / 4.0, scan[0], 4)[:-1], scan])
-        if high:
-            scan = np.concatenate([scan, np.geomspace(scan[-1], scan[-1] * 4.0, 4)[1:]])
-    raise LimitError(f"the pseudo-experiments' band does not fit in mu = {scan[0]:.4g} to {scan[-1]:.4g}")
-
-
-@contextlib.contextmanager
-def _seeded_global_random_state(seed: int) -> Iterator[None]:
-    """numpy's global random state seeded for the block (pyhf's toys draw from it), then restored."""
-    saved = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(saved)

@@ -8,11 +8,12 @@ For every mass hypothesis (a region of the `analysis` histograms):
    what the grouping costs), and the share of Lambda that comes from bins without background
    MC, at the Lambda limit;
 3. the cabinetry configuration, the pyhf workspace (`cabinetry.workspace.build`) and the expected
-   CLs limit with its +-1, +-2 sigma band (`alpfusion.fits.cls`), asymptotic by default; mass points
-   whose signal-rich bins (those holding the first half of the signal in S/B order) expect fewer
-   than `statistics.small_background_events` background events are flagged: there the asymptotic
-   formulae are unreliable and pseudo-experiments (`cls_method: toys`) should be run; with toys,
-   their median expected limit is a column of its own beside the asymptotic one;
+   CLs limit with its +-1, +-2 sigma band (`alpfusion.fits.cls`), asymptotic, and with
+   `cls_method: toys` (the default) the median expected limit from pseudo-experiments
+   (`alpfusion.fits.toys`) as a column of its own; mass points whose signal-rich bins (those holding
+   the first half of the signal in S/B order) expect fewer than `statistics.small_background_events`
+   background events are flagged: there the asymptotic formulae are unreliable and the toys' limit
+   is the one to quote;
 4. couplings g = g_ref sqrt(mu) (every signal rate scales as g^2).
 
 Mass points are independent and run in parallel worker processes.
@@ -314,8 +315,13 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         if "failed" in r.cls_method:
             lines.append(f"m_a = {r.m_a:g}: CLs {r.cls_method}")
     if any(r.small_background for r in rows):
+        advice = (
+            "g(toys) is the limit there"
+            if all(np.isfinite(r.g_cls_toys) for r in rows if r.small_background)
+            else "run pseudo-experiments (statistics.cls_method: toys)"
+        )
         lines.append(
             "* fewer background events than statistics.small_background_events in the signal-rich bins: "
-            "asymptotic CLs unreliable, run pseudo-experiments (statistics.cls_method: toys)"
+            f"asymptotic CLs unreliable, {advice}"
         )
     return "\n".join(lines) + "\n"
