@@ -11,7 +11,7 @@ import yaml
 
 from alpfusion import cosmology, workflow
 from alpfusion.config import load_config
-from alpfusion.fits.scan import MassPoint, read_rows, write_rows
+from alpfusion.fits.scan import MassPoint, format_table, read_rows, write_rows
 from alpfusion.plotting import reach_figure, reach_plot, reach_title
 
 
@@ -118,3 +118,12 @@ def test_missing_overlay_fails_before_any_sample_is_made(tmp_path):
     with pytest.raises(workflow.WorkflowError, match="cannot read the overlay curve"):
         workflow.run(cfg, tmp_path / "output")
     assert not (tmp_path / "output").exists()
+
+
+def test_the_table_says_which_limit_to_quote_where_the_background_is_small():
+    """A flagged mass point (few background events) without the toys' limit: the table advises running
+    them; with it, the table says that it is the limit there."""
+    table = rows()  # the flagged point (5 GeV) has no toys' limit
+    assert "run pseudo-experiments" in format_table(table, 1e-4)
+    with_toys = [dataclasses.replace(r, g_cls_toys=3.3 * r.g_lambda) for r in table]
+    assert "g(toys) is the limit there" in format_table(with_toys, 1e-4)
