@@ -44,7 +44,7 @@ from scipy.special import ndtr, ndtri
 
 from . import BAND_SIGMAS, LimitError
 from .poisson import mu_at_lambda
-from .toys import toy_band
+from .toys import nominal_yields, toy_band
 
 MAX_RANGE = 1e12
 """How far (in units of the Lambda = 4 estimate) the search for a band value goes before the model
@@ -78,12 +78,8 @@ def asimov_background_only(model: pyhf.pdf.Model) -> np.ndarray:
 
 def _lambda_scale(model: pyhf.pdf.Model) -> float:
     """mu_Lambda: the Poisson Lambda = 4 strength on the nominal yields, the signal scale of a model."""
-    pars = np.asarray(model.config.suggested_init(), dtype=float)
-    poi = model.config.poi_index
-    pars[poi] = 0.0
-    background = np.asarray(model.expected_actualdata(pars))
-    pars[poi] = 1.0
-    signal = np.asarray(model.expected_actualdata(pars)) - background
+    background = nominal_yields(model, 0.0)
+    signal = nominal_yields(model, 1.0) - background
     mu_scale = mu_at_lambda(np.maximum(signal, 0.0), np.maximum(background, 0.0))
     if not np.isfinite(mu_scale):
         raise LimitError("the model has no signal: no limit on mu can be set")

@@ -87,7 +87,7 @@ class StatErrorModel:
             sigma = np.where(free, np.asarray(paramset.sigmas, dtype=float), 0.0)
             bounds = np.asarray(paramset.suggested_bounds, dtype=float)
             low, high = np.where(free, bounds[:, 0], 1.0), np.where(free, bounds[:, 1], 1.0)
-        yields = [_main_yields(model, mu) for mu in (0.0, 1.0, 2.0)]
+        yields = [nominal_yields(model, mu) for mu in (0.0, 1.0, 2.0)]
         background, signal = yields[0], yields[1] - yields[0]
         if not np.allclose(yields[2], background + 2.0 * signal, rtol=1e-9, atol=0.0):
             raise LimitError(f"pseudo-experiments need yields linear in the POI '{config.poi_name}'")
@@ -208,7 +208,7 @@ def crossing(mu: np.ndarray, cls: np.ndarray, resolution: float, level: float = 
     return float(mu[k - 1] + fraction * (mu[k] - mu[k - 1]))
 
 
-def _main_yields(model: pyhf.pdf.Model, mu: float) -> np.ndarray:
+def nominal_yields(model: pyhf.pdf.Model, mu: float) -> np.ndarray:
     """The expected main-measurement yields with every nuisance parameter nominal and the POI at mu."""
     pars = np.asarray(model.config.suggested_init(), dtype=float)
     pars[model.config.poi_index] = mu

@@ -188,6 +188,12 @@ def pair_in_acceptance(st: LostPhotonsSettings, q: np.ndarray, y: np.ndarray, az
     return e_minus, q - e_minus, weight
 
 
+def two_photon_event(e_minus: np.ndarray, e_plus: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> dict[str, np.ndarray]:
+    """The momenta of an event of ``LostPhotonsProcess``: the leptons, the photons and their sum, the
+    invisible system."""
+    return {"e_minus": e_minus, "e_plus": e_plus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
+
+
 def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray):
     """X (N, 4) -> other lepton + Y, Y -> lepton + photon from five uniform variables y (N, 5):
     M_Y^2 - m^2 = 2 p.k log-uniform between s_min and its largest value (the collinear peak), the
@@ -259,8 +265,7 @@ class LostPhotonsChannel:
         q[:, 0] += st.sqrt_s
         e_minus, e_plus, pair_weight = pair_in_acceptance(st, q, y[:, 5:8], azimuth)
         weight = w1 * w2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * pair_weight
-        momenta = {"e_minus": e_minus, "e_plus": e_plus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
-        return momenta, weight
+        return two_photon_event(e_minus, e_plus, k1, k2), weight
 
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """The channel's part of |M|^2 with both photons near beams: a1 a2 (1 - h), a_i the beam's share
@@ -342,8 +347,7 @@ class PairMassChannel:
         w2 = k2[:, 0] * cos_weight * TWO_PI / (4.0 * n2_w)
         decay = p_star / pair_mass / (4.0 * math.pi)  # beta* / (8 pi)
         weight = w1 * w2 * TWO_PI / (TWO_PI**3) ** 2 * pair_mass2 * np.log(hi / lo) * decay * possible
-        momenta = {"e_minus": e_minus, "e_plus": q - e_minus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
-        return momenta, weight
+        return two_photon_event(e_minus, q - e_minus, k1, k2), weight
 
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """h a1 a2 (class docstring)."""
@@ -410,8 +414,7 @@ class MissingEnergyChannel:
         fraction_weight = width * np.cosh(v) * (v_hi - v_lo) / np.abs(c1 - c2)
         jacobian = e1 * e2 / 4.0 * energy * rest * math.log(rest_hi / rest_lo) * fraction_weight
         weight = jacobian * cos_weight1 * cos_weight2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * pair_weight
-        momenta = {"e_minus": e_minus, "e_plus": e_plus, "invisible": k1 + k2, "photon_1": k1, "photon_2": k2}
-        return momenta, weight
+        return two_photon_event(e_minus, e_plus, k1, k2), weight
 
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """(1 - h) a1 a2 r (class docstring)."""
@@ -473,14 +476,7 @@ class LeptonPhotonChannel:
         weight = w_beam * TWO_PI / TWO_PI**3 * decays * region
         photons = [photon, beam_photon] if self.mapped == 0 else [beam_photon, photon]
         leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
-        momenta = {
-            "e_minus": leptons[0],
-            "e_plus": leptons[1],
-            "invisible": photons[0] + photons[1],
-            "photon_1": photons[0],
-            "photon_2": photons[1],
-        }
-        return momenta, weight
+        return two_photon_event(*leptons, *photons), weight
 
 
 class LostPhotonsProcess:
