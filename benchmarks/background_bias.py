@@ -10,7 +10,7 @@ or generation.vegas), one as configured (backgrounds.<section>.bias and .vegas; 
 has no bias, the bias given as JSON or else the study bias STUDY_BIAS below, with STUDY_VEGAS), and
 processed with the signal samples.
 
-Printed per sample and mass (MASSES: m_a = 1, 6 and 9 GeV for the tau pairs, 0.1, 1 and 6 GeV for the
+Printed per sample and mass (MASSES: m_a = 1, 6 and 9 GeV for the tau pairs, 0.1, 1, 6 and 9 GeV for the
 QED background): the signal-rich bins are the fewest (m_ee, |m_ee^tau|) bins that hold 90% of the
 selected signal; in them, the effective number of background MC events N_eff = sum over bins of
 (sum w)^2 / sum w^2 (bin by bin, so that a bias, which gives different bins different weights on
@@ -45,7 +45,7 @@ from alpfusion.processors.layouts import region_slice, weight_view
 from alpfusion.samples.production import produce
 
 SIGNAL_SHARE = 0.9
-MASSES = {workflow.TAU_PAIR: (1.0, 6.0, 9.0), workflow.LOST_PHOTONS: (0.1, 1.0, 6.0)}
+MASSES = {workflow.TAU_PAIR: (1.0, 6.0, 9.0), workflow.LOST_PHOTONS: (0.1, 1.0, 6.0, 9.0)}
 STUDY_BIAS = {
     workflow.TAU_PAIR: {  # towards small m2_miss, above the diagonal and large m_ee: the low-mass edge
         "factors": [
