@@ -105,11 +105,16 @@ class StatErrorModel:
         gamma = np.where(var > 0, np.nan_to_num(gamma, nan=0.0), 1.0)
         return np.clip(gamma, self.low, self.high)
 
+    def profiled(self, mu: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(gamma_i, nu_i = gamma_i (mu s_i + b_i)) at their conditional maximum, per toy and bin; mu a
+        scalar or one value per toy."""
+        mu = mu[..., None]
+        gamma = self.conditional_gamma(mu, counts, aux)
+        return gamma, gamma * (mu * self.signal + self.background)
+
     def twice_nll(self, mu: float | np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """-2 ln L at mu (a scalar or one value per toy) with the gammas profiled, up to a constant."""
-        mu = np.asarray(mu, dtype=float)[..., None]
-        gamma = self.conditional_gamma(mu, counts, aux)
-        nu = gamma * (mu * self.signal + self.background)
+        gamma, nu = self.profiled(np.asarray(mu, dtype=float), counts, aux)
         with np.errstate(divide="ignore", invalid="ignore"):
             poisson = np.where(counts > 0, nu - counts + counts * np.log1p((counts - nu) / nu), nu)
             constraint = np.where(self.sigma > 0, (aux - gamma) ** 2 / self.sigma**2, 0.0)
@@ -117,9 +122,7 @@ class StatErrorModel:
 
     def slope(self, mu: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """d(-2 ln L)/d mu of the profile at mu (one value per toy): sum_i 2 gamma_i s_i (1 - n_i / nu_i)."""
-        mu = mu[..., None]
-        gamma = self.conditional_gamma(mu, counts, aux)
-        nu = gamma * (mu * self.signal + self.background)
+        gamma, nu = self.profiled(mu, counts, aux)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(counts > 0, counts / nu, 0.0)
         return (2.0 * gamma * self.signal * (1.0 - ratio)).sum(axis=-1)
