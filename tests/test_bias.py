@@ -9,7 +9,7 @@ import vegas
 from alpfusion import workflow
 from alpfusion.config import ConfigError, Vegas, load_config
 from alpfusion.samples.bias import truth_observables
-from alpfusion.samples.generator import Generator, _jacobian
+from alpfusion.samples.generator import Generator, _jacobian, _mixture_bounds
 from alpfusion.samples.production import produce, up_to_date
 from alpfusion.samples.rootio import read_metadata, read_sample
 
@@ -46,9 +46,9 @@ def tail_bias(momenta):
     return np.where(momenta["e_minus"][:, 0] < TAIL, 1e4, 1.0)
 
 
-def estimates(seed, bias, n=20_000, defensive=0.0):
+def estimates(seed, bias, n=20_000, defensive=0.0, maps=1):
     """(sigma, tail sigma, tail error) from the weights of n draws."""
-    gen = Generator(ToyProcess(), Vegas(nitn=5, neval=2000, ninc=100, alpha=0.5), seed, bias, defensive)
+    gen = Generator(ToyProcess(), Vegas(nitn=5, neval=2000, ninc=100, alpha=0.5), seed, bias, defensive, maps)
     chunk = next(iter(gen.events(n, n).chunks()))
     x, w = chunk["e_minus_E"], chunk["weight"]
     # the weights of all n draws: those not written are zero
@@ -58,14 +58,15 @@ def estimates(seed, bias, n=20_000, defensive=0.0):
     return w.sum(), tail_sum, tail_error
 
 
-@pytest.mark.parametrize("defensive", [0.0, 0.2])
-def test_a_strong_bias_is_recovered_exactly_in_expectation(defensive):
+@pytest.mark.parametrize(("defensive", "maps"), [(0.0, 1), (0.2, 1), (0.2, 3)])
+def test_a_strong_bias_is_recovered_exactly_in_expectation(defensive, maps):
     """1D toy with a known integral: the bias (10^4 below x = 0.05) moves the MC there, the weights
     keep every estimate unbiased: the mean over seeds agrees with the exact value within its error,
     and the tail's MC error shrinks by far; the estimates stay unbiased with a defensive share of draws
-    from the plain map too (which costs the tail some of its draws)."""
+    from the plain map too (which costs the tail some of its draws), and with the draws of three
+    biased maps, each weight dsigma over the whole mixture's density."""
     exact_tail = TAIL**3
-    biased = np.array([estimates(seed, tail_bias, defensive=defensive) for seed in range(12)])
+    biased = np.array([estimates(seed, tail_bias, defensive=defensive, maps=maps) for seed in range(12)])
     plain = np.array([estimates(seed, None) for seed in range(12)])
     for values in (biased, plain):
         mean_total = values[:, 0].mean()
@@ -146,6 +147,43 @@ def test_a_defensive_share_bounds_the_weights_where_the_bias_is_small():
         assert weights.max() < 1.1 / 0.2
         assert abs(xs.sigma - 1.0) < 4 * xs.error
         assert np.mean(weights < 0.01) > 0.5  # the corner's draws, each far lighter than the mean
+
+
+class SpikeProcess(ToyProcess):
+    """dsigma/dx = 1 on [0, 1] plus a spike of integral 1 and width 2e-4 at x = 0.7: sigma = 2. A
+    vegas training of 5 x 1000 points hits the spike in a few of them only, so whether its map
+    follows it is the training's luck."""
+
+    def differential(self, channel, momenta, ps_weight):
+        x = momenta["e_minus"][:, 0]
+        return (1.0 + np.where(np.abs(x - 0.7) < 1e-4, 5000.0, 0.0)) * ps_weight
+
+
+def spike_sigmas(maps, seeds=range(20), n=20_000):
+    flat = lambda momenta: np.ones(len(momenta["e_minus"]))  # b = 1: every map follows dsigma
+    sigmas = []
+    for seed in seeds:
+        gen = Generator(SpikeProcess(), Vegas(nitn=5, neval=1000, ninc=50, alpha=0.5), seed, flat, 0.0, maps)
+        stream = gen.events(n, n)
+        sigmas.append(next(iter(stream.chunks()))["weight"].sum())
+    return np.array(sigmas)
+
+
+def test_several_maps_average_the_luck_of_their_trainings():
+    """One map per channel misses the spike in some trainings: its few draws there then weigh 5000
+    times the others', and sigma scatters from seed to seed far beyond the draws' own error. Four
+    maps from independent trainings, each weight dsigma over the mixture's density, cover the spike
+    whenever one of them found it: sigma stays unbiased and scatters much less."""
+    one, four = spike_sigmas(1), spike_sigmas(4)
+    for sigmas in (one, four):
+        assert abs(sigmas.mean() - 2.0) < 4 * sigmas.std(ddof=1) / math.sqrt(len(sigmas))
+    assert four.std(ddof=1) < 0.75 * one.std(ddof=1)
+
+
+def test_the_draws_of_a_mixture_follow_its_shares():
+    assert _mixture_bounds(10, (1.0,)) == [0, 10]
+    assert _mixture_bounds(10, (0.25, 0.75)) == [0, 2, 10]  # round half to even, as the defensive split
+    assert _mixture_bounds(7, (0.2, 0.8 / 3, 0.8 / 3, 0.8 / 3)) == [0, 1, 3, 5, 7]
 
 
 def test_the_density_of_a_vegas_map_at_its_points():

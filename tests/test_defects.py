@@ -15,10 +15,12 @@ from click.testing import CliRunner
 from alpfusion import workflow
 from alpfusion.atomic import OutputError, OutputLock, write_text
 from alpfusion.cli import main
+from alpfusion.config import load_config
 from alpfusion.parallel import LocalPool
 from alpfusion.processors import ProcessingError
 from alpfusion.processors.executors import inspect_samples
 from alpfusion.processors.results import load_result
+from alpfusion.samples.production import prepare, produce, train_channel
 from alpfusion.samples.rootio import read_metadata, read_sample, write_sample
 
 from .fakes import FakeStream, signal_like
@@ -210,8 +212,6 @@ def test_estimators_on_a_truncated_file(tmp_path):
 
 def test_the_sample_key_is_in_the_metadata(tmp_path):
     (job,) = workflow.plan_samples(small_config(), tmp_path, process="ee_to_gamma_a", masses=[1.0], events=2000)
-    from alpfusion.samples.production import produce
-
     produce(job)
     assert read_metadata(job.path)["sample_key"] == job.key
     arrays, _ = read_sample(job.path)
@@ -307,3 +307,24 @@ def test_the_chunks_of_one_sample_drawn_on_two_workers_give_the_same_sample(tmp_
         samples[workers] = read_sample(job.path)
     (one, one_meta), (two, two_meta) = samples[1], samples[2]
     assert all(np.array_equal(one[name], two[name]) for name in one) and one_meta == two_meta
+
+
+def test_the_channels_of_one_sample_trained_on_two_workers_give_the_same_sample(tmp_path):
+    """The vegas maps of a sample are trained one task per channel: the biased QED sample (34
+    channels, each with a biased and a defensive map) trained on two worker processes is the file
+    that one process training every channel in turn (``production.produce``) writes."""
+    cfg = load_config().replace(
+        backgrounds={"qed2": {"events": 4000, "vegas": {"nitn": 2, "neval": 1000, "ninc": 50}}},
+        generation={"chunk_size": 2000},
+    )
+    samples = []
+    for folder, make in (("pool", lambda job: workflow.produce_samples([job], LocalPool(2))), ("one", produce)):
+        (job,) = workflow.plan_samples(cfg, tmp_path / folder, process="ee_to_eegg")
+        make(job)
+        samples.append(read_sample(job.path))
+    (pooled, pooled_meta), (one, one_meta) = samples
+    assert len(one_meta["channels"]) == 34 and len(one["weight"]) > 0
+    assert all(np.array_equal(one[name], pooled[name]) for name in one) and one_meta == pooled_meta
+    trained = [train_channel((job, i)) for i in (1, 0)]
+    with pytest.raises(ValueError, match="are not those of ee_to_eegg"):
+        prepare(job, trained)

@@ -297,6 +297,13 @@ class Bias(_Strict):
         "the mixture's density (defensive importance sampling): no weight exceeds 1/share times an unbiased "
         "sample's, so the regions the bias neglects are not starved; 0: the biased map alone",
     )
+    maps: int = Field(
+        default=1,
+        ge=1,
+        description="biased maps per channel, each trained from its own random stream, the biased draws split "
+        "equally among them and every weight dsigma over the whole mixture's density: a peak one training "
+        "missed is covered by another (alpfusion.samples.generator)",
+    )
 
 
 class TauPair(_Strict):

@@ -56,7 +56,16 @@ from .samples.bias import BiasFunction
 from .samples.generator import Generator
 from .samples.lostphotons import LostPhotonProcess, LostPhotonsProcess, LostPhotonsSettings
 from .samples.processes import PROCESSES, SignalProcess, SignalSettings
-from .samples.production import KeptChunks, SampleJob, draw_chunk, finish, prepare, sample_seed, up_to_date
+from .samples.production import (
+    KeptChunks,
+    SampleJob,
+    draw_chunk,
+    finish,
+    prepare,
+    sample_seed,
+    train_channel,
+    up_to_date,
+)
 from .samples.taupair import TauPairProcess, TauPairSettings
 
 __all__ = [
@@ -263,7 +272,7 @@ def produce_samples(
 ) -> ProductionReport:
     """Make the samples of ``jobs`` that are not up to date (all with ``force``), on ``pool``
     (default: in this process), in three steps: every job's vegas maps are trained (one task per
-    job, the longest first), then every chunk of draws that is not kept yet is drawn (one task per
+    channel, those of the largest jobs first), then every chunk of draws that is not kept yet is drawn (one task per
     chunk, whichever job it belongs to: a large sample spreads over all workers, or over a dask
     cluster; each chunk has its own random streams, so the result does not depend on where or in
     which order), each kept as it arrives (``KeptChunks``: an interrupted production resumes
@@ -282,7 +291,10 @@ def produce_samples(
     produced = []
     if todo:
         progress.stage(f"generating {len(todo)} sample(s)", sum(job.n_draws for job in todo), "ev")
-        streams = pool.map(prepare, todo)
+        channels = [(job, i) for job in todo for i in range(len(job.process.channels))]
+        trained = pool.map(train_channel, channels)
+        starts = np.cumsum([0, *(len(job.process.channels) for job in todo)])
+        streams = [prepare(job, trained[a:b]) for job, a, b in zip(todo, starts[:-1], starts[1:])]
         tasks = [(j, k) for j, job in enumerate(todo) for k in KeptChunks(job).missing(streams[j].n_chunks)]
         missing = set(tasks)
         done_before = sum(

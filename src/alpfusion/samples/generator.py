@@ -22,14 +22,24 @@ weight is dsigma over the mixture's density, f p_plain(x) + (1 - f) p_biased(x) 
 at the event, from their grids): still unbiased, and no weight exceeds 1/f times what a
 sample without the bias would give it. The cross section is then estimated with the plain map.
 
-Every random number flows from one seed through numpy's SeedSequence: the training stream, and
-one stream per (channel, chunk), so a sample is bit-identical for the same seed and settings.
+One training's luck still decides where a biased map puts its draws: vegas adapts from a finite
+number of points, and a peak that its training rarely hit stays starved, its few draws heavy. With
+``maps`` = K > 1, each channel adapts K biased maps from independent random streams, the biased
+share of the draws is split equally among them, and every weight is dsigma over the density of the
+whole mixture (the balance heuristic of multiple importance sampling: Veach & Guibas, SIGGRAPH 1995):
+still unbiased, and no weight exceeds K/(1 - f) times what the best of the K maps would give it, so a
+region one training missed is covered by another.
+
+Every random number flows from one seed through numpy's SeedSequence: one training stream per
+channel (and map), and one stream per (channel, chunk), so a sample is bit-identical for the same seed
+and settings on the same kind of CPU (docs/physics-notes.md: on another, vegas's adaptation amplifies
+the last bits in which the floating-point kernels differ).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,16 +72,20 @@ class Process(Protocol):
 
 @dataclass
 class ChannelResult:
-    """One channel after training: its frozen vegas map, its cross section in pb, and the root mean
-    square per draw of the integrand its map was adapted to (b dsigma/dx / p(x), dsigma itself
-    without a bias), from the last adaptive iteration: sqrt(mean^2 + neval sdev^2)."""
+    """One channel after training: its frozen vegas maps, its cross section in pb, and the root mean
+    square per draw of the integrand its maps were adapted to (b dsigma/dx / p(x), dsigma itself
+    without a bias), from the last adaptive iteration: sqrt(mean^2 + neval sdev^2), averaged over
+    the maps.
+
+    The draws come from the ``maps`` in proportion to their ``shares`` (a map adapted to dsigma alone
+    first where there is a defensive share, then the biased maps; module docstring)."""
 
     name: str
-    map: vegas.AdaptiveMap
+    maps: tuple[vegas.AdaptiveMap, ...]
+    shares: tuple[float, ...]
     sigma: float
     error: float
     rms: float
-    plain_map: vegas.AdaptiveMap | None = None  # adapted to dsigma alone (a defensive share)
 
 
 @dataclass
@@ -97,14 +111,18 @@ class Generator:
         seed: int,
         bias: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
         defensive: float = 0.0,
+        maps: int = 1,
     ):
         if not 0.0 <= defensive < 1.0:
             raise ValueError(f"the defensive share must lie in [0, 1), got {defensive}")
+        if maps < 1:
+            raise ValueError(f"a channel needs at least one map, got {maps}")
         self.process = process
         self.settings = settings
         self.seed = seed
         self.bias = bias
         self.defensive = defensive if bias is not None else 0.0
+        self.n_maps = maps if bias is not None else 1
         self._trained: CrossSection | None = None
 
     def _rng(self, *stream: int) -> np.random.Generator:
@@ -123,38 +141,54 @@ class Generator:
 
         return f
 
-    def train(self) -> CrossSection:
-        """Adapt a vegas map per channel (nitn iterations, to b dsigma with a bias; with a defensive
-        share, a second map to dsigma alone), then estimate each channel's sigma.
+    def train(self, channels: Sequence[ChannelResult] | None = None) -> CrossSection:
+        """Train every channel (:meth:`train_channel`), or take ``channels``, their results made
+        elsewhere (one task per channel: ``alpfusion.samples.production``); the cross section is
+        the sum of the channels'. Trained once: later calls return the same result."""
+        if self._trained is None:
+            if channels is None:
+                channels = [self.train_channel(i) for i in range(len(self.process.channels))]
+            elif [c.name for c in channels] != [c.name for c in self.process.channels]:
+                raise ValueError(f"trained channels {[c.name for c in channels]} are not those of {self.process.name}")
+            self._trained = CrossSection(
+                sigma=sum(r.sigma for r in channels),
+                error=math.sqrt(sum(r.error**2 for r in channels)),
+                channels=list(channels),
+            )
+        return self._trained
+
+    def train_channel(self, i: int) -> ChannelResult:
+        """Adapt vegas maps to channel i (nitn iterations each: ``maps`` maps to b dsigma with a bias,
+        each from its own random stream; with a defensive share, one more to dsigma alone), then
+        estimate its sigma.
 
         The estimate uses nitn/2 (at least 2) further iterations with the map frozen, so that
         it is not biased by the adaptation, and dsigma itself (never the bias), through the plain
-        map where there is one.
+        map where there is one (else the first map). The channel's random streams are its own, so
+        channels may be trained in any order, in any process.
         """
-        if self._trained is not None:
-            return self._trained
         vs = self.settings
-        results = []
-        for i, chan in enumerate(self.process.channels):
-            rng = self._rng(TRAINING_STREAM, i)
-            integ = self._integrator(chan.dim, rng)
-            training = integ(self._integrand(i, rng, biased=True), nitn=vs.nitn, neval=vs.neval)
-            plain = None
-            if self.defensive > 0:
-                plain = self._integrator(chan.dim, rng)
-                plain(self._integrand(i, rng), nitn=vs.nitn, neval=vs.neval)
-            estimator = integ if plain is None else plain
-            res = estimator(self._integrand(i, rng), nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
-            last = training.itn_results[-1]
-            rms = math.sqrt(float(last.mean) ** 2 + vs.neval * float(last.sdev) ** 2)
-            plain_map = None if plain is None else plain.map
-            results.append(ChannelResult(chan.name, integ.map, float(res.mean), float(res.sdev), rms, plain_map))
-        self._trained = CrossSection(
-            sigma=sum(r.sigma for r in results),
-            error=math.sqrt(sum(r.error**2 for r in results)),
-            channels=results,
+        chan = self.process.channels[i]
+        rng = self._rng(TRAINING_STREAM, i)
+        biased, rms = [], []
+        for j in range(self.n_maps):
+            stream = rng if j == 0 else self._rng(TRAINING_STREAM, i, j)
+            integ = self._integrator(chan.dim, stream)
+            last = integ(self._integrand(i, stream, biased=True), nitn=vs.nitn, neval=vs.neval).itn_results[-1]
+            biased.append(integ)
+            rms.append(math.sqrt(float(last.mean) ** 2 + vs.neval * float(last.sdev) ** 2))
+        maps = [integ.map for integ in biased]
+        shares = [1.0 / self.n_maps] * self.n_maps
+        estimator = biased[0]
+        if self.defensive > 0:
+            estimator = self._integrator(chan.dim, rng)
+            estimator(self._integrand(i, rng), nitn=vs.nitn, neval=vs.neval)
+            maps.insert(0, estimator.map)
+            shares = [self.defensive] + [(1.0 - self.defensive) * share for share in shares]
+        res = estimator(self._integrand(i, rng), nitn=max(2, vs.nitn // 2), neval=vs.neval, adapt=False)
+        return ChannelResult(
+            chan.name, tuple(maps), tuple(shares), float(res.mean), float(res.sdev), float(np.mean(rms))
         )
-        return self._trained
 
     def _integrator(self, dim: int, rng: np.random.Generator) -> vegas.Integrator:
         """A vegas integrator of the unit hypercube with a fresh map, drawing from ``rng``."""
@@ -162,24 +196,27 @@ class Generator:
         return vegas.Integrator(amap, alpha=self.settings.alpha, ran_array_generator=rng.random)
 
     def _sample(self, channel: int, n: int, rng: np.random.Generator):
-        """n draws of one channel through its frozen map(s): (momenta, dsigma/dx / density(x)).
+        """n draws of one channel through its frozen maps: (momenta, dsigma/dx / density(x)).
 
-        Without a plain map the density is 1 / J of the (biased) map. With one, the first
-        round(f n) draws come from the plain map and the rest from the biased one, and the density
-        is the mixture's, (n_plain / n) / J_plain(x) + (n_biased / n) / J_biased(x), with each map's
-        J at x from its grid (:func:`_jacobian`; module docstring)."""
+        With one map the density is 1 / J of that map. With several, the draws are split among them
+        by their shares (:func:`_mixture_bounds`, in order) and the density is the mixture's,
+        sum_j (n_j / n) / J_j(x), with each map's J at x from its grid (:func:`_jacobian`; module
+        docstring)."""
         chan = self.process.channels[channel]
         trained = self.train().channels[channel]
         y = rng.random((n, chan.dim))
         x = np.empty_like(y)
         jac = np.empty(n)
-        if trained.plain_map is None:
-            trained.map.map(y, x, jac)
+        if len(trained.maps) == 1:
+            trained.maps[0].map(y, x, jac)
         else:
-            n_plain = round(self.defensive * n)
-            trained.plain_map.map(y[:n_plain], x[:n_plain], jac[:n_plain])
-            trained.map.map(y[n_plain:], x[n_plain:], jac[n_plain:])
-            jac = 1.0 / (n_plain / n / _jacobian(trained.plain_map, x) + (n - n_plain) / n / _jacobian(trained.map, x))
+            bounds = _mixture_bounds(n, trained.shares)
+            for amap, start, stop in zip(trained.maps, bounds[:-1], bounds[1:]):
+                amap.map(y[start:stop], x[start:stop], jac[start:stop])
+            density = np.zeros(n)
+            for amap, start, stop in zip(trained.maps, bounds[:-1], bounds[1:]):
+                density += (stop - start) / n / _jacobian(amap, x)
+            jac = 1.0 / density
         momenta, ps_weight = chan(x, rng.uniform(0.0, 2.0 * math.pi, n))
         return momenta, self.process.differential(channel, momenta, ps_weight) * jac
 
@@ -207,6 +244,12 @@ def _jacobian(amap: vegas.AdaptiveMap, x: np.ndarray) -> np.ndarray:
         i = np.clip(np.searchsorted(edges, x[:, d], side="right") - 1, 0, ninc[d] - 1)
         jac *= ninc[d] * (edges[i + 1] - edges[i])
     return jac
+
+
+def _mixture_bounds(n: int, shares: tuple[float, ...]) -> list[int]:
+    """Where each map's draws of n begin and end, in order: round(n (share_0 + ... + share_j))."""
+    cumulative = np.cumsum(shares[:-1])
+    return [0, *(round(float(c) * n) for c in cumulative), n]
 
 
 def _split(total: int, fractions: list[float]) -> list[int]:

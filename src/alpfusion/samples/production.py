@@ -1,10 +1,12 @@
 """Producing sample files: one job per file (a process at one mass, or a background).
 
-Each job trains its own vegas maps (:func:`prepare`), then its draws are made chunk by chunk
-(:func:`draw_chunk`; every chunk has its own random streams, so chunks may be drawn in any order, in
-any process), kept as they come (:class:`KeptChunks`, so an interrupted production resumes without
-drawing a chunk twice or losing one), and the file is written from them (:func:`finish`). A file does
-not depend on which process drew which chunk or on the other jobs: any number of workers, local or on
+Each job trains its own vegas maps, one task per channel (:func:`train_channel`; every channel has
+its own random stream, so the maps do not depend on where or in which order) gathered by
+:func:`prepare`, then its draws are made chunk by chunk (:func:`draw_chunk`; every chunk has its own
+random streams, so chunks may be drawn in any order, in any process), kept as they come
+(:class:`KeptChunks`, so an interrupted production resumes without drawing a chunk twice or losing
+one), and the file is written from them (:func:`finish`). A file does not depend on which process
+trained which channel or drew which chunk, or on the other jobs: any number of workers, local or on
 a dask cluster, writes the same bytes. Every task runs in one thread; numpy's BLAS is held to one
 thread as well (the tau-pair matrix element's batched Dirac algebra otherwise wakes OpenBLAS threads
 that spin on the other cores for no gain: 9.0 s of CPU for 6.4 s of wall time on 2 cores, 5.6 s with
@@ -31,7 +33,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -43,7 +45,7 @@ from threadpoolctl import threadpool_limits
 from ..atomic import atomic_path, ensure_folder
 from ..config import Vegas
 from .bias import BiasFunction
-from .generator import EventStream, Generator, Process
+from .generator import ChannelResult, EventStream, Generator, Process
 from .rootio import SampleError, read_metadata, write_sample
 
 __all__ = [
@@ -51,10 +53,12 @@ __all__ = [
     "SampleJob",
     "draw_chunk",
     "finish",
+    "generator",
     "plain",
     "prepare",
     "produce",
     "sample_seed",
+    "train_channel",
     "up_to_date",
 ]
 
@@ -173,11 +177,27 @@ class KeptChunks:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def prepare(job: SampleJob) -> EventStream:
-    """Train the job's vegas maps: its event stream, whose chunks can be drawn anywhere."""
+def generator(job: SampleJob) -> Generator:
+    """The job's generator, not trained yet."""
+    if job.bias is None:
+        return Generator(job.process, job.vegas, job.seed)
+    settings = job.bias.bias
+    return Generator(job.process, job.vegas, job.seed, job.bias, settings.defensive, settings.maps)
+
+
+def train_channel(task: tuple[SampleJob, int]) -> ChannelResult:
+    """Channel i of the job's process trained (``task`` = (job, i)), in whatever process runs it."""
+    job, i = task
     with threadpool_limits(limits=1, user_api="blas"):
-        defensive = 0.0 if job.bias is None else job.bias.bias.defensive
-        gen = Generator(job.process, job.vegas, job.seed, job.bias, defensive)
+        return generator(job).train_channel(i)
+
+
+def prepare(job: SampleJob, channels: Sequence[ChannelResult] | None = None) -> EventStream:
+    """The job's event stream, whose chunks can be drawn anywhere: its vegas maps trained here, or
+    ``channels``, every channel's :func:`train_channel` made elsewhere (the same maps)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        gen = generator(job)
+        gen.train(channels)
         provenance = {**job.provenance, "sample_key": job.key}
         if job.bias is not None:
             provenance["bias"] = plain(job.bias)
