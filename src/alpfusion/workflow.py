@@ -272,10 +272,10 @@ def produce_samples(
 ) -> ProductionReport:
     """Make the samples of ``jobs`` that are not up to date (all with ``force``), on ``pool``
     (default: in this process), in three steps: every job's vegas maps are trained (one task per
-    channel, those of the largest jobs first), then every chunk of draws that is not kept yet is drawn (one task per
-    chunk, whichever job it belongs to: a large sample spreads over all workers, or over a dask
-    cluster; each chunk has its own random streams, so the result does not depend on where or in
-    which order), each kept as it arrives (``KeptChunks``: an interrupted production resumes
+    channel, those of the largest jobs first), then every chunk of draws that is not kept yet is
+    drawn (one task per chunk, whichever job it belongs to: a large sample spreads over all workers,
+    or over a dask cluster; each chunk has its own random streams, so the result does not depend on
+    where or in which order), each kept as it arrives (``KeptChunks``: an interrupted production resumes
     without drawing a chunk twice), then each file is written from its chunks, atomically. A failing
     task raises its error once the tasks already running have finished; kept chunks and files
     already written stay."""
@@ -290,9 +290,10 @@ def produce_samples(
             KeptChunks(job).remove()
     produced = []
     if todo:
-        progress.stage(f"generating {len(todo)} sample(s)", sum(job.n_draws for job in todo), "ev")
         channels = [(job, i) for job in todo for i in range(len(job.process.channels))]
-        trained = pool.map(train_channel, channels)
+        progress.stage(f"training {len(todo)} sample(s)", len(channels), "channel")
+        trained = pool.map(train_channel, channels, on_done=progress.advance)
+        progress.stage(f"generating {len(todo)} sample(s)", sum(job.n_draws for job in todo), "ev")
         starts = np.cumsum([0, *(len(job.process.channels) for job in todo)])
         streams = [prepare(job, trained[a:b]) for job, a, b in zip(todo, starts[:-1], starts[1:])]
         tasks = [(j, k) for j, job in enumerate(todo) for k in KeptChunks(job).missing(streams[j].n_chunks)]
