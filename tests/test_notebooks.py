@@ -24,7 +24,10 @@ SMALL = {
         "MASSES": [1.0, 3.0],
         "SECTIONS": {
             "generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
-            "backgrounds": {"tautau": {"events": 30000}, "qed2": {"events": 20000, "vegas": SMALL_VEGAS}},
+            "backgrounds": {
+                "tautau": {"events": 30000},
+                "qed2": {"events": 20000, "vegas": SMALL_VEGAS, "bias": {"maps": 1}},
+            },
             "processing": {"workers": 1},
         },
         "REPLICAS": 2,

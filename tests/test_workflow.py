@@ -19,10 +19,13 @@ from alpfusion.processors.results import load_result
 from alpfusion.samples.production import up_to_date
 
 QED_VEGAS = {"nitn": 3, "neval": 2000, "ninc": 50, "alpha": 0.5}
+QED_SMALL = {"events": 20000, "vegas": QED_VEGAS, "bias": {"maps": 1}}
+"""The suite's QED sample: few draws, a short training, one biased map per channel (the mixture of several
+is tested on its own: tests/test_bias.py, and tests/test_defects.py with the default three)."""
 SMALL = {
     "generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
     "signal": {"masses": [1.0, 3.0]},
-    "backgrounds": {"tautau": {"events": 30000}, "qed2": {"events": 20000, "vegas": QED_VEGAS}},
+    "backgrounds": {"tautau": {"events": 30000}, "qed2": QED_SMALL},
     "statistics": {"empty_bins": "floor", "sb_groups": 4},
     "processing": {"workers": 1},
 }
