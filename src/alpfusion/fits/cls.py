@@ -1,4 +1,4 @@
-"""Expected CLs upper limits on the signal strength with pyhf.
+"""Expected CLs upper limits on the signal strength of the pyhf models this tool builds.
 
 The expected limit is computed on the background-only Asimov data set (all nuisance parameters
 at their nominal values, mu = 0): the +-1 and +-2 sigma bands come with it.
@@ -9,32 +9,28 @@ Asymptotic (default): with the Asimov data of mu' = 0, the CLs limit of the N-si
     mu_N = sigma(mu_N) [Phi^-1(1 - 0.05 Phi(N)) + N],     sigma(mu)^2 = mu^2 / q_mu,A,
 
 i.e. q_mu,A(mu_N) = f_N^2 with f_N = Phi^-1(1 - 0.05 Phi(N)) + N (1.05 to 3.66 from -2 to +2 sigma),
-where q_mu,A = -2 ln[L(mu, theta_hat_mu) / L(0, theta_0)] needs one conditional fit (the
-unconditional maximum of the Asimov data is the nominal point). q_mu,A rises monotonically with mu
-(as mu^2 where the background is known, more slowly where MC-statistical nuisances absorb the
-signal), so each band value is a root of ln q(mu) - 2 ln f_N in ln mu: secant steps from the
-previous band value (a few fits), and, where they stall, a bracket grown geometrically in both
-directions until it holds the root, then Brent's method. The POI range follows the fits, so no
-band value can leave it; a model where q stays below f_N^2 up to 10^12 times the Lambda = 4 estimate
-has no sensitivity and raises LimitError with that reason. The fits use MINUIT (pyhf's minuit
-optimizer, set for the fits and restored afterwards): scipy's SLSQP stalls on models with large
-yields (10^7 events per bin), where q then jumps by orders of magnitude between neighbouring mu.
-A fit that MINUIT does not declare converged (with 10^10 background events beside two signal events
-its estimated distance to the minimum can stay above the default tolerance, 0.1) is repeated once
-with a tolerance ten times looser (`RETRY_TOLERANCE`) before the limit is given up.
-About fifteen to twenty fits per mass point, against the ~40 hypothesis tests of a root finder
-over pyhf's `hypotest`, with which it agrees (tests/test_limits.py).
+where q_mu,A = -2 ln[L(mu, theta_hat_mu) / L(0, theta_0)] needs one conditional maximum (the
+unconditional maximum of the Asimov data is the nominal point). The models have one channel, the POI
+as the signal's normfactor and per-bin MC-statistical parameters (pyhf's staterror), so the
+conditional maximum is in closed form, bin by bin (:class:`alpfusion.fits.toys.StatErrorModel`, the
+same likelihood as pyhf's, tested fit by fit): no minimiser, hence none of MINUIT's unconverged fits
+or SLSQP's wrong minima on models with 10^10 background events beside a background-free bin.
+q_mu,A rises monotonically with mu (as mu^2 where the background is known, more slowly where
+MC-statistical nuisances absorb the signal), so each band value is a root of ln q(mu) - 2 ln f_N in
+ln mu: secant steps from the previous band value, and, where they stall, a bracket grown
+geometrically in both directions until it holds the root, then Brent's method. A model where q stays
+below f_N^2 up to 10^12 times the Lambda = 4 estimate has no sensitivity and raises LimitError with
+that reason, as does a model of another structure. It agrees with pyhf's root finding over its
+`hypotest` (tests/test_limits.py).
 
 Pseudo-experiments on request, for small counts where the asymptotic distributions do not hold
-(`alpfusion.fits.toys`: the same likelihood, its nuisance parameters profiled in closed form), on a
-scan around the asymptotic band, widened while a band value sits on its edge.
+(`alpfusion.fits.toys`: the same likelihood and closed form), on a scan around the asymptotic band,
+widened while a band value sits on its edge.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,13 +40,11 @@ from scipy.special import ndtr, ndtri
 
 from . import BAND_SIGMAS, LimitError
 from .poisson import mu_at_lambda
-from .toys import nominal_yields, toy_band
+from .toys import StatErrorModel, toy_band
 
 MAX_RANGE = 1e12
 """How far (in units of the Lambda = 4 estimate) the search for a band value goes before the model
 is declared without sensitivity."""
-RETRY_TOLERANCE = 1.0
-"""MINUIT's tolerance for the one repeat of a fit that failed with pyhf's default (0.1)."""
 
 
 @dataclass(frozen=True)
@@ -69,83 +63,26 @@ class CLsLimit:
         }
 
 
-def asimov_background_only(model: pyhf.pdf.Model) -> np.ndarray:
-    """Background-only Asimov data (main and auxiliary measurements), nuisances at nominal."""
-    pars = np.asarray(model.config.suggested_init(), dtype=float)
-    pars[model.config.poi_index] = 0.0
-    return np.asarray(model.expected_data(pars))
-
-
-def _lambda_scale(model: pyhf.pdf.Model) -> float:
+def _lambda_scale(model: StatErrorModel) -> float:
     """mu_Lambda: the Poisson Lambda = 4 strength on the nominal yields, the signal scale of a model."""
-    background = nominal_yields(model, 0.0)
-    signal = nominal_yields(model, 1.0) - background
-    mu_scale = mu_at_lambda(np.maximum(signal, 0.0), np.maximum(background, 0.0))
+    mu_scale = mu_at_lambda(np.maximum(model.signal, 0.0), np.maximum(model.background, 0.0))
     if not np.isfinite(mu_scale):
         raise LimitError("the model has no signal: no limit on mu can be set")
     return mu_scale
 
 
-def _bounds(model: pyhf.pdf.Model, mu_high: float) -> list[tuple[float, float]]:
-    """The model's parameter bounds with the POI range [0, mu_high]."""
-    bounds = [tuple(b) for b in model.config.suggested_bounds()]
-    bounds[model.config.poi_index] = (0.0, mu_high)
-    return bounds
-
-
-@contextlib.contextmanager
-def _minuit(model: pyhf.pdf.Model, tolerance: float = 0.1) -> Iterator[None]:
-    """pyhf's fits with MINUIT (of the given tolerance) for the block (module docstring), where the
-    model has parameters to fit besides the POI (pyhf's MINUIT wrapper fails on a fit with every
-    parameter fixed); the caller's backend is restored after."""
-    if model.config.npars <= 1:
-        yield
-        return
-    tensorlib, optimizer = pyhf.get_backend()
-    pyhf.set_backend(tensorlib, pyhf.optimize.minuit_optimizer(verbose=0, tolerance=tolerance))
-    try:
-        yield
-    finally:
-        pyhf.set_backend(tensorlib, optimizer)
-
-
 class _AsimovProfile:
-    """q_mu,A(mu) on background-only Asimov data, each fit started from the nearest earlier one."""
+    """q_mu,A(mu) on background-only Asimov data (counts b, auxiliary measurements 1), the
+    MC-statistical parameters at their conditional maximum in closed form."""
 
-    def __init__(self, model: pyhf.pdf.Model, data: np.ndarray):
-        self.model, self.data = model, data
-        self.poi = model.config.poi_index
-        nominal = np.asarray(model.config.suggested_init(), dtype=float)
-        nominal[self.poi] = 0.0
-        self.twice_nll_0 = -2.0 * float(model.logpdf(nominal, data)[0])
-        self.fits: dict[float, np.ndarray] = {0.0: nominal}
+    def __init__(self, model: StatErrorModel):
+        self.model = model
+        self.counts = model.background[None, :]
+        self.aux = np.ones_like(self.counts)
+        self.twice_nll_0 = float(model.twice_nll(0.0, self.counts, self.aux)[0])
 
     def q(self, mu: float) -> float:
-        nearest = min(self.fits, key=lambda m: abs(math.log(m) - math.log(mu)) if m > 0 else math.inf)
-        start = self.fits[nearest if nearest > 0 else 0.0].copy()
-        start[self.poi] = mu
-        try:
-            pars, twice_nll = self._fit(mu, start)
-        except pyhf.exceptions.FailedMinimization:
-            try:
-                with _minuit(self.model, RETRY_TOLERANCE):
-                    pars, twice_nll = self._fit(mu, start)
-            except pyhf.exceptions.FailedMinimization as err:
-                reason = f"the fit at mu = {mu:.4g} fails, also with tolerance {RETRY_TOLERANCE} ({err})"
-                raise LimitError(reason) from None
-        self.fits[mu] = np.asarray(pars, dtype=float)
-        return max(float(twice_nll) - self.twice_nll_0, 0.0)
-
-    def _fit(self, mu: float, start: np.ndarray):
-        """(parameters, -2 ln L) of the fit with the POI fixed at mu, started from ``start``."""
-        return pyhf.infer.mle.fixed_poi_fit(
-            mu,
-            self.data,
-            self.model,
-            init_pars=start.tolist(),
-            par_bounds=_bounds(self.model, 10.0 * mu),
-            return_fitted_val=True,
-        )
+        return max(float(self.model.twice_nll(mu, self.counts, self.aux)[0]) - self.twice_nll_0, 0.0)
 
 
 def _band_value(profile: _AsimovProfile, target: float, mu: float, scale: float, rtol: float) -> float:
@@ -195,11 +132,11 @@ def _bracketed(profile: _AsimovProfile, target: float, mu: float, scale: float, 
     )
 
 
-def _asimov_band(model: pyhf.pdf.Model, data: np.ndarray, *, rtol: float = 1e-3) -> tuple[float, ...]:
+def _asimov_band(model: StatErrorModel, *, rtol: float = 1e-6) -> tuple[float, ...]:
     """The asymptotic expected band (module docstring), band value by band value, each starting
     from the previous one (the first from the Lambda = 4 estimate)."""
     scale = _lambda_scale(model)
-    profile = _AsimovProfile(model, data)
+    profile = _AsimovProfile(model)
     band = []
     mu = scale
     for n in BAND_SIGMAS:
@@ -216,15 +153,15 @@ def expected_limit(
 
     `method`: "asymptotic" (module docstring) or "toys" (pseudo-experiments on the mu values of
     `scan`, by default :func:`toy_scan` of the asymptotic band; `alpfusion.fits.toys.toy_band`).
+    A model that is not of one channel with per-bin staterror only raises LimitError.
     """
-    data = asimov_background_only(model)
+    binned = StatErrorModel.from_pyhf(model)
     if method == "asymptotic":
-        with _minuit(model):
-            band = _asimov_band(model, data)
+        band = _asimov_band(binned)
     elif method == "toys":
         if scan is None:
             scan = toy_scan(expected_limit(model))
-        band = toy_band(model, np.asarray(scan, dtype=float), ntoys, seed)
+        band = toy_band(binned, np.asarray(scan, dtype=float), ntoys, seed)
     else:
         raise LimitError(f"method must be 'asymptotic' or 'toys', got '{method}'")
     lo2, lo1, median, hi1, hi2 = band

@@ -129,14 +129,14 @@ def _cls_job(job: _LimitJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | str | Non
     model = pyhf.Workspace(spec).model()
     try:
         asymptotic = expected_limit(model)
-    except (LimitError, pyhf.exceptions.FailedMinimization) as err:
+    except LimitError as err:
         return spec, f"{type(err).__name__}: {err}"
     if job.method != "toys":
         return spec, (asymptotic, None)
     try:
         toys = expected_limit(model, method="toys", ntoys=job.toys, seed=job.seed, scan=toy_scan(asymptotic))
         return spec, (asymptotic, toys)
-    except (LimitError, ValueError, pyhf.exceptions.FailedMinimization) as err:
+    except (LimitError, ValueError) as err:
         return spec, (asymptotic, f"{type(err).__name__}: {err}")
 
 
@@ -191,8 +191,8 @@ def lambda_mc_error(model: RegionModel, g_ref: float, rng: np.random.Generator, 
     the templates in which every bin's yield y with MC variance v (signal and each background,
     the floor included) is drawn from a Gamma distribution of mean y and variance v (shape y^2/v,
     the number of effective MC events; a bin with v = 0 keeps y). The CLs limit, which the same MC
-    errors move alike, is not refitted per replica (a pyhf fit each): its relative MC error is taken
-    to be this one (docs/statistics.md)."""
+    errors move alike, is not recomputed per replica (its templates are the S/B-grouped ones of the
+    workspace, not these): its relative MC error is taken to be this one (docs/statistics.md)."""
 
     def replica(t: Template) -> np.ndarray:
         shape = np.divide(t.yields**2, t.variances, out=np.zeros_like(t.yields), where=t.variances > 0)

