@@ -1,8 +1,10 @@
 """The command line, end to end on small inputs."""
 
 import json
+import textwrap
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from alpfusion.cli import main
@@ -10,7 +12,9 @@ from alpfusion.config import config_schema
 from alpfusion.samples.production import sample_seed
 from alpfusion.samples.rootio import read_sample
 
-SMALL_QED = "  qed2:\n    events: 20000\n    vegas: {nitn: 3, neval: 2000, ninc: 50, alpha: 0.5}\n    bias: {maps: 1}\n"
+from .test_workflow import QED_SMALL
+
+SMALL_QED = textwrap.indent(yaml.safe_dump({"qed2": QED_SMALL}, default_flow_style=None), "  ")
 SMALL = "generation:\n  events: 4000\n  chunk_size: 1500\n  vegas:\n    nitn: 3\n    neval: 4000\n    ninc: 50\n"
 
 

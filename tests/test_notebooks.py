@@ -8,6 +8,8 @@ import pytest
 
 from alpfusion.notebooks import NotebookError, execute_notebook
 
+from .test_workflow import QED_SMALL, QED_VEGAS
+
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 SMALL_VEGAS = {"nitn": 4, "neval": 6000, "ninc": 100, "alpha": 0.5}
 SMALL = {
@@ -16,8 +18,8 @@ SMALL = {
     "signal_and_backgrounds": {
         "SIGNAL_EVENTS": 20_000,
         "TAU_EVENTS": 100_000,
-        "QED_EVENTS": 60_000,
-        "VEGAS": SMALL_VEGAS,
+        "QED_EVENTS": 40_000,
+        "VEGAS": QED_VEGAS,
     },
     "antler_mass": {"SIGNAL_EVENTS": 20_000, "TAU_EVENTS": 200_000, "VEGAS": SMALL_VEGAS},
     "limits_study": {
@@ -26,11 +28,13 @@ SMALL = {
             "generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
             "backgrounds": {
                 "tautau": {"events": 30000},
-                "qed2": {"events": 20000, "vegas": SMALL_VEGAS, "bias": {"maps": 1}},
+                "qed2": QED_SMALL,
             },
+            "statistics": {"toys": 500},
             "processing": {"workers": 1},
         },
         "REPLICAS": 2,
+        "REPLICA_BACKGROUND": "ee_to_tautau",
     },
     "missing_energy": {"ANGLES": [10.0, 22.0], "EVENTS": 20_000, "VEGAS": SMALL_VEGAS},
 }

@@ -12,6 +12,8 @@ from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import read_metadata, write_sample
 from alpfusion.workflow import replica_limits
 
+from .test_workflow import QED_SMALL
+
 
 def row(m_a, g_lambda, g_cls):
     return MassPoint(
@@ -74,8 +76,7 @@ def test_replicas_differ_and_agree(cfg, tmp_path):
 def test_a_replica_of_the_qed_background_keeps_the_tau_pairs(cfg, tmp_path):
     """Regenerating the QED background holds the tau-pair sample given with the signal fixed: the
     background of each mass is then the sum of both, more than the tau pairs alone."""
-    qed_vegas = {"nitn": 3, "neval": 2000, "ninc": 50, "alpha": 0.5}
-    small, signal = small_with_signal(cfg, tmp_path, backgrounds={"qed2": {"vegas": qed_vegas, "bias": {"maps": 1}}})
+    small, signal = small_with_signal(cfg, tmp_path, backgrounds={"qed2": QED_SMALL})
     (tau,) = replica_limits(small, [signal], tmp_path, events=40_000, seed=11)
     (both,) = replica_limits(
         small,

@@ -18,15 +18,16 @@ from alpfusion.config import load_config
 from alpfusion.processors.results import load_result
 from alpfusion.samples.production import up_to_date
 
-QED_VEGAS = {"nitn": 3, "neval": 2000, "ninc": 50, "alpha": 0.5}
+QED_VEGAS = {"nitn": 2, "neval": 1000, "ninc": 50, "alpha": 0.5}
 QED_SMALL = {"events": 20000, "vegas": QED_VEGAS, "bias": {"maps": 1}}
-"""The suite's QED sample: few draws, a short training, one biased map per channel (the mixture of several
+"""The suite's QED sample, in every small chain of the suite: few draws, a short training (its cost, 34
+channels of two maps each, dominates a small chain's), one biased map per channel (the mixture of several
 is tested on its own: tests/test_bias.py, and tests/test_defects.py with the default three)."""
 SMALL = {
     "generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
     "signal": {"masses": [1.0, 3.0]},
     "backgrounds": {"tautau": {"events": 30000}, "qed2": QED_SMALL},
-    "statistics": {"empty_bins": "floor", "sb_groups": 4},
+    "statistics": {"empty_bins": "floor", "sb_groups": 4, "toys": 500},
     "processing": {"workers": 1},
 }
 OUTPUTS = (

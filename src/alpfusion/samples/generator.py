@@ -212,7 +212,7 @@ class Generator:
         else:
             bounds = _mixture_bounds(n, trained.shares)
             for amap, start, stop in zip(trained.maps, bounds[:-1], bounds[1:]):
-                amap.map(y[start:stop], x[start:stop], jac[start:stop])
+                amap.map(y[start:stop], x[start:stop], jac[start:stop])  # jac: scratch, each map's J below
             density = np.zeros(n)
             for amap, start, stop in zip(trained.maps, bounds[:-1], bounds[1:]):
                 density += (stop - start) / n / _jacobian(amap, x)
