@@ -1,7 +1,8 @@
 """Event observables from the two visible electrons (physics.md section 4).
 
 The electrons are flat awkward arrays of ``Momentum4D`` records (``vector`` behaviours), one per
-event, in the centre-of-mass frame (starred quantities), after the detector model. The beams
+event, in the centre-of-mass frame (starred quantities), after the detector model (the generator's
+bias passes vector's numpy-backed momenta instead, with the same results: ``alpfusion.samples.bias``). The beams
 collide with total four-momentum P = (sqrt(s), 0, 0, 0).
 
     E*_miss   = sqrt(s) - E*_e+ - E*_e-          p*_miss = -(p*_e+ + p*_e-)
