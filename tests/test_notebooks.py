@@ -8,7 +8,8 @@ import pytest
 
 from alpfusion.notebooks import NotebookError, execute_notebook
 
-from .test_workflow import QED_SMALL, QED_VEGAS
+from .test_workflow import QED_VEGAS
+from .test_workflow import SMALL as SMALL_CHAIN
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 SMALL_VEGAS = {"nitn": 4, "neval": 6000, "ninc": 100, "alpha": 0.5}
@@ -24,15 +25,7 @@ SMALL = {
     "antler_mass": {"SIGNAL_EVENTS": 20_000, "TAU_EVENTS": 200_000, "VEGAS": SMALL_VEGAS},
     "limits_study": {
         "MASSES": [1.0, 3.0],
-        "SECTIONS": {
-            "generation": {"events": 4000, "chunk_size": 1500, "vegas": {"nitn": 3, "neval": 4000, "ninc": 50}},
-            "backgrounds": {
-                "tautau": {"events": 30000},
-                "qed2": QED_SMALL,
-            },
-            "statistics": {"toys": 500},
-            "processing": {"workers": 1},
-        },
+        "SECTIONS": {name: section for name, section in SMALL_CHAIN.items() if name != "signal"},
         "REPLICAS": 2,
         "REPLICA_BACKGROUND": "ee_to_tautau",
     },

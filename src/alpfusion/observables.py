@@ -2,8 +2,8 @@
 
 The electrons are flat awkward arrays of ``Momentum4D`` records (``vector`` behaviours), one per
 event, in the centre-of-mass frame (starred quantities), after the detector model (the generator's
-bias passes vector's numpy-backed momenta instead, with the same results: ``alpfusion.samples.bias``). The beams
-collide with total four-momentum P = (sqrt(s), 0, 0, 0).
+bias passes vector's numpy-backed momenta instead, with the same results: ``alpfusion.samples.bias``).
+The beams collide with total four-momentum P = (sqrt(s), 0, 0, 0).
 
     E*_miss   = sqrt(s) - E*_e+ - E*_e-          p*_miss = -(p*_e+ + p*_e-)
     m2_miss   = E*_miss^2 - |p*_miss|^2          (signed; negative values are kept)

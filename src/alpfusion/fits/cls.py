@@ -72,17 +72,16 @@ def _lambda_scale(model: StatErrorModel) -> float:
 
 
 class _AsimovProfile:
-    """q_mu,A(mu) on background-only Asimov data (counts b, auxiliary measurements 1), the
-    MC-statistical parameters at their conditional maximum in closed form."""
+    """q_mu,A(mu) on background-only Asimov data, the MC-statistical parameters at their conditional
+    maximum in closed form."""
 
     def __init__(self, model: StatErrorModel):
         self.model = model
-        self.counts = model.background[None, :]
-        self.aux = np.ones_like(self.counts)
-        self.twice_nll_0 = float(model.twice_nll(0.0, self.counts, self.aux)[0])
+        self.data = model.asimov_background_only()
+        self.twice_nll_0 = float(model.twice_nll(0.0, *self.data)[0])
 
     def q(self, mu: float) -> float:
-        return max(float(self.model.twice_nll(mu, self.counts, self.aux)[0]) - self.twice_nll_0, 0.0)
+        return max(float(self.model.twice_nll(mu, *self.data)[0]) - self.twice_nll_0, 0.0)
 
 
 def _band_value(profile: _AsimovProfile, target: float, mu: float, scale: float, rtol: float) -> float:

@@ -148,11 +148,15 @@ class StatErrorModel:
         q = self.twice_nll(mu, counts, aux) - self.twice_nll(mu_hat, counts, aux)
         return np.where(mu_hat >= mu, 0.0, np.maximum(q, 0.0))
 
+    def asimov_background_only(self) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, auxiliary measurements) of the background-only Asimov data, as one toy: the
+        counts b, every auxiliary measurement at its nominal 1."""
+        return self.background[None, :], np.ones((1, self.background.size))
+
     def toys(self, data_mu: float, ntoys: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(counts, auxiliary measurements) of ``ntoys`` pseudo-experiments of strength ``data_mu``,
         the gammas at their conditional maximum on the background-only Asimov data at ``data_mu``."""
-        asimov_counts, asimov_aux = self.background[None, :], np.ones((1, self.background.size))
-        gamma = self.conditional_gamma(data_mu, asimov_counts, asimov_aux)[0]
+        gamma = self.conditional_gamma(data_mu, *self.asimov_background_only())[0]
         counts = rng.poisson(gamma * (data_mu * self.signal + self.background), size=(ntoys, gamma.size)).astype(float)
         aux = np.where(
             self.sigma > 0, rng.normal(gamma, np.where(self.sigma > 0, self.sigma, 1.0), size=counts.shape), 1.0
