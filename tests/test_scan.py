@@ -126,3 +126,29 @@ def test_the_mc_error_of_the_lambda_limit_scales_with_the_mc_errors(cfg, result)
     error = {f: lambda_mc_error(scaled(f), 1e-4, np.random.default_rng(5), replicas=400) for f in (0.0, 1.0, 0.25)}
     assert error[0.0] == 0.0 and error[1.0] > 0
     assert error[1.0] / error[0.25] == pytest.approx(2.0, rel=0.2)
+
+
+def test_failed_limits_are_rows_with_their_reason_and_a_warning(cfg, result, tmp_path, monkeypatch, caplog):
+    """A mass point whose CLs limit, or whose toys' limit, cannot be set keeps its row: NaN couplings
+    where the limit failed, the reason in cls_method, and a warning that names the mass."""
+    from alpfusion.fits import cls
+
+    real = cls.expected_limit
+
+    def failing(model, method="asymptotic", **options):
+        if method == "toys":
+            raise LimitError("no toys today")
+        if model.config.channels == ["ma3p000"]:
+            raise LimitError("no root in the bracket")
+        return real(model, method=method, **options)
+
+    monkeypatch.setattr(cls, "expected_limit", failing)
+    cfg = cfg.replace(statistics={"empty_bins": "floor", "sb_groups": 3, "cls_method": "toys", "toys": 100})
+    with caplog.at_level("WARNING", logger="alpfusion.fits.scan"):
+        low, high = scan(result, cfg, tmp_path).rows
+    assert low.cls_method == "asymptotic; toys failed: LimitError: no toys today"
+    assert np.isfinite(low.g_cls) and np.isnan(low.g_cls_toys) and np.isfinite(low.g_lambda)
+    assert high.cls_method == "failed: LimitError: no root in the bracket"
+    assert np.isnan(high.g_cls) and np.isnan(high.g_cls_toys) and np.isfinite(high.g_lambda)
+    assert "m_a = 1 GeV: no limit from pseudo-experiments (LimitError: no toys today)" in caplog.text
+    assert "m_a = 3 GeV: no CLs limit (LimitError: no root in the bracket)" in caplog.text

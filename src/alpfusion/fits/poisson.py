@@ -10,6 +10,7 @@ rate scales as g^2, the coupling reach is g = g_ref sqrt(mu).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import brentq
@@ -17,28 +18,46 @@ from scipy.optimize import brentq
 LAMBDA_95 = 4.0
 
 
-def poisson_lambda(signal, background) -> float:
-    """Lambda for expected signal and background yields per bin (arrays of equal shape)."""
+def _yields(signal, background) -> tuple[np.ndarray, np.ndarray]:
+    """The per-bin yields as float arrays; ValueError unless finite and non-negative."""
     s = np.asarray(signal, dtype=float)
     b = np.asarray(background, dtype=float)
     if np.any(s < 0) or np.any(b < 0) or not (np.all(np.isfinite(s)) and np.all(np.isfinite(b))):
         raise ValueError("signal and background yields must be finite and non-negative")
+    return s, b
+
+
+def _lambda_of_strength(s: np.ndarray, b: np.ndarray) -> Callable[[float], float]:
+    """mu -> Lambda(mu s, b) for checked yields, with ln b computed once."""
     positive = b > 0
     safe_b = np.where(positive, b, 1.0)
-    # b ln(1 + s/b) as b (ln(s + b) - ln b): finite for the tiniest b, where s/b would overflow
-    terms = np.where(positive, s - safe_b * (np.log(s + safe_b) - np.log(safe_b)), s)
-    return float(2.0 * np.sum(terms))
+    log_b = np.log(safe_b)
+
+    def lam(mu: float) -> float:
+        ms = mu * s
+        # b ln(1 + s/b) as b (ln(s + b) - ln b): finite for the tiniest b, where s/b would overflow
+        return float(2.0 * np.sum(np.where(positive, ms - safe_b * (np.log(ms + safe_b) - log_b), ms)))
+
+    return lam
+
+
+def poisson_lambda(signal, background) -> float:
+    """Lambda for expected signal and background yields per bin (arrays of equal shape)."""
+    return _lambda_of_strength(*_yields(signal, background))(1.0)
 
 
 def mu_at_lambda(signal, background, threshold: float = LAMBDA_95) -> float:
     """The signal strength mu with Lambda(mu S, B) = threshold (Lambda rises monotonically in mu).
 
-    Returns inf when there is no signal at all.
+    Returns inf when there is no signal at all. Bins without signal add nothing to Lambda and are
+    left out of the root finding.
     """
-    s = np.asarray(signal, dtype=float)
-    if not np.any(s > 0):
+    s, b = _yields(signal, background)
+    with_signal = s > 0
+    if not np.any(with_signal):
         return math.inf
-    f = lambda mu: poisson_lambda(mu * s, background) - threshold
+    lam = _lambda_of_strength(s[with_signal], b[with_signal])
+    f = lambda mu: lam(mu) - threshold
     hi = 1.0
     while f(hi) < 0:
         hi *= 4.0

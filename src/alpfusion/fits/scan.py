@@ -54,6 +54,11 @@ MC_REPLICAS = 64
 MC_ERROR_STREAM = 7
 """The random stream of the replicas, after generation.seed and before the mass point's index."""
 
+FAILED = "failed: "
+"""How the ``cls_method`` of a row without a CLs limit begins (the reason follows)."""
+TOYS_FAILED = "; toys failed: "
+"""What the ``cls_method`` of a row whose pseudo-experiments failed holds after "asymptotic"."""
+
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 """Runs a function over items, results in the items' order (the builtin ``map``, or a pool's)."""
 
@@ -98,14 +103,18 @@ class ScanResult:
 
 
 @dataclass(frozen=True)
-class _LimitJob:
-    """One mass point's CLs work for a worker: the cabinetry configuration to build, then the limit."""
+class _MassPointJob:
+    """One mass point's work for a worker: its models, the cabinetry configuration to build, and
+    what the limits need (the ``index`` of the mass point picks its stream of MC-error replicas)."""
 
+    point: MassPointModel
     config: dict
     workspace_path: str
     method: str
-    toys: int
+    stats: Statistics
+    g_ref: float
     seed: int
+    index: int
 
 
 def _signal_rich_background(model: RegionModel) -> float:
@@ -117,10 +126,10 @@ def _signal_rich_background(model: RegionModel) -> float:
     return float(b[order[:half]].sum())
 
 
-def _cls_job(job: _LimitJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | str | None] | str]:
-    """Worker: cabinetry templates -> workspace -> expected CLs limit of one mass point, and the toys'
-    limit when asked for. A limit that cannot be set is returned as its reason (a failure of the
-    toys leaves the asymptotic limit standing), so that one mass point does not stop the scan."""
+def _cls_limit(job: _MassPointJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | str | None] | str]:
+    """Cabinetry templates -> workspace -> expected CLs limit of one mass point, and the toys' limit
+    when asked for. A limit that cannot be set is returned as its reason (a failure of the toys
+    leaves the asymptotic limit standing), so that one mass point does not stop the scan."""
     import pyhf
 
     from .cls import expected_limit
@@ -134,10 +143,19 @@ def _cls_job(job: _LimitJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | str | Non
     if job.method != "toys":
         return spec, (asymptotic, None)
     try:
-        toys = expected_limit(model, method="toys", ntoys=job.toys, seed=job.seed, scan=toy_scan(asymptotic))
+        scan = toy_scan(asymptotic)
+        toys = expected_limit(model, method="toys", ntoys=job.stats.toys, seed=job.seed, scan=scan)
         return spec, (asymptotic, toys)
     except (LimitError, ValueError) as err:
         return spec, (asymptotic, f"{type(err).__name__}: {err}")
+
+
+def _mass_point_job(job: _MassPointJob) -> tuple[dict, MassPoint]:
+    """Worker: the workspace of one mass point and its row of the limits table (both criteria and
+    the MC error of the Lambda limit)."""
+    spec, limit = _cls_limit(job)
+    rng = np.random.default_rng([job.seed, MC_ERROR_STREAM, job.index])
+    return spec, _row(job.point, limit, job.stats, job.g_ref, rng)
 
 
 def run_scan(
@@ -166,7 +184,7 @@ def run_scan(
     # cabinetry creates its histogram folder without exist_ok: made here, before parallel workers race for it
     (out_dir / "histograms").mkdir(parents=True, exist_ok=True)
     jobs = []
-    for point in models:
+    for index, point in enumerate(models):
         grouped = point.grouped
         mu_max = 1e3 * mu_at_lambda(grouped.signal.yields, grouped.total_background)  # a range for users' fits
         config = cabinetry_config(grouped, templates, out_dir / "histograms", mu_max)
@@ -174,15 +192,15 @@ def run_scan(
             out_dir / "configs" / f"{grouped.region}.yml",
             cabinetry_config(grouped, final_dir / templates.name, final_dir / "histograms", mu_max),
         )
-        jobs.append(_LimitJob(config, str(out_dir / "workspaces" / f"{grouped.region}.json"), method, stats.toys, seed))
-    limits = list(mapper(_cls_job, jobs))
+        workspace = str(out_dir / "workspaces" / f"{grouped.region}.json")
+        jobs.append(_MassPointJob(point, config, workspace, method, stats, g_ref, seed, index))
     rows: list[MassPoint] = []
     workspaces: list[MassPointWorkspace] = []
-    for point, job, (spec, limit) in zip(models, jobs, limits):
-        rows.append(_row(point, limit, stats, g_ref, np.random.default_rng([seed, MC_ERROR_STREAM, len(rows)])))
-        workspaces.append(
-            MassPointWorkspace(point.hypothesis.m_a, point.hypothesis.region, spec, Path(job.workspace_path))
-        )
+    for job, (spec, row) in zip(jobs, mapper(_mass_point_job, jobs)):
+        _report_failures(row)
+        rows.append(row)
+        h = job.point.hypothesis
+        workspaces.append(MassPointWorkspace(h.m_a, h.region, spec, Path(job.workspace_path)))
     return ScanResult(rows, workspaces)
 
 
@@ -223,15 +241,13 @@ def _row(
     mu_lambda = mu_at_lambda(s, b)
     lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / poisson_lambda(mu_lambda * s, b)
     if isinstance(limit, str):
-        log.warning("m_a = %g GeV: no CLs limit (%s)", h.m_a, limit)
-        band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
+        band, g_toys, cls_method = [math.nan] * 5, math.nan, f"{FAILED}{limit}"
     else:
         asymptotic, with_toys = limit
         band = [coupling_from_mu(mu, g_ref) for mu in asymptotic.band]
         g_toys, cls_method = math.nan, "asymptotic"
         if isinstance(with_toys, str):
-            log.warning("m_a = %g GeV: no limit from pseudo-experiments (%s)", h.m_a, with_toys)
-            cls_method = f"asymptotic; toys failed: {with_toys}"
+            cls_method = f"asymptotic{TOYS_FAILED}{with_toys}"
         elif with_toys is not None:
             g_toys, cls_method = coupling_from_mu(with_toys.median, g_ref), "asymptotic + toys"
     return MassPoint(
@@ -261,6 +277,15 @@ def _row(
         cls_method=cls_method,
         small_background=_signal_rich_background(model) < stats.small_background_events,
     )
+
+
+def _report_failures(row: MassPoint) -> None:
+    """Log a warning for a row whose CLs limit, or whose limit from pseudo-experiments, failed."""
+    if row.cls_method.startswith(FAILED):
+        log.warning("m_a = %g GeV: no CLs limit (%s)", row.m_a, row.cls_method.removeprefix(FAILED))
+    elif TOYS_FAILED in row.cls_method:
+        reason = row.cls_method.split(TOYS_FAILED, 1)[1]
+        log.warning("m_a = %g GeV: no limit from pseudo-experiments (%s)", row.m_a, reason)
 
 
 def rows_csv(rows: Sequence[Any]) -> str:

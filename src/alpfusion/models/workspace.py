@@ -58,7 +58,7 @@ import numpy as np
 from ..atomic import atomic_path, write_json
 from ..config import EMPTY_BINS, Acceptance, Statistics
 from ..errors import AlpfusionError
-from ..processors.layouts import bin_histogram, region_slice, weight_view
+from ..processors.layouts import bin_histogram, region_view, weight_view
 from ..processors.results import ProcessingResult
 from ..processors.selection import MassHypothesis, missing_energy, missing_mass2_resolution
 from ..samples.lostphotons import missing_mass2_bound
@@ -132,8 +132,8 @@ class RegionModel:
 def _plane(h: hist.Hist, region: str) -> tuple[np.ndarray, np.ndarray]:
     """Values and variances of one region of an `analysis` histogram (region, |eta*_miss| slice, m_ee,
     |m_ee^tau|; or without the slice axis): the planes, the last two axes (m_ee, |m_ee^tau|)."""
-    view = weight_view(region_slice(h, region))
-    return np.asarray(view.value), np.asarray(view.variance)
+    view = region_view(h, region)
+    return np.array(view.value), np.array(view.variance)
 
 
 def _summed_plane(region: str, backgrounds: Mapping[str, hist.Hist]) -> tuple[np.ndarray, np.ndarray]:
@@ -504,7 +504,7 @@ def _selected_background(result: ProcessingResult, region: str) -> tuple[float, 
     """The background MC after the selection of a region, in all its bins, and its MC error."""
     total, variance = 0.0, 0.0
     for name in result.backgrounds:
-        view = weight_view(region_slice(result.histograms[name]["analysis"], region), flow=True)
+        view = region_view(result.histograms[name]["analysis"], region, flow=True)
         total += float(np.sum(view.value))
         variance += float(np.sum(view.variance))
     return total, math.sqrt(variance)

@@ -22,6 +22,7 @@ from .selection import CUTS, MassHypothesis
 __all__ = [
     "bin_histogram",
     "region_slice",
+    "region_view",
     "HISTOGRAMS",
     "OPTIMISATION",
     "OPTIMISATION_AXES",
@@ -109,6 +110,13 @@ def optimisation_histogram(regions: list[str]) -> hist.Hist:
 def region_slice(h: hist.Hist, region: str) -> hist.Hist:
     """The histogram of one region (mass hypothesis) of a histogram with a ``region`` axis."""
     return cast(hist.Hist, h[{"region": region}])
+
+
+def region_view(h: hist.Hist, region: str, flow: bool = False) -> Any:
+    """The Weight-storage view (``.value``, ``.variance``) of one region of a histogram with a ``region``
+    axis: a view into ``h``, not the copy of the histogram that :func:`region_slice` makes (an unknown
+    region is a KeyError, as there)."""
+    return weight_view(h, flow)[h.axes["region"].index(region)]
 
 
 def bin_histogram(values: np.ndarray, variances: np.ndarray, label: str = "") -> hist.Hist:
