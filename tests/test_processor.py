@@ -85,7 +85,8 @@ def assert_identical(a, b):
 
 
 @pytest.mark.parametrize(
-    "executor, workers, chunk_size", [("iterative", 1, 10_000), ("futures", 2, 4_000), ("dask", 2, 7_000)]
+    "executor, workers, chunk_size",
+    [("iterative", 1, 10_000), ("futures", 1, 6_000), ("futures", 2, 4_000), ("dask", 2, 7_000)],
 )
 def test_executors_and_chunk_sizes_give_identical_histograms(
     small_cfg, samples, reference, executor, workers, chunk_size

@@ -146,14 +146,15 @@ def _executor(
     kind: str, workers: int, scheduler: str | None, status: bool, warm_up: Callable[[], None], client: Any = None
 ) -> Iterator[Any]:
     """A coffea executor of the given kind (``processing.executor``); with a dask ``client`` given,
-    the dask executor on it. A dask client of our own and its LocalCluster (or the connection to
+    the dask executor on it; futures with one worker is the iterative executor (a pool of one process
+    would only add its start-up). A dask client of our own and its LocalCluster (or the connection to
     ``scheduler``) live as long as the context. ``warm_up`` prepares this process before the
     futures executor forks its workers from it."""
     from coffea import processor
 
     if client is not None:
         yield processor.DaskExecutor(client=client, status=status, retries=0, compression=None)
-    elif kind == "iterative":
+    elif kind == "iterative" or (kind == "futures" and workers <= 1):
         yield processor.IterativeExecutor(status=status, retries=0)
     elif kind == "futures":
         with _worker_pool(workers, warm_up) as pool:
