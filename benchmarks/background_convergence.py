@@ -10,7 +10,7 @@ instance a bias). The background P is generated with backgrounds.<section>.event
 draws into RUN_DIR/convergence/ (kept for reruns, one folder per sample identity); every size is
 processed with the signal samples and the other backgrounds and its limits set
 (``alpfusion.workflow.replica_limits``).
-Prints g(Lambda) (with its MC-statistical error) and g(CLs) per mass point for each size, the
+Prints g(Lambda) and g(CLs) (each with its MC-statistical error) per mass point for each size, the
 ratio of the 2x to the 1x limits, the share of Lambda from bins without background MC, and the
 ratio of g(Lambda) of the 2x sample to the same without any floor (empty bins background-free): a
 trustworthy limit moves by less than 10% when the MC doubles, and so does it when the floor goes.
@@ -72,10 +72,14 @@ def main():
         f"{cfg.statistics.edges}); c_phi estimator: "
         f"{cfg.observables.cphi_estimator}; {varied} bias: {bias}; draws {', '.join(map(str, sizes))}"
     )
-    head = " ".join(f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9}" for k in MULTIPLES)
+    head = " ".join(f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9} {'err':>5}" for k in MULTIPLES)
     print(f"{'m_a':>5} {head} {'L 2x/1x':>8} {'CLs 2x/1x':>9} {'L_empty':>7} {'L/no floor':>10}")
     for *rows, unfloored in zip(*tables.values(), free):
-        cells = " ".join(f"{r.g_lambda:11.3e} {r.g_lambda_mc_error / r.g_lambda:5.1%} {r.g_cls:9.2e}" for r in rows)
+        cells = " ".join(
+            f"{r.g_lambda:11.3e} {r.g_lambda_mc_error / r.g_lambda:5.1%}"
+            f" {r.g_cls:9.2e} {r.g_cls_mc_error / r.g_cls:5.1%}"
+            for r in rows
+        )
         one, two = rows[MULTIPLES.index(1.0)], rows[MULTIPLES.index(2.0)]
         print(
             f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:8.3f} {two.g_cls / one.g_cls:9.3f}"

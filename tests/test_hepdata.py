@@ -43,7 +43,8 @@ def test_submission_validates_and_holds_the_limits(tmp_path, inputs):
     assert "Lambda" in poisson["header"]["name"] and "CLs" in cls["header"]["name"]
     assert [v["value"] for v in poisson["values"]] == pytest.approx([r.g_lambda for r in table])
     assert poisson["values"][0]["errors"] == [{"label": "MC stat", "symerror": pytest.approx(1e-6)}]
-    one, two = cls["values"][1]["errors"]
+    mc, one, two = cls["values"][1]["errors"]
+    assert mc == {"label": "MC stat", "symerror": pytest.approx(table[1].g_cls_mc_error)}
     g = table[1].g_cls
     assert one["asymerror"] == {
         "minus": pytest.approx(table[1].g_cls_minus1 - g),

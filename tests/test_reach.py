@@ -25,6 +25,7 @@ def rows(masses=(0.1, 1.0, 5.0)):
         values.update(
             m_a=m, signal_bins=10, empty_bins=2, g_lambda=g, g_lambda_mc_error=0.1 * g, g_lambda_coarse=20 * g,
             g_cls=3 * g, g_cls_minus2=1.5 * g, g_cls_minus1=2 * g, g_cls_plus1=4 * g, g_cls_plus2=5 * g,
+            g_cls_mc_error=0.05 * g,
             g_cls_toys=np.nan if i else 3.2 * g, cls_method="asymptotic", small_background=i == 2,
         )  # fmt: skip
         out.append(MassPoint(**values))
@@ -43,7 +44,8 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     cfg = overlay_config(tmp_path, "# a projection\nm_a,g,comment\n0.05,3e-4,x\n1,1e-4,y\n8,2e-4,z\n")
     layers = workflow.reach_layers(rows(), cfg)
     names = [layer.name for layer in layers]
-    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_median", "lambda_mc_error", "lambda", "lambda_coarse"]
+    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_mc_error", "cls_median", "lambda_mc_error", "lambda"]
+    expected += ["lambda_coarse"]
     expected += ["cls_toys"]
     expected += ["small_background", "freeze_out_ft0.1", "freeze_out_ft0.01", "freeze_out_ft0.001", "overlay0"]
     assert names == expected

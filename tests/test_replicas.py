@@ -37,6 +37,7 @@ def row(m_a, g_lambda, g_cls):
         g_cls,
         g_cls,
         g_cls,
+        0.0,
         float("nan"),
         "asymptotic",
         False,

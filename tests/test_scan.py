@@ -128,6 +128,39 @@ def test_the_mc_error_of_the_lambda_limit_scales_with_the_mc_errors(cfg, result)
     assert error[1.0] / error[0.25] == pytest.approx(2.0, rel=0.2)
 
 
+def test_the_mc_error_of_the_cls_limit_replicates_the_workspace_and_scales_with_the_mc_errors(cfg, result, tmp_path):
+    """The replicas replace the workspace's own yields (the grouped templates, bin by bin); no MC
+    variance, no error; a quarter of the variances (and of the squared relative constraints), half
+    the error; the row carries it."""
+    import pyhf
+
+    from alpfusion.fits.scan import cls_mc_error
+    from alpfusion.fits.toys import StatErrorModel
+    from alpfusion.models.workspace import RegionModel, Template
+
+    cfg = cfg.replace(statistics={"empty_bins": "floor", "sb_groups": 6})
+    one = dataclasses.replace(result, hypotheses=result.hypotheses[:1])
+    out = scan(one, cfg, tmp_path)
+    grouped = mass_point_models(one, cfg.statistics)[0].grouped
+    binned = StatErrorModel.from_pyhf(pyhf.Workspace(out.workspaces[0].spec).model())
+    np.testing.assert_allclose(binned.signal, grouped.signal.yields, rtol=1e-12)
+    np.testing.assert_allclose(binned.background, grouped.total_background, rtol=1e-12)
+
+    def scaled(factor):
+        def t(template):
+            return Template(template.yields, template.variances * factor)
+
+        bkg = {n: t(b) for n, b in grouped.backgrounds.items()}
+        region = RegionModel(grouped.region, grouped.m_a, grouped.bins, t(grouped.signal), bkg, grouped.empty)
+        return dataclasses.replace(binned, sigma=binned.sigma * np.sqrt(factor)), region
+
+    error = {f: cls_mc_error(*scaled(f), 1e-4, np.random.default_rng(5), replicas=400) for f in (0.0, 1.0, 0.25)}
+    assert error[1.0] > 0 and error[0.0] < 1e-12 * error[1.0]  # equal limits: np.std's rounding only
+    assert error[1.0] / error[0.25] == pytest.approx(2.0, rel=0.2)
+    (row,) = out.rows
+    assert 0 < row.g_cls_mc_error < 0.5 * row.g_cls
+
+
 def test_failed_limits_are_rows_with_their_reason_and_a_warning(cfg, result, tmp_path, monkeypatch, caplog):
     """A mass point whose CLs limit, or whose toys' limit, cannot be set keeps its row: NaN couplings
     where the limit failed, the reason in cls_method, and a warning that names the mass."""
@@ -149,6 +182,7 @@ def test_failed_limits_are_rows_with_their_reason_and_a_warning(cfg, result, tmp
     assert low.cls_method == "asymptotic; toys failed: LimitError: no toys today"
     assert np.isfinite(low.g_cls) and np.isnan(low.g_cls_toys) and np.isfinite(low.g_lambda)
     assert high.cls_method == "failed: LimitError: no root in the bracket"
-    assert np.isnan(high.g_cls) and np.isnan(high.g_cls_toys) and np.isfinite(high.g_lambda)
+    assert np.isnan(high.g_cls) and np.isnan(high.g_cls_toys) and np.isnan(high.g_cls_mc_error)
+    assert np.isfinite(high.g_lambda) and np.isfinite(low.g_cls_mc_error)
     assert "m_a = 1 GeV: no limit from pseudo-experiments (LimitError: no toys today)" in caplog.text
     assert "m_a = 3 GeV: no CLs limit (LimitError: no root in the bracket)" in caplog.text

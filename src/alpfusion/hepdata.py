@@ -32,6 +32,13 @@ class HEPDataError(AlpfusionError):
     """A HEPData submission that cannot be made or does not validate."""
 
 
+def _mc_uncertainty(errors: np.ndarray) -> Uncertainty:
+    """The symmetric MC-statistical uncertainty of a limit."""
+    mc = Uncertainty("MC stat", is_symmetric=True)
+    mc.values = [float(v) for v in errors]
+    return mc
+
+
 def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
     """The table of expected 95% CL upper limits on g_agg versus m_a: Lambda < 4 with its MC-statistical
     error, and the CLs median with its +-1 and +-2 sigma bands (asymmetric uncertainties)."""
@@ -59,13 +66,12 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
 
     col = lambda name: np.array([getattr(r, name) for r in rows], dtype=float)
     poisson = limit(r"Expected limit, $\Lambda < 4$", col("g_lambda"))
-    mc = Uncertainty("MC stat", is_symmetric=True)
-    mc.values = [float(v) for v in col("g_lambda_mc_error")]
-    poisson.add_uncertainty(mc)
+    poisson.add_uncertainty(_mc_uncertainty(col("g_lambda_mc_error")))
     table.add_variable(poisson)
 
     median = col("g_cls")
     cls = limit("Expected limit, CLs (median)", median)
+    cls.add_uncertainty(_mc_uncertainty(col("g_cls_mc_error")))
     for label, low, high in (("1 sigma", "g_cls_minus1", "g_cls_plus1"), ("2 sigma", "g_cls_minus2", "g_cls_plus2")):
         band = Uncertainty(label, is_symmetric=False)
         band.values = [(float(lo - m), float(hi - m)) for lo, m, hi in zip(col(low), median, col(high))]

@@ -65,9 +65,9 @@ class Layer:
 
 
 def limit_layers(rows) -> list[Layer]:
-    """Our expected limits: the CLs median with its +-1, +-2 sigma bands, Lambda = 4 with its
-    MC-statistical band, Lambda = 4 with the coarse S/B order (conservative), the toys' CLs limits and
-    the mass points flagged for few background events."""
+    """Our expected limits: the CLs median with its +-1, +-2 sigma bands and its MC-statistical band,
+    Lambda = 4 with its MC-statistical band, Lambda = 4 with the coarse S/B order (conservative), the
+    toys' CLs limits and the mass points flagged for few background events."""
     m = np.array([r.m_a for r in rows])
     col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
     g_lambda, mc_error = col("g_lambda"), col("g_lambda_mc_error")
@@ -89,6 +89,15 @@ def limit_layers(rows) -> list[Layer]:
             col("g_cls_minus1"),
             col("g_cls_plus1"),
             style={"color": "#00c000"},
+        ),
+        Layer(
+            "cls_mc_error",
+            "CLs: MC-statistical error",
+            "band",
+            m,
+            col("g_cls") - col("g_cls_mc_error"),
+            col("g_cls") + col("g_cls_mc_error"),
+            style={"color": "0.4", "alpha": 0.5, "lw": 0},
         ),
         Layer("cls_median", "CLs expected (asymptotic)", "line", m, col("g_cls"), style={"color": "black", "ls": "--"}),
         Layer(

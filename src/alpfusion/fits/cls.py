@@ -131,6 +131,12 @@ def _bracketed(profile: _AsimovProfile, target: float, mu: float, scale: float, 
     )
 
 
+def _band_target(n: int) -> float:
+    """The q_mu,A of the band value n sigma from the median (module docstring)."""
+    factor = float(ndtri(1.0 - 0.05 * ndtr(n))) + n
+    return factor * factor
+
+
 def _asimov_band(model: StatErrorModel, *, rtol: float = 1e-6) -> tuple[float, ...]:
     """The asymptotic expected band (module docstring), band value by band value, each starting
     from the previous one (the first from the Lambda = 4 estimate)."""
@@ -139,10 +145,16 @@ def _asimov_band(model: StatErrorModel, *, rtol: float = 1e-6) -> tuple[float, .
     band = []
     mu = scale
     for n in BAND_SIGMAS:
-        factor = float(ndtri(1.0 - 0.05 * ndtr(n))) + n
-        mu = _band_value(profile, factor * factor, mu, scale, rtol)
+        mu = _band_value(profile, _band_target(n), mu, scale, rtol)
         band.append(mu)
     return tuple(band)
+
+
+def asimov_median(model: StatErrorModel, *, rtol: float = 1e-6) -> float:
+    """The median of the asymptotic expected band alone, q_mu,A = 1.96^2, searched from the
+    Lambda = 4 estimate."""
+    scale = _lambda_scale(model)
+    return _band_value(_AsimovProfile(model), _band_target(0), scale, scale, rtol)
 
 
 def expected_limit(

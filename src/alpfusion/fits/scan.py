@@ -26,8 +26,8 @@ import io
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +44,18 @@ from ..models.workspace import (
     write_templates,
 )
 from ..processors.optimise import SelectedYields
-from .cls import CLsLimit, LimitError, toy_scan
+from .cls import CLsLimit, LimitError, asimov_median, toy_scan
 from .poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
+from .toys import StatErrorModel
 
 log = logging.getLogger(__name__)
 
 MC_REPLICAS = 64
-"""Template replicas for the MC-statistical error of a limit (lambda_mc_error)."""
+"""Template replicas for the MC-statistical error of a limit (lambda_mc_error, cls_mc_error)."""
 MC_ERROR_STREAM = 7
-"""The random stream of the replicas, after generation.seed and before the mass point's index."""
+"""The random stream of the Lambda limit's replicas, after generation.seed and before the mass point's index."""
+CLS_MC_ERROR_STREAM = 8
+"""The random stream of the CLs limit's replicas (as :data:`MC_ERROR_STREAM`)."""
 
 FAILED = "failed: "
 """How the ``cls_method`` of a row without a CLs limit begins (the reason follows)."""
@@ -79,6 +82,7 @@ class MassPoint(SelectedYields):
     g_cls: float
     g_cls_plus1: float
     g_cls_plus2: float
+    g_cls_mc_error: float  # MC-statistical error of g_cls (cls_mc_error), NaN without a CLs limit
     g_cls_toys: float  # median expected limit from pseudo-experiments, NaN unless run
     cls_method: str
     small_background: bool
@@ -126,36 +130,44 @@ def _signal_rich_background(model: RegionModel) -> float:
     return float(b[order[:half]].sum())
 
 
-def _cls_limit(job: _MassPointJob) -> tuple[dict, tuple[CLsLimit, CLsLimit | str | None] | str]:
-    """Cabinetry templates -> workspace -> expected CLs limit of one mass point, and the toys' limit
-    when asked for. A limit that cannot be set is returned as its reason (a failure of the toys
-    leaves the asymptotic limit standing), so that one mass point does not stop the scan."""
-    import pyhf
-
+def _cls_limit(model: Any, job: _MassPointJob) -> tuple[CLsLimit, CLsLimit | str | None] | str:
+    """The expected CLs limit of one mass point's pyhf model, and the toys' limit when asked for. A
+    limit that cannot be set is returned as its reason (a failure of the toys leaves the asymptotic
+    limit standing), so that one mass point does not stop the scan."""
     from .cls import expected_limit
 
-    spec = build_workspace(job.config, job.workspace_path)
-    model = pyhf.Workspace(spec).model()
     try:
         asymptotic = expected_limit(model)
     except LimitError as err:
-        return spec, f"{type(err).__name__}: {err}"
+        return f"{type(err).__name__}: {err}"
     if job.method != "toys":
-        return spec, (asymptotic, None)
+        return asymptotic, None
     try:
         scan = toy_scan(asymptotic)
-        toys = expected_limit(model, method="toys", ntoys=job.stats.toys, seed=job.seed, scan=scan)
-        return spec, (asymptotic, toys)
+        return asymptotic, expected_limit(model, method="toys", ntoys=job.stats.toys, seed=job.seed, scan=scan)
     except (LimitError, ValueError) as err:
-        return spec, (asymptotic, f"{type(err).__name__}: {err}")
+        return asymptotic, f"{type(err).__name__}: {err}"
 
 
 def _mass_point_job(job: _MassPointJob) -> tuple[dict, MassPoint]:
-    """Worker: the workspace of one mass point and its row of the limits table (both criteria and
-    the MC error of the Lambda limit)."""
-    spec, limit = _cls_limit(job)
-    rng = np.random.default_rng([job.seed, MC_ERROR_STREAM, job.index])
-    return spec, _row(job.point, limit, job.stats, job.g_ref, rng)
+    """Worker: cabinetry templates -> workspace of one mass point, and its row of the limits table
+    (both criteria and their MC errors)."""
+    import pyhf
+
+    spec = build_workspace(job.config, job.workspace_path)
+    model = pyhf.Workspace(spec).model()
+    limit = _cls_limit(model, job)
+    cls_error = math.nan
+    if not isinstance(limit, str):
+        binned = StatErrorModel.from_pyhf(model)
+        cls_error = cls_mc_error(binned, job.point.grouped, job.g_ref, _replica_rng(job, CLS_MC_ERROR_STREAM))
+    lambda_error = lambda_mc_error(job.point.full, job.g_ref, _replica_rng(job, MC_ERROR_STREAM))
+    return spec, _row(job.point, limit, lambda_error, cls_error, job.stats, job.g_ref)
+
+
+def _replica_rng(job: _MassPointJob, stream: int) -> np.random.Generator:
+    """The random stream ``stream`` of a mass point's template replicas."""
+    return np.random.default_rng([job.seed, stream, job.index])
 
 
 def run_scan(
@@ -204,38 +216,57 @@ def run_scan(
     return ScanResult(rows, workspaces)
 
 
+def _gamma_replica(t: Template, rng: np.random.Generator) -> np.ndarray:
+    """A replica of a template's yields: every bin's yield y with MC variance v drawn from a Gamma
+    distribution of mean y and variance v (shape y^2/v, the number of effective MC events); a bin
+    with v = 0 keeps y."""
+    shape = np.divide(t.yields**2, t.variances, out=np.zeros_like(t.yields), where=t.variances > 0)
+    drawn = rng.gamma(
+        np.where(shape > 0, shape, 1.0),
+        np.divide(t.variances, t.yields, out=np.ones_like(t.yields), where=t.yields > 0),
+    )
+    return np.where(shape > 0, drawn, t.yields)
+
+
+def _replicas(model: RegionModel, rng: np.random.Generator, replicas: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(signal, total background) of ``replicas`` replicas of a model's templates (:func:`_gamma_replica`
+    of the signal and of each background, the floor included)."""
+    for _ in range(replicas):
+        s = _gamma_replica(model.signal, rng)
+        yield s, sum((_gamma_replica(t, rng) for t in model.backgrounds.values()), np.zeros(len(model.bins)))
+
+
 def lambda_mc_error(model: RegionModel, g_ref: float, rng: np.random.Generator, replicas: int = MC_REPLICAS) -> float:
     """The MC-statistical error of the Lambda = 4 coupling: its standard deviation over replicas of
-    the templates in which every bin's yield y with MC variance v (signal and each background,
-    the floor included) is drawn from a Gamma distribution of mean y and variance v (shape y^2/v,
-    the number of effective MC events; a bin with v = 0 keeps y). The CLs limit, which the same MC
-    errors move alike, is not recomputed per replica (its templates are the S/B-grouped ones of the
-    workspace, not these): its relative MC error is taken to be this one (docs/statistics.md)."""
+    the templates on the full binning (:func:`_replicas`)."""
+    couplings = [coupling_from_mu(mu_at_lambda(s, b), g_ref) for s, b in _replicas(model, rng, replicas)]
+    return float(np.std(couplings, ddof=1))
 
-    def replica(t: Template) -> np.ndarray:
-        shape = np.divide(t.yields**2, t.variances, out=np.zeros_like(t.yields), where=t.variances > 0)
-        drawn = rng.gamma(
-            np.where(shape > 0, shape, 1.0),
-            np.divide(t.variances, t.yields, out=np.ones_like(t.yields), where=t.yields > 0),
-        )
-        return np.where(shape > 0, drawn, t.yields)
 
-    couplings = []
-    for _ in range(replicas):
-        s = replica(model.signal)
-        b = sum((replica(t) for t in model.backgrounds.values()), np.zeros(len(model.bins)))
-        couplings.append(coupling_from_mu(mu_at_lambda(s, b), g_ref))
+def cls_mc_error(
+    binned: StatErrorModel, grouped: RegionModel, g_ref: float, rng: np.random.Generator, replicas: int = MC_REPLICAS
+) -> float:
+    """The MC-statistical error of the asymptotic CLs median coupling: its standard deviation over
+    replicas of the S/B-grouped templates of the workspace (``grouped``, :func:`_replicas`), each set
+    in ``binned`` (the workspace's model) with its per-bin relative MC constraints held: a replica
+    is another MC sample of the same effective size."""
+    couplings = [
+        coupling_from_mu(asimov_median(replace(binned, signal=s, background=b)), g_ref)
+        for s, b in _replicas(grouped, rng, replicas)
+    ]
     return float(np.std(couplings, ddof=1))
 
 
 def _row(
     point: MassPointModel,
     limit: tuple[CLsLimit, CLsLimit | str | None] | str,
+    lambda_error: float,
+    cls_error: float,
     stats: Statistics,
     g_ref: float,
-    rng: np.random.Generator,
 ) -> MassPoint:
-    """The limits-table row of a mass point from its models and its CLs limit (or the reason it failed)."""
+    """The limits-table row of a mass point from its models, its CLs limit (or the reason it failed)
+    and the MC errors of both limits."""
     model, merged, h = point.full, point.grouped, point.hypothesis
     s, b = model.signal.yields, model.total_background
     mu_lambda = mu_at_lambda(s, b)
@@ -263,7 +294,7 @@ def _row(
         empty_bins=int(model.empty.sum()),
         lambda_empty_fraction=float(lam_empty),
         g_lambda=coupling_from_mu(mu_lambda, g_ref),
-        g_lambda_mc_error=lambda_mc_error(model, g_ref, rng),
+        g_lambda_mc_error=lambda_error,
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
         g_lambda_coarse=coupling_from_mu(
             mu_at_lambda(point.coarse.signal.yields, point.coarse.total_background), g_ref
@@ -273,6 +304,7 @@ def _row(
         g_cls=band[2],
         g_cls_plus1=band[3],
         g_cls_plus2=band[4],
+        g_cls_mc_error=cls_error,
         g_cls_toys=g_toys,
         cls_method=cls_method,
         small_background=_signal_rich_background(model) < stats.small_background_events,
@@ -318,12 +350,12 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
     head = (
         f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
-        f" {'L_empty':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(CLs)':>10} {'-2s':>9} {'-1s':>9}"
-        f" {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
+        f" {'L_empty':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(CLs)':>10} {'MC err':>7} {'-2s':>9}"
+        f" {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
     )
     lines = [
         f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; MC err: the relative "
-        "MC-statistical error of g(Lambda), from template replicas (also that of g(CLs)); g(coarse): Lambda "
+        "MC-statistical error of the limit before it, from template replicas; g(coarse): Lambda "
         "with the S/B order from coarse blocks and no empty-bin treatment (conservative)",
         head,
     ]
@@ -333,7 +365,7 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
             f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
             f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
             f" {r.g_lambda:10.3e} {r.g_lambda_mc_error / r.g_lambda:7.1%} {r.g_lambda_coarse:10.3e} {r.g_cls:10.3e}"
-            f" {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
+            f" {r.g_cls_mc_error / r.g_cls:7.1%} {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
             f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
         )
     for r in rows:
