@@ -13,9 +13,10 @@ from alpfusion.samples.production import sample_seed
 from alpfusion.samples.rootio import read_sample
 
 from .test_workflow import QED_SMALL
+from .test_workflow import SMALL as WORKFLOW_SMALL
 
 SMALL_QED = textwrap.indent(yaml.safe_dump({"qed2": QED_SMALL}, default_flow_style=None), "  ")
-SMALL = "generation:\n  events: 4000\n  chunk_size: 1500\n  vegas:\n    nitn: 3\n    neval: 4000\n    ninc: 50\n"
+SMALL = yaml.safe_dump({"generation": WORKFLOW_SMALL["generation"]}, default_flow_style=None)
 
 
 def test_generate_writes_and_resumes(tmp_path):
