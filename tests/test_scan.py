@@ -186,3 +186,17 @@ def test_failed_limits_are_rows_with_their_reason_and_a_warning(cfg, result, tmp
     assert np.isfinite(high.g_lambda) and np.isfinite(low.g_cls_mc_error)
     assert "m_a = 1 GeV: no limit from pseudo-experiments (LimitError: no toys today)" in caplog.text
     assert "m_a = 3 GeV: no CLs limit (LimitError: no root in the bracket)" in caplog.text
+
+
+def test_a_replica_without_a_cls_limit_leaves_the_limit_without_its_mc_error(cfg, result, tmp_path, monkeypatch):
+    from alpfusion.fits import scan as scan_module
+
+    def no_limit(model, **options):
+        raise LimitError("no root in the bracket")
+
+    monkeypatch.setattr(scan_module, "asimov_median", no_limit)
+    cfg = cfg.replace(statistics={"empty_bins": "floor", "sb_groups": 3, "cls_method": "asymptotic"})
+    one = dataclasses.replace(result, hypotheses=result.hypotheses[:1])
+    (row,) = scan(one, cfg, tmp_path).rows
+    assert np.isnan(row.g_cls_mc_error) and np.isfinite(row.g_cls) and np.isfinite(row.g_lambda_mc_error)
+    assert row.cls_method == "asymptotic"

@@ -41,7 +41,8 @@ def _mc_uncertainty(errors: np.ndarray) -> Uncertainty:
 
 def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
     """The table of expected 95% CL upper limits on g_agg versus m_a: Lambda < 4 with its MC-statistical
-    error, and the CLs median with its +-1 and +-2 sigma bands (asymmetric uncertainties)."""
+    error, and the CLs median with its MC-statistical error and its +-1 and +-2 sigma bands (asymmetric
+    uncertainties)."""
     table = Table("Expected limits on g_agg")
     table.description = (
         "Expected 95% CL upper limits on the ALP-photon coupling g_agg versus the ALP mass m_a, "

@@ -82,7 +82,7 @@ class MassPoint(SelectedYields):
     g_cls: float
     g_cls_plus1: float
     g_cls_plus2: float
-    g_cls_mc_error: float  # MC-statistical error of g_cls (cls_mc_error), NaN without a CLs limit
+    g_cls_mc_error: float  # MC-statistical error of g_cls (cls_mc_error); NaN without a CLs limit or a replica's
     g_cls_toys: float  # median expected limit from pseudo-experiments, NaN unless run
     cls_method: str
     small_background: bool
@@ -160,7 +160,10 @@ def _mass_point_job(job: _MassPointJob) -> tuple[dict, MassPoint]:
     cls_error = math.nan
     if not isinstance(limit, str):
         binned = StatErrorModel.from_pyhf(model)
-        cls_error = cls_mc_error(binned, job.point.grouped, job.g_ref, _replica_rng(job, CLS_MC_ERROR_STREAM))
+        try:
+            cls_error = cls_mc_error(binned, job.point.grouped, job.g_ref, _replica_rng(job, CLS_MC_ERROR_STREAM))
+        except LimitError as err:
+            log.warning("m_a = %g GeV: no MC error of the CLs limit (%s)", job.point.hypothesis.m_a, err)
     lambda_error = lambda_mc_error(job.point.full, job.g_ref, _replica_rng(job, MC_ERROR_STREAM))
     return spec, _row(job.point, limit, lambda_error, cls_error, job.stats, job.g_ref)
 
