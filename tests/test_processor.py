@@ -165,6 +165,13 @@ def test_log_bins_have_the_relative_width(small_cfg):
     assert edges[0] == 0.05 and edges[-2] < small_cfg.histograms.mass_max <= edges[-1]
 
 
+def test_the_lossless_copy_alone_when_no_root_file_is_asked_for(tmp_path, reference):
+    save_result(reference, tmp_path / "out")  # an earlier run's files: its ROOT file must not stay beside the new copy
+    assert save_result(reference, tmp_path / "out", root=False) == [tmp_path / "out" / COPY_NAME]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [COPY_NAME]
+    assert_identical(load_result(tmp_path / "out").histograms, reference.histograms)
+
+
 def test_outputs_are_cabinetry_ready_and_lossless(tmp_path, reference):
     save_result(reference, tmp_path / "out")
     root_path = tmp_path / "out" / ROOT_NAME

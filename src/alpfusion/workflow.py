@@ -16,7 +16,7 @@ tasks (samples, mass points) run on a :class:`alpfusion.parallel.TaskPool`: loca
 default, a dask.distributed cluster when ``processing.scheduler`` is set or a client is passed.
 
 Layout of :func:`run`'s output folder: ``samples/`` (ROOT samples), ``histograms_configured/``
-(histograms with the configuration's cuts, the optimisation's input), ``cuts/`` (cuts.csv,
+(histograms.npz with the configuration's cuts, the optimisation's input), ``cuts/`` (cuts.csv,
 cuts.yaml), ``histograms/`` (with the optimised cuts), ``limits/`` (limits.csv, reach.png, reach.pdf,
 reach_layers.csv, templates.root, configs/, workspaces/, published/, hepdata/) and ``provenance.json``.
 """
@@ -429,16 +429,17 @@ def process(
     *,
     client: Any = None,
     progress: Progress | None = None,
+    root: bool = True,
     **overrides: Any,
 ) -> ProcessingResult:
     """Run the coffea processor over the sample files and save the histograms into ``out_dir``
-    (histograms.root for cabinetry, histograms.npz lossless); ``overrides`` are those of
-    :func:`alpfusion.processors.executors.process_samples` (executor, workers, chunk_size, scheduler)."""
+    (histograms.npz lossless, and with ``root`` histograms.root for cabinetry); ``overrides`` are those
+    of :func:`alpfusion.processors.executors.process_samples` (executor, workers, chunk_size, scheduler)."""
     progress = progress or SilentProgress()
     progress.stage(f"processing {len(samples)} sample(s)")
     result = process_samples(cfg, samples, client=client, status=isinstance(progress, InteractiveProgress), **overrides)
-    root_path, copy_path = save_result(result, out_dir)
-    progress.note(f"{len(result.hypotheses)} mass hypotheses; wrote {root_path} and {copy_path}")
+    written = save_result(result, out_dir, root=root)
+    progress.note(f"{len(result.hypotheses)} mass hypotheses; wrote {' and '.join(map(str, written))}")
     return result
 
 
@@ -623,8 +624,9 @@ def run(
 
     Samples up to date on disk are kept (an interrupted run resumes); only the configured samples
     are processed, whatever else the folder holds. The histograms are made twice: with the
-    configuration's cuts (for the optimisation), then with the optimised ones, which the limits
-    use. One run at a time may write into a folder; temporaries of killed runs are removed.
+    configuration's cuts (for the optimisation; kept as histograms.npz only, 12 s less of writing
+    on 2 cores), then with the optimised ones, which the limits use. One run at a time may write
+    into a folder; temporaries of killed runs are removed.
     """
     progress = progress or SilentProgress()
     out = Path(output_dir)
@@ -638,7 +640,9 @@ def run(
             samples = produce_samples(jobs, pool, force=force, progress=progress)
         paths = [job.path for job in jobs]
         with _timed(seconds, "process_configured"):
-            configured = process(cfg, paths, out / "histograms_configured", client=pool.client, progress=progress)
+            configured = process(
+                cfg, paths, out / "histograms_configured", client=pool.client, progress=progress, root=False
+            )
         with _timed(seconds, "optimise"):
             cuts = optimise(configured, cfg, out / "cuts")
         with _timed(seconds, "process"):

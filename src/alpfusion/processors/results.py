@@ -7,7 +7,7 @@ configuration and its hash, and the package versions. ``signal_for(region)`` and
 say which sample plays which part.
 
 :func:`save_result` writes, each atomically (``alpfusion.atomic``), so that the outputs of an earlier
-run are replaced only by complete new ones:
+run are replaced only by complete new ones (histograms.root only when asked for, as by default):
 
 * ``histograms.root``: for cabinetry, ``{region}_{sample}`` = the analysis planes of the region
   (mass hypothesis ``ma1p000`` = 1 GeV; a signal sample has only its own) unrolled into 1D (bin
@@ -26,6 +26,7 @@ run are replaced only by complete new ones:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -245,16 +246,22 @@ def _root_objects(result: ProcessingResult) -> Iterator[tuple[str, Any]]:
                 yield f"control/{name}_{sample}", hists[name]
 
 
-def save_result(result: ProcessingResult, out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """Write histograms.root and histograms.npz into ``out_dir``, each atomically; their paths."""
+def save_result(result: ProcessingResult, out_dir: str | os.PathLike, *, root: bool = True) -> list[Path]:
+    """Write histograms.npz and, with ``root``, histograms.root into ``out_dir``, each atomically and
+    both or neither (without ``root``, a histograms.root of an earlier run there is removed: never a
+    mix of two runs); the paths written."""
     out_dir = Path(out_dir)
-    root_path, copy_path = out_dir / ROOT_NAME, out_dir / COPY_NAME
-    with atomic_path(copy_path) as tmp_copy, atomic_path(root_path) as tmp_root:
-        _write_copy(result, tmp_copy)
-        with recreate(tmp_root, f"{ROOT_NAME} {result.config_hash}", compression=uproot.ZSTD(1)) as rootfile:
-            for name, obj in _root_objects(result):
-                rootfile[name] = obj
-    return root_path, copy_path
+    copy_path, root_path = out_dir / COPY_NAME, out_dir / ROOT_NAME
+    with contextlib.ExitStack() as files:
+        _write_copy(result, files.enter_context(atomic_path(copy_path)))
+        if root:
+            tmp_root = files.enter_context(atomic_path(root_path))
+            with recreate(tmp_root, f"{ROOT_NAME} {result.config_hash}", compression=uproot.ZSTD(1)) as rootfile:
+                for name, obj in _root_objects(result):
+                    rootfile[name] = obj
+    if not root:
+        root_path.unlink(missing_ok=True)
+    return [root_path, copy_path] if root else [copy_path]
 
 
 def load_result(path: str | os.PathLike) -> ProcessingResult:
