@@ -57,11 +57,6 @@ MC_ERROR_STREAM = 7
 CLS_MC_ERROR_STREAM = 8
 """The random stream of the CLs limit's replicas (as :data:`MC_ERROR_STREAM`)."""
 
-FAILED = "failed: "
-"""How the ``cls_method`` of a row without a CLs limit begins (the reason follows)."""
-TOYS_FAILED = "; toys failed: "
-"""What the ``cls_method`` of a row whose pseudo-experiments failed holds after "asymptotic"."""
-
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 """Runs a function over items, results in the items' order (the builtin ``map``, or a pool's)."""
 
@@ -149,23 +144,27 @@ def _cls_limit(model: Any, job: _MassPointJob) -> tuple[CLsLimit, CLsLimit | str
         return asymptotic, f"{type(err).__name__}: {err}"
 
 
-def _mass_point_job(job: _MassPointJob) -> tuple[dict, MassPoint]:
-    """Worker: cabinetry templates -> workspace of one mass point, and its row of the limits table
-    (both criteria and their MC errors)."""
+def _mass_point_job(job: _MassPointJob) -> tuple[dict, MassPoint, list[str]]:
+    """Worker: cabinetry templates -> workspace of one mass point, its row of the limits table (both
+    criteria and their MC errors) and what could not be set, for the caller to report."""
     import pyhf
 
     spec = build_workspace(job.config, job.workspace_path)
     model = pyhf.Workspace(spec).model()
     limit = _cls_limit(model, job)
-    cls_error = math.nan
-    if not isinstance(limit, str):
+    problems, cls_error = [], math.nan
+    if isinstance(limit, str):
+        problems.append(f"no CLs limit ({limit})")
+    else:
+        if isinstance(limit[1], str):
+            problems.append(f"no limit from pseudo-experiments ({limit[1]})")
         binned = StatErrorModel.from_pyhf(model)
         try:
             cls_error = cls_mc_error(binned, job.point.grouped, job.g_ref, _replica_rng(job, CLS_MC_ERROR_STREAM))
         except LimitError as err:
-            log.warning("m_a = %g GeV: no MC error of the CLs limit (%s)", job.point.hypothesis.m_a, err)
+            problems.append(f"no MC error of the CLs limit ({err})")
     lambda_error = lambda_mc_error(job.point.full, job.g_ref, _replica_rng(job, MC_ERROR_STREAM))
-    return spec, _row(job.point, limit, lambda_error, cls_error, job.stats, job.g_ref)
+    return spec, _row(job.point, limit, lambda_error, cls_error, job.stats, job.g_ref), problems
 
 
 def _replica_rng(job: _MassPointJob, stream: int) -> np.random.Generator:
@@ -211,8 +210,9 @@ def run_scan(
         jobs.append(_MassPointJob(point, config, workspace, method, stats, g_ref, seed, index))
     rows: list[MassPoint] = []
     workspaces: list[MassPointWorkspace] = []
-    for job, (spec, row) in zip(jobs, mapper(_mass_point_job, jobs)):
-        _report_failures(row)
+    for job, (spec, row, problems) in zip(jobs, mapper(_mass_point_job, jobs)):
+        for problem in problems:
+            log.warning("m_a = %g GeV: %s", row.m_a, problem)
         rows.append(row)
         h = job.point.hypothesis
         workspaces.append(MassPointWorkspace(h.m_a, h.region, spec, Path(job.workspace_path)))
@@ -275,13 +275,13 @@ def _row(
     mu_lambda = mu_at_lambda(s, b)
     lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / poisson_lambda(mu_lambda * s, b)
     if isinstance(limit, str):
-        band, g_toys, cls_method = [math.nan] * 5, math.nan, f"{FAILED}{limit}"
+        band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
     else:
         asymptotic, with_toys = limit
         band = [coupling_from_mu(mu, g_ref) for mu in asymptotic.band]
         g_toys, cls_method = math.nan, "asymptotic"
         if isinstance(with_toys, str):
-            cls_method = f"asymptotic{TOYS_FAILED}{with_toys}"
+            cls_method = f"asymptotic; toys failed: {with_toys}"
         elif with_toys is not None:
             g_toys, cls_method = coupling_from_mu(with_toys.median, g_ref), "asymptotic + toys"
     return MassPoint(
@@ -312,15 +312,6 @@ def _row(
         cls_method=cls_method,
         small_background=_signal_rich_background(model) < stats.small_background_events,
     )
-
-
-def _report_failures(row: MassPoint) -> None:
-    """Log a warning for a row whose CLs limit, or whose limit from pseudo-experiments, failed."""
-    if row.cls_method.startswith(FAILED):
-        log.warning("m_a = %g GeV: no CLs limit (%s)", row.m_a, row.cls_method.removeprefix(FAILED))
-    elif TOYS_FAILED in row.cls_method:
-        reason = row.cls_method.split(TOYS_FAILED, 1)[1]
-        log.warning("m_a = %g GeV: no limit from pseudo-experiments (%s)", row.m_a, reason)
 
 
 def rows_csv(rows: Sequence[Any]) -> str:
