@@ -10,12 +10,14 @@ from click.testing import CliRunner
 
 from alpfusion.cli import main
 from alpfusion.config import ConfigError, Vegas, load_config
+from alpfusion.models.workspace import mass_point_models
 from alpfusion.observables import compute_observables, four_momenta
 from alpfusion.processors.detector import measure
 from alpfusion.processors.events import measured_events
 from alpfusion.processors.executors import inspect_samples, process_samples
 from alpfusion.processors.kernels import BinSums, log_position
 from alpfusion.processors.layouts import HISTOGRAMS, OPTIMISATION, mass_edges
+from alpfusion.processors.optimise import optimise_all
 from alpfusion.processors.processor import AlpProcessor, ProcessingError
 from alpfusion.processors.results import (
     COPY_NAME,
@@ -74,10 +76,10 @@ def own_regions(result, sample):
     return [result.regions.index(r) for r in result.histograms[sample]["analysis"].axes["region"]]
 
 
-def assert_identical(a, b):
+def assert_identical(a, b, names=HISTOGRAMS + (OPTIMISATION,)):
     assert a.keys() == b.keys()
     for sample in a:
-        assert a[sample].keys() == b[sample].keys() == set(HISTOGRAMS) | {OPTIMISATION}
+        assert a[sample].keys() == b[sample].keys() == set(names)
         for name, h in a[sample].items():
             assert np.array_equal(h.values(flow=True), b[sample][name].values(flow=True)), (sample, name)
             if h.storage_type is hist.storage.Weight:
@@ -163,6 +165,34 @@ def test_log_bins_have_the_relative_width(small_cfg):
     edges = mass_edges(small_cfg.histograms)
     assert np.allclose(edges[1:] / edges[:-1], 1.02, rtol=1e-14)
     assert edges[0] == 0.05 and edges[-2] < small_cfg.histograms.mass_max <= edges[-1]
+
+
+@pytest.mark.parametrize("executor, names", [("futures", (OPTIMISATION,)), ("iterative", HISTOGRAMS)])
+def test_a_pass_fills_the_histograms_asked_for_and_the_same_ones(small_cfg, samples, reference, executor, names):
+    """A pass that fills some histograms only (run's two passes) gives those of the full pass bit for bit,
+    and the tools that need another histogram say which."""
+    part = process_samples(small_cfg, samples, executor=executor, workers=2, chunk_size=5000, histograms=names)
+    assert all(tuple(hists) == names for hists in part.histograms.values())
+    assert_identical(part.histograms, {s: {n: h[n] for n in names} for s, h in reference.histograms.items()}, names)
+    if names == HISTOGRAMS:
+        with pytest.raises(ProcessingError, match=r"^the cut optimisation needs the histograms \['optimisation'\]"):
+            optimise_all(part)
+    else:
+        with pytest.raises(ProcessingError, match=r"^the cut flow needs .* of sample 'ee_to_eea_ma1' do not hold"):
+            cutflow_rows(part)
+
+
+def test_tools_name_the_histograms_a_partial_pass_lacks(tmp_path, small_cfg, samples):
+    part = process_samples(small_cfg, samples[2:], executor="iterative", histograms=(OPTIMISATION,))
+    with pytest.raises(ProcessingError, match=r"^histograms.root needs the histograms \['analysis', 'emiss_eta'"):
+        save_result(part, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ProcessingError, match=r"^the statistical model needs the histograms \['analysis'\]"):
+        mass_point_models(part, small_cfg.statistics)
+    assert save_result(part, tmp_path / "out", root=False) == [tmp_path / "out" / COPY_NAME]
+    assert tuple(load_result(tmp_path / "out").histograms["tautau"]) == (OPTIMISATION,)
+    with pytest.raises(ValueError, match=r"histograms to fill: \['plane'\] \(choose from \['analysis'"):
+        process_samples(small_cfg, samples[2:], histograms=("analysis", "plane"))
 
 
 def test_the_lossless_copy_alone_when_no_root_file_is_asked_for(tmp_path, reference):

@@ -15,6 +15,7 @@ import alpfusion.heap
 from alpfusion import workflow
 from alpfusion.cli import main
 from alpfusion.config import load_config
+from alpfusion.processors.layouts import HISTOGRAMS, OPTIMISATION
 from alpfusion.processors.results import load_result
 from alpfusion.samples.production import up_to_date
 
@@ -78,6 +79,9 @@ def test_run_from_python_makes_every_output(library_run):
     for name in OUTPUTS:
         assert (out / name).is_file(), name
     assert not (out / "histograms_configured" / "histograms.root").exists()  # the optimisation's input: npz only
+    # each pass fills what the next step reads: the optimisation's input, then everything else
+    assert all(tuple(h) == (OPTIMISATION,) for h in result.configured.histograms.values())
+    assert all(tuple(h) == HISTOGRAMS for h in result.histograms.histograms.values())
     assert [row.m_a for row in result.limits.rows] == [1.0, 3.0]
     # a small configuration (30k tau-pair draws, huge MC-floor yields): still a finite CLs band everywhere
     assert not result.limits.failed

@@ -521,6 +521,7 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
         stats.floor_reach,
         {str(name): edge for name, edge in stats.edges.items()},
     )
+    result.require(("analysis",), "the statistical model")
     backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
     bounded = [str(name) for name in stats.missing_mass_bound if name in backgrounds]
     out = []

@@ -31,6 +31,7 @@ import uproot
 from ..config import Config
 from ..heap import retain_freed_memory
 from ..samples.rootio import EVENTS_TREE, SampleError, open_sample
+from .layouts import ALL_HISTOGRAMS
 from .processor import AlpProcessor, ProcessingError, SampleInfo, yield_quantum
 from .results import ProcessingResult
 
@@ -241,9 +242,11 @@ def process_samples(
     scheduler: str | None = None,
     status: bool = False,
     client: Any = None,
+    histograms: Sequence[str] = ALL_HISTOGRAMS,
 ) -> ProcessingResult:
     """Run the processor over the sample files; the keyword arguments override ``processing``; with
     a dask.distributed ``client``, on its cluster (the same histograms as any other executor).
+    ``histograms`` names the histograms to fill (:class:`AlpProcessor`), all by default.
 
     Raises ProcessingError, naming the file, for an unreadable, corrupt or unsuitable input.
     """
@@ -252,7 +255,7 @@ def process_samples(
 
     settings = cfg.processing
     samples = inspect_samples(paths, cfg)
-    proc = AlpProcessor(cfg, samples)
+    proc = AlpProcessor(cfg, samples, histograms)
     for info in samples.values():
         proc.check_sample(info)
     fileset = {name: {"files": {info.path: EVENTS_TREE}} for name, info in samples.items()}

@@ -163,8 +163,14 @@ def select_kernel(
     += 1 if any passes; sums[k * plane_size + cell] += (Y_cell, coarse and fine parts of Y_cell^2,
     :func:`split_squares`) per cell its passing copies reach; the cut flow's Y^2 is the coarse part
     alone (a histogram's variance, added by coffea). With rounded yields every sum is exact in any
-    order; contiguous outputs with a bin's sums side by side (one cache line per bin)."""
+    order; contiguous outputs with a bin's sums side by side (one cache line per bin).
+
+    Returns the rows of ``sums`` reached, unordered, each at least once (a row is listed when it is
+    all zero before the event adds to it): the caller reads those rows only, so that a large
+    zero-initialised ``sums`` is touched only where it is filled."""
     fine2 = quantum2 * FINE
+    touched = np.empty(max(1024, starts.shape[0]), dtype=np.int64)
+    n_touched = 0
     longest = 1
     for g in range(starts.shape[0] - 1):
         longest = max(longest, starts[g + 1] - starts[g])
@@ -204,6 +210,15 @@ def select_kernel(
             for j in range(n_cells):
                 w = cell_sums[j]
                 coarse = np.rint(w * w / quantum2) * quantum2
-                sums[k * plane_size + cells[j], 0] += w
-                sums[k * plane_size + cells[j], 1] += coarse
-                sums[k * plane_size + cells[j], 2] += np.rint((w * w - coarse) / fine2) * fine2
+                row = k * plane_size + cells[j]
+                if sums[row, 0] == 0.0 and sums[row, 1] == 0.0 and sums[row, 2] == 0.0:
+                    if n_touched == touched.shape[0]:
+                        grown = np.empty(2 * n_touched, dtype=np.int64)
+                        grown[:n_touched] = touched
+                        touched = grown
+                    touched[n_touched] = row
+                    n_touched += 1
+                sums[row, 0] += w
+                sums[row, 1] += coarse
+                sums[row, 2] += np.rint((w * w - coarse) / fine2) * fine2
+    return touched[:n_touched]

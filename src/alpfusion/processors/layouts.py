@@ -23,9 +23,12 @@ __all__ = [
     "bin_histogram",
     "region_slice",
     "region_view",
+    "ALL_HISTOGRAMS",
+    "CONTROLS",
     "HISTOGRAMS",
     "OPTIMISATION",
     "OPTIMISATION_AXES",
+    "SELECTION",
     "empty_histograms",
     "eta_edges",
     "mass_edges",
@@ -41,6 +44,13 @@ OPTIMISATION = "optimisation"
 """The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
 (m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.processors.optimise); a signal sample
 fills only the region of its own mass, a background every region. Kept in histograms.npz only."""
+ALL_HISTOGRAMS = HISTOGRAMS + (OPTIMISATION,)
+"""Every histogram the processor can fill; a processing pass may fill some of them only
+(``process_samples(histograms=...)``)."""
+SELECTION = ("analysis", "cutflow", "cutflow_raw")
+"""The histograms that the per-mass selection fills, in one pass over the events."""
+CONTROLS = ("emiss_eta", "m2_miss", "mee_minus_mtau")
+"""The control histograms after the acceptance."""
 OPTIMISATION_AXES = (("abs_z", 50, 5.0), ("e_below_max", 53, 10.6), ("abs_eta", 25, 5.0))
 """(name, bins, upper edge) from 0: steps of 0.1 in kappa, 0.2 GeV in E_max - E_low, 0.2 in eta_high."""
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import hist
 import numpy as np
 
-from .layouts import region_slice, weight_view
+from .layouts import OPTIMISATION, region_slice, weight_view
 from .results import ProcessingResult
 from .selection import e_miss_max
 
@@ -139,13 +139,14 @@ def optimise_all(result: ProcessingResult, **options) -> tuple[list[OptimisedCut
     background is the sum over every background sample. Returns the cuts and, for the masses where
     no cut satisfies the constraint, the reasons (those masses keep the configuration's cuts).
     """
+    result.require((OPTIMISATION,), "the cut optimisation")
     out, failures = [], []
     for hypothesis in result.with_signal():
         region = hypothesis.region
-        s = region_slice(result.histograms[result.signal_sample(region)]["optimisation"], region)
+        s = region_slice(result.histograms[result.signal_sample(region)][OPTIMISATION], region)
         b: hist.Hist | None = None
         for name in result.backgrounds:
-            part = region_slice(result.histograms[name]["optimisation"], region)
+            part = region_slice(result.histograms[name][OPTIMISATION], region)
             b = part if b is None else b + part
         try:
             out.append(optimise_cuts(hypothesis.m_a, hypothesis.sqrt_s, s, b, **options))

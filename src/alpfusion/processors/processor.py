@@ -13,7 +13,8 @@ For each chunk of a sample (flat TTree ``events`` read with ``BaseSchema``) :cla
    of its own mass (the only one whose model it enters).
 
 Expected yields: ``y = weight * L`` with L = ``Beam.luminosity_pb`` (weights in pb per event). The output
-of a chunk is ``{sample: {name: hist.Hist}}`` with the names of :data:`HISTOGRAMS`, all with
+of a chunk is ``{sample: {name: hist.Hist}}`` with the names of the histograms it fills (all of
+:data:`~alpfusion.processors.layouts.ALL_HISTOGRAMS` by default), all with
 ``Weight`` storage (sum of y and of y^2) except ``cutflow_raw`` (``Int64``, raw MC events); dicts of
 hists add under coffea's accumulator semantics.
 
@@ -37,7 +38,7 @@ rounded ones.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import awkward as ak
@@ -62,9 +63,11 @@ from .kernels import (
     split_squares,
 )
 from .layouts import (
-    HISTOGRAMS,
+    ALL_HISTOGRAMS,
+    CONTROLS,
     OPTIMISATION,
     OPTIMISATION_AXES,
+    SELECTION,
     empty_histograms,
     mass_edges,
     optimisation_histogram,
@@ -145,12 +148,19 @@ class _Copies:
 class AlpProcessor(processor.ProcessorABC):
     """Detector model, observables, per-mass selection and histograms (see the module docstring).
 
-    ``samples`` maps each sample (dataset) name of the fileset to its :class:`SampleInfo`.
+    ``samples`` maps each sample (dataset) name of the fileset to its :class:`SampleInfo`;
+    ``histograms`` names those of :data:`~alpfusion.processors.layouts.ALL_HISTOGRAMS` to fill (all by
+    default; a pass that needs some only skips the work of the others: the selection for the analysis
+    planes and cut flow, the optimisation histogram, the control histograms).
     """
 
-    def __init__(self, cfg: Config, samples: Mapping[str, SampleInfo]):
+    def __init__(self, cfg: Config, samples: Mapping[str, SampleInfo], histograms: Sequence[str] = ALL_HISTOGRAMS):
+        unknown = sorted(set(histograms) - set(ALL_HISTOGRAMS))
+        if unknown or not histograms:
+            raise ValueError(f"histograms to fill: {unknown or 'none'} (choose from {list(ALL_HISTOGRAMS)})")
         self.cfg = cfg
         self.samples = dict(samples)
+        self.histograms = tuple(name for name in ALL_HISTOGRAMS if name in histograms)
         self.hypotheses = mass_hypotheses(cfg)
         self.edges = mass_edges(cfg.histograms)
         self.eta_slices = np.asarray(cfg.histograms.eta_slices, dtype=float)
@@ -231,18 +241,23 @@ class AlpProcessor(processor.ProcessorABC):
         obs = compute_observables(e_minus, e_plus, cfg.beam.sqrt_s, cfg.observables.cphi_estimator, truth)
         copy = _Copies(np.flatnonzero(ok) // copies, y, copies, info.yield2_quantum)
 
-        hists = empty_histograms(cfg, self.hypotheses, HISTOGRAMS[1:])
-        flow, raw = weight_view(hists["cutflow"], flow=True), hists["cutflow_raw"].view(flow=True)
-        for stage, counts in enumerate((np.full(len(y), copies), np.bincount(copy.parent, minlength=len(y)))):
-            event_y = counts * y
-            flow["value"][:, stage] = event_y.sum()
-            flow["variance"][:, stage] = rounded(event_y * event_y, info.yield2_quantum).sum()
-            raw[:, stage] = np.count_nonzero(counts)
-        self._fill_controls(hists, obs, copy)
-        out: dict[str, hist.Hist | BinSums] = dict(hists)
-        out["analysis"] = self._select(info, obs, copy, flow, raw)
-        out[OPTIMISATION] = self._fill_optimisation(info, obs, copy)
-        return out
+        out: dict[str, hist.Hist | BinSums] = {}
+        if set(SELECTION) & set(self.histograms):
+            hists = empty_histograms(cfg, self.hypotheses, SELECTION[1:])
+            flow, raw = weight_view(hists["cutflow"], flow=True), hists["cutflow_raw"].view(flow=True)
+            for stage, counts in enumerate((np.full(len(y), copies), np.bincount(copy.parent, minlength=len(y)))):
+                event_y = counts * y
+                flow["value"][:, stage] = event_y.sum()
+                flow["variance"][:, stage] = rounded(event_y * event_y, info.yield2_quantum).sum()
+                raw[:, stage] = np.count_nonzero(counts)
+            out.update(hists, analysis=self._select(info, obs, copy, flow, raw))
+        if set(CONTROLS) & set(self.histograms):
+            controls = empty_histograms(cfg, self.hypotheses, CONTROLS)
+            self._fill_controls(controls, obs, copy)
+            out.update(controls)
+        if OPTIMISATION in self.histograms:
+            out[OPTIMISATION] = self._fill_optimisation(info, obs, copy)
+        return {name: out[name] for name in self.histograms}
 
     def _own_hypotheses(self, info: SampleInfo) -> list[MassHypothesis]:
         """The hypotheses whose analysis plane and optimisation a sample fills: its own mass (signal) or
@@ -302,7 +317,7 @@ class AlpProcessor(processor.ProcessorABC):
         sums = np.zeros((len(self.hypotheses) * plane_size, 3))
         stage_sums = np.zeros((len(self.hypotheses), stages, 2))
         stage_raw = np.zeros((len(self.hypotheses), stages), dtype=np.int64)
-        select_kernel(
+        touched = select_kernel(
             obs.m2_miss,
             obs.e_miss,
             obs.eta_miss,
@@ -319,25 +334,31 @@ class AlpProcessor(processor.ProcessorABC):
         flow["value"][:, -stages:] += stage_sums[..., 0]
         flow["variance"][:, -stages:] += stage_sums[..., 1]
         raw[:, -stages:] += stage_raw
+        index = np.unique(touched)
+        index = index[np.any(sums[index] != 0, axis=1)]
+        filled = sums[index]
         own = [k for k, h in enumerate(self.hypotheses) if h in self._own_hypotheses(info)]
-        planes = sums if len(own) == len(self.hypotheses) else sums.reshape(-1, plane_size, 3)[own].reshape(-1, 3)
-        index = np.flatnonzero(np.any(planes != 0, axis=1))
-        return BinSums(index, planes[index])
+        if len(own) < len(self.hypotheses):  # a signal sample: its own regions' planes, renumbered
+            rank = np.full(len(self.hypotheses), -1)
+            rank[own] = np.arange(len(own))
+            region, cell = np.divmod(index, plane_size)
+            mine = rank[region] >= 0
+            index, filled = rank[region[mine]] * plane_size + cell[mine], filled[mine]
+        return BinSums(index, filled)
 
     def postprocess(self, accumulator: dict[str, dict]) -> dict[str, dict[str, hist.Hist]]:
         """The accumulated output with each sample's BinSums turned into their histograms."""
         for sample, hists in accumulator.items():
             own = tuple(self._own_hypotheses(self.samples[sample]))
-            plane = empty_histograms(self.cfg, own, ("analysis",))["analysis"]
-            if own:
-                hists["analysis"].add_to(plane.view(flow=True))
-            hists["analysis"] = plane
-            regions = [h.region for h in own]
-            optimisation = optimisation_histogram(regions)
-            if regions:
-                hists[OPTIMISATION].add_to(optimisation.view(flow=True))
-            hists[OPTIMISATION] = optimisation
-        return {
-            sample: {name: hists[name] for name in HISTOGRAMS + (OPTIMISATION,)}
-            for sample, hists in accumulator.items()
-        }
+            if "analysis" in hists:
+                plane = empty_histograms(self.cfg, own, ("analysis",))["analysis"]
+                if own:
+                    hists["analysis"].add_to(plane.view(flow=True))
+                hists["analysis"] = plane
+            if OPTIMISATION in hists:
+                regions = [h.region for h in own]
+                optimisation = optimisation_histogram(regions)
+                if regions:
+                    hists[OPTIMISATION].add_to(optimisation.view(flow=True))
+                hists[OPTIMISATION] = optimisation
+        return {sample: {name: hists[name] for name in self.histograms} for sample, hists in accumulator.items()}

@@ -113,6 +113,18 @@ class ProcessingResult:
             raise ProcessingError(f"no signal sample of the mass of region '{region}'")
         return name
 
+    def require(self, names: Sequence[str], purpose: str) -> None:
+        """Raise ProcessingError unless every sample has the named histograms: a processing pass may
+        fill some only (``process_samples(histograms=...)``; ``alpfusion run``'s first pass fills the
+        optimisation's input alone, its second everything else)."""
+        for sample, hists in sorted(self.histograms.items()):
+            missing = [name for name in names if name not in hists]
+            if missing:
+                raise ProcessingError(
+                    f"{purpose} needs the histograms {missing}, which these histograms of sample '{sample}' "
+                    f"do not hold (they hold {sorted(hists)}); 'alpfusion process' fills all"
+                )
+
     def with_signal(self) -> tuple[MassHypothesis, ...]:
         """The mass hypotheses that have a signal sample of their mass."""
         return tuple(h for h in self.hypotheses if self.signal_for(h.region) is not None)
@@ -250,6 +262,8 @@ def save_result(result: ProcessingResult, out_dir: str | os.PathLike, *, root: b
     """Write histograms.npz and, with ``root``, histograms.root into ``out_dir``, each atomically and
     both or neither (without ``root``, a histograms.root of an earlier run there is removed: never a
     mix of two runs); the paths written."""
+    if root:
+        result.require(HISTOGRAMS, ROOT_NAME)
     out_dir = Path(out_dir)
     copy_path, root_path = out_dir / COPY_NAME, out_dir / ROOT_NAME
     with contextlib.ExitStack() as files:
@@ -300,6 +314,7 @@ def cutflow_rows(
     unknown = sorted(set(samples) - set(result.histograms))
     if unknown:
         raise ProcessingError(f"no sample {unknown} in the histograms (have {sorted(result.histograms)})")
+    result.require(("cutflow", "cutflow_raw"), "the cut flow")
     chosen = [
         (k, h) for k, h in enumerate(result.hypotheses) if not masses or any(math.isclose(h.m_a, m) for m in masses)
     ]
