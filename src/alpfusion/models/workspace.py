@@ -129,17 +129,27 @@ class RegionModel:
         return sum((t.yields for t in self.backgrounds.values()), np.zeros(len(self.bins)))
 
 
-def _plane(h: hist.Hist, region: str) -> tuple[np.ndarray, np.ndarray]:
-    """Values and variances of one region of an `analysis` histogram (region, |eta*_miss| slice, m_ee,
-    |m_ee^tau|; or without the slice axis): the planes, the last two axes (m_ee, |m_ee^tau|)."""
-    view = region_view(h, region)
-    return np.array(view.value), np.array(view.variance)
+@dataclass(frozen=True)
+class _Planes:
+    """One sample's planes in one region of its `analysis` histogram ``h`` (region, |eta*_miss| slice,
+    m_ee, |m_ee^tau|; or without the slice axis), the last two axes (m_ee, |m_ee^tau|): values and
+    variances read out once per model, as C-ordered copies (the histogram's storage is column-major: a
+    region of the default binning takes 12 ms to copy), with the histogram for its axes."""
+
+    h: hist.Hist
+    values: np.ndarray
+    variances: np.ndarray
+
+    @classmethod
+    def of(cls, h: hist.Hist, region: str) -> _Planes:
+        view = region_view(h, region)
+        return cls(h, np.array(view.value), np.array(view.variance))
 
 
-def _summed_plane(region: str, backgrounds: Mapping[str, hist.Hist]) -> tuple[np.ndarray, np.ndarray]:
+def _summed_plane(backgrounds: Mapping[str, _Planes]) -> tuple[np.ndarray, np.ndarray]:
     """Values and variances of one region's plane summed over the background samples (at least one)."""
-    planes = [_plane(h, region) for h in backgrounds.values()]
-    return sum(p[0] for p in planes[1:]) + planes[0][0], sum(p[1] for p in planes[1:]) + planes[0][1]
+    first, *rest = backgrounds.values()
+    return sum((p.values for p in rest), first.values), sum((p.variances for p in rest), first.variances)
 
 
 def region_model(
@@ -155,14 +165,23 @@ def region_model(
     ``supports`` (background -> bool over the region's planes, :func:`missing_mass_support`): the bins a
     background's events can reach; with the floor, an empty bin within a support gets a floor whatever
     ``floor_reach``, and none from that background outside it."""
-    sig_values, sig_variances = _plane(signal, region)
-    bins = np.flatnonzero(sig_values.ravel() > 0)
+    planes = {name: _Planes.of(h, region) for name, h in backgrounds.items()}
+    return _region_model(region, m_a, _Planes.of(signal, region), planes, treatment, supports)
+
+
+def _region_model(
+    region: str,
+    m_a: float,
+    signal: _Planes,
+    backgrounds: Mapping[str, _Planes],
+    treatment: EmptyBins,
+    supports: Mapping[str, np.ndarray] | None,
+) -> RegionModel:
+    """:func:`region_model` of the planes read out of the histograms."""
+    bins = np.flatnonzero(signal.values.ravel() > 0)
     if len(bins) == 0:
         raise ModelError(f"region '{region}': the signal has no selected events, no model can be built")
-    templates = {}
-    for name, h in backgrounds.items():
-        values, variances = _plane(h, region)
-        templates[name] = Template(values.ravel()[bins], variances.ravel()[bins])
+    templates = {name: Template(p.values.ravel()[bins], p.variances.ravel()[bins]) for name, p in backgrounds.items()}
     total_mc = sum((t.yields for t in templates.values()), np.zeros(len(bins)))
     empty = total_mc <= 0
     if treatment.treatment == "smooth":
@@ -180,9 +199,8 @@ def region_model(
         yields[empty] = np.where(floored, treatment.floor_yield or event_yield, 0.0)
         if np.any(yields > 0):
             templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
-    return RegionModel(
-        region, m_a, bins, Template(sig_values.ravel()[bins], sig_variances.ravel()[bins]), templates, empty, treatment
-    )
+    signal_template = Template(signal.values.ravel()[bins], signal.variances.ravel()[bins])
+    return RegionModel(region, m_a, bins, signal_template, templates, empty, treatment)
 
 
 def group_by_signal_to_background(
@@ -251,19 +269,27 @@ def coarse_model(
     order is cruder, so the limit is weaker: a conservative limit with no empty-bin treatment.
     Returns the grouped model and every signal bin's group (as :func:`group_by_signal_to_background`).
     """
-    model = region_model(region, m_a, signal, backgrounds, EmptyBins("none"))
+    planes = {name: _Planes.of(h, region) for name, h in backgrounds.items()}
+    return _coarse_model(region, m_a, _Planes.of(signal, region), planes, blocks, n_groups)
+
+
+def _coarse_model(
+    region: str, m_a: float, signal: _Planes, backgrounds: Mapping[str, _Planes], blocks: int, n_groups: int
+) -> tuple[RegionModel, np.ndarray]:
+    """:func:`coarse_model` of the planes read out of the histograms."""
+    model = _region_model(region, m_a, signal, backgrounds, EmptyBins("none"), None)
     if not backgrounds:  # background-free: the order is the signal's
         return group_by_signal_to_background(model, n_groups, np.ones(len(model.bins)))
-    order = block_average(_summed_plane(region, backgrounds)[0], blocks).ravel()[model.bins]
+    order = block_average(_summed_plane(backgrounds)[0], blocks).ravel()[model.bins]
     return group_by_signal_to_background(model, n_groups, order)
 
 
-def _smooth_template(region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, slices: int) -> Template:
+def _smooth_template(region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray, slices: int) -> Template:
     """The smooth model (alpfusion.models.smooth) of the summed backgrounds, over the signal bins: one
     per plane (|eta*_miss| slice); a plane without background MC has none (zero)."""
     from .smooth import SmoothModelError, smooth_plane
 
-    values, variances = _summed_plane(region, backgrounds)
+    values, variances = _summed_plane(backgrounds)
     shape = values.shape
     values, variances = values.reshape(-1, *shape[-2:]), variances.reshape(-1, *shape[-2:])
     if not values.any():
@@ -316,8 +342,10 @@ def _nearest_in_plane(values: np.ndarray, variances: np.ndarray, where: np.ndarr
     queries = np.column_stack(np.unravel_index(where, shape))
     distance, _ = tree.query(queries, p=np.inf)
     flat_values, flat_variances = values.ravel()[filled], variances.ravel()[filled]
-    found = tree.query_ball_point(queries, distance, p=np.inf)
-    return distance, np.array([flat_variances[f].sum() / flat_values[f].sum() for f in found])
+    found = tree.query_ball_point(queries, distance, p=np.inf)  # each query's bins at its distance, at least one
+    starts = np.cumsum([0, *map(len, found[:-1])])
+    index = np.concatenate(found)
+    return distance, np.add.reduceat(flat_variances[index], starts) / np.add.reduceat(flat_values[index], starts)
 
 
 def lowest_offset(h: hist.Hist) -> np.ndarray:
@@ -360,7 +388,7 @@ def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: A
 
 
 def _beyond_edges(
-    region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, edges: Mapping[str, float | None]
+    region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray, edges: Mapping[str, float | None]
 ) -> dict[str, np.ndarray]:
     """For every background sample with a kinematic edge (its events reach offsets ln(|m_ee^tau| /
     m_ee) up to the edge, statistics.edges), which of the bins (flat indices) lie wholly above it
@@ -370,7 +398,7 @@ def _beyond_edges(
             region,
             name,
             backgrounds[name],
-            lowest_offset(backgrounds[name]) > edge,
+            lowest_offset(backgrounds[name].h) > edge,
             f"wholly above its edge ln(|m_ee^tau| / m_ee) = {edge} (statistics.edges.{name}); the edge does not "
             "hold for these samples and this c_phi estimator: raise it or remove it",
         )[bins]
@@ -380,7 +408,7 @@ def _beyond_edges(
 
 
 def _beyond_supports(
-    region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, supports: Mapping[str, np.ndarray]
+    region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray, supports: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """For every background sample with a support (``region_model``), which of the bins (flat indices) lie
     beyond it (:func:`_outside_claim`)."""
@@ -398,11 +426,11 @@ def _beyond_supports(
     }
 
 
-def _outside_claim(region: str, name: str, h: hist.Hist, outside: np.ndarray, claim: str) -> np.ndarray:
+def _outside_claim(region: str, name: str, planes: _Planes, outside: np.ndarray, claim: str) -> np.ndarray:
     """``outside`` (bool over the region's planes, where the sample's physics says it has no events) flat.
     The claim is one its MC must bear out: MC there is an error that names the sample, the region, the
     yield and the claim."""
-    values = _plane(h, region)[0]
+    values = planes.values
     outside = np.broadcast_to(outside, values.shape)
     contradicted = outside & (values > 0)
     if contradicted.any():
@@ -414,7 +442,7 @@ def _outside_claim(region: str, name: str, h: hist.Hist, outside: np.ndarray, cl
 
 
 def _local_floor(
-    region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray, beyond: Mapping[str, np.ndarray]
+    region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray, beyond: Mapping[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(distance, floor yield) of bins (flat indices) of a region's plane: :func:`nearest_mc` of the
     summed backgrounds, each bin leaving out the samples whose edge it lies beyond (``beyond``, from
@@ -432,14 +460,12 @@ def _local_floor(
     return distance, event_yield
 
 
-def _nearest_floor(
-    region: str, backgrounds: Mapping[str, hist.Hist], bins: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_floor(region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distance, floor yield) of bins of a region's planes from the summed backgrounds (at least one):
     :func:`nearest_mc`; where a bin's plane holds no MC of them, the distance is inf and the yield one
     effective event, sum(y^2)/sum(y), of the region's MC, or where the region has none, of their whole
     histograms (all regions)."""
-    values, variances = _summed_plane(region, backgrounds)
+    values, variances = _summed_plane(backgrounds)
     distance, event_yield = nearest_mc(values, variances, bins)
     lone = np.isnan(event_yield)
     if not lone.any():
@@ -447,8 +473,8 @@ def _nearest_floor(
     sums = np.array([values.sum(), variances.sum()])
     if sums[0] <= 0:
         sums = np.zeros(2)
-        for h in backgrounds.values():
-            view = weight_view(h)
+        for planes in backgrounds.values():
+            view = weight_view(planes.h)
             sums += (np.asarray(view.value).sum(), np.asarray(view.variance).sum())
     if sums[0] <= 0:
         raise ModelError(f"region '{region}': no background MC anywhere, the floor yield must be given")
@@ -527,11 +553,12 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
     out = []
     for hypothesis in result.with_signal():
         region = hypothesis.region
-        signal = result.histograms[result.signal_sample(region)]["analysis"]
+        signal = _Planes.of(result.histograms[result.signal_sample(region)]["analysis"], region)
+        planes = {name: _Planes.of(h, region) for name, h in backgrounds.items()}
         supports = _missing_mass_supports(result, hypothesis, bounded)
-        full = region_model(region, hypothesis.m_a, signal, backgrounds, treatment, supports)
+        full = _region_model(region, hypothesis.m_a, signal, planes, treatment, supports)
         grouped = group_by_signal_to_background(full, stats.sb_groups)[0]
-        coarse = coarse_model(region, hypothesis.m_a, signal, backgrounds, stats.coarse_blocks, stats.sb_groups)[0]
+        coarse = _coarse_model(region, hypothesis.m_a, signal, planes, stats.coarse_blocks, stats.sb_groups)[0]
         out.append(MassPointModel(hypothesis, full, grouped, coarse, *_selected_background(result, region)))
     return out
 
