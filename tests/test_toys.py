@@ -58,6 +58,37 @@ def test_q_mu_tilde_agrees_with_pyhf_fits_toy_by_toy(minuit):
     assert (ours == 0).any() and (ours > 1).any() and (counts[:, 0] > 0).any()
 
 
+def test_free_mu_is_the_zero_of_the_profiled_slope():
+    """mu_hat from regula falsi equals a scalar root finder's zero of the slope toy by toy, to the
+    tolerance, and sits on the bounds where the slope does not change sign; the slope is the derivative
+    of the profiled -2 ln L (envelope theorem), checked by finite differences."""
+    from scipy.optimize import brentq
+
+    from alpfusion.fits.toys import MU_TOLERANCE
+
+    binned = StatErrorModel.from_pyhf(staterror_model())
+    rng = np.random.default_rng(5)
+    counts, aux = (np.concatenate(pair) for pair in zip(*(binned.toys(m, 200, rng) for m in (3.0, 0.0))))
+    upper = 4.0
+    mu_hat = binned.free_mu(upper, counts, aux)
+    for n, a, found in zip(counts, aux, mu_hat):
+
+        def slope(mu, n=n, a=a):
+            return binned.slope(np.array([mu]), n[None], a[None])[0]
+
+        if slope(0.0) >= 0:
+            assert found == 0.0
+        elif slope(upper) <= 0:
+            assert found == upper
+        else:
+            assert abs(found - brentq(slope, 0.0, upper, xtol=1e-15, rtol=1e-15)) <= MU_TOLERANCE * upper
+    inside = (mu_hat > 0) & (mu_hat < upper)
+    assert inside.sum() > 100 and (mu_hat == 0).any() and (mu_hat == upper).any()
+    mu, h = np.full(len(counts), 1.3), 1e-5
+    numeric = (binned.twice_nll(mu + h, counts, aux) - binned.twice_nll(mu - h, counts, aux)) / (2 * h)
+    assert np.allclose(binned.slope(mu, counts, aux), numeric, rtol=1e-6, atol=1e-6)
+
+
 def test_conditional_gammas_are_pyhf_conditional_fit(minuit):
     """The toys' nuisance parameters: pyhf's fit at fixed mu on the background-only Asimov data."""
     model = staterror_model()

@@ -14,7 +14,8 @@ root of
 
 (the "Barlow-Beeston lite" profile, Conway, arXiv:1103.0354, section 3), clipped to pyhf's bounds of
 the parameter. The free maximum in mu is the zero of the profiled derivative (the envelope theorem:
-gamma at its conditional maximum) sum_i 2 gamma_i s_i (1 - n_i / nu_i), found by bisection.
+gamma at its conditional maximum) sum_i 2 gamma_i s_i (1 - n_i / nu_i), found by regula falsi
+(`StatErrorModel.free_mu`).
 
 Why not pyhf's fits: on the models of the default run (10^10 background events in one bin beside a
 background-free bin holding the signal) scipy's SLSQP returns a wrong minimum without an error for
@@ -43,10 +44,11 @@ from scipy.special import ndtr
 
 from . import BAND_SIGMAS, LimitError
 
-BISECTIONS = 40
-"""Halvings of [0, mu] in the search for the free maximum: mu_hat to 2^-40 (1e-12) of mu, q~_mu (which
-varies quadratically there) to far better; the default run's toy limits are the same to 11 digits as
-with 60 halvings, in 0.6 of the time."""
+MU_TOLERANCE = 2.0**-40
+"""Width of the bracket of the free maximum, relative to the tested mu, at which the search stops:
+mu_hat to 1e-12 of mu, q~_mu (which varies quadratically there) to far better."""
+FALSI_STEPS = 200
+"""At most this many steps of the search for the free maximum (it takes 11-16 on the default run)."""
 WIDENINGS = 3
 """How often the scan is widened (by a factor of 4) while a band value sits on its edge."""
 
@@ -131,16 +133,32 @@ class StatErrorModel:
 
     def free_mu(self, upper: float, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """mu_hat in [0, upper] per toy: 0 where the profile rises from mu = 0, upper where it still
-        falls there, else the zero of its slope by bisection."""
-        ntoys = counts.shape[0]
-        low, high = np.zeros(ntoys), np.full(ntoys, upper)
-        at_zero = self.slope(low, counts, aux) >= 0
-        beyond = self.slope(high, counts, aux) <= 0
-        for _ in range(BISECTIONS):
-            middle = 0.5 * (low + high)
-            falling = self.slope(middle, counts, aux) < 0
-            low, high = np.where(falling, middle, low), np.where(falling, high, middle)
-        return np.where(at_zero, 0.0, np.where(beyond, upper, 0.5 * (low + high)))
+        falls there, else the zero of its slope, kept bracketed, by the Illinois variant of regula falsi
+        (Dowell & Jarratt, BIT 11 (1971) 168: the end kept twice in a row has its slope halved;
+        superlinear: 13-18 evaluations of the slope on the default run, bisection 42) until the bracket
+        is :data:`MU_TOLERANCE` of ``upper`` wide or the slope is zero."""
+        low, high = np.zeros(counts.shape[0]), np.full(counts.shape[0], upper)
+        f_low, f_high = self.slope(low, counts, aux), self.slope(high, counts, aux)
+        mu_hat = np.where(f_low >= 0, 0.0, upper)
+        active = np.flatnonzero((f_low < 0) & (f_high > 0))
+        low, high, f_low, f_high = low[active], high[active], f_low[active], f_high[active]
+        kept = np.zeros(active.size, dtype=np.int8)  # the end kept by the last step: +1 high, -1 low
+        for _ in range(FALSI_STEPS):
+            if active.size == 0:
+                return mu_hat
+            x = (low * f_high - high * f_low) / (f_high - f_low)
+            x = np.where((x > low) & (x < high), x, 0.5 * (low + high))
+            f = self.slope(x, counts[active], aux[active])
+            falling = f < 0
+            f_high = np.where(falling & (kept == 1), 0.5 * f_high, f_high)
+            f_low = np.where(~falling & (kept == -1), 0.5 * f_low, f_low)
+            low, f_low = np.where(falling, x, low), np.where(falling, f, f_low)
+            high, f_high = np.where(falling, high, x), np.where(falling, f_high, f)
+            kept = np.where(falling, 1, -1).astype(np.int8)
+            done = (high - low <= MU_TOLERANCE * upper) | (f == 0)
+            mu_hat[active[done]] = np.where(f[done] == 0, x[done], 0.5 * (low[done] + high[done]))
+            active, low, high, f_low, f_high, kept = (a[~done] for a in (active, low, high, f_low, f_high, kept))
+        raise LimitError(f"the free fit of mu did not converge in {FALSI_STEPS} steps for {active.size} toys")
 
     def qmu_tilde(self, mu: float, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """q~_mu per toy (module docstring)."""
