@@ -146,8 +146,9 @@ class StatErrorModel:
         for _ in range(FALSI_STEPS):
             if active.size == 0:
                 return mu_hat
-            x = (low * f_high - high * f_low) / (f_high - f_low)
-            x = np.where((x > low) & (x < high), x, 0.5 * (low + high))
+            with np.errstate(invalid="ignore"):  # an infinite slope (counts where nu = 0 at mu = 0): no secant
+                x = (low * f_high - high * f_low) / (f_high - f_low)
+            x = np.where((x > low) & (x < high), x, 0.5 * (low + high))  # else bisect
             f = self.slope(x, counts[active], aux[active])
             falling = f < 0
             f_high = np.where(falling & (kept == 1), 0.5 * f_high, f_high)
