@@ -145,6 +145,11 @@ class _Planes:
         view = region_view(h, region)
         return cls(h, np.array(view.value), np.array(view.variance))
 
+    @classmethod
+    def of_samples(cls, hists: Mapping[str, hist.Hist], region: str) -> dict[str, _Planes]:
+        """:meth:`of` for every sample of ``hists``."""
+        return {name: cls.of(h, region) for name, h in hists.items()}
+
 
 def _summed_plane(backgrounds: Mapping[str, _Planes]) -> tuple[np.ndarray, np.ndarray]:
     """Values and variances of one region's plane summed over the background samples (at least one)."""
@@ -165,7 +170,7 @@ def region_model(
     ``supports`` (background -> bool over the region's planes, :func:`missing_mass_support`): the bins a
     background's events can reach; with the floor, an empty bin within a support gets a floor whatever
     ``floor_reach``, and none from that background outside it."""
-    planes = {name: _Planes.of(h, region) for name, h in backgrounds.items()}
+    planes = _Planes.of_samples(backgrounds, region)
     return _region_model(region, m_a, _Planes.of(signal, region), planes, treatment, supports)
 
 
@@ -269,7 +274,7 @@ def coarse_model(
     order is cruder, so the limit is weaker: a conservative limit with no empty-bin treatment.
     Returns the grouped model and every signal bin's group (as :func:`group_by_signal_to_background`).
     """
-    planes = {name: _Planes.of(h, region) for name, h in backgrounds.items()}
+    planes = _Planes.of_samples(backgrounds, region)
     return _coarse_model(region, m_a, _Planes.of(signal, region), planes, blocks, n_groups)
 
 
@@ -554,7 +559,7 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
     for hypothesis in result.with_signal():
         region = hypothesis.region
         signal = _Planes.of(result.histograms[result.signal_sample(region)]["analysis"], region)
-        planes = {name: _Planes.of(h, region) for name, h in backgrounds.items()}
+        planes = _Planes.of_samples(backgrounds, region)
         supports = _missing_mass_supports(result, hypothesis, bounded)
         full = _region_model(region, hypothesis.m_a, signal, planes, treatment, supports)
         grouped = group_by_signal_to_background(full, stats.sb_groups)[0]

@@ -25,6 +25,7 @@ __all__ = [
     "region_view",
     "ALL_HISTOGRAMS",
     "CONTROLS",
+    "CUTFLOW",
     "HISTOGRAMS",
     "OPTIMISATION",
     "OPTIMISATION_AXES",
@@ -35,11 +36,15 @@ __all__ = [
     "optimisation_histogram",
 ]
 
-HISTOGRAMS = ("analysis", "emiss_eta", "m2_miss", "mee_minus_mtau", "cutflow", "cutflow_raw")
+CONTROLS = ("emiss_eta", "m2_miss", "mee_minus_mtau")
+"""The control histograms after the acceptance: E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|."""
+CUTFLOW = ("cutflow", "cutflow_raw")
+"""The cut flow (region, cut) as weighted yields and as raw MC counts."""
+SELECTION = ("analysis", *CUTFLOW)
+"""The histograms that the per-mass selection fills, in one pass over the events."""
+HISTOGRAMS = ("analysis", *CONTROLS, *CUTFLOW)
 """Histograms per sample: the analysis planes (region, |eta*_miss| slice, m_ee, |m_ee^tau|) after each
-mass selection (a signal sample: its own mass only); control histograms after the acceptance (E*_miss
-vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the cut flow (region, cut) as weighted yields and as raw MC
-counts."""
+mass selection (a signal sample: its own mass only); the control histograms; the cut flow."""
 OPTIMISATION = "optimisation"
 """The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
 (m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.processors.optimise); a signal sample
@@ -47,10 +52,6 @@ fills only the region of its own mass, a background every region. Kept in histog
 ALL_HISTOGRAMS = HISTOGRAMS + (OPTIMISATION,)
 """Every histogram the processor can fill; a processing pass may fill some of them only
 (``process_samples(histograms=...)``)."""
-SELECTION = ("analysis", "cutflow", "cutflow_raw")
-"""The histograms that the per-mass selection fills, in one pass over the events."""
-CONTROLS = ("emiss_eta", "m2_miss", "mee_minus_mtau")
-"""The control histograms after the acceptance."""
 OPTIMISATION_AXES = (("abs_z", 50, 5.0), ("e_below_max", 53, 10.6), ("abs_eta", 25, 5.0))
 """(name, bins, upper edge) from 0: steps of 0.1 in kappa, 0.2 GeV in E_max - E_low, 0.2 in eta_high."""
 

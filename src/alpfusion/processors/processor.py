@@ -65,6 +65,7 @@ from .kernels import (
 from .layouts import (
     ALL_HISTOGRAMS,
     CONTROLS,
+    CUTFLOW,
     OPTIMISATION,
     OPTIMISATION_AXES,
     SELECTION,
@@ -243,7 +244,7 @@ class AlpProcessor(processor.ProcessorABC):
 
         out: dict[str, hist.Hist | BinSums] = {}
         if set(SELECTION) & set(self.histograms):
-            hists = empty_histograms(cfg, self.hypotheses, SELECTION[1:])
+            hists = empty_histograms(cfg, self.hypotheses, CUTFLOW)
             flow, raw = weight_view(hists["cutflow"], flow=True), hists["cutflow_raw"].view(flow=True)
             for stage, counts in enumerate((np.full(len(y), copies), np.bincount(copy.parent, minlength=len(y)))):
                 event_y = counts * y

@@ -45,7 +45,7 @@ from hist.serialization import from_uhi, to_uhi
 
 from ..atomic import atomic_path
 from ..samples.reproducible import recreate
-from .layouts import HISTOGRAMS, bin_histogram, weight_view
+from .layouts import CONTROLS, CUTFLOW, HISTOGRAMS, bin_histogram, weight_view
 from .processor import ProcessingError, SampleInfo
 from .selection import CUTS, MassHypothesis
 
@@ -253,9 +253,8 @@ def _root_objects(result: ProcessingResult) -> Iterator[tuple[str, Any]]:
             yield f"plane/{region}_{sample}", planes.project("m_ee", "m_ee_tau")
         for k, region in enumerate(result.regions):
             yield f"cutflow/{region}_{sample}", hists["cutflow"][k, :]
-        for name in HISTOGRAMS:
-            if name not in ("analysis", "cutflow", "cutflow_raw"):
-                yield f"control/{name}_{sample}", hists[name]
+        for name in CONTROLS:
+            yield f"control/{name}_{sample}", hists[name]
 
 
 def save_result(result: ProcessingResult, out_dir: str | os.PathLike, *, root: bool = True) -> list[Path]:
@@ -314,7 +313,7 @@ def cutflow_rows(
     unknown = sorted(set(samples) - set(result.histograms))
     if unknown:
         raise ProcessingError(f"no sample {unknown} in the histograms (have {sorted(result.histograms)})")
-    result.require(("cutflow", "cutflow_raw"), "the cut flow")
+    result.require(CUTFLOW, "the cut flow")
     chosen = [
         (k, h) for k, h in enumerate(result.hypotheses) if not masses or any(math.isclose(h.m_a, m) for m in masses)
     ]
