@@ -2,18 +2,19 @@
 background (the tau pairs, or the QED background), the others held as the run made them.
 
 Run: python benchmarks/background_convergence.py [RUN_DIR] [--background P] [--config FILE]
-         [--empty-bins T] [--floor-reach R] [--estimator E]
+         [--empty-bins T] [--floor-reach R] [--estimator E] [--multiples K ...]
 RUN_DIR is the output folder of a default run (``alpfusion run``; its signal samples, its other
 background samples and its optimised cuts are used; default benchmarks/.cache/run, made first if
 missing). P is ee_to_tautau (default) or ee_to_eegg. FILE overlays the default configuration (for
-instance a bias). The background P is generated with backgrounds.<section>.events x (1/4, 1/2, 1, 2)
-draws into RUN_DIR/convergence/ (kept for reruns, one folder per sample identity); every size is
+instance a bias). The background P is generated with backgrounds.<section>.events x K draws (K: 1/4,
+1/2, 1 and 2 unless given) into RUN_DIR/convergence/ (kept for reruns, one folder per sample identity); every size is
 processed with the signal samples and the other backgrounds and its limits set
 (``alpfusion.workflow.replica_limits``).
 Prints g(Lambda) and g(CLs) (each with its MC-statistical error) per mass point for each size, the
-ratio of the 2x to the 1x limits, the share of Lambda from bins without background MC, and the
-ratio of g(Lambda) of the 2x sample to the same without any floor (empty bins background-free): a
-trustworthy limit moves by less than 10% when the MC doubles, and so does it when the floor goes.
+ratio of the largest sample's limits to the next largest's, the share of Lambda from bins without
+background MC and from those of them with a floor, and the ratio of g(Lambda) of the largest sample to
+the same without any floor (empty bins background-free): a trustworthy limit moves by less than 10%
+when the MC doubles, and so does it when the floor goes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from alpfusion.parallel import LocalPool
 from alpfusion.processors.results import load_result
 
 MULTIPLES = (0.25, 0.5, 1.0, 2.0)
+"""The sample sizes, in units of the configured draws, unless --multiples gives others."""
 
 
 def main():
@@ -38,6 +40,7 @@ def main():
     parser.add_argument("--empty-bins", choices=("none", "floor", "smooth"))
     parser.add_argument("--floor-reach", type=int, help="statistics.floor_reach (bins)")
     parser.add_argument("--estimator", help="observables.cphi_estimator (default: the configuration's)")
+    parser.add_argument("--multiples", type=float, nargs="+", default=MULTIPLES, help="sizes / configured draws")
     args = parser.parse_args()
     retain_freed_memory()  # as the command line does for its own process
     run_dir = Path(args.run_dir)
@@ -55,7 +58,10 @@ def main():
     varied = args.background
     fixed = [job.path for job in workflow.plan_samples(cfg, run_dir / "samples") if job.label != varied]
     full = workflow.background_section(cfg, varied).events
-    sizes = [int(full * k) for k in MULTIPLES]
+    multiples = sorted(args.multiples)
+    if len(multiples) < 2:
+        parser.error("--multiples needs at least two sizes")
+    sizes = [int(full * k) for k in multiples]
     bias = workflow.background_section(cfg, varied).bias
     (sample,) = workflow.plan_samples(cfg, run_dir, process=varied)  # its key names the folder
     work = run_dir / "convergence" / sample.key[:12]
@@ -72,18 +78,20 @@ def main():
         f"{cfg.statistics.edges}); c_phi estimator: "
         f"{cfg.observables.cphi_estimator}; {varied} bias: {bias}; draws {', '.join(map(str, sizes))}"
     )
-    head = " ".join(f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9} {'err':>5}" for k in MULTIPLES)
-    print(f"{'m_a':>5} {head} {'L 2x/1x':>8} {'CLs 2x/1x':>9} {'L_empty':>7} {'L/no floor':>10}")
+    head = " ".join(f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9} {'err':>5}" for k in multiples)
+    step = f"{multiples[-1]:g}x/{multiples[-2]:g}x"
+    print(f"{'m_a':>5} {head} {'L ' + step:>10} {'CLs ' + step:>10} {'L_empty':>7} {'L_floor':>7} {'L/no floor':>10}")
     for *rows, unfloored in zip(*tables.values(), free):
         cells = " ".join(
             f"{r.g_lambda:11.3e} {r.g_lambda_mc_error / r.g_lambda:5.1%}"
             f" {r.g_cls:9.2e} {r.g_cls_mc_error / r.g_cls:5.1%}"
             for r in rows
         )
-        one, two = rows[MULTIPLES.index(1.0)], rows[MULTIPLES.index(2.0)]
+        one, two = rows[-2:]
         print(
-            f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:8.3f} {two.g_cls / one.g_cls:9.3f}"
-            f" {two.lambda_empty_fraction:7.2f} {two.g_lambda / unfloored.g_lambda:10.3f}"
+            f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:10.3f} {two.g_cls / one.g_cls:10.3f}"
+            f" {two.lambda_empty_fraction:7.2f} {two.lambda_floor_fraction:7.2f}"
+            f" {two.g_lambda / unfloored.g_lambda:10.3f}"
         )
 
 

@@ -28,6 +28,7 @@ def row(m_a, g_lambda, g_cls):
         1,
         0,
         0.0,
+        0.0,
         g_lambda,
         0.0,
         g_lambda,

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from alpfusion.fits.cls import LimitError
-from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda
+from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 from alpfusion.fits.scan import format_table, run_scan, write_rows
-from alpfusion.models.workspace import mass_point_models
+from alpfusion.models.workspace import FLOOR, mass_point_models
 from alpfusion.processors.selection import MassHypothesis
 
 from .fakes import fake_result
@@ -65,9 +65,19 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
         assert row.signal == pytest.approx(in_plane) and 9.5 < in_plane <= 10.0 + 1e-9  # S inside the plane
         assert row.background == pytest.approx(100.0)  # B: every selected event, flow bins included
         assert 0 < row.empty_bins < row.signal_bins and 0 <= row.lambda_empty_fraction <= 1
+        assert 0 <= row.lambda_floor_fraction <= row.lambda_empty_fraction  # floored bins are empty bins
         assert row.g_cls_minus2 < row.g_cls_minus1 < row.g_cls < row.g_cls_plus1 < row.g_cls_plus2
         assert row.g_lambda <= row.g_lambda_grouped * (1 + 1e-9)  # grouping can only lose sensitivity
         assert (tmp_path / "configs" / f"ma{row.m_a:.3f}".replace(".", "p")).with_suffix(".yml").exists()
+    if treatment == "floor":
+        for row, point in zip(rows, mass_point_models(result, cfg.statistics)):
+            model = point.full
+            s, b, floored = model.signal.yields, model.total_background, model.backgrounds[FLOOR].yields > 0
+            mu = mu_at_lambda(s, b)
+            assert 0 < floored.sum() < model.empty.sum()  # some empty bins floored, some beyond the reach
+            assert row.lambda_floor_fraction == pytest.approx(poisson_lambda(mu * s[floored], b[floored]) / 4.0)
+    else:
+        assert all(r.lambda_floor_fraction == 0 for r in rows)
     if treatment == "none":
         # background-free bins carry 2 mu S of Lambda: with most signal there, they dominate
         assert all(r.lambda_empty_fraction > 0.5 for r in rows)

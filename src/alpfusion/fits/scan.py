@@ -36,6 +36,7 @@ import numpy as np
 from ..atomic import write_text, write_yaml
 from ..config import Statistics
 from ..models.workspace import (
+    FLOOR,
     MassPointModel,
     RegionModel,
     Template,
@@ -68,6 +69,7 @@ class MassPoint(SelectedYields):
     signal_bins: int
     empty_bins: int
     lambda_empty_fraction: float
+    lambda_floor_fraction: float  # the share of Lambda from bins whose background is the floor alone
     g_lambda: float
     g_lambda_mc_error: float  # MC-statistical error of g_lambda (lambda_mc_error)
     g_lambda_grouped: float
@@ -273,7 +275,10 @@ def _row(
     model, merged, h = point.full, point.grouped, point.hypothesis
     s, b = model.signal.yields, model.total_background
     mu_lambda = mu_at_lambda(s, b)
-    lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / poisson_lambda(mu_lambda * s, b)
+    lam_total = poisson_lambda(mu_lambda * s, b)
+    lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / lam_total
+    floored = model.backgrounds[FLOOR].yields > 0 if FLOOR in model.backgrounds else np.zeros(len(s), bool)
+    lam_floor = poisson_lambda(mu_lambda * s[floored], b[floored]) / lam_total
     if isinstance(limit, str):
         band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
     else:
@@ -296,6 +301,7 @@ def _row(
         signal_bins=len(model.bins),
         empty_bins=int(model.empty.sum()),
         lambda_empty_fraction=float(lam_empty),
+        lambda_floor_fraction=float(lam_floor),
         g_lambda=coupling_from_mu(mu_lambda, g_ref),
         g_lambda_mc_error=lambda_error,
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
@@ -344,12 +350,13 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
     head = (
         f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
-        f" {'L_empty':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(CLs)':>10} {'MC err':>7} {'-2s':>9}"
-        f" {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
+        f" {'L_empty':>7} {'L_floor':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(CLs)':>10}"
+        f" {'MC err':>7} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
     )
     lines = [
-        f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; MC err: the relative "
-        "MC-statistical error of the limit before it, from template replicas; g(coarse): Lambda "
+        f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; L_empty, L_floor: the "
+        "share of Lambda from bins without background MC, and from those of them whose background is the floor; "
+        "MC err: the relative MC-statistical error of the limit before it, from template replicas; g(coarse): Lambda "
         "with the S/B order from coarse blocks and no empty-bin treatment (conservative)",
         head,
     ]
@@ -358,8 +365,9 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         lines.append(
             f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
             f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
-            f" {r.g_lambda:10.3e} {r.g_lambda_mc_error / r.g_lambda:7.1%} {r.g_lambda_coarse:10.3e} {r.g_cls:10.3e}"
-            f" {r.g_cls_mc_error / r.g_cls:7.1%} {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
+            f" {r.lambda_floor_fraction:7.2f} {r.g_lambda:10.3e} {r.g_lambda_mc_error / r.g_lambda:7.1%}"
+            f" {r.g_lambda_coarse:10.3e} {r.g_cls:10.3e} {r.g_cls_mc_error / r.g_cls:7.1%}"
+            f" {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
             f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
         )
     for r in rows:
