@@ -241,6 +241,10 @@ def test_the_bias_observables_are_the_processors_bit_for_bit(estimator):
         assert np.array_equal(ours[name], values), name
     assert np.array_equal(ours["abs_eta_miss"], np.abs(ref.eta_miss))
     assert np.array_equal(ours["diagonal_side"], diagonal_side(ref.m_ee, ref.m_ee_tau), equal_nan=True)
+    missing = -(momenta["e_minus"] + momenta["e_plus"])
+    missing[:, 0] += 10.58
+    p_t = np.hypot(missing[:, 1], missing[:, 2])
+    assert np.allclose(ours["pt_fraction_miss"], p_t / missing[:, 0], rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
 def test_biased_and_plain_tau_pairs_agree(tau_samples):

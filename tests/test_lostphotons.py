@@ -9,6 +9,7 @@ from alpfusion.config import Vegas, load_config
 from alpfusion.constants import GEV2_TO_PB
 from alpfusion.kinematics import pseudorapidity
 from alpfusion.models.workspace import missing_mass_support
+from alpfusion.observables import missing_pt_fraction
 from alpfusion.processors import layouts
 from alpfusion.processors.selection import MassHypothesis
 from alpfusion.samples import lostphotons
@@ -60,7 +61,8 @@ def test_two_maps_of_a_central_photon_cover_the_same_phase_space():
 
 
 def test_two_lost_photons_cannot_fake_a_small_missing_mass():
-    """Two photons outside the polar acceptance carry p_T <= E*_miss sin(theta_min), so with the missing
+    """Two photons outside the polar acceptance carry p_T <= E*_miss sin(theta_min) (the bias observable
+    pt_fraction_miss ends there), so with the missing
     momentum central (|eta*_miss| -> 0) the missing mass is at least E*_miss cos(theta_min) (paper
     section IV A): every generated event respects it."""
     rng = np.random.default_rng(1)
@@ -73,6 +75,9 @@ def test_two_lost_photons_cannot_fake_a_small_missing_mass():
         missing = momenta["invisible"][weight > 0]
         energy, p_t = missing[:, 0], np.hypot(missing[:, 1], missing[:, 2])
         assert np.all(p_t <= energy * math.sqrt(1 - cos_min**2) * (1 + 1e-12))
+        mass2 = energy**2 - np.sum(missing[:, 1:] ** 2, axis=1)
+        fraction = missing_pt_fraction(energy, mass2, pseudorapidity(missing))
+        assert np.allclose(fraction, p_t / energy, rtol=1e-9)  # the bias observable where lost photons end
         mass = np.sqrt(np.maximum(energy**2 - np.sum(missing[:, 1:] ** 2, axis=1), 0.0))
         central = np.abs(pseudorapidity(missing)) < 0.01
         central_events += central.sum()

@@ -252,7 +252,9 @@ class Generation(_Strict):
     output_dir: str = Field(description="where `generate` writes the samples")
 
 
-BiasObservable = Literal["e_miss", "abs_eta_miss", "m2_miss", "m_ee", "diagonal_offset", "diagonal_side"]
+BiasObservable = Literal[
+    "e_miss", "abs_eta_miss", "m2_miss", "m_ee", "diagonal_offset", "diagonal_side", "pt_fraction_miss"
+]
 """Truth-level observables a generation bias may depend on (alpfusion.samples.bias)."""
 BIAS_OBSERVABLES = get_args(BiasObservable)
 
@@ -264,7 +266,8 @@ class BiasFactor(_Strict):
     observable: BiasObservable = Field(
         description="e_miss (E*_miss, GeV), abs_eta_miss (|eta*_miss|), m2_miss (GeV^2), m_ee (GeV) or "
         "diagonal_offset (|ln(|m_ee^tau| / m_ee)|, with observables.cphi_estimator) or diagonal_side "
-        "(ln(|m_ee^tau| / m_ee), signed: positive above the diagonal)"
+        "(ln(|m_ee^tau| / m_ee), signed: positive above the diagonal) or pt_fraction_miss (p_T,miss / E*_miss; "
+        "lost photons end at sin(theta_min))"
     )
     points: tuple[Annotated[tuple[float, float], Strict(False)], ...] = Field(
         strict=False, min_length=2, description="(value, b) pairs, values strictly increasing, every b >= 1"

@@ -44,6 +44,7 @@ __all__ = [
     "estimate_cphi",
     "four_momenta",
     "missing_four_momentum",
+    "missing_pt_fraction",
     "tau_axis",
     "tau_like_cphi",
 ]
@@ -231,6 +232,17 @@ def diagonal_side(m_ee: np.ndarray, m_ee_tau: np.ndarray) -> np.ndarray:
     mass is zero."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(np.asarray(m_ee_tau) / np.asarray(m_ee))
+
+
+def missing_pt_fraction(e_miss: np.ndarray, m2_miss: np.ndarray, eta_miss: np.ndarray) -> np.ndarray:
+    """p_T,miss / E*_miss = sqrt(E*_miss^2 - m2_miss) / (E*_miss cosh eta*_miss): the missing momentum's
+    transverse share of the missing energy. Lost photons outside the polar acceptance carry at most
+    sin(theta_min) of their energy transversely, so two of them end at sin 22 deg = 0.375 (paper section
+    IV A; ``lostphotons.missing_mass2_bound``); a massive invisible particle reaches beyond. NaN where
+    E*_miss <= 0 or m2_miss > E*_miss^2."""
+    e_miss = np.asarray(e_miss, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(e_miss**2 - np.asarray(m2_miss)) / (e_miss * np.cosh(np.asarray(eta_miss)))
 
 
 def diagonal_offset(m_ee: np.ndarray, m_ee_tau: np.ndarray) -> np.ndarray:
