@@ -7,9 +7,9 @@ RUN_DIR is the output folder of a default run (``alpfusion run``; its signal sam
 background samples and its optimised cuts are used; default benchmarks/.cache/run, made first if
 missing). P is ee_to_tautau (default) or ee_to_eegg. FILE overlays the default configuration (for
 instance a bias). The background P is generated with backgrounds.<section>.events x K draws (K: 1/4,
-1/2, 1 and 2 unless given) into RUN_DIR/convergence/ (kept for reruns, one folder per sample identity); every size is
-processed with the signal samples and the other backgrounds and its limits set
-(``alpfusion.workflow.replica_limits``).
+1/2, 1 and 2 unless given) into RUN_DIR/convergence/ (kept for reruns, one folder per sample
+identity); every size is processed with the signal samples and the other backgrounds and its limits
+set (``alpfusion.workflow.replica_limits``).
 Prints g(Lambda) and g(CLs) (each with its MC-statistical error) per mass point for each size, the
 ratio of the largest sample's limits to the next largest's, the share of Lambda from bins without
 background MC and from those of them with a floor, and the ratio of g(Lambda) of the largest sample to
