@@ -11,23 +11,29 @@ of |eta*_miss| (``histograms.eta_slices``, a plane each in the model), the same 
 the signal, with the share of the signal beyond the two-lost-photon boundary (m2_miss below
 ``lostphotons.missing_mass2_bound`` with a soft photon of the energy threshold, by more than
 ``kappa delta_m2``: out of the QED's reach even after the smearing) and the background beyond it.
+Last, per slice of x_T = p_T,miss / (E*_miss sin theta_min), which two photons lost outside the polar
+acceptance keep below 1 (``observables.missing_pt_fraction``), the background's MC events, expected
+events and effective MC events (sum w)^2 / sum w^2, and the signal.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
 
 from alpfusion import workflow
 from alpfusion.config import load_config
+from alpfusion.observables import missing_pt_fraction
 from alpfusion.processors.events import measured_observables
 from alpfusion.processors.layouts import eta_edges
 from alpfusion.processors.selection import mass_hypotheses, missing_mass2_resolution
 from alpfusion.samples.lostphotons import missing_mass2_bound
 
 SLICES = ((-np.inf, -0.03), (-0.03, 0.03), (0.03, 0.3), (0.3, 1.0), (1.0, 3.0), (3.0, np.inf))
+XT_EDGES = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0, 1.05, 1.2, np.inf)
 
 
 def main():
@@ -79,6 +85,18 @@ def main():
                 f" {sig_yields[in_s].sum() / sig_yields[s].sum():7.3f}"
                 f" {sig_yields[in_s][beyond_s[in_s]].sum() / sig_yields[s].sum():8.3f}"
                 f" {bkg_yields[in_b][beyond_b[in_b]].sum():8.2g}"
+            )
+        acceptance = cfg.acceptance
+        sin_min = max(math.sin(math.radians(a)) for a in (acceptance.theta_min_deg, acceptance.theta_max_deg))
+        x_b, x_s = (missing_pt_fraction(o.e_miss, o.m2_miss, o.eta_miss) / sin_min for o in (bkg, sig))
+        print(f"  {'x_T':>15} {'MC events':>9} {'expected':>9} {'effective':>9} {'signal':>7}")
+        for low, high in zip(XT_EDGES[:-1], XT_EDGES[1:]):
+            y = bkg_yields[b][(x_b[b] >= low) & (x_b[b] < high)]
+            effective = y.sum() ** 2 / np.sum(y**2) if len(y) else 0.0
+            in_s = (x_s[s] >= low) & (x_s[s] < high)
+            print(
+                f"  {low:6.2f} to {high:5.2f} {len(y):9d} {y.sum():9.2g} {effective:9.1f}"
+                f" {sig_yields[s][in_s].sum() / sig_yields[s].sum():7.3f}"
             )
 
 
