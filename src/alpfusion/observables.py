@@ -242,7 +242,8 @@ def missing_pt_fraction(e_miss: np.ndarray, m2_miss: np.ndarray, eta_miss: np.nd
     E*_miss <= 0 or m2_miss > E*_miss^2."""
     e_miss = np.asarray(e_miss, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sqrt(e_miss**2 - np.asarray(m2_miss)) / (e_miss * np.cosh(np.asarray(eta_miss)))
+        fraction = np.sqrt(e_miss**2 - np.asarray(m2_miss)) / (e_miss * np.cosh(np.asarray(eta_miss)))
+    return np.where(e_miss > 0, fraction, np.nan)
 
 
 def diagonal_offset(m_ee: np.ndarray, m_ee_tau: np.ndarray) -> np.ndarray:
