@@ -19,7 +19,6 @@ events and effective MC events (sum w)^2 / sum w^2, and the signal.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from alpfusion.observables import missing_pt_fraction
 from alpfusion.processors.events import measured_observables
 from alpfusion.processors.layouts import eta_edges
 from alpfusion.processors.selection import mass_hypotheses, missing_mass2_resolution
-from alpfusion.samples.lostphotons import missing_mass2_bound
+from alpfusion.samples.lostphotons import lost_pt_share_max, missing_mass2_bound
 
 SLICES = ((-np.inf, -0.03), (-0.03, 0.03), (0.03, 0.3), (0.3, 1.0), (1.0, 3.0), (3.0, np.inf))
 XT_EDGES = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0, 1.05, 1.2, np.inf)
@@ -86,9 +85,8 @@ def main():
                 f" {sig_yields[in_s][beyond_s[in_s]].sum() / sig_yields[s].sum():8.3f}"
                 f" {bkg_yields[in_b][beyond_b[in_b]].sum():8.2g}"
             )
-        acceptance = cfg.acceptance
-        sin_min = max(math.sin(math.radians(a)) for a in (acceptance.theta_min_deg, acceptance.theta_max_deg))
-        x_b, x_s = (missing_pt_fraction(o.e_miss, o.m2_miss, o.eta_miss) / sin_min for o in (bkg, sig))
+        share_max = lost_pt_share_max(cfg.acceptance)
+        x_b, x_s = (missing_pt_fraction(o.e_miss, o.m2_miss, o.eta_miss) / share_max for o in (bkg, sig))
         print(f"  {'x_T':>15} {'MC events':>9} {'expected':>9} {'effective':>9} {'signal':>7}")
         for low, high in zip(XT_EDGES[:-1], XT_EDGES[1:]):
             y = bkg_yields[b][(x_b[b] >= low) & (x_b[b] < high)]

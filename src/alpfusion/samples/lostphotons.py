@@ -124,6 +124,13 @@ def in_region(st: LostPhotonsSettings, k: np.ndarray, region: str) -> np.ndarray
     return (cos_t >= cos_lo) & (cos_t <= cos_hi)
 
 
+def lost_pt_share_max(acceptance: Acceptance) -> float:
+    """The largest p_T / E of a photon outside the polar acceptance: max(sin theta_min, sin theta_max)
+    (sin 22 deg = 0.375 for Belle II); two such photons keep p_T,miss / E*_miss below it
+    (``observables.missing_pt_fraction``)."""
+    return max(math.sin(math.radians(acceptance.theta_min_deg)), math.sin(math.radians(acceptance.theta_max_deg)))
+
+
 def missing_mass2_bound(e_miss, eta_miss, acceptance: Acceptance, soft_energy=0.0) -> np.ndarray:
     """The smallest m2_miss that lost photons of total energy E*_miss can have with their momentum at
     eta*_miss (paper section IV A, generalised to any eta*_miss):
@@ -135,7 +142,7 @@ def missing_mass2_bound(e_miss, eta_miss, acceptance: Acceptance, soft_energy=0.
     energy, and |p| = p_T cosh(eta). For central missing momentum without soft photons it is
     m_miss >= E*_miss cos(theta_min); it vanishes at cosh(eta*_miss) = 1 / s (|eta*_miss| = 1.64 for
     22-158 deg), beyond which a pair of photons near one beam gives any small mass."""
-    s = max(math.sin(math.radians(acceptance.theta_min_deg)), math.sin(math.radians(acceptance.theta_max_deg)))
+    s = lost_pt_share_max(acceptance)
     e_miss = np.asarray(e_miss, dtype=float)
     p_max = (e_miss * s + (1.0 - s) * np.asarray(soft_energy, dtype=float)) * np.cosh(eta_miss)
     return e_miss**2 - p_max**2
