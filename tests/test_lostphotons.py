@@ -15,6 +15,7 @@ from alpfusion.processors.selection import MassHypothesis
 from alpfusion.samples import lostphotons
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.lostphotons import (
+    EdgeLeptonPhotonChannel,
     LeptonPhotonChannel,
     LostPhotonCuts,
     LostPhotonProcess,
@@ -157,10 +158,9 @@ def test_the_channels_of_a_pair_of_regions_share_all_of_it():
             chan
             for chan in process.channels
             if (isinstance(chan, LostPhotonsChannel) and chan.regions == regions)
-            or (isinstance(chan, (PairMassChannel, MissingEnergyChannel)) and chan.regions == regions)
             or (
-                isinstance(chan, LeptonPhotonChannel)
-                and (chan.mapped_region, chan.beam_region)[:: 1 if chan.mapped == 0 else -1] == regions
+                isinstance(chan, (PairMassChannel, MissingEnergyChannel, LeptonPhotonChannel))
+                and chan.regions == regions
             )
         ]
         assert len(covering) == {("+z", "-z"): 7, ("-z", "-z"): 6}.get(regions, 2)
@@ -239,7 +239,11 @@ def test_the_channels_cover_the_accepted_phase_space_once(process_class):
 
 @pytest.mark.parametrize(
     ("channel_class", "pair_mass2_scale", "neval"),
-    [(PairMassChannel, 1.0, 6000), (MissingEnergyChannel, lostphotons.PAIR_MASS2_SCALE, 20000)],
+    [
+        (PairMassChannel, 1.0, 6000),
+        (MissingEnergyChannel, lostphotons.PAIR_MASS2_SCALE, 20000),
+        (EdgeLeptonPhotonChannel, lostphotons.PAIR_MASS2_SCALE, 6000),
+    ],
 )
 def test_the_channels_of_a_map_cover_their_share(monkeypatch, channel_class, pair_mass2_scale, neval):
     """With |M|^2 = 1, the channels of one map alone integrate to what flat sampling (massive RAMBO)
@@ -247,7 +251,9 @@ def test_the_channels_of_a_map_cover_their_share(monkeypatch, channel_class, pai
     (the m_ee^2 map, the photon energy from the pair mass and the pair's decay carry the right
     Jacobians; with mu^2 = 1 GeV^2 their share of the phase space is large enough to be measured to
     1.5% by flat sampling), the missing-energy channels' (1 - h) a1 a2 r of those with the photons near
-    opposite beams (the map of E*_miss and of its sharing)."""
+    opposite beams (the map of E*_miss and of its sharing), the edge channels' lepton share of a photon
+    beyond the edge next to a lepton inside it (the cone cut by the edge, the lepton's |p| from the
+    other's on-shell condition)."""
     monkeypatch.setattr(lostphotons, "PAIR_MASS2_SCALE", pair_mass2_scale)
     process = phase_space_only(LostPhotonsProcess)(SETTINGS)
     process.channels = tuple(c for c in process.channels if isinstance(c, channel_class))

@@ -16,8 +16,10 @@ m_ee^2 drawn log-uniformly and the pair decaying isotropically: the s-channel ph
 a converted photon; or, near opposite beams (``MissingEnergyChannel``, two), by their total energy and
 its sharing: the 1/s' peak of the pair left by two hard photons, and the balance that makes their
 missing momentum central. One photon drawn around an outgoing lepton, whose 1/(p.k) peak it follows,
-the other near a beam (``LeptonPhotonChannel``, 24: which photon, its region, which beam for the other, which lepton): a
-central soft photon, or a photon near a beam but close to a lepton at the edge of the acceptance. Two
+the other near a beam (24: which photon, its region, which beam for the other, which lepton): a
+central soft photon (``LeptonPhotonChannel``), or a photon beyond the edge of the acceptance close to
+a lepton inside it (``EdgeLeptonPhotonChannel``: the lepton's direction and the photon's around it
+drawn so that the edge is where the variables end, ``photon_beyond_edge``). Two
 central photons cannot carry the missing energy. The regions do not overlap; within a pair of regions
 the channels share |M|^2 (multichannel by peaks, as MadEvent's diagram weights): each photon's emitters
 (the beam on its side, if it is near a beam, and the two leptons) have shares f_e = (1/p_e.k) / sum_j
@@ -170,29 +172,36 @@ def beam_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray], regions:
 def pair_in_acceptance(st: LostPhotonsSettings, q: np.ndarray, y: np.ndarray, azimuth: np.ndarray):
     """An e+e- pair of total momentum q (N, 4) from three uniform variables y (N, 3): the e- direction
     uniform inside the polar acceptance in the centre-of-mass frame (where the Bhabha peak at its edge
-    is a function of one variable), |p_e-| from the e+ on-shell condition (Q - p_e-)^2 = m^2: with
-    a = Q^0, b = Q.n (n the e- direction), a E - b p = Q^2 / 2, a quadratic in p whose two roots the last
-    variable chooses (weight 2). Returns (e-, e+, weight) with
-
-        weight = dPhi_2(Q; m, m) / dy = p^2 dOmega/dy / ((2 pi)^2 4 |a p - b E|)   (0 where impossible).
-    """
-    m = st.electron_mass
+    is a function of one variable), |p_e-| from the e+ on-shell condition (``pair_along``). Returns
+    (e-, e+, weight) with weight = dPhi_2(Q; m, m) / dy (0 where impossible)."""
     cos_lo, cos_hi = st.acceptance.cos_theta_range
     ones = np.ones(len(q))
     direction = from_angles(ones, ones, cos_lo + (cos_hi - cos_lo) * y[:, 0], azimuth + TWO_PI * y[:, 1])
+    e_minus, e_plus, weight = pair_along(st, q, direction, y[:, 2])
+    return e_minus, e_plus, weight * (cos_hi - cos_lo) * TWO_PI
+
+
+def pair_along(st: LostPhotonsSettings, q: np.ndarray, direction: np.ndarray, y_root: np.ndarray):
+    """Two leptons of total momentum q (N, 4), the first along ``direction`` (N, 4; (1, unit vector)):
+    its |p| from the second's on-shell condition (Q - p_1)^2 = m^2: with a = Q^0, b = Q.n, a E - b p =
+    Q^2 / 2, a quadratic in p whose two roots ``y_root`` (uniform) chooses (weight 2). Returns (first,
+    second, weight) with
+
+        weight = dPhi_2(Q; m, m) / dOmega_1 = 2 p^2 / ((2 pi)^2 4 |a p - b E|)   (0 where impossible).
+    """
+    m = st.electron_mass
     a, b = q[:, 0], np.sum(q[:, 1:] * direction[:, 1:], axis=1)
     half_q2 = 0.5 * (a * a - np.sum(q[:, 1:] ** 2, axis=1))
     curvature = a * a - b * b
     discriminant = half_q2 * half_q2 - curvature * m * m
-    sign = np.where(y[:, 2] < 0.5, 1.0, -1.0)
+    sign = np.where(y_root < 0.5, 1.0, -1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = (b * half_q2 + sign * a * np.sqrt(np.maximum(discriminant, 0.0))) / curvature
         energy = np.sqrt(p * p + m * m)
         jacobian = p * p / (4.0 * np.abs(a * p - b * energy))
     possible = (discriminant >= 0) & (curvature > 0) & (half_q2 > 0) & (p > 0) & (a > energy)
-    e_minus = np.where(possible[:, None], direction * np.stack([energy, p, p, p], axis=1), direction)
-    weight = np.where(possible, jacobian, 0.0) * (cos_hi - cos_lo) * TWO_PI / TWO_PI**2 * 2.0
-    return e_minus, q - e_minus, weight
+    first = np.where(possible[:, None], direction * np.stack([energy, p, p, p], axis=1), direction)
+    return first, q - first, np.where(possible, jacobian, 0.0) / TWO_PI**2 * 2.0
 
 
 def two_photon_event(e_minus: np.ndarray, e_plus: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> dict[str, np.ndarray]:
@@ -242,6 +251,63 @@ def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray):
     y_decay = p_y / (16.0 * math.pi**2 * y_mass) * angle_weight
     mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
     return lepton, other, photon, x_decay * mass_weight * y_decay * possible
+
+
+def photon_beyond_edge(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, azimuth: np.ndarray, region: str):
+    """X (N, 4) -> lepton + other lepton + photon, the photon in a beam ``region`` ("+z": below
+    theta_min, "-z": above theta_max) at an angle alpha from the lepton, which lies inside the
+    acceptance, from six uniform variables y (N, 6):
+
+    - u = 1 - cos(alpha) from 0 to 2, u + u0 log-uniform (u0 = 2 m^2 / s: the collinear peak
+      1/(1 - beta cos alpha) of the lepton, regulated by its mass);
+    - the lepton's polar angle, seen from the region's beam, uniform in cos between the near edge of
+      the acceptance and alpha beyond it (only there can the photon leave while the lepton stays);
+    - the lepton's azimuth, ``azimuth`` + 2 pi y;
+    - the photon's azimuth phi around the lepton (0: towards the beam), uniform over the arc
+      |phi| < Phi where the photon lies beyond the edge: cos(theta_gamma) = cos(theta_l) cos(alpha) +
+      sin(theta_l) sin(alpha) cos(phi) >= cos(theta_edge). The edge cuts the cone around a lepton
+      next to it; drawn over the whole cone, vegas meets that cut along a curve of its variables;
+    - the photon's energy, log-uniform (the soft peak);
+    - |p_lepton| from the other lepton's on-shell condition (``pair_along``).
+
+    Returns (lepton, other, photon, weight) with
+
+        weight = d^3k / ((2 pi)^3 2 E_k) dPhi_2(X - k; m, m) / dy
+               = E_k^2 ln(E_hi / E_lo) / 2 (u + u0) ln((2 + u0) / u0) 2 Phi / (2 pi)^3
+                 x dcos(theta_l) 2 pi dPhi_2 / dOmega_l   (0 where impossible).
+    """
+    m = st.electron_mass
+    side = 1.0 if region == "+z" else -1.0
+    theta_lo, theta_hi = (math.radians(st.acceptance.theta_min_deg), math.radians(st.acceptance.theta_max_deg))
+    near, far = (theta_lo, theta_hi) if region == "+z" else (math.pi - theta_hi, math.pi - theta_lo)
+    u0 = 2.0 * m * m / st.sqrt_s**2
+    u = u0 * ((2.0 + u0) / u0) ** y[:, 0] - u0
+    cos_a = 1.0 - u
+    sin_a = np.sqrt(np.maximum(u * (2.0 - u), 0.0))
+    theta_up = np.minimum(near + np.arccos(np.clip(cos_a, -1.0, 1.0)), far)
+    cos_near, cos_up = math.cos(near), np.cos(theta_up)
+    cos_l = cos_near - (cos_near - cos_up) * y[:, 1]
+    sin_l = np.sqrt(np.maximum(1.0 - cos_l * cos_l, 0.0))
+    phi_l = azimuth + TWO_PI * y[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c0 = (cos_near - cos_l * cos_a) / (sin_l * sin_a)
+    arc = np.arccos(np.clip(np.nan_to_num(c0, nan=1.0), -1.0, 1.0))
+    phi = arc * (2.0 * y[:, 3] - 1.0)
+    c_l, s_l = np.cos(phi_l), np.sin(phi_l)
+    n_l = np.stack([np.ones_like(cos_l), sin_l * c_l, sin_l * s_l, cos_l], axis=1)
+    towards_beam = np.stack([np.zeros_like(cos_l), -cos_l * c_l, -cos_l * s_l, sin_l], axis=1)
+    across = np.stack([np.zeros_like(cos_l), -s_l, c_l, np.zeros_like(cos_l)], axis=1)
+    n_k = cos_a[:, None] * n_l + (sin_a * np.cos(phi))[:, None] * towards_beam + (sin_a * np.sin(phi))[:, None] * across
+    n_k[:, 0] = 1.0
+    flip = np.array([1.0, 1.0, 1.0, side])
+    n_l, n_k = n_l * flip, n_k * flip
+    e_lo, e_hi = st.cuts.photon_energy_min, 0.5 * st.sqrt_s
+    energy = e_lo * (e_hi / e_lo) ** y[:, 4]
+    photon = n_k * energy[:, None]
+    lepton, other, pair_weight = pair_along(st, x - photon, n_l, y[:, 5])
+    photon_weight = energy * energy * math.log(e_hi / e_lo) / 2.0 * (u + u0) * math.log((2.0 + u0) / u0) * 2.0 * arc
+    weight = photon_weight / TWO_PI**3 * (cos_near - cos_up) * TWO_PI * pair_weight
+    return lepton, other, photon, weight * in_region(st, photon, region)
 
 
 @dataclass(frozen=True)
@@ -457,9 +523,13 @@ class LeptonPhotonChannel:
     dim: int = 7
 
     @property
+    def regions(self) -> tuple[str, str]:
+        """The regions of photon 1 and photon 2."""
+        return (self.mapped_region, self.beam_region) if self.mapped == 0 else (self.beam_region, self.mapped_region)
+
+    @property
     def name(self) -> str:
-        regions = [self.mapped_region, self.beam_region] if self.mapped == 0 else [self.beam_region, self.mapped_region]
-        return f"{' '.join(regions)} ({self.lepton})"
+        return f"{' '.join(self.regions)} ({self.lepton})"
 
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """The channel's part of |M|^2: its lepton's share b of the mapped photon; with both photons
@@ -486,6 +556,28 @@ class LeptonPhotonChannel:
         return two_photon_event(*leptons, *photons), weight
 
 
+@dataclass(frozen=True)
+class EdgeLeptonPhotonChannel(LeptonPhotonChannel):
+    """``LeptonPhotonChannel`` for a photon near a beam (``mapped_region`` "+z" or "-z") close to a
+    lepton at the edge of the acceptance: the lepton's direction and the photon's around it drawn so
+    that the edge, which the photon must cross and the lepton must not, is where the variables end
+    (``photon_beyond_edge``); the other photon near a beam (``beam_region``): dim 8. It shares |M|^2
+    as ``LeptonPhotonChannel``."""
+
+    dim: int = 8
+
+    def __call__(self, y, azimuth):
+        st = self.settings
+        beam_photon, w_beam = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.beam_region)
+        x = -beam_photon
+        x[:, 0] += st.sqrt_s
+        lepton, other, photon, edge_weight = photon_beyond_edge(st, x, y[:, 2:8], azimuth, self.mapped_region)
+        weight = w_beam * TWO_PI / TWO_PI**3 * edge_weight
+        photons = [photon, beam_photon] if self.mapped == 0 else [beam_photon, photon]
+        leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
+        return two_photon_event(*leptons, *photons), weight
+
+
 class LostPhotonsProcess:
     """e+e- -> e+e- gamma gamma with both photons lost (the `processes` interface)."""
 
@@ -500,7 +592,9 @@ class LostPhotonsProcess:
         channels += [PairMassChannel(settings, (a, b)) for a in beam_regions for b in beam_regions]
         channels += [MissingEnergyChannel(settings, (a, b)) for a in beam_regions for b in beam_regions if a != b]
         channels += [
-            LeptonPhotonChannel(settings, mapped, mapped_region, region, lepton)
+            (LeptonPhotonChannel if mapped_region == "central" else EdgeLeptonPhotonChannel)(
+                settings, mapped, mapped_region, region, lepton
+            )
             for mapped in (0, 1)
             for mapped_region in REGIONS
             for region in beam_regions
