@@ -103,15 +103,23 @@ def photon_direction(st: LostPhotonsSettings, y_angle, phi, region: str):
     return from_angles(ones, ones, cos_t, phi), angle_weight
 
 
+def photon_energy(st: LostPhotonsSettings, y_energy, region: str):
+    """(E, E dE/dy / 2 = E^2 ln(E_hi / E_lo) / 2, the energy part of d^3k / (2 E)) of a photon in a
+    region of ``REGIONS`` from a uniform y_energy: log-uniform (the soft peak) from
+    ``photon_energy_min`` to the energy threshold for a central photon, to sqrt(s)/2 for a lost one."""
+    e_lo = st.cuts.photon_energy_min
+    e_hi = st.acceptance.energy_min if region == "central" else 0.5 * st.sqrt_s
+    energy = e_lo * (e_hi / e_lo) ** y_energy
+    return energy, energy * energy * math.log(e_hi / e_lo) / 2.0
+
+
 def photon_in_region(st: LostPhotonsSettings, y_energy, y_angle, phi, region: str):
     """(four-momentum, d^3k / (2 E) weight without the azimuth) of one photon in a region of ``REGIONS``
     from uniform y_energy, y_angle (module docstring): the direction from ``photon_direction``, the
-    energy log-uniform (below the energy threshold for a central photon)."""
-    e_lo = st.cuts.photon_energy_min
-    e_hi = st.acceptance.energy_min if region == "central" else 0.5 * st.sqrt_s
+    energy from ``photon_energy``."""
     direction, angle_weight = photon_direction(st, y_angle, phi, region)
-    energy = e_lo * (e_hi / e_lo) ** y_energy
-    return direction * energy[:, None], energy * energy * math.log(e_hi / e_lo) * angle_weight / 2.0
+    energy, energy_weight = photon_energy(st, y_energy, region)
+    return direction * energy[:, None], energy_weight * angle_weight
 
 
 def in_region(st: LostPhotonsSettings, k: np.ndarray, region: str) -> np.ndarray:
@@ -267,7 +275,7 @@ def photon_beyond_edge(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, az
       |phi| < Phi where the photon lies beyond the edge: cos(theta_gamma) = cos(theta_l) cos(alpha) +
       sin(theta_l) sin(alpha) cos(phi) >= cos(theta_edge). The edge cuts the cone around a lepton
       next to it; drawn over the whole cone, vegas meets that cut along a curve of its variables;
-    - the photon's energy, log-uniform (the soft peak);
+    - the photon's energy (``photon_energy``);
     - |p_lepton| from the other lepton's on-shell condition (``pair_along``).
 
     Returns (lepton, other, photon, weight) with
@@ -301,11 +309,10 @@ def photon_beyond_edge(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, az
     n_k[:, 0] = 1.0
     flip = np.array([1.0, 1.0, 1.0, side])
     n_l, n_k = n_l * flip, n_k * flip
-    e_lo, e_hi = st.cuts.photon_energy_min, 0.5 * st.sqrt_s
-    energy = e_lo * (e_hi / e_lo) ** y[:, 4]
+    energy, energy_weight = photon_energy(st, y[:, 4], region)
     photon = n_k * energy[:, None]
     lepton, other, pair_weight = pair_along(st, x - photon, n_l, y[:, 5])
-    photon_weight = energy * energy * math.log(e_hi / e_lo) / 2.0 * (u + u0) * math.log((2.0 + u0) / u0) * 2.0 * arc
+    photon_weight = energy_weight * (u + u0) * math.log((2.0 + u0) / u0) * 2.0 * arc
     weight = photon_weight / TWO_PI**3 * (cos_near - cos_up) * TWO_PI * pair_weight
     return lepton, other, photon, weight * in_region(st, photon, region)
 
@@ -543,14 +550,19 @@ class LeptonPhotonChannel:
         beam = emitter_share(st, momenta, other, self.beam_region, "beam")
         return share * (beam + 0.5 * (1.0 - beam))
 
+    def _around_lepton(self, x, y, azimuth):
+        """X -> lepton + other + photon with dPhi_3(X) / dy, through Y (``lepton_and_photon``), kept in
+        the channel's region."""
+        lepton, other, photon, decays = lepton_and_photon(self.settings, x, y)
+        return lepton, other, photon, decays * in_region(self.settings, photon, self.mapped_region)
+
     def __call__(self, y, azimuth):
         st = self.settings
         beam_photon, w_beam = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.beam_region)
         x = -beam_photon
         x[:, 0] += st.sqrt_s
-        lepton, other, photon, decays = lepton_and_photon(st, x, y[:, 2:7])
-        region = in_region(st, photon, self.mapped_region)  # the channel's region only
-        weight = w_beam * TWO_PI / TWO_PI**3 * decays * region
+        lepton, other, photon, decays = self._around_lepton(x, y[:, 2:], azimuth)
+        weight = w_beam * TWO_PI / TWO_PI**3 * decays
         photons = [photon, beam_photon] if self.mapped == 0 else [beam_photon, photon]
         leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
         return two_photon_event(*leptons, *photons), weight
@@ -566,16 +578,9 @@ class EdgeLeptonPhotonChannel(LeptonPhotonChannel):
 
     dim: int = 8
 
-    def __call__(self, y, azimuth):
-        st = self.settings
-        beam_photon, w_beam = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.beam_region)
-        x = -beam_photon
-        x[:, 0] += st.sqrt_s
-        lepton, other, photon, edge_weight = photon_beyond_edge(st, x, y[:, 2:8], azimuth, self.mapped_region)
-        weight = w_beam * TWO_PI / TWO_PI**3 * edge_weight
-        photons = [photon, beam_photon] if self.mapped == 0 else [beam_photon, photon]
-        leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
-        return two_photon_event(*leptons, *photons), weight
+    def _around_lepton(self, x, y, azimuth):
+        """X -> lepton + other + photon with dPhi_3(X) / dy, by ``photon_beyond_edge``."""
+        return photon_beyond_edge(self.settings, x, y, azimuth, self.mapped_region)
 
 
 class LostPhotonsProcess:
