@@ -24,6 +24,7 @@ from alpfusion.samples.lostphotons import (
     LostPhotonsSettings,
     MissingEnergyChannel,
     PairMassChannel,
+    TwoLeptonPhotonChannel,
     in_region,
 )
 
@@ -59,6 +60,17 @@ def test_two_maps_of_a_central_photon_cover_the_same_phase_space():
     around = volume(LeptonPhotonChannel(SETTINGS, 0, "central", "+z", "e_minus"))
     assert abs(direct[0] - around[0]) < 4 * math.hypot(direct[1], around[1])
     assert direct[1] < 0.05 * direct[0]
+
+
+def test_a_central_photon_and_one_beyond_the_edge_drawn_around_the_two_leptons_cover_their_phase_space():
+    """A central soft photon drawn around the e-, the other beyond the edge near the -z beam drawn
+    around the e+ (the edge cone and the recoiling lepton + photon system of mass M_Y): the accepted
+    phase-space volume equals that of the direct map within the MC errors."""
+    direct = volume(LostPhotonsChannel(SETTINGS, ("-z", "central")))
+    vegas = Vegas(nitn=8, neval=50000, ninc=200, alpha=0.5)
+    both = Generator(PhaseSpaceVolume((TwoLeptonPhotonChannel(SETTINGS, 1, "-z", "e_minus"),)), vegas, 1).train()
+    assert abs(direct[0] - both.sigma) < 4 * math.hypot(direct[1], both.error)
+    assert both.error < 0.02 * both.sigma
 
 
 def test_two_lost_photons_cannot_fake_a_small_missing_mass():
@@ -159,11 +171,11 @@ def test_the_channels_of_a_pair_of_regions_share_all_of_it():
             for chan in process.channels
             if (isinstance(chan, LostPhotonsChannel) and chan.regions == regions)
             or (
-                isinstance(chan, (PairMassChannel, MissingEnergyChannel, LeptonPhotonChannel))
+                isinstance(chan, (PairMassChannel, MissingEnergyChannel, LeptonPhotonChannel, TwoLeptonPhotonChannel))
                 and chan.regions == regions
             )
         ]
-        assert len(covering) == {("+z", "-z"): 7, ("-z", "-z"): 6}.get(regions, 2)
+        assert len(covering) == {("+z", "-z"): 7, ("-z", "-z"): 6}.get(regions, 4)
         total = sum(chan.share(momenta) for chan in covering)
         assert np.allclose(total, 1.0, rtol=1e-12) and len(total) > 1000
 
@@ -217,7 +229,7 @@ def test_rambo_gives_the_two_body_phase_space():
 @pytest.mark.parametrize("process_class", [LostPhotonsProcess, LostPhotonProcess])
 def test_the_channels_cover_the_accepted_phase_space_once(process_class):
     """With |M|^2 = 1, the channels with their shares integrate to the accepted phase space that flat
-    sampling (massive RAMBO) gives, for two lost photons (34 channels) and for one (6): no region
+    sampling (massive RAMBO) gives, for two lost photons (42 channels) and for one (6): no region
     missed, none counted twice, the 1/2 of identical photons and every Jacobian right."""
     process = phase_space_only(process_class)(SETTINGS)
     ours = Generator(process, Vegas(nitn=6, neval=6000, ninc=100, alpha=0.5), 2).train()

@@ -19,14 +19,17 @@ missing momentum central. One photon drawn around an outgoing lepton, whose 1/(p
 the other near a beam (24: which photon, its region, which beam for the other, which lepton): a
 central soft photon (``LeptonPhotonChannel``), or a photon beyond the edge of the acceptance close to
 a lepton inside it (``EdgeLeptonPhotonChannel``: the lepton's direction and the photon's around it
-drawn so that the edge is where the variables end, ``photon_beyond_edge``). Two
+drawn so that the edge is where the variables end, ``photon_beyond_edge``). A central soft photon
+around one lepton and the other photon beyond the edge around the other lepton
+(``TwoLeptonPhotonChannel``, 8: which photon is central, its lepton, the other's beam). Two
 central photons cannot carry the missing energy. The regions do not overlap; within a pair of regions
 the channels share |M|^2 (multichannel by peaks, as MadEvent's diagram weights): each photon's emitters
 (the beam on its side, if it is near a beam, and the two leptons) have shares f_e = (1/p_e.k) / sum_j
 (1/p_j.k) (``emitter_share``); the beam channels take a1 a2 (a_i the beam's share of photon i; split
 among the maps, ``conversion_share``, ``hard_share``), a lepton channel its lepton's share b of its photon times a
 + (1 - a)/2 of the other (both photons near leptons: half to each photon's lepton channels; for a
-central photon, b alone). So the channels add up to the cross section (tested against massive RAMBO with
+central photon, b (1 - b'), b' the other lepton's share of the other photon, whose part b b' the
+two-lepton channel takes). So the channels add up to the cross section (tested against massive RAMBO with
 |M|^2 = 1); the photons are identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central
 region is the direct map of that region, kept as an independent check of the lepton channels
 (tests/test_lostphotons.py):
@@ -189,17 +192,25 @@ def pair_in_acceptance(st: LostPhotonsSettings, q: np.ndarray, y: np.ndarray, az
     return e_minus, e_plus, weight * (cos_hi - cos_lo) * TWO_PI
 
 
-def pair_along(st: LostPhotonsSettings, q: np.ndarray, direction: np.ndarray, y_root: np.ndarray):
-    """Two leptons of total momentum q (N, 4), the first along ``direction`` (N, 4; (1, unit vector)):
-    its |p| from the second's on-shell condition (Q - p_1)^2 = m^2: with a = Q^0, b = Q.n, a E - b p =
-    Q^2 / 2, a quadratic in p whose two roots ``y_root`` (uniform) chooses (weight 2). Returns (first,
-    second, weight) with
+def pair_along(
+    st: LostPhotonsSettings,
+    q: np.ndarray,
+    direction: np.ndarray,
+    y_root: np.ndarray,
+    second_mass2: np.ndarray | None = None,
+):
+    """A lepton and a second body (a lepton, or of mass^2 ``second_mass2``, (N,)) of total momentum q
+    (N, 4), the lepton along ``direction`` (N, 4; (1, unit vector)): its |p| from the second's on-shell
+    condition (Q - p_1)^2 = M^2: with a = Q^0, b = Q.n, a E - b p = (Q^2 + m^2 - M^2) / 2, a quadratic
+    in p whose two roots ``y_root`` (uniform) chooses (weight 2). Returns (first, second, weight) with
 
-        weight = dPhi_2(Q; m, m) / dOmega_1 = 2 p^2 / ((2 pi)^2 4 |a p - b E|)   (0 where impossible).
+        weight = dPhi_2(Q; m, M) / dOmega_1 = 2 p^2 / ((2 pi)^2 4 |a p - b E|)   (0 where impossible).
     """
     m = st.electron_mass
     a, b = q[:, 0], np.sum(q[:, 1:] * direction[:, 1:], axis=1)
     half_q2 = 0.5 * (a * a - np.sum(q[:, 1:] ** 2, axis=1))
+    if second_mass2 is not None:
+        half_q2 -= 0.5 * (second_mass2 - m * m)
     curvature = a * a - b * b
     discriminant = half_q2 * half_q2 - curvature * m * m
     sign = np.where(y_root < 0.5, 1.0, -1.0)
@@ -243,28 +254,46 @@ def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray):
     x = np.where(possible[:, None], x, np.array([2.0 * m + 1.0, 0.0, 0.0, 0.0]))
     other = boost_from_rest(other_rest, x, x_mass)
     y_system = boost_from_rest(y_rest, x, x_mass)
+    lepton, photon, y_decay = photon_from_lepton(st, y_system, s_y, y[:, 3:5])
+    x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
+    mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
+    return lepton, other, photon, x_decay * mass_weight * y_decay * possible
+
+
+def photon_from_lepton(st: LostPhotonsSettings, y_system: np.ndarray, s_y: np.ndarray, y: np.ndarray):
+    """Y (N, 4) of mass M_Y, M_Y^2 - m^2 = s_y (= 2 p.k), -> lepton + photon from two uniform
+    variables y (N, 2): the photon at an angle theta* to Y's flight with 1 + beta_Y cos(theta*)
+    log-uniform (its energy E_k = gamma_Y p* (1 + beta_Y cos theta*) then is: the soft peak), its
+    azimuth about Y's flight uniform. Returns (lepton, photon, weight) with weight = dPhi_2(Y; m, 0) / dy
+    = p* / (16 pi^2 M_Y) dOmega* / dy."""
+    m = st.electron_mass
+    y_mass = np.sqrt(s_y + m * m)
     p_y = 0.5 * s_y / y_mass  # massless photon, lepton of mass m
     # 1 - beta = M^2 / (E (E + |p|)) without cancellation
     y_p = np.sqrt(np.sum(y_system[:, 1:] ** 2, axis=1))
     beta = y_p / y_system[:, 0]
     u_lo = y_mass * y_mass / (y_system[:, 0] * (y_system[:, 0] + y_p))
-    u = u_lo * ((1.0 + beta) / u_lo) ** y[:, 3]
+    u = u_lo * ((1.0 + beta) / u_lo) ** y[:, 0]
     angle_weight = u * np.log((1.0 + beta) / u_lo) / beta * TWO_PI
-    along_y = from_angles(p_y, p_y, np.clip((u - 1.0) / beta, -1.0, 1.0), TWO_PI * y[:, 4])
+    along_y = from_angles(p_y, p_y, np.clip((u - 1.0) / beta, -1.0, 1.0), TWO_PI * y[:, 1])
     photon_rest = rotate_z(rotate_y(along_y, y_system[:, 3] / y_p), np.arctan2(y_system[:, 2], y_system[:, 1]))
     lepton_rest = np.concatenate([np.sqrt(p_y * p_y + m * m)[:, None], -photon_rest[:, 1:]], axis=1)
     photon = boost_from_rest(photon_rest, y_system, y_mass)
     lepton = boost_from_rest(lepton_rest, y_system, y_mass)
-    x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
-    y_decay = p_y / (16.0 * math.pi**2 * y_mass) * angle_weight
-    mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
-    return lepton, other, photon, x_decay * mass_weight * y_decay * possible
+    return lepton, photon, p_y / (16.0 * math.pi**2 * y_mass) * angle_weight
 
 
-def photon_beyond_edge(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, azimuth: np.ndarray, region: str):
-    """X (N, 4) -> lepton + other lepton + photon, the photon in a beam ``region`` ("+z": below
-    theta_min, "-z": above theta_max) at an angle alpha from the lepton, which lies inside the
-    acceptance, from six uniform variables y (N, 6):
+def photon_beyond_edge(
+    st: LostPhotonsSettings,
+    x: np.ndarray,
+    y: np.ndarray,
+    azimuth: np.ndarray,
+    region: str,
+    other_mass2: np.ndarray | None = None,
+):
+    """X (N, 4) -> lepton + other + photon, the other a lepton (or a body of mass^2 ``other_mass2``,
+    (N,)), the photon in a beam ``region`` ("+z": below theta_min, "-z": above theta_max) at an angle
+    alpha from the lepton, which lies inside the acceptance, from six uniform variables y (N, 6):
 
     - u = 1 - cos(alpha) from 0 to 2, u + u0 log-uniform (u0 = 2 m^2 / s: the collinear peak
       1/(1 - beta cos alpha) of the lepton, regulated by its mass);
@@ -276,11 +305,11 @@ def photon_beyond_edge(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, az
       sin(theta_l) sin(alpha) cos(phi) >= cos(theta_edge). The edge cuts the cone around a lepton
       next to it; drawn over the whole cone, vegas meets that cut along a curve of its variables;
     - the photon's energy (``photon_energy``);
-    - |p_lepton| from the other lepton's on-shell condition (``pair_along``).
+    - |p_lepton| from the other's on-shell condition (``pair_along``).
 
     Returns (lepton, other, photon, weight) with
 
-        weight = d^3k / ((2 pi)^3 2 E_k) dPhi_2(X - k; m, m) / dy
+        weight = d^3k / ((2 pi)^3 2 E_k) dPhi_2(X - k; m, M_other) / dy
                = E_k^2 ln(E_hi / E_lo) / 2 (u + u0) ln((2 + u0) / u0) 2 Phi / (2 pi)^3
                  x dcos(theta_l) 2 pi dPhi_2 / dOmega_l   (0 where impossible).
     """
@@ -311,7 +340,7 @@ def photon_beyond_edge(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray, az
     n_l, n_k = n_l * flip, n_k * flip
     energy, energy_weight = photon_energy(st, y[:, 4], region)
     photon = n_k * energy[:, None]
-    lepton, other, pair_weight = pair_along(st, x - photon, n_l, y[:, 5])
+    lepton, other, pair_weight = pair_along(st, x - photon, n_l, y[:, 5], other_mass2)
     photon_weight = energy_weight * (u + u0) * math.log((2.0 + u0) / u0) * 2.0 * arc
     weight = photon_weight / TWO_PI**3 * (cos_near - cos_up) * TWO_PI * pair_weight
     return lepton, other, photon, weight * in_region(st, photon, region)
@@ -542,11 +571,13 @@ class LeptonPhotonChannel:
         """The channel's part of |M|^2: its lepton's share b of the mapped photon; with both photons
         near beams, times a + (1 - a)/2 with a the beam's share of the other photon (the part where
         both photons are near leptons is split evenly between the two photons' lepton channels), so
-        that with ``LostPhotonsChannel.share`` the shares add up to 1."""
+        that with ``LostPhotonsChannel.share`` the shares add up to 1; for a central photon, times
+        1 - b', b' the other lepton's share of the other photon, which ``TwoLeptonPhotonChannel``
+        takes."""
         st, other = self.settings, 1 - self.mapped
         share = emitter_share(st, momenta, self.mapped, self.mapped_region, self.lepton)
         if self.mapped_region == "central":
-            return share
+            return share * (1.0 - emitter_share(st, momenta, other, self.beam_region, partner(self.lepton)))
         beam = emitter_share(st, momenta, other, self.beam_region, "beam")
         return share * (beam + 0.5 * (1.0 - beam))
 
@@ -583,6 +614,72 @@ class EdgeLeptonPhotonChannel(LeptonPhotonChannel):
         return photon_beyond_edge(self.settings, x, y, azimuth, self.mapped_region)
 
 
+def partner(lepton: str) -> str:
+    """The other outgoing lepton: "e_plus" for "e_minus" and the reverse."""
+    return "e_plus" if lepton == "e_minus" else "e_minus"
+
+
+@dataclass(frozen=True)
+class TwoLeptonPhotonChannel:
+    """A central soft photon (``mapped``: 0 or 1) drawn around one lepton (``lepton``), the other
+    photon beyond the edge of the acceptance (``beam_region``) close to the other lepton: dim 9. Both
+    photons on a lepton's collinear peak, where ``LeptonPhotonChannel`` draws the second one by its
+    beam's map and misses that lepton's peak.
+
+    The centre-of-mass system decays into the edge photon, the other lepton (``photon_beyond_edge``)
+    and Y = lepton + central photon of mass M_Y, M_Y^2 - m^2 = 2 p.k drawn log-uniformly between
+    s_min (as ``lepton_and_photon``) and 2 E_thr sqrt(s) (a central photon is lost below the energy
+    threshold E_thr, and 2 p.k < 2 E_k sqrt(s)); Y decays as in ``LeptonPhotonChannel``
+    (``photon_from_lepton``):
+
+        dPhi_4 = d^3k / ((2 pi)^3 2 E_k) dPhi_2(P - k; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0).
+
+    It takes b b' of |M|^2 (b the lepton's share of the central photon, b' the other lepton's of the
+    edge photon; ``emitter_share``), ``LeptonPhotonChannel`` of the central photon b (1 - b').
+    """
+
+    settings: LostPhotonsSettings
+    mapped: int
+    beam_region: str
+    lepton: str
+    dim: int = 9
+
+    @property
+    def regions(self) -> tuple[str, str]:
+        """The regions of photon 1 and photon 2."""
+        return ("central", self.beam_region) if self.mapped == 0 else (self.beam_region, "central")
+
+    @property
+    def name(self) -> str:
+        return f"{' '.join(self.regions)} ({self.lepton}, {partner(self.lepton)})"
+
+    def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
+        """b b' (class docstring)."""
+        st = self.settings
+        central = emitter_share(st, momenta, self.mapped, "central", self.lepton)
+        return central * emitter_share(st, momenta, 1 - self.mapped, self.beam_region, partner(self.lepton))
+
+    def __call__(self, y, azimuth):
+        st = self.settings
+        m = st.electron_mass
+        s_min = st.cuts.photon_energy_min * m * m / st.sqrt_s
+        s_hi = 2.0 * st.acceptance.energy_min * st.sqrt_s
+        s_y = s_min * (s_hi / s_min) ** y[:, 0]
+        total = np.zeros((len(y), 4))
+        total[:, 0] = st.sqrt_s
+        other, y_system, edge_photon, edge_weight = photon_beyond_edge(
+            st, total, y[:, 1:7], azimuth, self.beam_region, s_y + m * m
+        )
+        possible = edge_weight > 0
+        y_system = np.where(possible[:, None], y_system, np.array([st.sqrt_s, 0.0, 0.0, 0.5 * st.sqrt_s]))
+        lepton, photon, y_decay = photon_from_lepton(st, y_system, s_y, y[:, 7:9])
+        mass_weight = s_y * math.log(s_hi / s_min) / TWO_PI
+        weight = edge_weight * mass_weight * y_decay * in_region(st, photon, "central")
+        photons = [photon, edge_photon] if self.mapped == 0 else [edge_photon, photon]
+        leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
+        return two_photon_event(*leptons, *photons), weight
+
+
 class LostPhotonsProcess:
     """e+e- -> e+e- gamma gamma with both photons lost (the `processes` interface)."""
 
@@ -602,6 +699,12 @@ class LostPhotonsProcess:
             )
             for mapped in (0, 1)
             for mapped_region in REGIONS
+            for region in beam_regions
+            for lepton in ("e_minus", "e_plus")
+        ]
+        channels += [
+            TwoLeptonPhotonChannel(settings, mapped, region, lepton)
+            for mapped in (0, 1)
             for region in beam_regions
             for lepton in ("e_minus", "e_plus")
         ]

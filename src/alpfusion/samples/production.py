@@ -62,7 +62,7 @@ __all__ = [
     "up_to_date",
 ]
 
-KEY_VERSION = 5
+KEY_VERSION = 6
 """Bumped when the generator changes what a given key produces."""
 
 
