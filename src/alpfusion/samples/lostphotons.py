@@ -534,6 +534,11 @@ class MissingEnergyChannel:
         )
 
 
+def photon_regions(mapped: int, mapped_region: str, other_region: str) -> tuple[str, str]:
+    """The regions of photon 1 and photon 2 when photon ``mapped`` (0 or 1) is in ``mapped_region``."""
+    return (mapped_region, other_region) if mapped == 0 else (other_region, mapped_region)
+
+
 @dataclass(frozen=True)
 class LeptonPhotonChannel:
     """One photon (``mapped``: 0 or 1) drawn around an outgoing lepton (``lepton``: "e_minus" or
@@ -560,8 +565,7 @@ class LeptonPhotonChannel:
 
     @property
     def regions(self) -> tuple[str, str]:
-        """The regions of photon 1 and photon 2."""
-        return (self.mapped_region, self.beam_region) if self.mapped == 0 else (self.beam_region, self.mapped_region)
+        return photon_regions(self.mapped, self.mapped_region, self.beam_region)
 
     @property
     def name(self) -> str:
@@ -646,8 +650,7 @@ class TwoLeptonPhotonChannel:
 
     @property
     def regions(self) -> tuple[str, str]:
-        """The regions of photon 1 and photon 2."""
-        return ("central", self.beam_region) if self.mapped == 0 else (self.beam_region, "central")
+        return photon_regions(self.mapped, "central", self.beam_region)
 
     @property
     def name(self) -> str:
@@ -670,7 +673,7 @@ class TwoLeptonPhotonChannel:
         other, y_system, edge_photon, edge_weight = photon_beyond_edge(
             st, total, y[:, 1:7], azimuth, self.beam_region, s_y + m * m
         )
-        possible = edge_weight > 0
+        possible = edge_weight > 0  # elsewhere Y is no physical momentum: a time-like stand-in, weight 0
         y_system = np.where(possible[:, None], y_system, np.array([st.sqrt_s, 0.0, 0.0, 0.5 * st.sqrt_s]))
         lepton, photon, y_decay = photon_from_lepton(st, y_system, s_y, y[:, 7:9])
         mass_weight = s_y * math.log(s_hi / s_min) / TWO_PI
