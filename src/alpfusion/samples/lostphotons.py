@@ -385,24 +385,32 @@ class LostPhotonsChannel:
         acceptance."""
         if "central" in self.regions:  # the direct map of a central photon (a check, not in the process)
             return np.ones(len(momenta["photon_1"]))
-        share = (1.0 - conversion_share(momenta)) * beam_share(self.settings, momenta, self.regions)
+        share = (1.0 - conversion_share(self.settings, momenta)) * beam_share(self.settings, momenta, self.regions)
         if self.regions[0] != self.regions[1]:
             share *= 1.0 - hard_share(self.settings, momenta)
         return share
 
 
 PAIR_MASS2_SCALE = 0.04
-"""mu^2 (GeV^2) of the conversion channels' share h = mu^2 / (mu^2 + m_ee^2) (``conversion_share``):
-below a pair mass of about 0.2 GeV the pair is collinear (a converted photon) and the e- direction map's
-median weight rises (200-fold from 0.3 GeV to 5 MeV); above, the t-channel Bhabha peak at the edge of
-the acceptance, which the pair's isotropic decay does not map, takes over."""
+"""The smallest mu^2 (GeV^2) of the conversion channels' share h = mu^2 / (mu^2 + m_ee^2)
+(``conversion_share``): below a pair mass of about 0.2 GeV the pair is collinear (a converted photon)
+and the e- direction map's median weight rises (200-fold from 0.3 GeV to 5 MeV); above, the pair mass
+competes with the t-channel Bhabha peak at the edge of the acceptance, which the pair's isotropic decay
+does not map."""
 
 
-def conversion_share(momenta: dict[str, np.ndarray]) -> np.ndarray:
-    """h = mu^2 / (mu^2 + m_ee^2) (mu^2 = ``PAIR_MASS2_SCALE``): the part of the both-photons-near-beams
-    share a1 a2 that goes to the channels mapping the pair mass (``PairMassChannel``)."""
+def conversion_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray]) -> np.ndarray:
+    """h = mu^2 / (mu^2 + m_ee^2), mu^2 = max(``PAIR_MASS2_SCALE``, |t|), |t| the smaller of the
+    momentum transfers |(p_beam - p_lepton)^2| of the e- and the e+ from their beams: the part of the
+    both-photons-near-beams share a1 a2 that goes to the channels mapping the pair mass
+    (``PairMassChannel``). As propagators weigh the channels of MadEvent: the pair mass's 1/m_ee^2
+    (a converted photon, or an s-channel pair recoiling against two unbalanced hard photons) against
+    the t-channel's 1/|t| (the Bhabha peak at the edge of the acceptance)."""
     q = momenta["e_minus"] + momenta["e_plus"]
-    return PAIR_MASS2_SCALE / (PAIR_MASS2_SCALE + mdot(q, q))
+    p1, p2 = beams(st.sqrt_s, st.electron_mass, len(q))
+    t_minus, t_plus = (np.abs(mdot(p - k, p - k)) for p, k in ((p1, momenta["e_minus"]), (p2, momenta["e_plus"])))
+    scale = np.maximum(PAIR_MASS2_SCALE, np.minimum(t_minus, t_plus))
+    return scale / (scale + mdot(q, q))
 
 
 @dataclass(frozen=True)
@@ -460,7 +468,7 @@ class PairMassChannel:
 
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """h a1 a2 (class docstring)."""
-        return conversion_share(momenta) * beam_share(self.settings, momenta, self.regions)
+        return conversion_share(self.settings, momenta) * beam_share(self.settings, momenta, self.regions)
 
 
 def hard_share(st: LostPhotonsSettings, momenta: dict[str, np.ndarray]) -> np.ndarray:
@@ -528,7 +536,7 @@ class MissingEnergyChannel:
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """(1 - h) a1 a2 r (class docstring)."""
         return (
-            (1.0 - conversion_share(momenta))
+            (1.0 - conversion_share(self.settings, momenta))
             * beam_share(self.settings, momenta, self.regions)
             * hard_share(self.settings, momenta)
         )
