@@ -239,14 +239,11 @@ def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray):
         dPhi_3(X) = dPhi_2(X; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0)   (0 where impossible).
     """
     m = st.electron_mass
-    # half the smallest 2 p.k of a photon above the energy cut: 2 p.k = 2 E_k (E_l - |p_l| cos) >=
-    # 2 E_k m^2 / (E_l + |p_l|) >= 2 E_k m^2 / sqrt(s), reached collinear with the lepton
-    s_min = st.cuts.photon_energy_min * m * m / st.sqrt_s
     x_mass2 = x[:, 0] ** 2 - np.sum(x[:, 1:] ** 2, axis=1)
     possible = x_mass2 > (2.0 * m + 1e-6) ** 2
     x_mass = np.sqrt(np.where(possible, x_mass2, (2.0 * m + 1.0) ** 2))
-    s_hi = np.maximum((x_mass - m) ** 2 - m * m, 2.0 * s_min)
-    s_y = s_min * (s_hi / s_min) ** y[:, 0]
+    s_hi = np.maximum((x_mass - m) ** 2 - m * m, 2.0 * lepton_photon_mass2_min(st))
+    s_y, mass_weight = lepton_photon_mass2(st, s_hi, y[:, 0])
     y_mass = np.sqrt(s_y + m * m)
     p_x = two_body_momentum(x_mass, m, y_mass)
     other_rest = from_angles(np.sqrt(p_x * p_x + m * m), p_x, 2.0 * y[:, 1] - 1.0, TWO_PI * y[:, 2])
@@ -256,8 +253,23 @@ def lepton_and_photon(st: LostPhotonsSettings, x: np.ndarray, y: np.ndarray):
     y_system = boost_from_rest(y_rest, x, x_mass)
     lepton, photon, y_decay = photon_from_lepton(st, y_system, s_y, y[:, 3:5])
     x_decay = p_x / (16.0 * math.pi**2 * x_mass) * 4.0 * math.pi
-    mass_weight = s_y * np.log(s_hi / s_min) / TWO_PI
     return lepton, other, photon, x_decay * mass_weight * y_decay * possible
+
+
+def lepton_photon_mass2_min(st: LostPhotonsSettings) -> float:
+    """s_min, half the smallest M_Y^2 - m^2 = 2 p.k of a lepton and a photon above the energy cut:
+    2 p.k = 2 E_k (E_l - |p_l| cos) >= 2 E_k m^2 / (E_l + |p_l|) >= 2 E_k m^2 / sqrt(s), reached
+    collinear with the lepton."""
+    return st.cuts.photon_energy_min * st.electron_mass**2 / st.sqrt_s
+
+
+def lepton_photon_mass2(st: LostPhotonsSettings, s_hi, y: np.ndarray):
+    """(s_y, ds_y / dy / (2 pi)) with s_y = M_Y^2 - m^2 log-uniform from ``lepton_photon_mass2_min``
+    to s_hi: the collinear peak 1/(p.k) of a lepton and a photon, and the dM_Y^2 / (2 pi) of the
+    phase space split at Y."""
+    s_min = lepton_photon_mass2_min(st)
+    s_y = s_min * (s_hi / s_min) ** y
+    return s_y, s_y * np.log(s_hi / s_min) / TWO_PI
 
 
 def photon_from_lepton(st: LostPhotonsSettings, y_system: np.ndarray, s_y: np.ndarray, y: np.ndarray):
@@ -640,7 +652,7 @@ class TwoLeptonPhotonChannel:
 
     The centre-of-mass system decays into the edge photon, the other lepton (``photon_beyond_edge``)
     and Y = lepton + central photon of mass M_Y, M_Y^2 - m^2 = 2 p.k drawn log-uniformly between
-    s_min (as ``lepton_and_photon``) and 2 E_thr sqrt(s) (a central photon is lost below the energy
+    s_min (``lepton_photon_mass2``) and 2 E_thr sqrt(s) (a central photon is lost below the energy
     threshold E_thr, and 2 p.k < 2 E_k sqrt(s)); Y decays as in ``LeptonPhotonChannel``
     (``photon_from_lepton``):
 
@@ -673,9 +685,7 @@ class TwoLeptonPhotonChannel:
     def __call__(self, y, azimuth):
         st = self.settings
         m = st.electron_mass
-        s_min = st.cuts.photon_energy_min * m * m / st.sqrt_s
-        s_hi = 2.0 * st.acceptance.energy_min * st.sqrt_s
-        s_y = s_min * (s_hi / s_min) ** y[:, 0]
+        s_y, mass_weight = lepton_photon_mass2(st, 2.0 * st.acceptance.energy_min * st.sqrt_s, y[:, 0])
         total = np.zeros((len(y), 4))
         total[:, 0] = st.sqrt_s
         other, y_system, edge_photon, edge_weight = photon_beyond_edge(
@@ -684,7 +694,6 @@ class TwoLeptonPhotonChannel:
         possible = edge_weight > 0  # elsewhere Y is no physical momentum: a time-like stand-in, weight 0
         y_system = np.where(possible[:, None], y_system, np.array([st.sqrt_s, 0.0, 0.0, 0.5 * st.sqrt_s]))
         lepton, photon, y_decay = photon_from_lepton(st, y_system, s_y, y[:, 7:9])
-        mass_weight = s_y * math.log(s_hi / s_min) / TWO_PI
         weight = edge_weight * mass_weight * y_decay * in_region(st, photon, "central")
         photons = [photon, edge_photon] if self.mapped == 0 else [edge_photon, photon]
         leptons = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
