@@ -310,7 +310,7 @@ def test_the_chunks_of_one_sample_drawn_on_two_workers_give_the_same_sample(tmp_
 
 
 def test_the_channels_of_one_sample_trained_on_two_workers_give_the_same_sample(tmp_path):
-    """The vegas maps of a sample are trained one task per channel: the biased QED sample (42
+    """The vegas maps of a sample are trained one task per channel: the biased QED sample (50
     channels, each with a biased and a defensive map) trained on two worker processes is the file
     that one process training every channel in turn (``production.produce``) writes."""
     cfg = load_config().replace(
@@ -323,7 +323,7 @@ def test_the_channels_of_one_sample_trained_on_two_workers_give_the_same_sample(
         make(job)
         samples.append(read_sample(job.path))
     (pooled, pooled_meta), (one, one_meta) = samples
-    assert len(one_meta["channels"]) == 42 and len(one["weight"]) > 0
+    assert len(one_meta["channels"]) == 50 and len(one["weight"]) > 0
     assert all(np.array_equal(one[name], pooled[name]) for name in one) and one_meta == pooled_meta
     trained = [train_channel((job, i)) for i in (1, 0)]
     with pytest.raises(ValueError, match="are not those of ee_to_eegg"):

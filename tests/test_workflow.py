@@ -21,7 +21,7 @@ from alpfusion.samples.production import up_to_date
 
 QED_VEGAS = {"nitn": 2, "neval": 1000, "ninc": 50, "alpha": 0.5}
 QED_SMALL = {"events": 20000, "vegas": QED_VEGAS, "bias": {"maps": 1}}
-"""The suite's QED sample, in every small chain of the suite: few draws, a short training (its cost, 42
+"""The suite's QED sample, in every small chain of the suite: few draws, a short training (its cost, 50
 channels of two maps each, dominates a small chain's), one biased map per channel (the mixture of several
 is tested on its own: tests/test_bias.py, and tests/test_defects.py with the default three)."""
 SMALL = {

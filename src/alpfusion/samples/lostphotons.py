@@ -20,16 +20,16 @@ the other near a beam (24: which photon, its region, which beam for the other, w
 central soft photon (``LeptonPhotonChannel``), or a photon beyond the edge of the acceptance close to
 a lepton inside it (``EdgeLeptonPhotonChannel``: the lepton's direction and the photon's around it
 drawn so that the edge is where the variables end, ``photon_beyond_edge``). A central soft photon
-around one lepton and the other photon beyond the edge around the other lepton
-(``TwoLeptonPhotonChannel``, 8: which photon is central, its lepton, the other's beam). Two
-central photons cannot carry the missing energy. The regions do not overlap; within a pair of regions
-the channels share |M|^2 (multichannel by peaks, as MadEvent's diagram weights): each photon's emitters
-(the beam on its side, if it is near a beam, and the two leptons) have shares f_e = (1/p_e.k) / sum_j
-(1/p_j.k) (``emitter_share``); the beam channels take a1 a2 (a_i the beam's share of photon i; split
-among the maps, ``conversion_share``, ``hard_share``), a lepton channel its lepton's share b of its photon times a
-+ (1 - a)/2 of the other (both photons near leptons: half to each photon's lepton channels; for a
-central photon, b (1 - b'), b' the other lepton's share of the other photon, whose part b b' the
-two-lepton channel takes). So the channels add up to the cross section (tested against massive RAMBO with
+around one lepton and the other photon beyond the edge around the other lepton or the same one
+(``TwoLeptonPhotonChannel``, 16: which photon is central, its lepton, the other's beam and lepton).
+Two central photons cannot carry the missing energy. The regions do not overlap; within a pair of
+regions the channels share |M|^2 (multichannel by peaks, as MadEvent's diagram weights): each photon's
+emitters (the beam on its side, if it is near a beam, and the two leptons) have shares f_e =
+(1/p_e.k) / sum_j (1/p_j.k) (``emitter_share``); the beam channels take a1 a2 (a_i the beam's share of
+photon i; split among the maps, ``conversion_share``, ``hard_share``), a lepton channel its lepton's
+share b of its photon times a + (1 - a)/2 of the other (both photons near leptons: half to each
+photon's lepton channels); for a central photon b a, and the two-lepton channels b b' (b' a lepton's
+share of the other photon). So the channels add up to the cross section (tested against massive RAMBO with
 |M|^2 = 1); the photons are identical, hence the factor 1/2. ``LostPhotonsChannel`` with a central
 region is the direct map of that region, kept as an independent check of the lepton channels
 (tests/test_lostphotons.py):
@@ -198,25 +198,27 @@ def pair_along(
     direction: np.ndarray,
     y_root: np.ndarray,
     second_mass2: np.ndarray | None = None,
+    first_mass2: np.ndarray | None = None,
 ):
-    """A lepton and a second body (a lepton, or of mass^2 ``second_mass2``, (N,)) of total momentum q
-    (N, 4), the lepton along ``direction`` (N, 4; (1, unit vector)): its |p| from the second's on-shell
-    condition (Q - p_1)^2 = M^2: with a = Q^0, b = Q.n, a E - b p = (Q^2 + m^2 - M^2) / 2, a quadratic
-    in p whose two roots ``y_root`` (uniform) chooses (weight 2). Returns (first, second, weight) with
+    """A first body (a lepton, or of mass^2 ``first_mass2``, (N,)) and a second one (a lepton, or of
+    mass^2 ``second_mass2``) of total momentum q (N, 4), the first along ``direction`` (N, 4; (1, unit
+    vector)): its |p| from the second's on-shell condition (Q - p_1)^2 = M_2^2: with a = Q^0, b = Q.n,
+    a E - b p = (Q^2 + M_1^2 - M_2^2) / 2, a quadratic in p whose two roots ``y_root`` (uniform)
+    chooses (weight 2). Returns (first, second, weight) with
 
-        weight = dPhi_2(Q; m, M) / dOmega_1 = 2 p^2 / ((2 pi)^2 4 |a p - b E|)   (0 where impossible).
+        weight = dPhi_2(Q; M_1, M_2) / dOmega_1 = 2 p^2 / ((2 pi)^2 4 |a p - b E|)   (0 where impossible).
     """
-    m = st.electron_mass
+    m2 = st.electron_mass**2
+    first2 = m2 if first_mass2 is None else first_mass2
+    second2 = m2 if second_mass2 is None else second_mass2
     a, b = q[:, 0], np.sum(q[:, 1:] * direction[:, 1:], axis=1)
-    half_q2 = 0.5 * (a * a - np.sum(q[:, 1:] ** 2, axis=1))
-    if second_mass2 is not None:
-        half_q2 -= 0.5 * (second_mass2 - m * m)
+    half_q2 = 0.5 * (a * a - np.sum(q[:, 1:] ** 2, axis=1)) + 0.5 * (first2 - second2)
     curvature = a * a - b * b
-    discriminant = half_q2 * half_q2 - curvature * m * m
+    discriminant = half_q2 * half_q2 - curvature * first2
     sign = np.where(y_root < 0.5, 1.0, -1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = (b * half_q2 + sign * a * np.sqrt(np.maximum(discriminant, 0.0))) / curvature
-        energy = np.sqrt(p * p + m * m)
+        energy = np.sqrt(p * p + first2)
         jacobian = p * p / (4.0 * np.abs(a * p - b * energy))
     possible = (discriminant >= 0) & (curvature > 0) & (half_q2 > 0) & (p > 0) & (a > energy)
     first = np.where(possible[:, None], direction * np.stack([energy, p, p, p], axis=1), direction)
@@ -302,10 +304,12 @@ def photon_beyond_edge(
     azimuth: np.ndarray,
     region: str,
     other_mass2: np.ndarray | None = None,
+    lepton_mass2: np.ndarray | None = None,
 ):
     """X (N, 4) -> lepton + other + photon, the other a lepton (or a body of mass^2 ``other_mass2``,
     (N,)), the photon in a beam ``region`` ("+z": below theta_min, "-z": above theta_max) at an angle
-    alpha from the lepton, which lies inside the acceptance, from six uniform variables y (N, 6):
+    alpha from the lepton (or a body of mass^2 ``lepton_mass2``: a lepton with a photon beside it),
+    which lies inside the acceptance, from six uniform variables y (N, 6):
 
     - u = 1 - cos(alpha) from 0 to 2, u + u0 log-uniform (u0 = 2 m^2 / s: the collinear peak
       1/(1 - beta cos alpha) of the lepton, regulated by its mass);
@@ -321,7 +325,7 @@ def photon_beyond_edge(
 
     Returns (lepton, other, photon, weight) with
 
-        weight = d^3k / ((2 pi)^3 2 E_k) dPhi_2(X - k; m, M_other) / dy
+        weight = d^3k / ((2 pi)^3 2 E_k) dPhi_2(X - k; M_lepton, M_other) / dy
                = E_k^2 ln(E_hi / E_lo) / 2 (u + u0) ln((2 + u0) / u0) 2 Phi / (2 pi)^3
                  x dcos(theta_l) 2 pi dPhi_2 / dOmega_l   (0 where impossible).
     """
@@ -352,7 +356,7 @@ def photon_beyond_edge(
     n_l, n_k = n_l * flip, n_k * flip
     energy, energy_weight = photon_energy(st, y[:, 4], region)
     photon = n_k * energy[:, None]
-    lepton, other, pair_weight = pair_along(st, x - photon, n_l, y[:, 5], other_mass2)
+    lepton, other, pair_weight = pair_along(st, x - photon, n_l, y[:, 5], other_mass2, lepton_mass2)
     photon_weight = energy_weight * (u + u0) * math.log((2.0 + u0) / u0) * 2.0 * arc
     weight = photon_weight / TWO_PI**3 * (cos_near - cos_up) * TWO_PI * pair_weight
     return lepton, other, photon, weight * in_region(st, photon, region)
@@ -592,17 +596,16 @@ class LeptonPhotonChannel:
         return f"{' '.join(self.regions)} ({self.lepton})"
 
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
-        """The channel's part of |M|^2: its lepton's share b of the mapped photon; with both photons
-        near beams, times a + (1 - a)/2 with a the beam's share of the other photon (the part where
-        both photons are near leptons is split evenly between the two photons' lepton channels), so
-        that with ``LostPhotonsChannel.share`` the shares add up to 1; for a central photon, times
-        1 - b', b' the other lepton's share of the other photon, which ``TwoLeptonPhotonChannel``
-        takes."""
+        """The channel's part of |M|^2: its lepton's share b of the mapped photon, times a function of
+        a, the beam's share of the other photon: with both photons near beams, a + (1 - a)/2 (the part
+        where both photons are near leptons is split evenly between the two photons' lepton
+        channels), so that with ``LostPhotonsChannel.share`` the shares add up to 1; for a central
+        photon, a (the leptons' shares of the other photon, 1 - a, ``TwoLeptonPhotonChannel`` takes)."""
         st, other = self.settings, 1 - self.mapped
         share = emitter_share(st, momenta, self.mapped, self.mapped_region, self.lepton)
-        if self.mapped_region == "central":
-            return share * (1.0 - emitter_share(st, momenta, other, self.beam_region, partner(self.lepton)))
         beam = emitter_share(st, momenta, other, self.beam_region, "beam")
+        if self.mapped_region == "central":
+            return share * beam
         return share * (beam + 0.5 * (1.0 - beam))
 
     def _around_lepton(self, x, y, azimuth):
@@ -646,26 +649,28 @@ def partner(lepton: str) -> str:
 @dataclass(frozen=True)
 class TwoLeptonPhotonChannel:
     """A central soft photon (``mapped``: 0 or 1) drawn around one lepton (``lepton``), the other
-    photon beyond the edge of the acceptance (``beam_region``) close to the other lepton: dim 9. Both
-    photons on a lepton's collinear peak, where ``LeptonPhotonChannel`` draws the second one by its
-    beam's map and misses that lepton's peak.
+    photon beyond the edge of the acceptance (``beam_region``) close to a lepton (``edge_lepton``: the
+    other lepton, or the same one): dim 9. Both photons on a lepton's collinear peak, where
+    ``LeptonPhotonChannel`` draws the second one by its beam's map and misses that lepton's peak.
 
-    The centre-of-mass system decays into the edge photon, the other lepton (``photon_beyond_edge``)
-    and Y = lepton + central photon of mass M_Y, M_Y^2 - m^2 = 2 p.k drawn log-uniformly between
-    s_min (``lepton_photon_mass2``) and 2 E_thr sqrt(s) (a central photon is lost below the energy
-    threshold E_thr, and 2 p.k < 2 E_k sqrt(s)); Y decays as in ``LeptonPhotonChannel``
-    (``photon_from_lepton``):
+    Y = lepton + central photon has the mass M_Y, M_Y^2 - m^2 = 2 p.k drawn log-uniformly between s_min
+    (``lepton_photon_mass2``) and 2 E_thr sqrt(s) (a central photon is lost below the energy threshold
+    E_thr, and 2 p.k < 2 E_k sqrt(s)). The centre-of-mass system decays into the edge photon, the
+    other lepton and Y (``photon_beyond_edge``), the edge photon drawn around the other lepton, or
+    around Y when both photons are the same lepton's (Y's flight is that lepton's but for the soft
+    photon's recoil); Y decays as in ``LeptonPhotonChannel`` (``photon_from_lepton``):
 
         dPhi_4 = d^3k / ((2 pi)^3 2 E_k) dPhi_2(P - k; m, M_Y) dM_Y^2 / (2 pi) dPhi_2(Y; m, 0).
 
-    It takes b b' of |M|^2 (b the lepton's share of the central photon, b' the other lepton's of the
-    edge photon; ``emitter_share``), ``LeptonPhotonChannel`` of the central photon b (1 - b').
+    It takes b b' of |M|^2 (b the lepton's share of the central photon, b' the edge lepton's of the
+    edge photon; ``emitter_share``), ``LeptonPhotonChannel`` of the central photon b a (a the beam's).
     """
 
     settings: LostPhotonsSettings
     mapped: int
     beam_region: str
     lepton: str
+    edge_lepton: str
     dim: int = 9
 
     @property
@@ -674,13 +679,13 @@ class TwoLeptonPhotonChannel:
 
     @property
     def name(self) -> str:
-        return f"{' '.join(self.regions)} ({self.lepton}, {partner(self.lepton)})"
+        return f"{' '.join(self.regions)} ({self.lepton}, {self.edge_lepton})"
 
     def share(self, momenta: dict[str, np.ndarray]) -> np.ndarray:
         """b b' (class docstring)."""
         st = self.settings
         central = emitter_share(st, momenta, self.mapped, "central", self.lepton)
-        return central * emitter_share(st, momenta, 1 - self.mapped, self.beam_region, partner(self.lepton))
+        return central * emitter_share(st, momenta, 1 - self.mapped, self.beam_region, self.edge_lepton)
 
     def __call__(self, y, azimuth):
         st = self.settings
@@ -688,9 +693,14 @@ class TwoLeptonPhotonChannel:
         s_y, mass_weight = lepton_photon_mass2(st, 2.0 * st.acceptance.energy_min * st.sqrt_s, y[:, 0])
         total = np.zeros((len(y), 4))
         total[:, 0] = st.sqrt_s
-        other, y_system, edge_photon, edge_weight = photon_beyond_edge(
-            st, total, y[:, 1:7], azimuth, self.beam_region, s_y + m * m
-        )
+        if self.edge_lepton == self.lepton:
+            y_system, other, edge_photon, edge_weight = photon_beyond_edge(
+                st, total, y[:, 1:7], azimuth, self.beam_region, lepton_mass2=s_y + m * m
+            )
+        else:
+            other, y_system, edge_photon, edge_weight = photon_beyond_edge(
+                st, total, y[:, 1:7], azimuth, self.beam_region, other_mass2=s_y + m * m
+            )
         possible = edge_weight > 0  # elsewhere Y is no physical momentum: a time-like stand-in, weight 0
         y_system = np.where(possible[:, None], y_system, np.array([st.sqrt_s, 0.0, 0.0, 0.5 * st.sqrt_s]))
         lepton, photon, y_decay = photon_from_lepton(st, y_system, s_y, y[:, 7:9])
@@ -723,7 +733,8 @@ class LostPhotonsProcess:
             for lepton in ("e_minus", "e_plus")
         ]
         channels += [
-            TwoLeptonPhotonChannel(settings, mapped, region, lepton)
+            TwoLeptonPhotonChannel(settings, mapped, region, lepton, lepton if same else partner(lepton))
+            for same in (False, True)
             for mapped in (0, 1)
             for region in beam_regions
             for lepton in ("e_minus", "e_plus")

@@ -62,7 +62,7 @@ __all__ = [
     "up_to_date",
 ]
 
-KEY_VERSION = 7
+KEY_VERSION = 8
 """Bumped when the generator changes what a given key produces."""
 
 
