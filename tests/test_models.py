@@ -371,6 +371,24 @@ def test_a_support_floors_every_empty_bin_within_it_and_none_beyond():
         region_model(REGIONS[0], 1.0, sig, {"ee_to_eegg": qed}, reach, {"ee_to_eegg": beyond})
 
 
+def test_a_support_floor_beyond_the_reach_of_the_mc_is_one_effective_event_of_its_plane():
+    """A support floors an empty bin however far from the MC; beyond the floor's reach no MC measures
+    its neighbourhood, so its floor is one effective event of its plane, sum(y^2)/sum(y), not the
+    weight of the nearest event, which in a biased sample may be 10^8 times lighter than the events that
+    make up the plane: here a bin 7 bins from a lone event of 10^-4 and 20 from three of 10^4 gets
+    10^4, while the bin next to the light event keeps its local floor, 10^-4."""
+    qed = sliced_histogram([0.5] * 4, [5.0, 5.0, 5.0, 0.2], [5.0, 5.0, 5.0, 0.2], [1e4, 1e4, 1e4, 1e-4])
+    sig = sliced_histogram([0.5, 0.5], [0.5, 0.24], [0.5, 0.24], [1.0, 1.0])
+    support = np.ones((2, len(EDGES) - 1, len(EDGES) - 1), dtype=bool)
+    model = region_model(
+        REGIONS[0], 1.0, sig, {"ee_to_eegg": qed}, EmptyBins("floor", floor_reach=1), {"ee_to_eegg": support}
+    )
+    floor = model.backgrounds[FLOOR].yields
+    far, near = (np.ravel_multi_index((0, i, i), support.shape) for i in np.searchsorted(EDGES, [0.5, 0.24]) - 1)
+    assert floor[model.bins == far][0] == pytest.approx((3e8 + 1e-8) / (3e4 + 1e-4), rel=1e-12)
+    assert floor[model.bins == near][0] == pytest.approx(1e-4, rel=1e-12)
+
+
 def test_coarse_order_recovers_a_smooth_background_from_sparse_heavy_mc():
     """A background uniform in expectation (100 events per bin) sampled by few heavy MC events (weight
     1000, most bins empty): the per-bin limit, which counts the empty bins as background-free, is far

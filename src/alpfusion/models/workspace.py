@@ -197,8 +197,8 @@ def _region_model(
         for name, outside in _beyond_supports(region, backgrounds, bins[empty], supports or {}).items():
             beyond[name] = beyond[name] | outside if name in beyond else outside
             inside |= ~outside
-        distance, event_yield = _local_floor(region, backgrounds, bins[empty], beyond)
         reach = np.inf if treatment.floor_reach is None else treatment.floor_reach
+        distance, event_yield = _local_floor(region, backgrounds, bins[empty], beyond, reach)
         yields = np.zeros(len(bins))
         floored = ((distance <= reach) | inside) & np.isfinite(event_yield)
         yields[empty] = np.where(floored, treatment.floor_yield or event_yield, 0.0)
@@ -447,9 +447,13 @@ def _outside_claim(region: str, name: str, planes: _Planes, outside: np.ndarray,
 
 
 def _local_floor(
-    region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray, beyond: Mapping[str, np.ndarray]
+    region: str,
+    backgrounds: Mapping[str, _Planes],
+    bins: np.ndarray,
+    beyond: Mapping[str, np.ndarray],
+    reach: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(distance, floor yield) of bins (flat indices) of a region's plane: :func:`nearest_mc` of the
+    """(distance, floor yield) of bins (flat indices) of a region's plane: :func:`_nearest_floor` of the
     summed backgrounds, each bin leaving out the samples whose edge it lies beyond (``beyond``, from
     :func:`_beyond_edges`); a bin beyond every sample's edge gets distance inf and yield NaN (no floor)."""
     if not backgrounds:
@@ -461,17 +465,27 @@ def _local_floor(
         rows = np.all(admissible == pattern, axis=1)
         chosen = {n: backgrounds[n] for n, ok in zip(names, pattern) if ok}
         if chosen:
-            distance[rows], event_yield[rows] = _nearest_floor(region, chosen, bins[rows])
+            distance[rows], event_yield[rows] = _nearest_floor(region, chosen, bins[rows], reach)
     return distance, event_yield
 
 
-def _nearest_floor(region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_floor(
+    region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray, reach: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(distance, floor yield) of bins of a region's planes from the summed backgrounds (at least one):
-    :func:`nearest_mc`; where a bin's plane holds no MC of them, the distance is inf and the yield one
-    effective event, sum(y^2)/sum(y), of the region's MC, or where the region has none, of their whole
-    histograms (all regions)."""
+    :func:`nearest_mc` within ``reach`` bins of their MC. Farther (a bin that a support floors, however
+    far from the MC) no MC measures the bin's neighbourhood, and the nearest event, perhaps tens of
+    bins away, may have any weight that a biased sample gives (10^-4 to 10^7 expected events): the
+    yield is one effective event of the bin's plane, sum(y^2)/sum(y) over it. Where the plane holds
+    no MC of them, the distance is inf and the yield one effective event of the region's MC, or where
+    the region has none, of their whole histograms (all regions)."""
     values, variances = _summed_plane(backgrounds)
     distance, event_yield = nearest_mc(values, variances, bins)
+    size = values.shape[-2] * values.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plane_yield = variances.reshape(-1, size).sum(axis=1) / values.reshape(-1, size).sum(axis=1)
+    far = distance > reach
+    event_yield[far] = plane_yield[bins[far] // size]
     lone = np.isnan(event_yield)
     if not lone.any():
         return distance, event_yield
