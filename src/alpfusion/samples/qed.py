@@ -47,8 +47,9 @@ __all__ = ["amplitudes_bhabha_photons", "me2_bhabha_photons", "soft_photon_expon
 
 # The kernels' floating-point contract: finite values, and the sign of a zero irrelevant. It lets the
 # compiler drop the products with the zero imaginary parts of real factors (0 * x = 0 only holds for
-# finite x), 12% of the |M|^2 time, with bit-identical results; no reassociation or contraction, which
-# would change the rounding of the cancellations that the kernels avoid by construction.
+# finite x): 4.8 -> 6.2 x 10^4 |M|^2 per CPU-second (benchmarks/qed_generation.py) with bit-identical
+# results; no reassociation or contraction, which would change the rounding of the cancellations that
+# the kernels avoid by construction.
 FAST = {"nnan", "ninf", "nsz"}
 
 
