@@ -198,6 +198,12 @@ class Acceptance(_Strict):
         return (math.cos(math.radians(self.theta_max_deg)), math.cos(math.radians(self.theta_min_deg)))
 
     @property
+    def edge_deg(self) -> float:
+        """The smallest polar angle between the acceptance and either beam, min(theta_min, 180 - theta_max),
+        degrees: a particle closer than this to a beam is outside it (22 deg for Belle II)."""
+        return min(self.theta_min_deg, 180.0 - self.theta_max_deg)
+
+    @property
     def is_inclusive(self) -> bool:
         """True when the acceptance cuts nothing (full solid angle, no energy or separation cut)."""
         return (
@@ -602,7 +608,7 @@ class Config(_Strict):
         qed, acc = self.backgrounds.qed2, self.acceptance
         if qed is None:
             return self
-        edge = min(acc.theta_min_deg, 180.0 - acc.theta_max_deg)
+        edge = acc.edge_deg
         if qed.photon_angle_min_deg >= edge:
             raise _Invalid(
                 ("backgrounds", "qed2", "photon_angle_min_deg"),

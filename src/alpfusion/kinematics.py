@@ -63,7 +63,7 @@ def min_pair_mass(acc: Acceptance, electron_mass: float) -> float:
     """
     bound = 2.0 * electron_mass
     if acc.delta_r_ee_min > 0 and acc.energy_min > 0:
-        sin_min = math.sin(math.radians(min(acc.theta_min_deg, 180.0 - acc.theta_max_deg)))
+        sin_min = math.sin(math.radians(acc.edge_deg))
         psi = min(0.5 * acc.delta_r_ee_min * sin_min, math.pi)
         bound = max(bound, acc.energy_min * math.sqrt(2.0 * (1.0 - math.cos(psi))))
     return bound

@@ -50,7 +50,17 @@ from ..config import Acceptance, Config
 from ..kinematics import cos_theta, in_acceptance
 from . import ProcessSettingsError
 from .dirac import mdot
-from .phasespace import TWO_PI, beams, boost_from_rest, from_angles, kallen, rotate_y, rotate_z, two_body_momentum
+from .phasespace import (
+    TWO_PI,
+    beams,
+    boost_from_rest,
+    from_angles,
+    kallen,
+    recoil,
+    rotate_y,
+    rotate_z,
+    two_body_momentum,
+)
 from .qed import me2_bhabha_photons
 
 REGIONS = ("+z", "-z", "central")
@@ -138,10 +148,10 @@ def in_region(st: LostPhotonsSettings, k: np.ndarray, region: str) -> np.ndarray
 
 
 def lost_pt_share_max(acceptance: Acceptance) -> float:
-    """The largest p_T / E of a photon outside the polar acceptance: max(sin theta_min, sin theta_max)
-    (sin 22 deg = 0.375 for Belle II); two such photons keep p_T,miss / E*_miss below it
-    (``observables.missing_pt_fraction``)."""
-    return max(math.sin(math.radians(acceptance.theta_min_deg)), math.sin(math.radians(acceptance.theta_max_deg)))
+    """The largest p_T / E of a photon outside the polar acceptance: the sine of its edge,
+    max(sin theta_min, sin theta_max) (sin 22 deg = 0.375 for Belle II); two such photons keep
+    p_T,miss / E*_miss below it (``observables.missing_pt_fraction``)."""
+    return math.sin(math.radians(acceptance.edge_deg))
 
 
 def missing_mass2_bound(e_miss, eta_miss, acceptance: Acceptance, soft_energy=0.0) -> np.ndarray:
@@ -386,8 +396,7 @@ class LostPhotonsChannel:
         st = self.settings
         k1, w1 = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.regions[0])
         k2, w2 = photon_in_region(st, y[:, 2], y[:, 3], azimuth + TWO_PI * y[:, 4], self.regions[1])
-        q = -(k1 + k2)
-        q[:, 0] += st.sqrt_s
+        q = recoil(st.sqrt_s, k1 + k2)
         e_minus, e_plus, pair_weight = pair_in_acceptance(st, q, y[:, 5:8], azimuth)
         weight = w1 * w2 * TWO_PI * TWO_PI / (TWO_PI**3) ** 2 * pair_weight
         return two_photon_event(e_minus, e_plus, k1, k2), weight
@@ -463,8 +472,7 @@ class PairMassChannel:
         m = st.electron_mass
         k1, w1 = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.regions[0])
         n2, cos_weight = photon_direction(st, y[:, 2], azimuth + TWO_PI * y[:, 3], self.regions[1])
-        w = -k1
-        w[:, 0] += st.sqrt_s
+        w = recoil(st.sqrt_s, k1)
         n2_w = mdot(n2, w)
         lo = 4.0 * m * m
         hi = mdot(w, w) - 2.0 * st.cuts.photon_energy_min * n2_w
@@ -541,8 +549,7 @@ class MissingEnergyChannel:
         fraction = (width * np.sinh(v) - c2) / (c1 - c2)
         e1, e2 = fraction * energy, (1.0 - fraction) * energy
         k1, k2 = n1 * e1[:, None], n2 * e2[:, None]
-        q = -(k1 + k2)
-        q[:, 0] += st.sqrt_s
+        q = recoil(st.sqrt_s, k1 + k2)
         e_minus, e_plus, pair_weight = pair_in_acceptance(st, q, y[:, 5:8], azimuth)
         fraction_weight = width * np.cosh(v) * (v_hi - v_lo) / np.abs(c1 - c2)
         jacobian = e1 * e2 / 4.0 * energy * rest * math.log(rest_hi / rest_lo) * fraction_weight
@@ -617,8 +624,7 @@ class LeptonPhotonChannel:
     def __call__(self, y, azimuth):
         st = self.settings
         beam_photon, w_beam = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.beam_region)
-        x = -beam_photon
-        x[:, 0] += st.sqrt_s
+        x = recoil(st.sqrt_s, beam_photon)
         lepton, other, photon, decays = self._around_lepton(x, y[:, 2:], azimuth)
         weight = w_beam * TWO_PI / TWO_PI**3 * decays
         photons = [photon, beam_photon] if self.mapped == 0 else [beam_photon, photon]
@@ -822,8 +828,7 @@ class LostPhotonChannel:
         st = self.settings
         if self.lepton is None:
             photon, w_photon = photon_in_region(st, y[:, 0], y[:, 1], azimuth, self.region)
-            q = -photon
-            q[:, 0] += st.sqrt_s
+            q = recoil(st.sqrt_s, photon)
             e_minus, e_plus, pair_weight = pair_in_acceptance(st, q, y[:, 2:5], azimuth)
             weight = w_photon * TWO_PI / TWO_PI**3 * pair_weight
         else:

@@ -40,6 +40,14 @@ def beams(sqrt_s: float, mass: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.tile([e, 0.0, 0.0, pz], (n, 1)), np.tile([e, 0.0, 0.0, -pz], (n, 1))
 
 
+def recoil(sqrt_s: float, momenta: np.ndarray) -> np.ndarray:
+    """P - momenta: what the particles of four-momenta ``momenta`` (shape (n, 4)) leave of the
+    centre-of-mass four-momentum P = (sqrt_s, 0, 0, 0)."""
+    rest = -momenta
+    rest[:, 0] += sqrt_s
+    return rest
+
+
 def from_angles(energy, pabs, cos_t, phi):
     """Four-vector (E, |p| sin th cos ph, |p| sin th sin ph, |p| cos th)."""
     sin_t = np.sqrt(np.maximum(1.0 - cos_t * cos_t, 0.0))
@@ -184,8 +192,7 @@ class ForwardBackwardPair:
         p3abs = np.sqrt(np.maximum(e3 * e3 - m * m, 0.0))
         p3 = from_angles(e3, p3abs, cos3, np.zeros_like(e3))
         n4 = from_angles(np.ones_like(e3), 1.0, cos4, dphi)[:, 1:]
-        q = -p3
-        q[:, 0] += rs
+        q = recoil(rs, p3)
         a = q[:, 0] ** 2 - np.sum(q[:, 1:] ** 2, axis=1) + m * m - mx * mx
         b = q[:, 0]
         c = np.sum(q[:, 1:] * n4, axis=1)
@@ -211,8 +218,7 @@ class ForwardBackwardPair:
         e4 = np.where(valid, e4, max(self.e_min, m, 1e-3))
         p4abs = np.where(valid, p4abs, e4)
         p4 = np.concatenate([e4[:, None], p4abs[:, None] * n4], axis=1)
-        px = -p3 - p4
-        px[:, 0] += rs
+        px = recoil(rs, p3 + p4)
         safe = np.where(valid, dfde4, 1.0)
         weight = np.where(
             valid,
@@ -266,8 +272,7 @@ class SequentialPair:
         e_rest = rotate_y(e_rest, cos_q)
         p3 = boost_from_rest(e_rest, pair, mee)
         p4 = pair - p3
-        px = -pair
-        px[:, 0] += rs
+        px = recoil(rs, pair)
         weight = (
             pq
             / (16.0 * math.pi**2 * rs)
