@@ -111,6 +111,22 @@ def test_bins_beyond_the_reach_of_the_mc_get_no_floor(histograms):
     assert np.array_equal(near.backgrounds[FLOOR].yields[floored], everywhere.backgrounds[FLOOR].yields[floored])
 
 
+def test_the_floor_scale_multiplies_every_floor_and_nothing_else(histograms):
+    """floor_scale k multiplies each floored bin's yield by k and its variance by k^2 (the uncertainty stays
+    relative); the floored bins and the MC's templates stay as they are; k <= 0 is refused."""
+    sig, bkgs = histograms
+    plain = region_model("ma1p000", 1.0, sig, bkgs, EmptyBins("floor", floor_reach=2))
+    doubled = region_model("ma1p000", 1.0, sig, bkgs, EmptyBins("floor", floor_reach=2, floor_scale=2.0))
+    floor, floor2 = plain.backgrounds[FLOOR], doubled.backgrounds[FLOOR]
+    assert np.count_nonzero(floor.yields) > 0
+    assert np.array_equal(floor2.yields, 2.0 * floor.yields)
+    assert np.array_equal(floor2.variances, 4.0 * floor.variances)
+    for name in bkgs:
+        assert np.array_equal(doubled.backgrounds[name].yields, plain.backgrounds[name].yields)
+    with pytest.raises(ModelError, match="floor scale"):
+        EmptyBins("floor", floor_scale=0.0)
+
+
 def test_lowest_offset_of_a_bin_of_the_plane():
     """On equal logarithmic axes of width w, bin (i, j) reaches down to the offset (j - i - 1) w."""
     h = analysis_histogram([1.0], [1.0], [1.0], REGIONS[0])

@@ -496,6 +496,11 @@ class Statistics(_Strict):
         "sum(y^2)/sum(y) of the nearest background MC",
     )
     floor_uncertainty: float = Field(gt=0, description="relative uncertainty of the floor")
+    floor_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="factor on every floor yield: 0.5 and 2 show how much the limits rest on the floors' size",
+    )
     floor_reach: int | None = Field(
         default=None,
         ge=0,

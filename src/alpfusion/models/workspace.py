@@ -88,6 +88,7 @@ class EmptyBins:
     smooth_slices: int = 8  # m_ee slices of the smooth model
     floor_reach: int | None = None  # bins; None: floor every empty bin, however far from MC
     edges: Mapping[str, float | None] = field(default_factory=dict)  # background -> largest offset it reaches
+    floor_scale: float = 1.0  # factor on every floor yield (a study of how much the limits rest on them)
 
     def __post_init__(self):
         if self.treatment not in EMPTY_BINS:
@@ -96,6 +97,8 @@ class EmptyBins:
             raise ModelError(f"floor yield must be positive, got {self.floor_yield}")
         if not self.floor_uncertainty > 0:
             raise ModelError(f"floor uncertainty must be positive, got {self.floor_uncertainty}")
+        if not self.floor_scale > 0:
+            raise ModelError(f"floor scale must be positive, got {self.floor_scale}")
         if self.floor_reach is not None and self.floor_reach < 0:
             raise ModelError(f"floor reach must be a non-negative number of bins, got {self.floor_reach}")
 
@@ -201,7 +204,7 @@ def _region_model(
         distance, event_yield = _local_floor(region, backgrounds, bins[empty], beyond, reach)
         yields = np.zeros(len(bins))
         floored = ((distance <= reach) | inside) & np.isfinite(event_yield)
-        yields[empty] = np.where(floored, treatment.floor_yield or event_yield, 0.0)
+        yields[empty] = np.where(floored, treatment.floor_scale * (treatment.floor_yield or event_yield), 0.0)
         if np.any(yields > 0):
             templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
     signal_template = Template(signal.values.ravel()[bins], signal.variances.ravel()[bins])
@@ -565,6 +568,7 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
         stats.smooth_slices,
         stats.floor_reach,
         {str(name): edge for name, edge in stats.edges.items()},
+        stats.floor_scale,
     )
     result.require(("analysis",), "the statistical model")
     backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
