@@ -54,6 +54,7 @@ from .phasespace import (
     TWO_PI,
     beams,
     boost_from_rest,
+    cm_momentum,
     from_angles,
     kallen,
     recoil,
@@ -697,8 +698,7 @@ class TwoLeptonPhotonChannel:
         st = self.settings
         m = st.electron_mass
         s_y, mass_weight = lepton_photon_mass2(st, 2.0 * st.acceptance.energy_min * st.sqrt_s, y[:, 0])
-        total = np.zeros((len(y), 4))
-        total[:, 0] = st.sqrt_s
+        total = cm_momentum(st.sqrt_s, len(y))
         if self.edge_lepton == self.lepton:
             y_system, other, edge_photon, edge_weight = photon_beyond_edge(
                 st, total, y[:, 1:7], azimuth, self.beam_region, lepton_mass2=s_y + m * m
@@ -832,8 +832,7 @@ class LostPhotonChannel:
             e_minus, e_plus, pair_weight = pair_in_acceptance(st, q, y[:, 2:5], azimuth)
             weight = w_photon * TWO_PI / TWO_PI**3 * pair_weight
         else:
-            total = np.zeros((len(y), 4))
-            total[:, 0] = st.sqrt_s
+            total = cm_momentum(st.sqrt_s, len(y))
             lepton, other, photon, decays = lepton_and_photon(st, total, y)
             e_minus, e_plus = (lepton, other) if self.lepton == "e_minus" else (other, lepton)
             weight = decays * in_region(st, photon, self.region)

@@ -40,6 +40,13 @@ def beams(sqrt_s: float, mass: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.tile([e, 0.0, 0.0, pz], (n, 1)), np.tile([e, 0.0, 0.0, -pz], (n, 1))
 
 
+def cm_momentum(sqrt_s: float, n: int) -> np.ndarray:
+    """The centre-of-mass four-momentum P = (sqrt_s, 0, 0, 0), shape (n, 4)."""
+    total = np.zeros((n, 4))
+    total[:, 0] = sqrt_s
+    return total
+
+
 def recoil(sqrt_s: float, momenta: np.ndarray) -> np.ndarray:
     """P - momenta: what the particles of four-momenta ``momenta`` (shape (n, 4)) leave of the
     centre-of-mass four-momentum P = (sqrt_s, 0, 0, 0)."""
