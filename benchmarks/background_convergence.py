@@ -10,8 +10,10 @@ instance a bias). The background P is generated with backgrounds.<section>.event
 1/2, 1 and 2 unless given) into RUN_DIR/convergence/ (kept for reruns, one folder per sample
 identity); every size is processed with the signal samples and the other backgrounds and its limits
 set (``alpfusion.workflow.replica_limits``).
-Prints g(Lambda) and g(CLs) (each with its MC-statistical error) per mass point for each size, the
-ratio of the largest sample's limits to the next largest's, the share of Lambda from bins without
+Prints g(Lambda) and g(CLs) (each with its MC-statistical error) and g(CLs) with infinite MC per mass
+point for each size, the ratio of the largest sample's limits to the next largest's (and, "predicted",
+the ratio of g(CLs) that the next largest's MC variance ratio w alone gives, ((1 + w n_next / n_largest)
+/ (1 + w))^(1/4), `alpfusion.fits.scan.mc_variance_ratio`), the share of Lambda from bins without
 background MC and from those of them with a floor, and the ratio of g(Lambda) of the largest sample to
 the same without any floor (empty bins background-free): a trustworthy limit moves by less than 10%
 when the MC doubles, and so does it when the floor goes.
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from alpfusion import workflow
 from alpfusion.config import load_config
+from alpfusion.fits.scan import mc_variance_ratio
 from alpfusion.heap import retain_freed_memory
 from alpfusion.parallel import LocalPool
 from alpfusion.processors.results import load_result
@@ -78,18 +81,26 @@ def main():
         f"{cfg.statistics.edges}); c_phi estimator: "
         f"{cfg.observables.cphi_estimator}; {varied} bias: {bias}; draws {', '.join(map(str, sizes))}"
     )
-    head = " ".join(f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9} {'err':>5}" for k in multiples)
+    head = " ".join(
+        f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9} {'err':>5} {'g(CLs,inf)':>10}" for k in multiples
+    )
     step = f"{multiples[-1]:g}x/{multiples[-2]:g}x"
-    print(f"{'m_a':>5} {head} {'L ' + step:>10} {'CLs ' + step:>10} {'L_empty':>7} {'L_floor':>7} {'L/no floor':>10}")
+    print(
+        f"{'m_a':>5} {head} {'L ' + step:>10} {'CLs ' + step:>10} {'predicted':>9} {'inf ' + step:>10}"
+        f" {'L_empty':>7} {'L_floor':>7} {'L/no floor':>10}"
+    )
     for *rows, unfloored in zip(*tables.values(), free):
         cells = " ".join(
             f"{r.g_lambda:11.3e} {r.g_lambda_mc_error / r.g_lambda:5.1%}"
-            f" {r.g_cls:9.2e} {r.g_cls_mc_error / r.g_cls:5.1%}"
+            f" {r.g_cls:9.2e} {r.g_cls_mc_error / r.g_cls:5.1%} {r.g_cls_infinite_mc:10.3e}"
             for r in rows
         )
         one, two = rows[-2:]
+        w = mc_variance_ratio(one.g_cls, one.g_cls_infinite_mc)
+        predicted = ((1 + w * multiples[-2] / multiples[-1]) / (1 + w)) ** 0.25
         print(
             f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:10.3f} {two.g_cls / one.g_cls:10.3f}"
+            f" {predicted:9.3f} {two.g_cls_infinite_mc / one.g_cls_infinite_mc:10.3f}"
             f" {two.lambda_empty_fraction:7.2f} {two.lambda_floor_fraction:7.2f}"
             f" {two.g_lambda / unfloored.g_lambda:10.3f}"
         )

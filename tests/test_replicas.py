@@ -39,6 +39,8 @@ def row(m_a, g_lambda, g_cls):
         g_cls,
         g_cls,
         0.0,
+        g_cls,
+        False,
         float("nan"),
         "asymptotic",
         False,

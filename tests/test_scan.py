@@ -1,14 +1,23 @@
 """The mass scan on a hand-built processing result: both criteria, empty-bin bookkeeping, flags."""
 
 import dataclasses
+import math
 
 import hist
 import numpy as np
 import pytest
 
-from alpfusion.fits.cls import LimitError
+from alpfusion.fits.cls import LimitError, asimov_median
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
-from alpfusion.fits.scan import format_table, run_scan, write_rows
+from alpfusion.fits.scan import (
+    MC_LIMITED_VARIANCE,
+    cls_infinite_mc,
+    format_table,
+    mc_variance_ratio,
+    run_scan,
+    write_rows,
+)
+from alpfusion.fits.toys import StatErrorModel
 from alpfusion.models.workspace import FLOOR, mass_point_models
 from alpfusion.processors.selection import MassHypothesis
 
@@ -171,6 +180,59 @@ def test_the_mc_error_of_the_cls_limit_replicates_the_workspace_and_scales_with_
     assert 0 < row.g_cls_mc_error < 0.5 * row.g_cls
 
 
+@pytest.mark.parametrize("w", [0.5, MC_LIMITED_VARIANCE, 10.0])
+def test_the_cls_limit_grows_with_the_background_mc_variance_as_one_plus_w_to_the_quarter(w):
+    """One bin of background B = 10^10 known to the MC variance w B: profiling the MC constraint adds
+    w B to the Poisson variance, so g(CLs) / g(CLs, infinite MC) = (1 + w)^(1/4) and doubling the MC
+    (w / 2) multiplies g(CLs) by ((1 + w / 2) / (1 + w))^(1/4), 0.9 at MC_LIMITED_VARIANCE. Asymptotic in
+    B: the corrections fall as B^(-1/2) (3e-3 at B = 10^6, w = 10; 3e-5 expected here)."""
+    b = 1e10
+
+    def model(variance_ratio):
+        sigma = math.sqrt(variance_ratio / b)
+        return StatErrorModel(np.array([1.0]), np.array([b]), np.array([sigma]), np.array([1e-10]), np.array([10.0]))
+
+    g = coupling_from_mu(asimov_median(model(w)), 1e-4)
+    assert mc_variance_ratio(g, cls_infinite_mc(model(w), 1e-4)) == pytest.approx(w, rel=1e-3)
+    doubled = coupling_from_mu(asimov_median(model(w / 2)), 1e-4) / g
+    assert doubled == pytest.approx(((1 + w / 2) / (1 + w)) ** 0.25, rel=1e-4)
+    if w == MC_LIMITED_VARIANCE:
+        assert doubled == pytest.approx(0.9, rel=1e-4)
+
+
+def test_a_cls_limit_set_by_the_background_mc_is_flagged(cfg, tmp_path):
+    """A background spread like the signal, 2 x 10^4 MC events: of weight 0.01 expected events (w = 0.01)
+    they do not set g(CLs); of weight 10^3 (w = 10^3) they do: the row is flagged, the table says it, and
+    the limit with infinite MC lies below g(CLs) by about (1 + w)^(1/4)."""
+    rng = np.random.default_rng(4)
+
+    def spread(n):
+        x = np.exp(rng.normal(0, 0.3, n))
+        return x, x * np.exp(rng.normal(0, 0.4, n))
+
+    signal = {"analysis": analysis(["ma1p000"], {"ma1p000": (*spread(2000), np.full(2000, 5e-3))})}
+    x, y = spread(20_000)
+    rows = []
+    for weight in (0.01, 1e3):
+        background = {"analysis": analysis(["ma1p000"], {"ma1p000": (x, y, np.full(len(x), weight))})}
+        result = fake_result(
+            {"sigma1p000": signal, "tautau": background},
+            {"sigma1p000": 1.0, "tautau": None},
+            [MassHypothesis(1.0, 2.0, 0.0, 3.0, 10.58)],
+        )
+        cfg = cfg.replace(statistics={"empty_bins": "floor", "sb_groups": 6, "cls_method": "asymptotic"})
+        rows += scan(result, cfg, tmp_path / str(weight)).rows
+    light, heavy = rows
+    # every bin's MC variance is w times its yield, but the floors' (a few per cent of the signal) and, in
+    # the light case, the Poisson regime of the bins' few events: (1 + w)^(1/4) holds to within 10%
+    assert mc_variance_ratio(light.g_cls, light.g_cls_infinite_mc) == pytest.approx(0.01, rel=0.1)
+    assert mc_variance_ratio(heavy.g_cls, heavy.g_cls_infinite_mc) == pytest.approx(1e3, rel=0.1)
+    assert heavy.cls_mc_limited and not light.cls_mc_limited
+    assert light.g_cls_infinite_mc <= light.g_cls and heavy.g_cls_infinite_mc <= heavy.g_cls
+    table = format_table(rows, cfg.signal.g_ref)
+    assert table.count(" +\n") == 1 and "+ the background's MC error sets g(CLs)" in table
+
+
 def test_failed_limits_are_rows_with_their_reason_and_a_warning(cfg, result, tmp_path, monkeypatch, caplog):
     """A mass point whose CLs limit, or whose toys' limit, cannot be set keeps its row: NaN couplings
     where the limit failed, the reason in cls_method, and a warning that names the mass."""
@@ -209,4 +271,5 @@ def test_a_replica_without_a_cls_limit_leaves_the_limit_without_its_mc_error(cfg
     one = dataclasses.replace(result, hypotheses=result.hypotheses[:1])
     (row,) = scan(one, cfg, tmp_path).rows
     assert np.isnan(row.g_cls_mc_error) and np.isfinite(row.g_cls) and np.isfinite(row.g_lambda_mc_error)
+    assert np.isnan(row.g_cls_infinite_mc) and not row.cls_mc_limited
     assert row.cls_method == "asymptotic"

@@ -66,8 +66,9 @@ class Layer:
 
 def limit_layers(rows) -> list[Layer]:
     """Our expected limits: the CLs median with its +-1, +-2 sigma bands and its MC-statistical band,
-    Lambda = 4 with its MC-statistical band, Lambda = 4 with the coarse S/B order (conservative), the
-    toys' CLs limits and the mass points flagged for few background events."""
+    the CLs median with infinite MC, Lambda = 4 with its MC-statistical band, Lambda = 4 with the coarse
+    S/B order (conservative), the toys' CLs limits and the mass points flagged for few background
+    events and for a CLs limit set by the background MC."""
     m = np.array([r.m_a for r in rows])
     col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
     g_lambda, mc_error = col("g_lambda"), col("g_lambda_mc_error")
@@ -101,6 +102,14 @@ def limit_layers(rows) -> list[Layer]:
         ),
         Layer("cls_median", "CLs expected (asymptotic)", "line", m, col("g_cls"), style={"color": "black", "ls": "--"}),
         Layer(
+            "cls_infinite_mc",
+            "CLs expected, infinite MC",
+            "line",
+            m,
+            col("g_cls_infinite_mc"),
+            style={"color": "tab:purple", "ls": "-.", "lw": 1.5},
+        ),
+        Layer(
             "lambda_mc_error",
             r"$\Lambda = 4$: MC-statistical error",
             "band",
@@ -131,18 +140,14 @@ def limit_layers(rows) -> list[Layer]:
                 style={"marker": "s", "color": "tab:blue"},
             )
         )
-    flagged = [r for r in rows if r.small_background]
-    if flagged:
-        layers.append(
-            Layer(
-                "small_background",
-                "few background events: asymptotics unreliable",
-                "points",
-                col("m_a", flagged),
-                col("g_cls", flagged),
-                style={"marker": "o", "mfc": "none", "color": "black"},
-            )
-        )
+    for flag, label, marker in (
+        ("small_background", "few background events: asymptotics unreliable", "o"),
+        ("cls_mc_limited", "CLs set by the background MC", "^"),
+    ):
+        flagged = [r for r in rows if getattr(r, flag)]
+        if flagged:
+            style = {"marker": marker, "mfc": "none", "color": "black"}
+            layers.append(Layer(flag, label, "points", col("m_a", flagged), col("g_cls", flagged), style=style))
     return layers
 
 
