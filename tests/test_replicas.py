@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from alpfusion.fits.replicas import spread
+from alpfusion.fits.replicas import format_spread, spread
 from alpfusion.fits.scan import MassPoint
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.processes import SignalProcess, SignalSettings
@@ -39,7 +39,7 @@ def row(m_a, g_lambda, g_cls):
         g_cls,
         g_cls,
         0.0,
-        g_cls,
+        g_cls / 2,
         False,
         float("nan"),
         "asymptotic",
@@ -52,6 +52,8 @@ def test_spread_by_hand():
     (s,) = spread(tables)
     assert (s.replicas, s.g_lambda_mean, s.g_cls_mean) == (3, 2.0, 3.0)
     assert s.g_lambda_std == pytest.approx(1.0) and s.g_cls_std == pytest.approx(math.sqrt(3.0))
+    assert (s.g_cls_infinite_mc_mean, s.g_cls_infinite_mc_std) == (1.5, pytest.approx(math.sqrt(0.75)))
+    assert "g(CLs,MC=inf) mean" in format_spread([s])
 
 
 def small_with_signal(cfg, folder, **sections):

@@ -17,6 +17,9 @@ import numpy as np
 
 from .scan import MassPoint
 
+LIMITS = ("g_lambda", "g_cls", "g_cls_infinite_mc")
+"""The limits whose spread over replicas is measured (columns of the limits table)."""
+
 
 @dataclass(frozen=True)
 class Spread:
@@ -28,16 +31,20 @@ class Spread:
     g_lambda_std: float
     g_cls_mean: float
     g_cls_std: float
+    g_cls_infinite_mc_mean: float
+    g_cls_infinite_mc_std: float
 
 
 def spread(tables: Sequence[Sequence[MassPoint]]) -> list[Spread]:
-    """Per mass point, the mean and the sample standard deviation of both limits over the tables."""
+    """Per mass point, the mean and the sample standard deviation of each of the :data:`LIMITS` over
+    the tables."""
     out = []
     for rows in zip(*tables):
-        lam = np.array([r.g_lambda for r in rows])
-        cls = np.array([r.g_cls for r in rows])
-        n = len(rows)
-        out.append(Spread(rows[0].m_a, n, float(lam.mean()), _std(lam), float(cls.mean()), _std(cls)))
+        moments = {}
+        for name in LIMITS:
+            values = np.array([getattr(r, name) for r in rows])
+            moments[f"{name}_mean"], moments[f"{name}_std"] = float(values.mean()), _std(values)
+        out.append(Spread(rows[0].m_a, len(rows), **moments))
     return out
 
 
@@ -47,10 +54,14 @@ def _std(values: np.ndarray) -> float:
 
 
 def format_spread(spreads: list[Spread]) -> str:
-    lines = [f"{'m_a':>6} {'n':>3} {'g(Lambda) mean':>15} {'rel. std':>9} {'g(CLs) mean':>12} {'rel. std':>9}"]
+    lines = [
+        f"{'m_a':>6} {'n':>3} {'g(Lambda) mean':>15} {'rel. std':>9} {'g(CLs) mean':>12} {'rel. std':>9}"
+        f" {'g(CLs,MC=inf) mean':>19} {'rel. std':>9}"
+    ]
     for s in spreads:
         lines.append(
             f"{s.m_a:6.3g} {s.replicas:3d} {s.g_lambda_mean:15.4e} {s.g_lambda_std / s.g_lambda_mean:9.3f}"
             f" {s.g_cls_mean:12.4e} {s.g_cls_std / s.g_cls_mean:9.3f}"
+            f" {s.g_cls_infinite_mc_mean:19.4e} {s.g_cls_infinite_mc_std / s.g_cls_infinite_mc_mean:9.3f}"
         )
     return "\n".join(lines) + "\n"
