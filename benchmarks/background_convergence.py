@@ -13,7 +13,9 @@ set (``alpfusion.workflow.replica_limits``).
 Prints g(Lambda) and g(CLs) (each with its MC-statistical error) and g(CLs) with infinite MC per mass
 point for each size, the ratio of the largest sample's limits to the next largest's (and, "predicted",
 the ratio of g(CLs) that the next largest's MC variance ratio w alone gives, ((1 + w n_next / n_largest)
-/ (1 + w))^(1/4), `alpfusion.fits.scan.mc_variance_ratio`), the share of Lambda from bins without
+/ (1 + w))^(1/4), `alpfusion.fits.scan.mc_variance_ratio`: w sums every background's MC variance, so
+the prediction holds where the varied background carries it, not for the tau pairs above 6 GeV, where the
+QED's MC sets w), the share of Lambda from bins without
 background MC and from those of them with a floor, and the ratio of g(Lambda) of the largest sample to
 the same without any floor (empty bins background-free): a trustworthy limit moves by less than 10%
 when the MC doubles, and so does it when the floor goes.
