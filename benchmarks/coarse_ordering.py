@@ -5,7 +5,7 @@ Run: python benchmarks/coarse_ordering.py [RUN_DIR] [--blocks K ...] [--mass M .
 RUN_DIR is the output folder of a default run on which ``benchmarks/background_convergence.py`` has
 run (it reads every RUN_DIR/convergence/*/histograms_seed*_n*/histograms.npz; default
 benchmarks/.cache/run). For each block size K (default 1, 3, 10) it prints g(Lambda) on
-``statistics.sb_groups`` groups of equal signal for every MC size, the ratio of the largest to the
+``statistics.coarse_groups`` groups of equal signal for every MC size, the ratio of the largest to the
 second largest size, and how many groups hold no background MC: the signal bins in groups of equal
 signal ordered by S/B with B averaged over K x K blocks of bins, each group's B its background MC
 summed. K = 1 is the bins' own MC order (empty bins first, background-free); larger K orders by a
@@ -50,7 +50,7 @@ def main():
             signal = result.histograms[result.signal_sample(region)]["analysis"]
             backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
             for k in args.blocks:
-                model = coarse_model(region, hypothesis.m_a, signal, backgrounds, k, cfg.statistics.sb_groups)[0]
+                model = coarse_model(region, hypothesis.m_a, signal, backgrounds, k, cfg.statistics.coarse_groups)[0]
                 g = coupling_from_mu(mu_at_lambda(model.signal.yields, model.total_background), cfg.signal.g_ref)
                 table.setdefault((hypothesis.m_a, k), []).append((g, int(model.empty.sum())))
     for k in args.blocks:

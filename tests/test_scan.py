@@ -116,6 +116,15 @@ def test_toys_column_beside_asymptotic(cfg, result, tmp_path):
     assert 0.3 < row.g_cls_toys / row.g_cls < 3.0  # 100 toys: a rough agreement is all one can ask
 
 
+def test_the_coarse_limit_has_groups_of_its_own(cfg, result):
+    """statistics.sb_groups sets the pyhf channel's bins; g_lambda_coarse keeps statistics.coarse_groups,
+    which are few so that each holds background MC (it has no empty-bin treatment)."""
+    points = [mass_point_models(result, cfg.replace(statistics={"sb_groups": k}).statistics)[0] for k in (3, 30)]
+    assert [len(p.grouped.signal.yields) for p in points] == [3 + 1, 30 + 1]  # + the background-free group
+    coarse = [p.coarse.signal.yields for p in points]
+    assert len(coarse[0]) == cfg.statistics.coarse_groups and np.array_equal(coarse[0], coarse[1])
+
+
 def test_no_signal_sample_is_an_error(cfg, result, tmp_path):
     bare = dataclasses.replace(result, samples={"tautau": result.samples["tautau"]})
     with pytest.raises(LimitError, match="no mass hypothesis has a signal sample"):

@@ -527,6 +527,12 @@ class Statistics(_Strict):
         description="g_lambda_coarse: S/B order from the background averaged over blocks of this many bins "
         "a side, each group's background the MC summed in it (no empty-bin treatment)",
     )
+    coarse_groups: int = Field(
+        ge=1,
+        le=200,
+        description="g_lambda_coarse: the signal bins in this many groups of equal signal, few enough that "
+        "each holds background MC (there is no empty-bin treatment)",
+    )
     cls_method: ClsMethod = Field(description="asymptotic, or toys (pseudo-experiments as well, a column of their own)")
     toys: int = Field(ge=100, description="pseudo-experiments per tested mu")
     small_background_events: float = Field(

@@ -581,7 +581,7 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
         supports = _missing_mass_supports(result, hypothesis, bounded)
         full = _region_model(region, hypothesis.m_a, signal, planes, treatment, supports)
         grouped = group_by_signal_to_background(full, stats.sb_groups)[0]
-        coarse = _coarse_model(region, hypothesis.m_a, signal, planes, stats.coarse_blocks, stats.sb_groups)[0]
+        coarse = _coarse_model(region, hypothesis.m_a, signal, planes, stats.coarse_blocks, stats.coarse_groups)[0]
         out.append(MassPointModel(hypothesis, full, grouped, coarse, *_selected_background(result, region)))
     return out
 
