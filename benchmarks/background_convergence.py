@@ -12,8 +12,8 @@ identity); every size is processed with the signal samples and the other backgro
 set (``alpfusion.workflow.replica_limits``).
 Prints g(Lambda) and g(CLs) (each with its MC-statistical error) and g(CLs) with infinite MC per mass
 point for each size, the ratio of the largest sample's limits to the next largest's (and, "predicted",
-the ratio of g(CLs) that the next largest's MC variance ratio w alone gives, ((1 + w n_next / n_largest)
-/ (1 + w))^(1/4), `alpfusion.fits.scan.mc_variance_ratio`: w sums every background's MC variance, so
+the ratio of g(CLs) that the next largest's MC variance ratio w alone gives,
+`alpfusion.fits.scan.mc_growth_factor`: w sums every background's MC variance, so
 the prediction holds where the varied background carries it, not for the tau pairs above 6 GeV, where the
 QED's MC sets w), the share of Lambda from bins without
 background MC and from those of them with a floor, and the ratio of g(Lambda) of the largest sample to
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from alpfusion import workflow
 from alpfusion.config import load_config
-from alpfusion.fits.scan import mc_variance_ratio
+from alpfusion.fits.scan import mc_growth_factor, mc_variance_ratio
 from alpfusion.heap import retain_freed_memory
 from alpfusion.parallel import LocalPool
 from alpfusion.processors.results import load_result
@@ -99,7 +99,7 @@ def main():
         )
         one, two = rows[-2:]
         w = mc_variance_ratio(one.g_cls, one.g_cls_infinite_mc)
-        predicted = ((1 + w * multiples[-2] / multiples[-1]) / (1 + w)) ** 0.25
+        predicted = mc_growth_factor(w, multiples[-1] / multiples[-2])
         print(
             f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:10.3f} {two.g_cls / one.g_cls:10.3f}"
             f" {predicted:9.3f} {two.g_cls_infinite_mc / one.g_cls_infinite_mc:10.3f}"

@@ -59,8 +59,8 @@ CLS_MC_ERROR_STREAM = 8
 """The random stream of the CLs limit's replicas (as :data:`MC_ERROR_STREAM`)."""
 MC_LIMITED_VARIANCE = (1 - 0.9**4) / (0.9**4 - 0.5)
 """The background's MC variance over its Poisson variance, w (:func:`mc_variance_ratio`), above which
-doubling the background MC moves g(CLs) by more than 10%: doubling halves w and multiplies g(CLs) by
-((1 + w / 2) / (1 + w))^(1/4), which is 0.9 at w = 2.2."""
+doubling the background MC moves g(CLs) by more than 10%: :func:`mc_growth_factor` (w, 2) = 0.9 solved
+for w, 2.2."""
 
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 """Runs a function over items, results in the items' order (the builtin ``map``, or a pool's)."""
@@ -290,6 +290,12 @@ def mc_variance_ratio(g_cls: float, g_infinite: float) -> float:
     Doubling the MC halves w; a limit with large w moves by up to 2^(-1/4) (16%) per doubling.
     """
     return (g_cls / g_infinite) ** 4 - 1.0
+
+
+def mc_growth_factor(w: float, growth: float) -> float:
+    """The factor on g(CLs) when the background MC grows ``growth`` times: w -> w / growth, so
+    ((1 + w / growth) / (1 + w))^(1/4) (:func:`mc_variance_ratio`)."""
+    return ((1.0 + w / growth) / (1.0 + w)) ** 0.25
 
 
 def _row(
