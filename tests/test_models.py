@@ -16,6 +16,7 @@ from alpfusion.fits.cls import expected_limit
 from alpfusion.fits.poisson import mu_at_lambda
 from alpfusion.models.publish import publish_workspaces
 from alpfusion.models.workspace import (
+    EDGE_TAIL_SHARE,
     FLOOR,
     EmptyBins,
     ModelError,
@@ -183,6 +184,31 @@ def test_mc_beyond_a_declared_edge_is_an_error(histograms):
         region_model("ma1p000", 1.0, sig, bkgs, unchecked).backgrounds[FLOOR].yields,
         region_model("ma1p000", 1.0, sig, bkgs, EmptyBins("floor")).backgrounds[FLOOR].yields,
     )
+
+
+def test_a_smeared_tail_beyond_an_edge_is_kept_a_misplaced_edge_is_an_error(below_the_diagonal):
+    """One light event of the tau pairs far above their edge (the smearing's far tail; another seed of
+    the default run has one, 3 x 10^-7 of the region's events) is kept as the MC of its bin, every
+    other bin above the edge stays without a tau floor, and the floors below it barely change; the
+    same event carrying 10^-3 of the sample is not a tail but an edge in the wrong place, an error."""
+    sig, tau, _ = below_the_diagonal
+    treatment = EmptyBins("floor", floor_reach=1, edges={"ee_to_tautau": 0.0})
+    edged = region_model(REGIONS[0], 1.0, sig, {"ee_to_tautau": tau}, treatment)
+    total = tau.sum().value
+    for share, fails in ((0.5 * EDGE_TAIL_SHARE, False), (1e-3, True)):
+        tail = analysis_histogram([1.0], [1.5], [share * total], REGIONS[0])
+        with_tail = {"ee_to_tautau": tau + tail}
+        if fails:
+            with pytest.raises(ModelError, match=r"'ee_to_tautau'.*statistics\.edges\.ee_to_tautau"):
+                region_model(REGIONS[0], 1.0, sig, with_tail, treatment)
+            continue
+        model = region_model(REGIONS[0], 1.0, sig, with_tail, treatment)
+        lowest = lowest_offset(tau).ravel()[model.bins]
+        kept = model.backgrounds["ee_to_tautau"].yields
+        assert kept[lowest > 0].sum() == pytest.approx(share * total)
+        assert not np.any((model.backgrounds[FLOOR].yields > 0) & (lowest > 0))
+        below = lowest <= 0  # floors there change only where the light event joins a bin's neighbourhood
+        assert np.allclose(model.backgrounds[FLOOR].yields[below], edged.backgrounds[FLOOR].yields[below], rtol=1e-3)
 
 
 def test_grouping_keeps_yields_and_sensitivity(histograms):

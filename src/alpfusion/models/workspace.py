@@ -395,20 +395,31 @@ def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: A
     return np.broadcast_to(reachable[:, :, None], _plane_shape(h))
 
 
+EDGE_TAIL_SHARE = 1e-4
+"""The share of a sample's MC in a region that may lie wholly above its measured edge
+(:func:`_beyond_edges`): the smearing's far tail, not a misplaced edge. The tau pairs' edge holds for
+the default seed's 1.6 x 10^7 smeared events; with another seed (generation.seed 777) one event lies
+two bins above the diagonal at m_a = 7 GeV, 12.8 of the region's 4 x 10^7 expected events (3 x 10^-7);
+an edge in the wrong place leaves a large share of the sample beyond it."""
+
+
 def _beyond_edges(
     region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray, edges: Mapping[str, float | None]
 ) -> dict[str, np.ndarray]:
     """For every background sample with a kinematic edge (its events reach offsets ln(|m_ee^tau| /
     m_ee) up to the edge, statistics.edges), which of the bins (flat indices) lie wholly above it
-    (:func:`_outside_claim`)."""
+    (:func:`_outside_claim`, tolerating ``EDGE_TAIL_SHARE`` of the sample beyond it: bins with MC keep
+    it, only empty ones count as beyond the edge)."""
     return {
         name: _outside_claim(
             region,
             name,
             backgrounds[name],
             lowest_offset(backgrounds[name].h) > edge,
-            f"wholly above its edge ln(|m_ee^tau| / m_ee) = {edge} (statistics.edges.{name}); the edge does not "
-            "hold for these samples and this c_phi estimator: raise it or remove it",
+            f"wholly above its edge ln(|m_ee^tau| / m_ee) = {edge} (statistics.edges.{name}; more than "
+            f"{EDGE_TAIL_SHARE:g} of the sample's events there); the edge does not hold for these samples and "
+            "this c_phi estimator: raise it or remove it",
+            tolerance=EDGE_TAIL_SHARE,
         )[bins]
         for name, edge in edges.items()
         if name in backgrounds and edge is not None
@@ -434,14 +445,16 @@ def _beyond_supports(
     }
 
 
-def _outside_claim(region: str, name: str, planes: _Planes, outside: np.ndarray, claim: str) -> np.ndarray:
+def _outside_claim(
+    region: str, name: str, planes: _Planes, outside: np.ndarray, claim: str, tolerance: float = 0.0
+) -> np.ndarray:
     """``outside`` (bool over the region's planes, where the sample's physics says it has no events) flat.
-    The claim is one its MC must bear out: MC there is an error that names the sample, the region, the
-    yield and the claim."""
+    The claim is one its MC must bear out: MC there, more than ``tolerance`` of the sample's yield in the
+    region, is an error that names the sample, the region, the yield and the claim."""
     values = planes.values
     outside = np.broadcast_to(outside, values.shape)
     contradicted = outside & (values > 0)
-    if contradicted.any():
+    if values[contradicted].sum() > tolerance * values.sum():
         raise ModelError(
             f"region '{region}': the MC of '{name}' has {values[contradicted].sum():.4g} expected events in "
             f"{contradicted.sum()} bins {claim}"
