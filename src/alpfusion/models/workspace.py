@@ -397,10 +397,11 @@ def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: A
 
 EDGE_TAIL_SHARE = 1e-4
 """The share of a sample's MC in a region that may lie wholly above its measured edge
-(:func:`_beyond_edges`): the smearing's far tail, not a misplaced edge. The tau pairs' edge holds for
-the default seed's 1.6 x 10^7 smeared events; with another seed (generation.seed 777) one event lies
-two bins above the diagonal at m_a = 7 GeV, 12.8 of the region's 4 x 10^7 expected events (3 x 10^-7);
-an edge in the wrong place leaves a large share of the sample beyond it."""
+(:func:`_beyond_edges`): the far tail of the c_phi estimator on smeared events, not a misplaced edge.
+The tau pairs' edge holds for the default seed's 1.6 x 10^7 smeared events; with another seed
+(generation.seed 777) one event lies two bins above the diagonal at m_a = 7 GeV, 12.8 of the region's
+4 x 10^7 expected events (3 x 10^-7; docs/statistics.md); an edge in the wrong place leaves a large
+share of the sample beyond it."""
 
 
 def _beyond_edges(
@@ -454,9 +455,10 @@ def _outside_claim(
     values = planes.values
     outside = np.broadcast_to(outside, values.shape)
     contradicted = outside & (values > 0)
-    if values[contradicted].sum() > tolerance * values.sum():
+    found = values[contradicted].sum()
+    if found > tolerance * values.sum():
         raise ModelError(
-            f"region '{region}': the MC of '{name}' has {values[contradicted].sum():.4g} expected events in "
+            f"region '{region}': the MC of '{name}' has {found:.4g} expected events in "
             f"{contradicted.sum()} bins {claim}"
         )
     return outside.ravel()
