@@ -2,16 +2,22 @@
 
 import math
 
+import hist
 import numpy as np
 import pytest
 
 from alpfusion.fits.replicas import format_spread, spread
-from alpfusion.fits.scan import MassPoint
+from alpfusion.fits.scan import MassPoint, read_rows
+from alpfusion.processors.processor import ProcessingError
+from alpfusion.processors.results import mean_of_samples
+from alpfusion.processors.selection import MassHypothesis
 from alpfusion.samples.generator import Generator
 from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import read_metadata, write_sample
-from alpfusion.workflow import replica_limits
+from alpfusion.workflow import replica_limits, replicas
 
+from .fakes import fake_result
+from .test_scan import analysis
 from .test_workflow import QED_SMALL
 
 
@@ -53,7 +59,38 @@ def test_spread_by_hand():
     assert (s.replicas, s.g_lambda_mean, s.g_cls_mean) == (3, 2.0, 3.0)
     assert s.g_lambda_std == pytest.approx(1.0) and s.g_cls_std == pytest.approx(math.sqrt(3.0))
     assert (s.g_cls_infinite_mc_mean, s.g_cls_infinite_mc_std) == (1.5, pytest.approx(math.sqrt(0.75)))
-    assert "g(CLs,MC=inf) mean" in format_spread([s])
+    assert "g(CLs,MC=inf) mean" in format_spread([s]) and math.isnan(s.g_lambda_combined)
+    (with_combined,) = spread(tables, [row(1.0, 1.5, 2.5)])
+    assert (with_combined.g_lambda_combined, with_combined.g_cls_combined) == (1.5, 2.5)
+    assert "1.5000e+00" in format_spread([with_combined])
+
+
+def test_the_mean_of_two_halves_of_a_sample_is_the_whole_sample():
+    """Two samples, each half of one sample's events with every weight doubled (each an unbiased
+    estimate alone), averaged: the whole sample's histogram, values and sums of y^2 alike; MC event
+    counts add up; the other samples stay as they were."""
+    rng = np.random.default_rng(5)
+    regions = ["ma1p000"]
+    x, y, w = (np.exp(rng.normal(0, 0.5, 1000)), np.exp(rng.normal(0, 0.5, 1000)), rng.exponential(1.0, 1000))
+    halves = (slice(0, 600), slice(600, None))
+    signal = analysis(regions, {"ma1p000": (x, y, np.full(1000, 0.01))})
+
+    def result(part):
+        counts = hist.Hist(hist.axis.Regular(2, 0.0, 2.0, name="n"), storage=hist.storage.Int64())
+        counts.fill(np.zeros(len(x[part])))
+        background = {"analysis": analysis(regions, {"ma1p000": (x[part], y[part], 2.0 * w[part])}), "raw": counts}
+        hypotheses = [MassHypothesis(1.0, 2.0, 0.0, 3.0, 10.58)]
+        return fake_result({"sig": {"analysis": signal}, "bkg": background}, {"sig": 1.0, "bkg": None}, hypotheses)
+
+    mean = mean_of_samples([result(h) for h in halves], "bkg")
+    whole = analysis(regions, {"ma1p000": (x, y, w)})
+    got = mean.histograms["bkg"]["analysis"].view(flow=True)
+    assert np.allclose(got.value, whole.view(flow=True).value, rtol=1e-12, atol=0)
+    assert np.allclose(got.variance, whole.view(flow=True).variance, rtol=1e-12, atol=0)
+    assert mean.histograms["bkg"]["raw"].values()[0] == 1000
+    assert mean.histograms["sig"]["analysis"] is signal
+    with pytest.raises(ProcessingError, match="not in every result"):
+        mean_of_samples([result(halves[0]), fake_result({"sig": {"analysis": signal}}, {"sig": 1.0}, [])], "bkg")
 
 
 def small_with_signal(cfg, folder, **sections):
@@ -70,13 +107,20 @@ def small_with_signal(cfg, folder, **sections):
     return small, signal
 
 
-def test_replicas_differ_and_agree(cfg, tmp_path):
+def test_replicas_differ_agree_and_combine(cfg, tmp_path):
+    """Two tau-pair replicas give different but alike limits; the combined limits see their mean
+    background (the selected background is linear in the histograms)."""
     small, signal = small_with_signal(cfg, tmp_path)
-    tables = [replica_limits(small, [signal], tmp_path, events=40_000, seed=s) for s in (11, 12)]
-    assert read_metadata(tmp_path / "tautau_seed11_n40000" / "ee_to_tautau.root")["seed"] == 11
-    g = np.array([t[0].g_lambda for t in tables])
-    assert g[0] != g[1]  # different backgrounds
-    assert abs(g[0] / g[1] - 1) < 0.5  # but statistically alike
+    (s,) = replicas(small, [signal], tmp_path, n=2, events=40_000)
+    seeds = [small.generation.seed + 1000 * k for k in (1, 2)]
+    assert read_metadata(tmp_path / f"tautau_seed{seeds[0]}_n40000" / "ee_to_tautau.root")["seed"] == seeds[0]
+    (first,), (second,) = (read_rows(tmp_path / f"limits_seed{seed}_n40000" / "limits.csv") for seed in seeds)
+    assert first.g_lambda != second.g_lambda  # different backgrounds
+    assert abs(first.g_lambda / second.g_lambda - 1) < 0.5  # but statistically alike
+    assert s.g_lambda_mean == pytest.approx((first.g_lambda + second.g_lambda) / 2)
+    (combined,) = read_rows(tmp_path / "limits_combined" / "limits.csv")
+    assert combined.background == pytest.approx((first.background + second.background) / 2, rel=1e-12)
+    assert s.g_lambda_combined == combined.g_lambda
 
 
 def test_a_replica_of_the_qed_background_keeps_the_tau_pairs(cfg, tmp_path):

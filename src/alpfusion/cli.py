@@ -551,7 +551,10 @@ def replicas(
     finally:
         progress.close()
     click.echo(format_spread(spreads), nl=False)
-    click.echo(f"wrote {output}/spread.csv and each replica's limits in {output}/limits_seed*/")
+    click.echo(
+        f"wrote {output}/spread.csv, each replica's limits in {output}/limits_seed*/ and the limits with the "
+        f"replicas' mean background (combined) in {output}/limits_combined/"
+    )
 
 
 def _parameter(text: str) -> tuple[str, Any]:

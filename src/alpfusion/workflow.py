@@ -53,7 +53,7 @@ from .plotting import Layer, context_layers, limit_layers, reach_plot, reach_tit
 from .processors.executors import package_versions, process_samples
 from .processors.layouts import HISTOGRAMS, OPTIMISATION
 from .processors.optimise import OptimisedCuts, optimise_all, per_mass_selection
-from .processors.results import ProcessingResult, save_result
+from .processors.results import ProcessingResult, mean_of_samples, save_result
 from .samples.bias import BiasFunction
 from .samples.generator import Generator
 from .samples.lostphotons import LostPhotonProcess, LostPhotonsProcess, LostPhotonsSettings
@@ -96,6 +96,7 @@ __all__ = [
     "publish",
     "reach_layers",
     "replica_limits",
+    "replica_result",
     "replicas",
     "run",
     "set_limits",
@@ -664,6 +665,33 @@ def run(
     return RunResult(samples, configured, cuts, histograms, limits, seconds)
 
 
+def _replica_tag(seed: int, events: int) -> str:
+    """The part of a replica's folder names that says which sample it is."""
+    return f"seed{seed}_n{events}"
+
+
+def replica_result(
+    cfg: Config,
+    samples: Sequence[str | os.PathLike],
+    workdir: str | os.PathLike,
+    *,
+    events: int,
+    seed: int,
+    background: str = TAU_PAIR,
+    pool: TaskPool | None = None,
+    progress: Progress | None = None,
+) -> ProcessingResult:
+    """The histograms with the background ``background`` (a key of :data:`BACKGROUNDS`) generated with
+    ``events`` draws and ``seed`` (kept in ``workdir`` and reused when up to date), processed with
+    the given samples (the signals and any other background, held fixed)."""
+    workdir = Path(workdir)
+    tag = _replica_tag(seed, events)
+    folder = workdir / f"{BACKGROUNDS[background]}_{tag}"
+    (job,) = plan_samples(cfg, folder, process=background, events=events, seed=seed)
+    produce_samples([job], pool, progress=progress)
+    return process(cfg, [*samples, job.path], workdir / f"histograms_{tag}", progress=progress, histograms=HISTOGRAMS)
+
+
 def replica_limits(
     cfg: Config,
     samples: Sequence[str | os.PathLike],
@@ -675,16 +703,12 @@ def replica_limits(
     pool: TaskPool | None = None,
     progress: Progress | None = None,
 ) -> list[MassPoint]:
-    """The limits table with the background ``background`` (a key of :data:`BACKGROUNDS`) generated
-    with ``events`` draws and ``seed`` (kept in ``workdir`` and reused when up to date), processed
-    with the given samples (the signals and any other background, held fixed)."""
-    workdir = Path(workdir)
-    tag = f"seed{seed}_n{events}"
-    folder = workdir / f"{BACKGROUNDS[background]}_{tag}"
-    (job,) = plan_samples(cfg, folder, process=background, events=events, seed=seed)
-    produce_samples([job], pool, progress=progress)
-    result = process(cfg, [*samples, job.path], workdir / f"histograms_{tag}", progress=progress, histograms=HISTOGRAMS)
-    return set_limits(result, cfg, workdir / f"limits_{tag}", pool=pool, progress=progress).rows
+    """The limits table of :func:`replica_result`'s histograms (in ``workdir``/limits_seed{seed}_n{events})."""
+    result = replica_result(
+        cfg, samples, workdir, events=events, seed=seed, background=background, pool=pool, progress=progress
+    )
+    limits_dir = Path(workdir) / f"limits_{_replica_tag(seed, events)}"
+    return set_limits(result, cfg, limits_dir, pool=pool, progress=progress).rows
 
 
 def replicas(
@@ -700,27 +724,29 @@ def replicas(
 ) -> list[Spread]:
     """The spread of the limits over ``n`` samples of the background ``background`` generated with the
     seeds ``generation.seed + 1000 k`` (k = 1..n), each processed with ``samples`` (the signals and
-    the other backgrounds, held fixed); writes spread.csv into ``out_dir``."""
+    the other backgrounds, held fixed), and the limits with the mean of the n samples as the
+    background (``processors.results.mean_of_samples``: n times the MC, n independent trainings;
+    in ``out_dir``/limits_combined); writes spread.csv into ``out_dir``."""
     if n < 2:
         raise WorkflowError(f"a spread needs at least 2 replicas, got {n}")
     if not samples:
         raise WorkflowError("no signal samples given: the replicas' limits need them")
     out = Path(out_dir)
+    events = events or background_section(cfg, background).events
     with OutputLock(out), task_pool(cfg.processing.workers, cfg.processing.scheduler, client) as pool:
-        tables = [
-            replica_limits(
-                cfg,
-                samples,
-                out,
-                events=events or background_section(cfg, background).events,
-                seed=cfg.generation.seed + 1000 * k,
-                background=background,
-                pool=pool,
-                progress=progress,
+        tables, results = [], []
+        for k in range(1, n + 1):
+            seed = cfg.generation.seed + 1000 * k
+            result = replica_result(
+                cfg, samples, out, events=events, seed=seed, background=background, pool=pool, progress=progress
             )
-            for k in range(1, n + 1)
-        ]
-        spreads = spread(tables)
+            limits_dir = out / f"limits_{_replica_tag(seed, events)}"
+            tables.append(set_limits(result, cfg, limits_dir, pool=pool, progress=progress).rows)
+            results.append(result)
+        combined = set_limits(
+            mean_of_samples(results, background), cfg, out / "limits_combined", pool=pool, progress=progress
+        )
+        spreads = spread(tables, combined.rows)
         write_rows(out / "spread.csv", spreads)
     return spreads
 

@@ -33,17 +33,23 @@ class Spread:
     g_cls_std: float
     g_cls_infinite_mc_mean: float
     g_cls_infinite_mc_std: float
+    g_lambda_combined: float = math.nan
+    g_cls_combined: float = math.nan
+    g_cls_infinite_mc_combined: float = math.nan
 
 
-def spread(tables: Sequence[Sequence[MassPoint]]) -> list[Spread]:
+def spread(tables: Sequence[Sequence[MassPoint]], combined: Sequence[MassPoint] | None = None) -> list[Spread]:
     """Per mass point, the mean and the sample standard deviation of each of the :data:`LIMITS` over
-    the tables."""
+    the tables, and the limits of ``combined`` (the table set with the replicas' mean background,
+    ``workflow.replicas``) where given."""
     out = []
-    for rows in zip(*tables):
+    for i, rows in enumerate(zip(*tables)):
         moments = {}
         for name in LIMITS:
             values = np.array([getattr(r, name) for r in rows])
             moments[f"{name}_mean"], moments[f"{name}_std"] = float(values.mean()), _std(values)
+            if combined is not None:
+                moments[f"{name}_combined"] = getattr(combined[i], name)
         out.append(Spread(rows[0].m_a, len(rows), **moments))
     return out
 
@@ -54,14 +60,16 @@ def _std(values: np.ndarray) -> float:
 
 
 def format_spread(spreads: list[Spread]) -> str:
+    """The spreads as a table; "combined" is each limit with the replicas' mean background."""
     lines = [
-        f"{'m_a':>6} {'n':>3} {'g(Lambda) mean':>15} {'rel. std':>9} {'g(CLs) mean':>12} {'rel. std':>9}"
-        f" {'g(CLs,MC=inf) mean':>19} {'rel. std':>9}"
+        f"{'m_a':>6} {'n':>3} {'g(Lambda) mean':>15} {'rel. std':>9} {'combined':>10} {'g(CLs) mean':>12}"
+        f" {'rel. std':>9} {'combined':>10} {'g(CLs,MC=inf) mean':>19} {'rel. std':>9} {'combined':>10}"
     ]
     for s in spreads:
         lines.append(
             f"{s.m_a:6.3g} {s.replicas:3d} {s.g_lambda_mean:15.4e} {s.g_lambda_std / s.g_lambda_mean:9.3f}"
-            f" {s.g_cls_mean:12.4e} {s.g_cls_std / s.g_cls_mean:9.3f}"
-            f" {s.g_cls_infinite_mc_mean:19.4e} {s.g_cls_infinite_mc_std / s.g_cls_infinite_mc_mean:9.3f}"
+            f" {s.g_lambda_combined:10.4e} {s.g_cls_mean:12.4e} {s.g_cls_std / s.g_cls_mean:9.3f}"
+            f" {s.g_cls_combined:10.4e} {s.g_cls_infinite_mc_mean:19.4e}"
+            f" {s.g_cls_infinite_mc_std / s.g_cls_infinite_mc_mean:9.3f} {s.g_cls_infinite_mc_combined:10.4e}"
         )
     return "\n".join(lines) + "\n"

@@ -58,6 +58,7 @@ __all__ = [
     "cutflow_rows",
     "format_cutflow",
     "load_result",
+    "mean_of_samples",
     "save_result",
 ]
 
@@ -128,6 +129,49 @@ class ProcessingResult:
     def with_signal(self) -> tuple[MassHypothesis, ...]:
         """The mass hypotheses that have a signal sample of their mass."""
         return tuple(h for h in self.hypotheses if self.signal_for(h.region) is not None)
+
+
+def mean_of_samples(results: Sequence[ProcessingResult], name: str) -> ProcessingResult:
+    """The first result with the histograms of sample ``name`` replaced by their mean over K results
+    of independently generated samples of it (the others as processed with it, the same everywhere).
+
+    Each sample estimates the expected yields without bias; their mean, every weighted histogram's
+    values summed over the K results and divided by K and its variances (sums of y^2) divided by K^2,
+    is the histogram of all K samples' events with every yield divided by K: one unbiased estimate from
+    K times the events and K independent trainings. Counts of MC events (Int64 storage) add up. The
+    sample's info counts all K samples' events and gives their mean cross section."""
+    if not results:
+        raise ProcessingError("no processing results to average")
+    first, k = results[0], len(results)
+    for result in results:
+        if name not in result.histograms:
+            have = sorted(result.histograms)
+            raise ProcessingError(f"sample '{name}' is not in every result to average (one has {have})")
+        if result.regions != first.regions or sorted(result.histograms[name]) != sorted(first.histograms[name]):
+            raise ProcessingError(f"the results to average differ in their mass hypotheses or histograms of '{name}'")
+    averaged = {}
+    for hist_name, h in first.histograms[name].items():
+        out = h.copy()
+        view: Any = out.view(flow=True)
+        others: list[Any] = [r.histograms[name][hist_name].view(flow=True) for r in results[1:]]
+        if isinstance(out.storage_type(), hist.storage.Weight):
+            view.value = sum((o.value for o in others), view.value) / k
+            view.variance = sum((o.variance for o in others), view.variance) / k**2
+        elif isinstance(out.storage_type(), hist.storage.Int64):
+            view[...] = sum(others, view)
+        else:
+            raise ProcessingError(f"histogram '{hist_name}' of '{name}': cannot average {out.storage_type} storage")
+        averaged[hist_name] = out
+    infos = [r.samples[name] for r in results]
+    info = dataclasses.replace(
+        infos[0],
+        path=", ".join(i.path for i in infos),
+        n_events=sum(i.n_events for i in infos),
+        sigma_pb=sum(i.sigma_pb for i in infos) / k,
+    )
+    return dataclasses.replace(
+        first, histograms={**first.histograms, name: averaged}, samples={**first.samples, name: info}
+    )
 
 
 # --------------------------------------------------------------------------------------------------
