@@ -31,7 +31,6 @@ from alpfusion.config import load_config
 from alpfusion.fits.scan import mc_growth_factor, mc_variance_ratio
 from alpfusion.heap import retain_freed_memory
 from alpfusion.parallel import LocalPool
-from alpfusion.processors.results import load_result
 
 MULTIPLES = (0.25, 0.5, 1.0, 2.0)
 """The sample sizes, in units of the configured draws, unless --multiples gives others."""
@@ -72,10 +71,11 @@ def main():
     work = run_dir / "convergence" / sample.key[:12]
     pool = LocalPool(2)
     seed = cfg.generation.seed
-    tables = {
+    replicas = {
         n: workflow.replica_limits(cfg, fixed, work, events=n, seed=seed, background=varied, pool=pool) for n in sizes
     }
-    largest = load_result(work / f"histograms_seed{seed}_n{sizes[-1]}" / "histograms.npz")
+    tables = {n: rows for n, (_, rows) in replicas.items()}
+    largest = replicas[sizes[-1]][0]
     no_floor = cfg.replace(statistics={"empty_bins": "none"})
     free = workflow.set_limits(largest, no_floor, work / "limits_no_floor", pool=pool).rows
     print(

@@ -127,8 +127,8 @@ def test_a_replica_of_the_qed_background_keeps_the_tau_pairs(cfg, tmp_path):
     """Regenerating the QED background holds the tau-pair sample given with the signal fixed: the
     background of each mass is then the sum of both, more than the tau pairs alone."""
     small, signal = small_with_signal(cfg, tmp_path, backgrounds={"qed2": QED_SMALL})
-    (tau,) = replica_limits(small, [signal], tmp_path, events=40_000, seed=11)
-    (both,) = replica_limits(
+    _, (tau,) = replica_limits(small, [signal], tmp_path, events=40_000, seed=11)
+    _, (both,) = replica_limits(
         small,
         [signal, tmp_path / "tautau_seed11_n40000" / "ee_to_tautau.root"],
         tmp_path,

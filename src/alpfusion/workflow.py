@@ -96,7 +96,6 @@ __all__ = [
     "publish",
     "reach_layers",
     "replica_limits",
-    "replica_result",
     "replicas",
     "run",
     "set_limits",
@@ -665,33 +664,6 @@ def run(
     return RunResult(samples, configured, cuts, histograms, limits, seconds)
 
 
-def _replica_tag(seed: int, events: int) -> str:
-    """The part of a replica's folder names that says which sample it is."""
-    return f"seed{seed}_n{events}"
-
-
-def replica_result(
-    cfg: Config,
-    samples: Sequence[str | os.PathLike],
-    workdir: str | os.PathLike,
-    *,
-    events: int,
-    seed: int,
-    background: str = TAU_PAIR,
-    pool: TaskPool | None = None,
-    progress: Progress | None = None,
-) -> ProcessingResult:
-    """The histograms with the background ``background`` (a key of :data:`BACKGROUNDS`) generated with
-    ``events`` draws and ``seed`` (kept in ``workdir`` and reused when up to date), processed with
-    the given samples (the signals and any other background, held fixed)."""
-    workdir = Path(workdir)
-    tag = _replica_tag(seed, events)
-    folder = workdir / f"{BACKGROUNDS[background]}_{tag}"
-    (job,) = plan_samples(cfg, folder, process=background, events=events, seed=seed)
-    produce_samples([job], pool, progress=progress)
-    return process(cfg, [*samples, job.path], workdir / f"histograms_{tag}", progress=progress, histograms=HISTOGRAMS)
-
-
 def replica_limits(
     cfg: Config,
     samples: Sequence[str | os.PathLike],
@@ -702,13 +674,17 @@ def replica_limits(
     background: str = TAU_PAIR,
     pool: TaskPool | None = None,
     progress: Progress | None = None,
-) -> list[MassPoint]:
-    """The limits table of :func:`replica_result`'s histograms (in ``workdir``/limits_seed{seed}_n{events})."""
-    result = replica_result(
-        cfg, samples, workdir, events=events, seed=seed, background=background, pool=pool, progress=progress
-    )
-    limits_dir = Path(workdir) / f"limits_{_replica_tag(seed, events)}"
-    return set_limits(result, cfg, limits_dir, pool=pool, progress=progress).rows
+) -> tuple[ProcessingResult, list[MassPoint]]:
+    """The histograms with the background ``background`` (a key of :data:`BACKGROUNDS`) generated with
+    ``events`` draws and ``seed`` (kept in ``workdir`` and reused when up to date), processed with
+    the given samples (the signals and any other background, held fixed), and their limits table."""
+    workdir = Path(workdir)
+    tag = f"seed{seed}_n{events}"
+    folder = workdir / f"{BACKGROUNDS[background]}_{tag}"
+    (job,) = plan_samples(cfg, folder, process=background, events=events, seed=seed)
+    produce_samples([job], pool, progress=progress)
+    result = process(cfg, [*samples, job.path], workdir / f"histograms_{tag}", progress=progress, histograms=HISTOGRAMS)
+    return result, set_limits(result, cfg, workdir / f"limits_{tag}", pool=pool, progress=progress).rows
 
 
 def replicas(
@@ -734,15 +710,21 @@ def replicas(
     out = Path(out_dir)
     events = events or background_section(cfg, background).events
     with OutputLock(out), task_pool(cfg.processing.workers, cfg.processing.scheduler, client) as pool:
-        tables, results = [], []
-        for k in range(1, n + 1):
-            seed = cfg.generation.seed + 1000 * k
-            result = replica_result(
-                cfg, samples, out, events=events, seed=seed, background=background, pool=pool, progress=progress
+        results, tables = zip(
+            *(
+                replica_limits(
+                    cfg,
+                    samples,
+                    out,
+                    events=events,
+                    seed=cfg.generation.seed + 1000 * k,
+                    background=background,
+                    pool=pool,
+                    progress=progress,
+                )
+                for k in range(1, n + 1)
             )
-            limits_dir = out / f"limits_{_replica_tag(seed, events)}"
-            tables.append(set_limits(result, cfg, limits_dir, pool=pool, progress=progress).rows)
-            results.append(result)
+        )
         combined = set_limits(
             mean_of_samples(results, background), cfg, out / "limits_combined", pool=pool, progress=progress
         )
