@@ -23,7 +23,7 @@ import numpy as np
 
 from alpfusion import workflow
 from alpfusion.config import load_config
-from alpfusion.fits.poisson import mu_at_lambda
+from alpfusion.fits.poisson import lambda_per_bin, mu_at_lambda
 from alpfusion.models.workspace import RegionModel, mass_point_models
 from alpfusion.observables import compute_observables
 from alpfusion.processors.events import measured_events
@@ -37,11 +37,9 @@ MASSES = (6.5, 7.0, 7.5, 8.0, 8.5, 9.0, 9.5)
 
 def lambda_bins(model: RegionModel, share: float) -> np.ndarray:
     """Flat plane indices of the fewest signal bins that carry ``share`` of Lambda at the model's
-    limit (Lambda_i = 2 [mu s_i - b_i ln(1 + mu s_i / b_i)], physics.md section 6)."""
+    limit (``fits.poisson.lambda_per_bin``)."""
     s, b = model.signal.yields, model.total_background
-    mu = mu_at_lambda(s, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lam = 2.0 * (mu * s - np.where(b > 0, b * np.log1p(mu * s / np.where(b > 0, b, 1.0)), 0.0))
+    lam = lambda_per_bin(mu_at_lambda(s, b) * s, b)
     order = np.argsort(lam)[::-1]
     n = int(np.searchsorted(np.cumsum(lam[order]) / lam.sum(), share)) + 1
     return model.bins[order[:n]]

@@ -9,13 +9,15 @@ import pyhf
 import pytest
 
 from alpfusion.fits.cls import expected_limit
-from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
+from alpfusion.fits.poisson import coupling_from_mu, lambda_per_bin, mu_at_lambda, poisson_lambda
 
 
 def test_lambda_by_hand():
     # bin 1: S = 2, B = 3: 2 [2 - 3 ln(5/3)];  bin 2: S = 1.5, B = 0: 2 * 1.5;  bin 3: nothing
     expected = 2 * (2 - 3 * math.log(5 / 3)) + 3.0
     assert poisson_lambda([2.0, 1.5, 0.0], [3.0, 0.0, 7.0]) == pytest.approx(expected, rel=1e-14)
+    terms = lambda_per_bin([2.0, 1.5, 0.0], [3.0, 0.0, 7.0])  # each bin's part of the same sum
+    assert terms == pytest.approx([2 * (2 - 3 * math.log(5 / 3)), 3.0, 0.0], rel=1e-14, abs=1e-300)
     # the log-likelihood ratio written out from L(S, B) = (S+B)^B / B! e^-(S+B) (B integer here)
     s, b = 2.0, 3.0
     log_l = lambda sig: b * math.log(sig + b) - math.lgamma(b + 1) - (sig + b)

@@ -27,23 +27,30 @@ def _yields(signal, background) -> tuple[np.ndarray, np.ndarray]:
     return s, b
 
 
-def _lambda_of_strength(s: np.ndarray, b: np.ndarray) -> Callable[[float], float]:
-    """mu -> Lambda(mu s, b) for checked yields, with ln b computed once."""
+def _lambda_terms(s: np.ndarray, b: np.ndarray) -> Callable[[float], np.ndarray]:
+    """mu -> the per-bin terms 2 [mu S - B ln(1 + mu S / B)] (2 mu S where B = 0) for checked yields,
+    with ln B computed once."""
     positive = b > 0
     safe_b = np.where(positive, b, 1.0)
     log_b = np.log(safe_b)
 
-    def lam(mu: float) -> float:
+    def terms(mu: float) -> np.ndarray:
         ms = mu * s
         # b ln(1 + s/b) as b (ln(s + b) - ln b): finite for the tiniest b, where s/b would overflow
-        return float(2.0 * np.sum(np.where(positive, ms - safe_b * (np.log(ms + safe_b) - log_b), ms)))
+        return 2.0 * np.where(positive, ms - safe_b * (np.log(ms + safe_b) - log_b), ms)
 
-    return lam
+    return terms
+
+
+def lambda_per_bin(signal, background) -> np.ndarray:
+    """Each bin's term of Lambda for expected signal and background yields (arrays of equal shape):
+    Lambda is their sum, and the share of some bins in it is theirs."""
+    return _lambda_terms(*_yields(signal, background))(1.0)
 
 
 def poisson_lambda(signal, background) -> float:
     """Lambda for expected signal and background yields per bin (arrays of equal shape)."""
-    return _lambda_of_strength(*_yields(signal, background))(1.0)
+    return float(lambda_per_bin(signal, background).sum())
 
 
 def mu_at_lambda(signal, background, threshold: float = LAMBDA_95) -> float:
@@ -56,8 +63,8 @@ def mu_at_lambda(signal, background, threshold: float = LAMBDA_95) -> float:
     with_signal = s > 0
     if not np.any(with_signal):
         return math.inf
-    lam = _lambda_of_strength(s[with_signal], b[with_signal])
-    f = lambda mu: lam(mu) - threshold
+    terms = _lambda_terms(s[with_signal], b[with_signal])
+    f = lambda mu: float(terms(mu).sum()) - threshold
     hi = 1.0
     while f(hi) < 0:
         hi *= 4.0
