@@ -153,8 +153,9 @@ def test_run_makes_every_output_and_resumes(tmp_path):
     assert again.exit_code == 0 and again.output.count("up to date, kept") == 4
     # the floor's reach from the command line: no reach floors no empty bin, a wider reach some; the QED's
     # support (statistics.missing_mass_bound, on by default) floors the empty bins within it whatever the reach
+    # (the neighbourhood floor, which raises bins with MC, off to see the empty bins alone)
     unbounded = tmp_path / "unbounded.yaml"
-    unbounded.write_text(cfg.read_text() + "statistics:\n  missing_mass_bound: []\n")
+    unbounded.write_text(cfg.read_text() + "statistics:\n  missing_mass_bound: []\n  floor_neighbourhood: null\n")
     empty = {}
     for reach, config in (("0", unbounded), ("3", unbounded), ("0", cfg)):
         label = f"r{reach}_{config.stem}"

@@ -26,6 +26,7 @@ from alpfusion.models.workspace import (
     group_by_signal_to_background,
     lowest_offset,
     nearest_mc,
+    neighbourhood_event_yield,
     region_model,
     write_templates,
 )
@@ -126,6 +127,57 @@ def test_the_floor_scale_multiplies_every_floor_and_nothing_else(histograms):
         assert np.array_equal(doubled.backgrounds[name].yields, plain.backgrounds[name].yields)
     with pytest.raises(ModelError, match="floor scale"):
         EmptyBins("floor", floor_scale=0.0)
+
+
+def test_neighbourhood_event_yield_by_hand():
+    """sum(y^2)/sum(y) over the (2r+1)^2 bins around a bin, clipped at the border, each plane of a
+    stack apart; NaN without MC around; radius 0 is the bin's own effective event."""
+    values, variances = np.zeros((2, 6, 6)), np.zeros((2, 6, 6))
+    values[0, 2, 2], variances[0, 2, 2] = 0.1, 0.01  # one light event
+    values[0, 3, 4], variances[0, 3, 4] = 10.0, 100.0  # one heavy event two bins away
+    values[1, 0, 0], variances[1, 0, 0] = 3.0, 5.0  # the corner of the other plane
+    where = np.ravel_multi_index(([0, 0, 0, 1, 1, 0], [2, 2, 5, 1, 5, 0], [2, 0, 0, 1, 5, 5]), (2, 6, 6))
+    light = 0.01 / 0.1
+    both = (0.01 + 100.0) / 10.1
+    assert neighbourhood_event_yield(values, variances, where[:1], 0) == pytest.approx([light])
+    assert neighbourhood_event_yield(values, variances, where[:1], 1) == pytest.approx([light])
+    got = neighbourhood_event_yield(values, variances, where, 2)
+    assert got[:2] == pytest.approx([both, light])
+    assert np.isnan(got[2]) and got[3] == pytest.approx(5.0 / 3.0) and np.isnan(got[4]) and np.isnan(got[5])
+
+
+def test_the_neighbourhood_floor_raises_light_bins_to_one_event_of_their_neighbourhood():
+    """With floor_neighbourhood r, a bin whose MC is lighter than one effective event of the (2r+1)^2
+    bins around it gets the difference as floor (100% uncertainty), an empty floored bin the larger of
+    its floor and that event; well-filled bins, the MC's templates and the bins that get no floor stay
+    as they are; r < 0 is refused."""
+    values = np.zeros((len(EDGES) - 1,) * 2)
+    values[10, 10], values[10, 12] = 0.05, 40.0  # a light event beside a heavy one
+    values[20, 20:23] = 30.0  # a well-filled stretch: 30 events of weight 1 in each bin
+    centres = np.sqrt(EDGES[1:] * EDGES[:-1])
+    i, j = np.nonzero(values)
+    n_events = np.where(values[i, j] == 30.0, 30, 1)
+    m_ee, m_tau = np.repeat(centres[i], n_events), np.repeat(centres[j], n_events)
+    weights = np.repeat(values[i, j] / n_events, n_events)
+    bkgs = {"ee_to_tautau": analysis_histogram(m_ee, m_tau, weights, REGIONS[0])}
+    s_i, s_j = np.meshgrid(np.arange(5, 25), np.arange(5, 25), indexing="ij")
+    sig = analysis_histogram(centres[s_i.ravel()], centres[s_j.ravel()], np.ones(s_i.size), REGIONS[0])
+    plain = region_model(REGIONS[0], 1.0, sig, bkgs, EmptyBins("floor", floor_reach=1))
+    raised = region_model(REGIONS[0], 1.0, sig, bkgs, EmptyBins("floor", floor_reach=1, floor_neighbourhood=2))
+    flat = lambda a, b: list(raised.bins).index(np.ravel_multi_index((a, b), values.shape))
+    floor, plain_floor = raised.backgrounds[FLOOR].yields, plain.backgrounds[FLOOR].yields
+    heavy_event = (0.05**2 + 40.0**2) / 40.05
+    assert floor[flat(10, 10)] == pytest.approx(heavy_event - 0.05)
+    assert raised.total_background[flat(10, 10)] == pytest.approx(heavy_event)
+    assert plain_floor[flat(10, 10)] == 0.0
+    assert floor[flat(11, 10)] == pytest.approx(heavy_event) and plain_floor[flat(11, 10)] == pytest.approx(0.05)
+    assert floor[flat(20, 21)] == 0.0 and floor[flat(20, 20)] == 0.0  # 90 events of weight 1 around
+    assert floor[flat(5, 5)] == 0.0 and plain_floor[flat(5, 5)] == 0.0  # beyond the reach: no floor
+    assert np.array_equal(raised.backgrounds["ee_to_tautau"].yields, plain.backgrounds["ee_to_tautau"].yields)
+    assert np.array_equal(raised.backgrounds[FLOOR].variances, floor**2)
+    assert np.all(raised.total_background >= plain.total_background)
+    with pytest.raises(ModelError, match="floor neighbourhood"):
+        EmptyBins("floor", floor_neighbourhood=-1)
 
 
 def test_lowest_offset_of_a_bin_of_the_plane():

@@ -507,6 +507,13 @@ class Statistics(_Strict):
         description="bins: only empty bins within this many bins of background MC get a floor, farther ones "
         "lie beyond the background's mapped edge (background-free); null: every empty bin",
     )
+    floor_neighbourhood: int | None = Field(
+        default=None,
+        ge=0,
+        description="bins, with empty_bins floor: every bin with background MC (or a floor) gets at least one "
+        "effective MC event of the (2n+1)^2 bins around it, sum(y^2)/sum(y) (the MC resolves no less), the "
+        "excess as floor; null: floors in empty bins only",
+    )
     edges: dict[BackgroundProcess, float | None] = Field(
         default_factory=dict,
         description="per background sample, the largest offset ln(|m_ee^tau| / m_ee) its events reach after the "

@@ -73,7 +73,7 @@ class MassPoint(SelectedYields):
     signal_bins: int
     empty_bins: int
     lambda_empty_fraction: float
-    lambda_floor_fraction: float  # the share of Lambda from bins whose background is the floor alone
+    lambda_floor_fraction: float  # share of Lambda from bins with a floor (empty, or raised to one local event)
     g_lambda: float
     g_lambda_mc_error: float  # MC-statistical error of g_lambda (lambda_mc_error)
     g_lambda_grouped: float
@@ -394,7 +394,7 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
     )
     lines = [
         f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; L_empty, L_floor: the "
-        "share of Lambda from bins without background MC, and from those of them whose background is the floor; "
+        "share of Lambda from bins without background MC, and from the bins that carry a floor; "
         "MC err: the relative MC-statistical error of the limit before it, from template replicas; g(coarse): Lambda "
         "with the S/B order from coarse blocks and no empty-bin treatment (conservative); g(CLs,MC=inf): CLs "
         "without the MC-statistical constraints, the limit of these templates with infinite MC",

@@ -89,6 +89,7 @@ class EmptyBins:
     floor_reach: int | None = None  # bins; None: floor every empty bin, however far from MC
     edges: Mapping[str, float | None] = field(default_factory=dict)  # background -> largest offset it reaches
     floor_scale: float = 1.0  # factor on every floor yield (a study of how much the limits rest on them)
+    floor_neighbourhood: int | None = None  # bins; None: floors in empty bins only
 
     def __post_init__(self):
         if self.treatment not in EMPTY_BINS:
@@ -101,6 +102,9 @@ class EmptyBins:
             raise ModelError(f"floor scale must be positive, got {self.floor_scale}")
         if self.floor_reach is not None and self.floor_reach < 0:
             raise ModelError(f"floor reach must be a non-negative number of bins, got {self.floor_reach}")
+        if self.floor_neighbourhood is not None and self.floor_neighbourhood < 0:
+            n = self.floor_neighbourhood
+            raise ModelError(f"floor neighbourhood must be a non-negative number of bins, got {n}")
 
 
 @dataclass(frozen=True)
@@ -194,21 +198,40 @@ def _region_model(
     empty = total_mc <= 0
     if treatment.treatment == "smooth":
         templates = {SMOOTH: _smooth_template(region, backgrounds, bins, treatment.smooth_slices)}
-    if treatment.treatment == "floor" and np.any(empty):
-        beyond = _beyond_edges(region, backgrounds, bins[empty], treatment.edges)
-        inside = np.zeros(np.count_nonzero(empty), dtype=bool)
-        for name, outside in _beyond_supports(region, backgrounds, bins[empty], supports or {}).items():
-            beyond[name] = beyond[name] | outside if name in beyond else outside
-            inside |= ~outside
-        reach = np.inf if treatment.floor_reach is None else treatment.floor_reach
-        distance, event_yield = _local_floor(region, backgrounds, bins[empty], beyond, reach)
+    if treatment.treatment == "floor":
         yields = np.zeros(len(bins))
-        floored = ((distance <= reach) | inside) & np.isfinite(event_yield)
-        yields[empty] = np.where(floored, treatment.floor_scale * (treatment.floor_yield or event_yield), 0.0)
+        if np.any(empty):
+            yields[empty] = _empty_bin_floors(region, backgrounds, bins[empty], treatment, supports or {})
+        if treatment.floor_neighbourhood is not None:
+            least = neighbourhood_event_yield(*_summed_plane(backgrounds), bins, treatment.floor_neighbourhood)
+            least = treatment.floor_scale * np.nan_to_num(least)
+            reached = ~empty | (yields > 0)  # bins with MC, and the empty bins that get a floor
+            yields[reached] = np.maximum(yields[reached], least[reached] - total_mc[reached])
         if np.any(yields > 0):
             templates[FLOOR] = Template(yields, (treatment.floor_uncertainty * yields) ** 2)
     signal_template = Template(signal.values.ravel()[bins], signal.variances.ravel()[bins])
     return RegionModel(region, m_a, bins, signal_template, templates, empty, treatment)
+
+
+def _empty_bin_floors(
+    region: str,
+    backgrounds: Mapping[str, _Planes],
+    bins: np.ndarray,
+    treatment: EmptyBins,
+    supports: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """The floor yields of empty bins (flat indices; module docstring): one MC event of the nearest
+    background MC (or ``floor_yield``) within ``floor_reach`` or a missing-mass support, none beyond
+    every sample's edge or support."""
+    beyond = _beyond_edges(region, backgrounds, bins, treatment.edges)
+    inside = np.zeros(len(bins), dtype=bool)
+    for name, outside in _beyond_supports(region, backgrounds, bins, supports).items():
+        beyond[name] = beyond[name] | outside if name in beyond else outside
+        inside |= ~outside
+    reach = np.inf if treatment.floor_reach is None else treatment.floor_reach
+    distance, event_yield = _local_floor(region, backgrounds, bins, beyond, reach)
+    floored = ((distance <= reach) | inside) & np.isfinite(event_yield)
+    return np.where(floored, treatment.floor_scale * (treatment.floor_yield or event_yield), 0.0)
 
 
 def group_by_signal_to_background(
@@ -334,6 +357,29 @@ def nearest_mc(
         rows = where // size == k
         distance[rows], event_yield[rows] = _nearest_in_plane(planes[k], variance_planes[k], where[rows] % size)
     return distance, event_yield
+
+
+def neighbourhood_event_yield(values: np.ndarray, variances: np.ndarray, where: np.ndarray, radius: int) -> np.ndarray:
+    """The yield of one effective MC event around bins of a plane: sum(y^2) / sum(y) over the
+    (2 radius + 1)^2 bins centred on each bin ``where`` (flat indices), clipped at the plane's
+    borders; NaN where they hold no MC. Planes stacked along leading axes (the |eta*_miss| slices)
+    are apart. Each sum adds the bins themselves, never differences of running sums (:func:`nearest_mc`).
+
+    The MC resolves a bin's background only down to about this yield: a bin whose few events are
+    light beside heavier ones around it (a biased sample's maps sample its neighbourhood unevenly)
+    reads low by the luck of where the light events fell, and an order by S/B picks such bins
+    (docs/statistics.md, "The neighbourhood floor")."""
+    shape = values.shape[-2:]
+    planes, variance_planes = values.reshape(-1, *shape), variances.reshape(-1, *shape)
+    k, i, j = np.unravel_index(np.asarray(where), planes.shape)
+    sum_y, sum_y2 = np.zeros(len(k)), np.zeros(len(k))
+    for di in range(-radius, radius + 1):
+        for dj in range(-radius, radius + 1):
+            ii, jj = i + di, j + dj
+            ok = (ii >= 0) & (ii < shape[0]) & (jj >= 0) & (jj < shape[1])
+            sum_y[ok] += planes[k[ok], ii[ok], jj[ok]]
+            sum_y2[ok] += variance_planes[k[ok], ii[ok], jj[ok]]
+    return np.divide(sum_y2, sum_y, out=np.full(len(k), np.nan), where=sum_y > 0)
 
 
 def _nearest_in_plane(values: np.ndarray, variances: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -584,6 +630,7 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
         stats.floor_reach,
         {str(name): edge for name, edge in stats.edges.items()},
         stats.floor_scale,
+        stats.floor_neighbourhood,
     )
     result.require(("analysis",), "the statistical model")
     backgrounds = {name: result.histograms[name]["analysis"] for name in result.backgrounds}
