@@ -33,7 +33,11 @@ Bins where the background MC is empty (`EmptyBins`) are never dropped silently:
   ln(|m_ee^tau| / m_ee) (`edges`: the tau pairs end at the diagonal with the `tau_like` c_phi)
   gives no floor to the bins wholly above it, whatever its MC nearby; a background of lost photons
   whose support the missing-mass bound draws (`missing_mass_support`, statistics.missing_mass_bound)
-  gives a floor to every empty bin within it, whatever the reach, and none beyond it;
+  gives a floor to every empty bin within it, whatever the reach, and none beyond it. With a
+  `floor_neighbourhood` of n bins, every bin with background MC and every floored empty bin holds at
+  least one effective MC event of the (2n + 1)^2 bins around it (`neighbourhood_event_yield`), the
+  difference part of `mc_floor`: the MC resolves no less, and an S/B order would pick bins whose one
+  light event reads far below their neighbours;
 * "smooth": in every signal bin the backgrounds are replaced by one sample `smooth_background`, the
   smooth model of `alpfusion.models.smooth` built from their sum in the region, with its own
   MC-statistical uncertainty.
