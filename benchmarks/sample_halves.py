@@ -1,12 +1,13 @@
 """Draws or trainings: g(Lambda) from each half of a background sample (every other event, weights
 doubled), for the run's own sample and each replica of ``alpfusion replicas``.
 
-Run: python benchmarks/sample_halves.py [RUN_DIR] [--background NAME] [--masses M ...]
+Run: python benchmarks/sample_halves.py [RUN_DIR] [--background NAME] [--masses M ...] [--config FILE]
 RUN_DIR is the output folder of a default run (``alpfusion run``; default output) after ``alpfusion
 replicas --background NAME`` (default ee_to_eegg) has written its replicas into RUN_DIR/replicas. Each
 half is written to RUN_DIR/halves/<sample>_<half>/ (its events renumbered, so the detector model
 smears them anew), processed with the run's signal and other background samples and its optimised cuts
-(``workflow.process``), and its g(Lambda) printed per mass (``training_ladder.g_lambda``). The halves of
+(``workflow.process``), and its g(Lambda) printed per mass (``training_ladder.g_lambda``; FILE overlays
+the default configuration's statistics, e.g. ``statistics: {floor_neighbourhood: null}``). The halves of
 one sample share its vegas maps and differ only in their draws: where they agree with each other but
 not with other samples, the limit follows the training, not the number of draws (docs/statistics.md,
 "The neighbourhood floor"). About one minute per half.
@@ -47,9 +48,10 @@ def main():
     parser.add_argument("run_dir", nargs="?", default="output")
     parser.add_argument("--background", default="ee_to_eegg")
     parser.add_argument("--masses", type=float, nargs="+", default=MASSES)
+    parser.add_argument("--config", help="configuration overlaying the default (its statistics)")
     args = parser.parse_args()
     run_dir = Path(args.run_dir)
-    cfg = workflow.with_cuts(load_config(), run_dir / "cuts" / "cuts.yaml")
+    cfg = workflow.with_cuts(load_config(args.config), run_dir / "cuts" / "cuts.yaml")
     name = f"{args.background}.root"
     held = [p for p in sorted((run_dir / "samples").glob("*.root")) if p.name != name]
     samples = [run_dir / "samples" / name, *sorted(run_dir.glob(f"replicas/*_seed*/{name}"))]

@@ -1,10 +1,11 @@
 """MC-statistical robustness: the spread of the limits over independent replicas of the backgrounds.
 
-Each replica regenerates the tau-pair background with its own seed (the signal samples stay the
-same), processes it with the signal samples, and sets the limits (``alpfusion.workflow.replicas``).
-The spread of the limits across replicas measures how much the background MC's statistics move
-them; the same machinery with growing sample sizes shows whether a limit converges
-(benchmarks/background_convergence.py).
+Each replica regenerates one background (the tau pairs by default, or the QED) with its own seed,
+vegas training and draws (the signal samples and the other backgrounds stay the same), processes it
+with them, and sets the limits (``alpfusion.workflow.replicas``); the limits with the replicas' mean
+background come as well. The spread of the limits across replicas measures how much the background
+MC, its trainings included, moves them; the same machinery with growing sample sizes shows whether a
+limit converges (benchmarks/background_convergence.py).
 """
 
 from __future__ import annotations
