@@ -10,9 +10,10 @@ instance a bias). The background P is generated with backgrounds.<section>.event
 1/2, 1 and 2 unless given) into RUN_DIR/convergence/ (kept for reruns, one folder per sample
 identity); every size is processed with the signal samples and the other backgrounds and its limits
 set (``alpfusion.workflow.replica_limits``).
-Prints g(Lambda) and g(CLs) (each with its MC-statistical error) and g(CLs) with infinite MC per mass
-point for each size, the ratio of the largest sample's limits to the next largest's (and, "predicted",
-the ratio of g(CLs) that the next largest's MC variance ratio w alone gives,
+Prints g(Lambda) (with its MC-statistical error), the tighter of it and the coarse limit
+(g_lambda_bound, ``fits.poisson.lambda_bound``), g(CLs) (with its MC-statistical error) and g(CLs) with
+infinite MC per mass point for each size, the ratio of the largest sample's limits to the next
+largest's (and, "predicted", the ratio of g(CLs) that the next largest's MC variance ratio w alone gives,
 `alpfusion.fits.scan.mc_growth_factor`: w sums every background's MC variance, so
 the prediction holds where the varied background carries it, not for the tau pairs above 6 GeV, where the
 QED's MC sets w), the share of Lambda from bins without
@@ -84,16 +85,18 @@ def main():
         f"{cfg.observables.cphi_estimator}; {varied} bias: {bias}; draws {', '.join(map(str, sizes))}"
     )
     head = " ".join(
-        f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'g(CLs)':>9} {'err':>5} {'g(CLs,inf)':>10}" for k in multiples
+        f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'bound':>9} {'g(CLs)':>9} {'err':>5} {'g(CLs,inf)':>10}"
+        for k in multiples
     )
     step = f"{multiples[-1]:g}x/{multiples[-2]:g}x"
     print(
-        f"{'m_a':>5} {head} {'L ' + step:>10} {'CLs ' + step:>10} {'predicted':>9} {'inf ' + step:>10}"
+        f"{'m_a':>5} {head} {'L ' + step:>10} {'bound ' + step:>12} {'CLs ' + step:>10} {'predicted':>9}"
+        f" {'inf ' + step:>10}"
         f" {'L_empty':>7} {'L_floor':>7} {'L/no floor':>10}"
     )
     for *rows, unfloored in zip(*tables.values(), free):
         cells = " ".join(
-            f"{r.g_lambda:11.3e} {r.g_lambda_mc_error / r.g_lambda:5.1%}"
+            f"{r.g_lambda:11.3e} {r.g_lambda_mc_error / r.g_lambda:5.1%} {r.g_lambda_bound:9.3e}"
             f" {r.g_cls:9.2e} {r.g_cls_mc_error / r.g_cls:5.1%} {r.g_cls_infinite_mc:10.3e}"
             for r in rows
         )
@@ -101,7 +104,8 @@ def main():
         w = mc_variance_ratio(one.g_cls, one.g_cls_infinite_mc)
         predicted = mc_growth_factor(w, multiples[-1] / multiples[-2])
         print(
-            f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:10.3f} {two.g_cls / one.g_cls:10.3f}"
+            f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:10.3f}"
+            f" {two.g_lambda_bound / one.g_lambda_bound:12.3f} {two.g_cls / one.g_cls:10.3f}"
             f" {predicted:9.3f} {two.g_cls_infinite_mc / one.g_cls_infinite_mc:10.3f}"
             f" {two.lambda_empty_fraction:7.2f} {two.lambda_floor_fraction:7.2f}"
             f" {two.g_lambda / unfloored.g_lambda:10.3f}"

@@ -39,8 +39,9 @@ def test_submission_validates_and_holds_the_limits(tmp_path, inputs):
     assert validate_submission(folder) == []
     data = yaml.safe_load((folder / "expected_limits_on_g_agg.yaml").read_text())
     assert [v["value"] for v in data["independent_variables"][0]["values"]] == [0.1, 1.0, 5.0]
-    poisson, cls, infinite = data["dependent_variables"]
+    poisson, bound, cls, infinite = data["dependent_variables"]
     assert "Lambda" in poisson["header"]["name"] and "CLs" in cls["header"]["name"]
+    assert [v["value"] for v in bound["values"]] == pytest.approx([r.g_lambda_bound for r in table])
     assert "infinite MC" in infinite["header"]["name"]
     assert [v["value"] for v in infinite["values"]] == pytest.approx([r.g_cls_infinite_mc for r in table])
     assert [v["value"] for v in poisson["values"]] == pytest.approx([r.g_lambda for r in table])

@@ -9,7 +9,7 @@ import pyhf
 import pytest
 
 from alpfusion.fits.cls import expected_limit
-from alpfusion.fits.poisson import coupling_from_mu, lambda_per_bin, mu_at_lambda, poisson_lambda
+from alpfusion.fits.poisson import coupling_from_mu, lambda_bound, lambda_per_bin, mu_at_lambda, poisson_lambda
 
 
 def test_lambda_by_hand():
@@ -35,6 +35,30 @@ def test_lambda_limits_and_coupling():
     assert coupling_from_mu(4.0, 1e-4) == pytest.approx(2e-4)
     with pytest.raises(ValueError):
         poisson_lambda([1.0], [-1.0])
+
+
+def test_merged_bins_never_have_more_lambda():
+    """Lambda is twice the Kullback-Leibler divergence of Pois(B) from Pois(B + S) summed over bins, and a
+    sum of Poisson counts is Poisson: merging bins cannot raise it (data-processing inequality), so the
+    limit of merged bins bounds the fine bins' from above, and lambda_bound takes the tighter bound."""
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n = rng.integers(2, 40)
+        s = rng.exponential(1.0, n) * (rng.random(n) < 0.8)
+        b = rng.exponential(10.0, n) ** 2 * (rng.random(n) < 0.7)  # some bins background-free
+        group = rng.integers(0, rng.integers(1, n + 1), n)
+        s_merged, b_merged = np.bincount(group, s), np.bincount(group, b)
+        for mu in (0.1, 1.0, 30.0):
+            assert poisson_lambda(mu * s_merged, b_merged) <= poisson_lambda(mu * s, b) * (1 + 1e-12) + 1e-12
+        if s.sum() > 0:
+            assert mu_at_lambda(s_merged, b_merged) >= mu_at_lambda(s, b) * (1 - 1e-9)
+    # a KL divergence by hand: Lambda of one bin from the Poisson probabilities summed over the counts
+    k = np.arange(200)
+    log_p = lambda lam: k * np.log(lam) - lam - np.array([math.lgamma(x + 1) for x in k])
+    kl = np.sum(np.exp(log_p(3.0)) * (log_p(3.0) - log_p(5.0)))
+    assert poisson_lambda([2.0], [3.0]) == pytest.approx(2 * kl, rel=1e-12)
+    assert lambda_bound(2e-4, 1e-4) == 1e-4 and lambda_bound(1e-4, 2e-4) == 1e-4
+    assert lambda_bound(1e-4, math.nan) == 1e-4 and lambda_bound(1e-4, math.inf) == 1e-4
 
 
 def counting_model():

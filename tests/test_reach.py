@@ -24,6 +24,7 @@ def rows(masses=(0.1, 1.0, 5.0)):
         values = dict.fromkeys(names, 1.0)
         values.update(
             m_a=m, signal_bins=10, empty_bins=2, g_lambda=g, g_lambda_mc_error=0.1 * g, g_lambda_coarse=20 * g,
+            g_lambda_bound=g,
             g_cls=3 * g, g_cls_minus2=1.5 * g, g_cls_minus1=2 * g, g_cls_plus1=4 * g, g_cls_plus2=5 * g,
             g_cls_mc_error=0.05 * g, g_cls_infinite_mc=(2.9 if i else 2) * g, cls_mc_limited=i == 0,
             g_cls_toys=np.nan if i else 3.2 * g, cls_method="asymptotic", small_background=i == 2,
@@ -45,7 +46,7 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     layers = workflow.reach_layers(rows(), cfg)
     names = [layer.name for layer in layers]
     expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_mc_error", "cls_median", "cls_infinite_mc"]
-    expected += ["lambda_mc_error", "lambda", "lambda_coarse"]
+    expected += ["lambda_mc_error", "lambda", "lambda_coarse", "lambda_bound"]
     expected += ["cls_toys", "small_background", "cls_mc_limited"]
     expected += ["freeze_out_ft0.1", "freeze_out_ft0.01", "freeze_out_ft0.001", "overlay0"]
     assert names == expected
@@ -63,6 +64,7 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     np.testing.assert_allclose([limited.get_xdata(), limited.get_ydata()], [[0.1], [3e-5]])
     np.testing.assert_allclose(artists["lambda_coarse"].get_ydata(), [2e-4, 4e-4, 6e-4])
     assert artists["lambda_coarse"].get_linestyle() == ":"
+    np.testing.assert_allclose(artists["lambda_bound"].get_ydata(), [1e-5, 2e-5, 3e-5])
     np.testing.assert_allclose(artists["overlay0"].get_xdata(), [0.05, 1.0, 8.0])
     assert artists["overlay0"].get_linestyle() == "-."
     freeze = artists["freeze_out_ft0.01"]

@@ -39,6 +39,7 @@ def row(m_a, g_lambda, g_cls):
         0.0,
         g_lambda,
         g_lambda,
+        g_lambda,
         g_cls,
         g_cls,
         g_cls,

@@ -68,6 +68,8 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
     out = scan(result, cfg, tmp_path)
     rows = out.rows
     assert [r.m_a for r in rows] == [1.0, 3.0] and [w.m_a for w in out.workspaces] == [1.0, 3.0]
+    coarse_b = [p.coarse.total_background for p in mass_point_models(result, cfg.statistics)]
+    assert not np.all(coarse_b[0] > 0) and np.all(coarse_b[1] > 0)  # a coarse group without MC at 1 GeV
     assert all(w.path.is_file() for w in out.workspaces)
     for row, region in zip(rows, ("ma1p000", "ma3p000")):
         in_plane = result.histograms[f"sig{region}"]["analysis"][{"region": region}].values().sum()
@@ -78,6 +80,9 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
         assert row.g_cls_minus2 < row.g_cls_minus1 < row.g_cls < row.g_cls_plus1 < row.g_cls_plus2
         assert row.g_lambda <= row.g_lambda_grouped * (1 + 1e-9)  # grouping can only lose sensitivity
         assert (tmp_path / "configs" / f"ma{row.m_a:.3f}".replace(".", "p")).with_suffix(".yml").exists()
+    # the tighter of the two upper bounds, where every coarse group's B is measured by MC
+    assert rows[0].g_lambda_bound == rows[0].g_lambda
+    assert rows[1].g_lambda_bound == min(rows[1].g_lambda, rows[1].g_lambda_coarse)
     if treatment == "floor":
         for row, point in zip(rows, mass_point_models(result, cfg.statistics)):
             model = point.full

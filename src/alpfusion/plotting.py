@@ -67,7 +67,8 @@ class Layer:
 def limit_layers(rows) -> list[Layer]:
     """Our expected limits: the CLs median with its +-1, +-2 sigma bands and its MC-statistical band,
     the CLs median with infinite MC, Lambda = 4 with its MC-statistical band, Lambda = 4 with the coarse
-    S/B order (conservative), the toys' CLs limits and the mass points flagged for few background
+    S/B order (conservative), the smaller of the two Lambda limits (``fits.poisson.lambda_bound``), the
+    toys' CLs limits and the mass points flagged for few background
     events and for a CLs limit set by the background MC."""
     m = np.array([r.m_a for r in rows])
     col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
@@ -126,6 +127,14 @@ def limit_layers(rows) -> list[Layer]:
             m,
             col("g_lambda_coarse"),
             style={"color": "tab:red", "ls": ":", "lw": 2},
+        ),
+        Layer(
+            "lambda_bound",
+            r"$\Lambda = 4$, the tighter of the two (converged)",
+            "line",
+            m,
+            col("g_lambda_bound"),
+            style={"color": "tab:red", "lw": 7, "alpha": 0.25, "solid_capstyle": "butt"},
         ),
     ]
     toys = [r for r in rows if np.isfinite(r.g_cls_toys)]

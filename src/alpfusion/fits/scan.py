@@ -5,8 +5,10 @@ For every mass hypothesis (a region of the `analysis` histograms):
 1. the templates of `alpfusion.models.workspace` (signal bins, explicit empty-bin treatment),
    grouped by S/B into `statistics.sb_groups` bins for pyhf;
 2. the Poisson Lambda = 4 limit on the full 2% binning and on the grouped one (their ratio is
-   what the grouping costs), and the share of Lambda that comes from bins without background
-   MC, at the Lambda limit;
+   what the grouping costs), the share of Lambda that comes from bins without background
+   MC, at the Lambda limit, the limit on the coarse groups (no empty-bin treatment) and, where every
+   coarse group holds background MC, the tighter of the per-bin and coarse limits, both upper bounds
+   on the per-bin limit with infinite MC (`alpfusion.fits.poisson.lambda_bound`);
 3. the cabinetry configuration, the pyhf workspace (`cabinetry.workspace.build`) and the expected
    CLs limit with its +-1, +-2 sigma band (`alpfusion.fits.cls`), asymptotic, and with
    `cls_method: toys` (the default) the median expected limit from pseudo-experiments
@@ -46,7 +48,7 @@ from ..models.workspace import (
 )
 from ..processors.optimise import SelectedYields
 from .cls import CLsLimit, LimitError, asimov_median, toy_scan
-from .poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
+from .poisson import coupling_from_mu, lambda_bound, mu_at_lambda, poisson_lambda
 from .toys import StatErrorModel
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class MassPoint(SelectedYields):
     g_lambda_mc_error: float  # MC-statistical error of g_lambda (lambda_mc_error)
     g_lambda_grouped: float
     g_lambda_coarse: float  # Lambda on groups ordered from coarse blocks, MC only (coarse_model)
+    g_lambda_bound: float  # min(g_lambda, g_lambda_coarse) where every coarse group holds MC (lambda_bound)
     g_cls_minus2: float
     g_cls_minus1: float
     g_cls: float
@@ -316,6 +319,10 @@ def _row(
     lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / lam_total
     floored = model.backgrounds[FLOOR].yields > 0 if FLOOR in model.backgrounds else np.zeros(len(s), bool)
     lam_floor = poisson_lambda(mu_lambda * s[floored], b[floored]) / lam_total
+    g_lambda = coupling_from_mu(mu_lambda, g_ref)
+    coarse_b = point.coarse.total_background
+    g_coarse = coupling_from_mu(mu_at_lambda(point.coarse.signal.yields, coarse_b), g_ref)
+    measured = bool(np.all(coarse_b > 0))  # a group without background MC measures nothing: no bound
     if isinstance(limit, str):
         band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
     else:
@@ -339,12 +346,11 @@ def _row(
         empty_bins=int(model.empty.sum()),
         lambda_empty_fraction=float(lam_empty),
         lambda_floor_fraction=float(lam_floor),
-        g_lambda=coupling_from_mu(mu_lambda, g_ref),
+        g_lambda=g_lambda,
         g_lambda_mc_error=lambda_error,
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
-        g_lambda_coarse=coupling_from_mu(
-            mu_at_lambda(point.coarse.signal.yields, point.coarse.total_background), g_ref
-        ),
+        g_lambda_coarse=g_coarse,
+        g_lambda_bound=lambda_bound(g_lambda, g_coarse) if measured else g_lambda,
         g_cls_minus2=band[0],
         g_cls_minus1=band[1],
         g_cls=band[2],
@@ -389,14 +395,16 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
     head = (
         f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
-        f" {'L_empty':>7} {'L_floor':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(CLs)':>10}"
+        f" {'L_empty':>7} {'L_floor':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(bound)':>10}"
+        f" {'g(CLs)':>10}"
         f" {'MC err':>7} {'g(CLs,MC=inf)':>13} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
     )
     lines = [
         f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; L_empty, L_floor: the "
         "share of Lambda from bins without background MC, and from the bins that carry a floor; "
         "MC err: the relative MC-statistical error of the limit before it, from template replicas; g(coarse): Lambda "
-        "with the S/B order from coarse blocks and no empty-bin treatment (conservative); g(CLs,MC=inf): CLs "
+        "with the S/B order from coarse blocks and no empty-bin treatment (conservative); g(bound): the smaller of the "
+        "two, both upper bounds on the per-bin limit with infinite MC; g(CLs,MC=inf): CLs "
         "without the MC-statistical constraints, the limit of these templates with infinite MC",
         head,
     ]
@@ -406,7 +414,8 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
             f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
             f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
             f" {r.lambda_floor_fraction:7.2f} {r.g_lambda:10.3e} {r.g_lambda_mc_error / r.g_lambda:7.1%}"
-            f" {r.g_lambda_coarse:10.3e} {r.g_cls:10.3e} {r.g_cls_mc_error / r.g_cls:7.1%} {r.g_cls_infinite_mc:13.3e}"
+            f" {r.g_lambda_coarse:10.3e} {r.g_lambda_bound:10.3e} {r.g_cls:10.3e} {r.g_cls_mc_error / r.g_cls:7.1%}"
+            f" {r.g_cls_infinite_mc:13.3e}"
             f" {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
             f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
         )
