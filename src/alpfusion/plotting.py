@@ -130,7 +130,7 @@ def limit_layers(rows) -> list[Layer]:
         ),
         Layer(
             "lambda_bound",
-            r"$\Lambda = 4$, the tighter of the two (converged)",
+            r"$\Lambda = 4$, the tighter of the two (an upper bound)",
             "line",
             m,
             col("g_lambda_bound"),

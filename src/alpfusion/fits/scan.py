@@ -403,8 +403,9 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; L_empty, L_floor: the "
         "share of Lambda from bins without background MC, and from the bins that carry a floor; "
         "MC err: the relative MC-statistical error of the limit before it, from template replicas; g(coarse): Lambda "
-        "with the S/B order from coarse blocks and no empty-bin treatment (conservative); g(bound): the smaller of the "
-        "two, both upper bounds on the per-bin limit with infinite MC; g(CLs,MC=inf): CLs "
+        "with the S/B order from coarse blocks and no empty-bin treatment (conservative); g(bound): the smaller of "
+        "g(Lambda) and g(coarse) where every coarse group holds background MC (else g(Lambda)), both upper bounds on "
+        "the per-bin limit with infinite MC; g(CLs,MC=inf): CLs "
         "without the MC-statistical constraints, the limit of these templates with infinite MC",
         head,
     ]
