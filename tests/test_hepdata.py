@@ -42,6 +42,7 @@ def test_submission_validates_and_holds_the_limits(tmp_path, inputs):
     poisson, bound, cls, infinite = data["dependent_variables"]
     assert "Lambda" in poisson["header"]["name"] and "CLs" in cls["header"]["name"]
     assert [v["value"] for v in bound["values"]] == pytest.approx([r.g_lambda_bound for r in table])
+    assert bound["values"][1]["errors"] == [{"label": "MC stat", "symerror": pytest.approx(2e-6)}]
     assert "infinite MC" in infinite["header"]["name"]
     assert [v["value"] for v in infinite["values"]] == pytest.approx([r.g_cls_infinite_mc for r in table])
     assert [v["value"] for v in poisson["values"]] == pytest.approx([r.g_lambda for r in table])

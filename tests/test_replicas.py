@@ -40,6 +40,7 @@ def row(m_a, g_lambda, g_cls):
         g_lambda,
         g_lambda,
         g_lambda,
+        0.0,
         g_cls,
         g_cls,
         g_cls,

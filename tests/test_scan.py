@@ -83,6 +83,10 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
     # the tighter of the two upper bounds, where every coarse group's B is measured by MC
     assert rows[0].g_lambda_bound == rows[0].g_lambda
     assert rows[1].g_lambda_bound == min(rows[1].g_lambda, rows[1].g_lambda_coarse)
+    # its MC error is that of the limit it is, from replicas of that limit's templates
+    assert rows[0].g_lambda_bound_mc_error == rows[0].g_lambda_mc_error
+    for row in rows:
+        assert 0 < row.g_lambda_bound_mc_error < row.g_lambda_bound
     if treatment == "floor":
         for row, point in zip(rows, mass_point_models(result, cfg.statistics)):
             model = point.full

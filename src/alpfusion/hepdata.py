@@ -70,9 +70,11 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
     poisson = limit(r"Expected limit, $\Lambda < 4$", col("g_lambda"))
     poisson.add_uncertainty(_mc_uncertainty(col("g_lambda_mc_error")))
     table.add_variable(poisson)
-    table.add_variable(
-        limit(r"Expected limit, $\Lambda < 4$, the tighter of the per-bin and coarse-group ones", col("g_lambda_bound"))
+    bound = limit(
+        r"Expected limit, $\Lambda < 4$, the tighter of the per-bin and coarse-group ones", col("g_lambda_bound")
     )
+    bound.add_uncertainty(_mc_uncertainty(col("g_lambda_bound_mc_error")))
+    table.add_variable(bound)
 
     median = col("g_cls")
     cls = limit("Expected limit, CLs (median)", median)

@@ -59,6 +59,8 @@ MC_ERROR_STREAM = 7
 """The random stream of the Lambda limit's replicas, after generation.seed and before the mass point's index."""
 CLS_MC_ERROR_STREAM = 8
 """The random stream of the CLs limit's replicas (as :data:`MC_ERROR_STREAM`)."""
+COARSE_MC_ERROR_STREAM = 9
+"""The random stream of the coarse Lambda limit's replicas (as :data:`MC_ERROR_STREAM`)."""
 MC_LIMITED_VARIANCE = (1 - 0.9**4) / (0.9**4 - 0.5)
 """The background's MC variance over its Poisson variance, w (:func:`mc_variance_ratio`), above which
 doubling the background MC moves g(CLs) by more than 10%: :func:`mc_growth_factor` (w, 2) = 0.9 solved
@@ -81,6 +83,7 @@ class MassPoint(SelectedYields):
     g_lambda_grouped: float
     g_lambda_coarse: float  # Lambda on groups ordered from coarse blocks, MC only (coarse_model)
     g_lambda_bound: float  # min(g_lambda, g_lambda_coarse) where every coarse group holds MC (lambda_bound)
+    g_lambda_bound_mc_error: float  # MC-statistical error of the limit g_lambda_bound is (lambda_mc_error)
     g_cls_minus2: float
     g_cls_minus1: float
     g_cls: float
@@ -179,7 +182,8 @@ def _mass_point_job(job: _MassPointJob) -> tuple[dict, MassPoint, list[str]]:
         except LimitError as err:
             problems.append(f"no CLs limit with infinite MC ({err})")
     lambda_error = lambda_mc_error(job.point.full, job.g_ref, _replica_rng(job, MC_ERROR_STREAM))
-    row = _row(job.point, limit, lambda_error, cls_error, g_infinite, job.stats, job.g_ref)
+    coarse_error = lambda_mc_error(job.point.coarse, job.g_ref, _replica_rng(job, COARSE_MC_ERROR_STREAM))
+    row = _row(job.point, limit, (lambda_error, coarse_error), cls_error, g_infinite, job.stats, job.g_ref)
     return spec, row, problems
 
 
@@ -304,14 +308,15 @@ def mc_growth_factor(w: float, growth: float) -> float:
 def _row(
     point: MassPointModel,
     limit: tuple[CLsLimit, CLsLimit | str | None] | str,
-    lambda_error: float,
+    lambda_errors: tuple[float, float],
     cls_error: float,
     g_infinite: float,
     stats: Statistics,
     g_ref: float,
 ) -> MassPoint:
     """The limits-table row of a mass point from its models, its CLs limit (or the reason it failed),
-    the MC errors of both limits and the CLs limit with infinite MC (:func:`cls_infinite_mc`)."""
+    the MC errors of the Lambda limits (per-bin and coarse) and of the CLs limit, and the CLs limit with
+    infinite MC (:func:`cls_infinite_mc`)."""
     model, merged, h = point.full, point.grouped, point.hypothesis
     s, b = model.signal.yields, model.total_background
     mu_lambda = mu_at_lambda(s, b)
@@ -323,6 +328,8 @@ def _row(
     coarse_b = point.coarse.total_background
     g_coarse = coupling_from_mu(mu_at_lambda(point.coarse.signal.yields, coarse_b), g_ref)
     measured = bool(np.all(coarse_b > 0))  # a group without background MC measures nothing: no bound
+    g_bound = lambda_bound(g_lambda, g_coarse) if measured else g_lambda
+    lambda_error, coarse_error = lambda_errors
     if isinstance(limit, str):
         band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
     else:
@@ -350,7 +357,8 @@ def _row(
         g_lambda_mc_error=lambda_error,
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
         g_lambda_coarse=g_coarse,
-        g_lambda_bound=lambda_bound(g_lambda, g_coarse) if measured else g_lambda,
+        g_lambda_bound=g_bound,
+        g_lambda_bound_mc_error=lambda_error if g_bound == g_lambda else coarse_error,
         g_cls_minus2=band[0],
         g_cls_minus1=band[1],
         g_cls=band[2],
@@ -396,7 +404,7 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
     head = (
         f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
         f" {'L_empty':>7} {'L_floor':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(bound)':>10}"
-        f" {'g(CLs)':>10}"
+        f" {'MC err':>7} {'g(CLs)':>10}"
         f" {'MC err':>7} {'g(CLs,MC=inf)':>13} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
     )
     lines = [
@@ -415,7 +423,8 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
             f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
             f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
             f" {r.lambda_floor_fraction:7.2f} {r.g_lambda:10.3e} {r.g_lambda_mc_error / r.g_lambda:7.1%}"
-            f" {r.g_lambda_coarse:10.3e} {r.g_lambda_bound:10.3e} {r.g_cls:10.3e} {r.g_cls_mc_error / r.g_cls:7.1%}"
+            f" {r.g_lambda_coarse:10.3e} {r.g_lambda_bound:10.3e} {r.g_lambda_bound_mc_error / r.g_lambda_bound:7.1%}"
+            f" {r.g_cls:10.3e} {r.g_cls_mc_error / r.g_cls:7.1%}"
             f" {r.g_cls_infinite_mc:13.3e}"
             f" {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
             f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
