@@ -57,8 +57,10 @@ def test_merged_bins_never_have_more_lambda():
     log_p = lambda lam: k * np.log(lam) - lam - np.array([math.lgamma(x + 1) for x in k])
     kl = np.sum(np.exp(log_p(3.0)) * (log_p(3.0) - log_p(5.0)))
     assert poisson_lambda([2.0], [3.0]) == pytest.approx(2 * kl, rel=1e-12)
-    assert lambda_bound(2e-4, 1e-4) == 1e-4 and lambda_bound(1e-4, 2e-4) == 1e-4
-    assert lambda_bound(1e-4, math.nan) == 1e-4 and lambda_bound(1e-4, math.inf) == 1e-4
+    measured = [3.0, 0.5]  # every merged group holds background MC
+    assert lambda_bound(2e-4, 1e-4, measured) == 1e-4 and lambda_bound(1e-4, 2e-4, measured) == 1e-4
+    assert lambda_bound(1e-4, math.nan, measured) == 1e-4 and lambda_bound(1e-4, math.inf, measured) == 1e-4
+    assert lambda_bound(2e-4, 1e-4, [3.0, 0.0]) == 2e-4  # a group without MC measures nothing: no bound
 
 
 def counting_model():

@@ -72,9 +72,10 @@ def mu_at_lambda(signal, background, threshold: float = LAMBDA_95) -> float:
     return brentq(f, lo, hi, xtol=1e-12, rtol=1e-10)
 
 
-def lambda_bound(g_fine: float, g_merged: float) -> float:
+def lambda_bound(g_fine: float, g_merged: float, merged_background) -> float:
     """The tighter of two upper bounds on the Lambda = 4 limit of the fine bins with the true yields:
-    min(g_fine, g_merged), NaN ignored.
+    min(g_fine, g_merged), NaN ignored, where every merged group's background ``merged_background`` is
+    measured (positive: MC in it); ``g_fine`` where a group holds no MC, which measures nothing.
 
     Per bin Lambda is 2 KL(Pois(B) || Pois(B + S)) (S - B ln(1 + S/B) = B ln(B / (S + B)) + S), and a
     sum of independent Poisson counts is Poisson, so merging bins is a map of the data: by the
@@ -83,6 +84,8 @@ def lambda_bound(g_fine: float, g_merged: float) -> float:
     from groups whose MC measures B, bounds the fine limit from above. ``g_fine``, from the fine bins'
     MC with conservative floors where it is sparse, is the other bound; where its MC resolves the fine
     bins it is the smaller one."""
+    if not np.all(np.asarray(merged_background, dtype=float) > 0):
+        return float(g_fine)
     return float(np.fmin(g_fine, g_merged))
 
 

@@ -327,8 +327,7 @@ def _row(
     g_lambda = coupling_from_mu(mu_lambda, g_ref)
     coarse_b = point.coarse.total_background
     g_coarse = coupling_from_mu(mu_at_lambda(point.coarse.signal.yields, coarse_b), g_ref)
-    measured = bool(np.all(coarse_b > 0))  # a group without background MC measures nothing: no bound
-    g_bound = lambda_bound(g_lambda, g_coarse) if measured else g_lambda
+    g_bound = lambda_bound(g_lambda, g_coarse, coarse_b)
     lambda_error, coarse_error = lambda_errors
     if isinstance(limit, str):
         band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
