@@ -18,8 +18,14 @@ import numpy as np
 
 from .scan import MassPoint
 
-LIMITS = ("g_lambda", "g_cls", "g_cls_infinite_mc")
-"""The limits whose spread over replicas is measured (columns of the limits table)."""
+LIMITS = {
+    "g_lambda": "g(Lambda)",
+    "g_lambda_bound": "g(bound)",
+    "g_cls": "g(CLs)",
+    "g_cls_infinite_mc": "g(CLs,MC=inf)",
+}
+"""The limits whose spread over replicas is measured (columns of the limits table), with their labels
+in the printed table."""
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,14 @@ class Spread:
     replicas: int
     g_lambda_mean: float
     g_lambda_std: float
+    g_lambda_bound_mean: float
+    g_lambda_bound_std: float
     g_cls_mean: float
     g_cls_std: float
     g_cls_infinite_mc_mean: float
     g_cls_infinite_mc_std: float
     g_lambda_combined: float = math.nan
+    g_lambda_bound_combined: float = math.nan
     g_cls_combined: float = math.nan
     g_cls_infinite_mc_combined: float = math.nan
 
@@ -62,15 +71,14 @@ def _std(values: np.ndarray) -> float:
 
 def format_spread(spreads: list[Spread]) -> str:
     """The spreads as a table; "combined" is each limit with the replicas' mean background."""
-    lines = [
-        f"{'m_a':>6} {'n':>3} {'g(Lambda) mean':>15} {'rel. std':>9} {'combined':>10} {'g(CLs) mean':>12}"
-        f" {'rel. std':>9} {'combined':>10} {'g(CLs,MC=inf) mean':>19} {'rel. std':>9} {'combined':>10}"
-    ]
+    header = f"{'m_a':>6} {'n':>3}" + "".join(
+        f" {label + ' mean':>{max(15, len(label) + 5)}} {'rel. std':>9} {'combined':>10}" for label in LIMITS.values()
+    )
+    lines = [header]
     for s in spreads:
-        lines.append(
-            f"{s.m_a:6.3g} {s.replicas:3d} {s.g_lambda_mean:15.4e} {s.g_lambda_std / s.g_lambda_mean:9.3f}"
-            f" {s.g_lambda_combined:10.4e} {s.g_cls_mean:12.4e} {s.g_cls_std / s.g_cls_mean:9.3f}"
-            f" {s.g_cls_combined:10.4e} {s.g_cls_infinite_mc_mean:19.4e}"
-            f" {s.g_cls_infinite_mc_std / s.g_cls_infinite_mc_mean:9.3f} {s.g_cls_infinite_mc_combined:10.4e}"
-        )
+        line = f"{s.m_a:6.3g} {s.replicas:3d}"
+        for name, label in LIMITS.items():
+            mean, std, combined = (getattr(s, f"{name}_{part}") for part in ("mean", "std", "combined"))
+            line += f" {mean:{max(15, len(label) + 5)}.4e} {std / mean:9.3f} {combined:10.4e}"
+        lines.append(line)
     return "\n".join(lines) + "\n"
