@@ -6,8 +6,9 @@ RUN_DIR is the output folder of a default run (``alpfusion run``; default benchm
 first if missing); its histograms and optimised cuts are used, nothing is generated or processed. The
 limits of each scale K (0.5 and 2 unless given; 1 is always set) go to RUN_DIR/floor_size/xK/. M is the
 CLs method (asymptotic by default: the floors' pull on the median; toys as the run makes them).
-Prints per mass point the share of Lambda from floored bins at K = 1 and g(Lambda), g(CLs) and g(CLs)
-with infinite MC at each K over the same at K = 1: a floor that stands for one MC event of its
+Prints per mass point the share of Lambda from floored bins at K = 1 and g(Lambda), g_lambda_bound (the
+tighter of it and the coarse groups' limit, which has no floors), g(CLs) and g(CLs) with infinite MC at
+each K over the same at K = 1: a floor that stands for one MC event of its
 neighbourhood is a result where halving or doubling it moves the limit by less than 10% (physics.md
 section 6).
 """
@@ -50,19 +51,20 @@ def main():
     }
     print(f"empty bins: {cfg.statistics.empty_bins} (reach {cfg.statistics.floor_reach}); CLs: {args.cls_method}")
     head = " ".join(
-        f"{'g(L) x' + format(k, 'g'):>10} {'g(CLs) x' + format(k, 'g'):>10} {'inf x' + format(k, 'g'):>8}"
+        f"{'g(L) x' + format(k, 'g'):>10} {'bound x' + format(k, 'g'):>10} {'g(CLs) x' + format(k, 'g'):>10}"
+        f" {'inf x' + format(k, 'g'):>8}"
         for k in scales[1:]
     )
-    print(f"{'m_a':>5} {'L_floor':>7} {'g(L) x1':>10} {'g(CLs) x1':>10} {'g(CLs,inf)':>10} {head}")
+    print(f"{'m_a':>5} {'L_floor':>7} {'g(L) x1':>10} {'bound x1':>10} {'g(CLs) x1':>10} {'g(CLs,inf)':>10} {head}")
     for one, *others in zip(*tables.values()):
         cells = " ".join(
-            f"{r.g_lambda / one.g_lambda:10.3f} {r.g_cls / one.g_cls:10.3f}"
-            f" {r.g_cls_infinite_mc / one.g_cls_infinite_mc:8.3f}"
+            f"{r.g_lambda / one.g_lambda:10.3f} {r.g_lambda_bound / one.g_lambda_bound:10.3f}"
+            f" {r.g_cls / one.g_cls:10.3f} {r.g_cls_infinite_mc / one.g_cls_infinite_mc:8.3f}"
             for r in others
         )
         print(
-            f"{one.m_a:5.3g} {one.lambda_floor_fraction:7.3f} {one.g_lambda:10.3e} {one.g_cls:10.3e}"
-            f" {one.g_cls_infinite_mc:10.3e} {cells}"
+            f"{one.m_a:5.3g} {one.lambda_floor_fraction:7.3f} {one.g_lambda:10.3e} {one.g_lambda_bound:10.3e}"
+            f" {one.g_cls:10.3e} {one.g_cls_infinite_mc:10.3e} {cells}"
         )
 
 
