@@ -61,6 +61,17 @@ def test_partial_file_overlays_default(tmp_path):
         ("signal:\n  masses: []\n", "signal.masses", "must not be empty"),
         ("selection:\n  per_mass: [{m_a: 1.0, kappa: -1}]\n", "selection.per_mass[0].kappa", "positive or null"),
         ("selection:\n  per_mass: [{m_a: 1.0, cut: 2}]\n", "selection.per_mass[0].cut", "unknown key"),
+        ("selection:\n  per_mass: [{m_a: 1.0}, {m_a: 1.0}]\n", "selection.per_mass", "lists a mass twice"),
+        (
+            "statistics:\n  coarse_per_mass: [{m_a: 7.0, blocks: 5, groups: 10}, {m_a: 7.0, blocks: 10, groups: 10}]\n",
+            "statistics.coarse_per_mass",
+            "lists a mass twice",
+        ),
+        (
+            "statistics:\n  coarse_per_mass: [{m_a: 7.0, blocks: 0, groups: 10}]\n",
+            "statistics.coarse_per_mass[0].blocks",
+            "[1, 100]",
+        ),
         (
             "backgrounds:\n  tautau:\n    sigma_override_pb: '919'\n",
             "backgrounds.tautau.sigma_override_pb",

@@ -18,7 +18,7 @@ from alpfusion.fits.scan import (
     write_rows,
 )
 from alpfusion.fits.toys import StatErrorModel
-from alpfusion.models.workspace import FLOOR, mass_point_models
+from alpfusion.models.workspace import FLOOR, coarse_model, mass_point_models
 from alpfusion.processors.selection import MassHypothesis
 
 from .fakes import fake_result
@@ -132,6 +132,18 @@ def test_the_coarse_limit_has_groups_of_its_own(cfg, result):
     assert [len(p.grouped.signal.yields) for p in points] == [3 + 1, 30 + 1]  # + the background-free group
     coarse = [p.coarse.signal.yields for p in points]
     assert len(coarse[0]) == cfg.statistics.coarse_groups and np.array_equal(coarse[0], coarse[1])
+
+
+def test_a_mass_may_have_a_coarse_grouping_of_its_own(cfg, result):
+    """statistics.coarse_per_mass gives one mass its own blocks and groups; the other keeps the defaults."""
+    stats = cfg.replace(statistics={"coarse_per_mass": [{"m_a": 3.0, "blocks": 1, "groups": 4}]}).statistics
+    one, three = mass_point_models(result, stats)
+    assert len(one.coarse.signal.yields) == cfg.statistics.coarse_groups
+    assert len(three.coarse.signal.yields) == 4
+    analysis = {name: h["analysis"] for name, h in result.histograms.items()}
+    direct = coarse_model("ma3p000", 3.0, analysis["sigma3p000"], {"tautau": analysis["tautau"]}, 1, 4)[0]
+    assert np.array_equal(three.coarse.signal.yields, direct.signal.yields)
+    assert np.array_equal(three.coarse.total_background, direct.total_background)
 
 
 def test_no_signal_sample_is_an_error(cfg, result, tmp_path):

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -400,6 +401,14 @@ class Observables(_Strict):
     )
 
 
+def _each_mass_once(per_mass: tuple):
+    """Per-mass overrides (items with an ``m_a``), each mass at most once."""
+    masses = [item.m_a for item in per_mass]
+    if len(masses) != len(set(masses)):
+        raise ValueError(f"lists a mass twice: {masses}")
+    return per_mass
+
+
 class MassSelection(_Strict):
     """The cuts of one mass hypothesis that differ from the defaults of `Selection`."""
 
@@ -417,19 +426,11 @@ class Selection(_Strict):
         ge=0, description="lower cut E_low <= E*_miss, GeV; the upper one is (s + m_a^2) / (2 sqrt(s))"
     )
     eta_high: float = Field(gt=0, description="|eta*_miss| <= eta_high")
-    per_mass: tuple[MassSelection, ...] = Field(
+    per_mass: Annotated[tuple[MassSelection, ...], AfterValidator(_each_mass_once)] = Field(
         strict=False,
         description="per-mass overrides, e.g. [{m_a: 1.0, kappa: 1.5, eta_high: 2.0}], each m_a a mass "
         "of signal.masses; keys not given take the defaults of this section",
     )
-
-    @field_validator("per_mass")
-    @classmethod
-    def _each_mass_once(cls, per_mass: tuple[MassSelection, ...]) -> tuple[MassSelection, ...]:
-        masses = [cuts.m_a for cuts in per_mass]
-        if len(masses) != len(set(masses)):
-            raise ValueError(f"lists a mass twice: {masses}")
-        return per_mass
 
     def for_mass(self, m_a: float) -> tuple[float, float, float]:
         """(kappa, E_low, eta_high) for the mass hypothesis m_a: its override, else the defaults."""
@@ -486,6 +487,14 @@ class Processing(_Strict):
     output_dir: str = Field(description="where `process` writes histograms.root and histograms.npz")
 
 
+class CoarseGrouping(_Strict):
+    """The coarse groups (g_lambda_coarse) of one mass hypothesis, where they differ from the defaults."""
+
+    m_a: float = Field(gt=0, description="the mass hypothesis, GeV (a mass not scanned leaves it unused)")
+    blocks: int = Field(ge=1, le=100, description="statistics.coarse_blocks for this mass")
+    groups: int = Field(ge=1, le=200, description="statistics.coarse_groups for this mass")
+
+
 class Statistics(_Strict):
     """The statistical model and the limits (physics.md section 6, docs/statistics.md)."""
 
@@ -540,6 +549,13 @@ class Statistics(_Strict):
         description="g_lambda_coarse: the signal bins in this many groups of equal signal, few enough that "
         "each holds background MC (there is no empty-bin treatment)",
     )
+    coarse_per_mass: Annotated[tuple[CoarseGrouping, ...], AfterValidator(_each_mass_once)] = Field(
+        default=(),
+        strict=False,
+        description="per-mass coarse groupings, e.g. [{m_a: 7.0, blocks: 10, groups: 10}]: chosen from "
+        "independent trainings (benchmarks/coarse_ordering.py, docs/statistics.md); other masses take "
+        "coarse_blocks and coarse_groups",
+    )
     cls_method: ClsMethod = Field(description="asymptotic, or toys (pseudo-experiments as well, a column of their own)")
     toys: int = Field(ge=100, description="pseudo-experiments per tested mu")
     small_background_events: float = Field(
@@ -548,6 +564,11 @@ class Statistics(_Strict):
     hepdata_record: str = Field(
         pattern=r"^ins[0-9]{7}$", description="INSPIRE record in the patchset metadata, 'ins' and 7 digits"
     )
+
+    def coarse_grouping(self, m_a: float) -> tuple[int, int]:
+        """(blocks, groups) of the coarse groups of the mass hypothesis m_a: its override, else the defaults."""
+        override = next((g for g in self.coarse_per_mass if g.m_a == m_a), None)
+        return (self.coarse_blocks, self.coarse_groups) if override is None else (override.blocks, override.groups)
 
 
 class OverlayStyle(_Strict):

@@ -625,7 +625,8 @@ def _selected_background(result: ProcessingResult, region: str) -> tuple[float, 
 
 def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassPointModel]:
     """The models of every mass hypothesis with a signal sample of its mass (``statistics`` gives the
-    empty-bin treatment, the number of S/B groups and the blocks of the coarse order)."""
+    empty-bin treatment, the number of S/B groups and, per mass, the blocks and groups of the coarse
+    model)."""
     treatment = EmptyBins(
         stats.empty_bins,
         stats.floor_yield,
@@ -647,7 +648,7 @@ def mass_point_models(result: ProcessingResult, stats: Statistics) -> list[MassP
         supports = _missing_mass_supports(result, hypothesis, bounded)
         full = _region_model(region, hypothesis.m_a, signal, planes, treatment, supports)
         grouped = group_by_signal_to_background(full, stats.sb_groups)[0]
-        coarse = _coarse_model(region, hypothesis.m_a, signal, planes, stats.coarse_blocks, stats.coarse_groups)[0]
+        coarse = _coarse_model(region, hypothesis.m_a, signal, planes, *stats.coarse_grouping(hypothesis.m_a))[0]
         out.append(MassPointModel(hypothesis, full, grouped, coarse, *_selected_background(result, region)))
     return out
 
