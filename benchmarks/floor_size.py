@@ -8,9 +8,8 @@ limits of each scale K (0.5 and 2 unless given; 1 is always set) go to RUN_DIR/f
 CLs method (asymptotic by default: the floors' pull on the median; toys as the run makes them).
 Prints per mass point the share of Lambda from floored bins at K = 1 and g(Lambda), g_lambda_bound (the
 tighter of it and the coarse groups' limit, which has no floors), g(CLs) and g(CLs) with infinite MC at
-each K over the same at K = 1: a floor that stands for one MC event of its
-neighbourhood is a result where halving or doubling it moves the limit by less than 10% (physics.md
-section 6).
+each K over the same at K = 1: a floor that stands for one MC event of its neighbourhood is a result
+where halving or doubling it moves the limit by less than 10% (physics.md section 6).
 """
 
 from __future__ import annotations

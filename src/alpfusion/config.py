@@ -401,7 +401,7 @@ class Observables(_Strict):
     )
 
 
-def _each_mass_once(per_mass: tuple):
+def _each_mass_once(per_mass: tuple) -> tuple:
     """Per-mass overrides (items with an ``m_a``), each mass at most once."""
     masses = [item.m_a for item in per_mass]
     if len(masses) != len(set(masses)):
