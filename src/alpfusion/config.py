@@ -409,6 +409,11 @@ def _each_mass_once(per_mass: tuple) -> tuple:
     return per_mass
 
 
+def _override(per_mass: tuple, m_a: float):
+    """The per-mass override of the mass hypothesis m_a, or None."""
+    return next((item for item in per_mass if item.m_a == m_a), None)
+
+
 class MassSelection(_Strict):
     """The cuts of one mass hypothesis that differ from the defaults of `Selection`."""
 
@@ -434,9 +439,7 @@ class Selection(_Strict):
 
     def for_mass(self, m_a: float) -> tuple[float, float, float]:
         """(kappa, E_low, eta_high) for the mass hypothesis m_a: its override, else the defaults."""
-        override = next(
-            (c for c in self.per_mass if c.m_a == m_a), MassSelection(m_a=m_a, kappa=None, e_low=None, eta_high=None)
-        )
+        override = _override(self.per_mass, m_a) or MassSelection(m_a=m_a, kappa=None, e_low=None, eta_high=None)
         return (
             self.kappa if override.kappa is None else override.kappa,
             self.e_low if override.e_low is None else override.e_low,
@@ -567,7 +570,7 @@ class Statistics(_Strict):
 
     def coarse_grouping(self, m_a: float) -> tuple[int, int]:
         """(blocks, groups) of the coarse groups of the mass hypothesis m_a: its override, else the defaults."""
-        override = next((g for g in self.coarse_per_mass if g.m_a == m_a), None)
+        override = _override(self.coarse_per_mass, m_a)
         return (self.coarse_blocks, self.coarse_groups) if override is None else (override.blocks, override.groups)
 
 

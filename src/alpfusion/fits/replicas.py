@@ -71,14 +71,15 @@ def _std(values: np.ndarray) -> float:
 
 def format_spread(spreads: list[Spread]) -> str:
     """The spreads as a table; "combined" is each limit with the replicas' mean background."""
+    width = {name: max(15, len(label) + 5) for name, label in LIMITS.items()}
     header = f"{'m_a':>6} {'n':>3}" + "".join(
-        f" {label + ' mean':>{max(15, len(label) + 5)}} {'rel. std':>9} {'combined':>10}" for label in LIMITS.values()
+        f" {label + ' mean':>{width[name]}} {'rel. std':>9} {'combined':>10}" for name, label in LIMITS.items()
     )
     lines = [header]
     for s in spreads:
         line = f"{s.m_a:6.3g} {s.replicas:3d}"
-        for name, label in LIMITS.items():
+        for name in LIMITS:
             mean, std, combined = (getattr(s, f"{name}_{part}") for part in ("mean", "std", "combined"))
-            line += f" {mean:{max(15, len(label) + 5)}.4e} {std / mean:9.3f} {combined:10.4e}"
+            line += f" {mean:{width[name]}.4e} {std / mean:9.3f} {combined:10.4e}"
         lines.append(line)
     return "\n".join(lines) + "\n"
