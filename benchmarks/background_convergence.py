@@ -11,8 +11,9 @@ instance a bias). The background P is generated with backgrounds.<section>.event
 identity); every size is processed with the signal samples and the other backgrounds and its limits
 set (``alpfusion.workflow.replica_limits``).
 Prints g(Lambda) (with its MC-statistical error), the tighter of it and the coarse limit
-(g_lambda_bound, ``fits.poisson.lambda_bound``), g(CLs) (with its MC-statistical error) and g(CLs) with
-infinite MC per mass point for each size, the ratio of the largest sample's limits to the next
+(g_lambda_bound, ``fits.poisson.lambda_bound``), g(CLs) (with its MC-statistical error), g(CLs) with
+infinite MC and the CLs median as an upper bound like g_lambda_bound (g_cls_bound) per mass point for
+each size, the ratio of the largest sample's limits to the next
 largest's (and, "predicted", the ratio of g(CLs) that the next largest's MC variance ratio w alone gives,
 `alpfusion.fits.scan.mc_growth_factor`: w sums every background's MC variance, so
 the prediction holds where the varied background carries it, not for the tau pairs above 6 GeV, where the
@@ -86,18 +87,19 @@ def main():
     )
     head = " ".join(
         f"{'g(L) x' + format(k, 'g'):>11} {'err':>5} {'bound':>9} {'g(CLs)':>9} {'err':>5} {'g(CLs,inf)':>10}"
+        f" {'CLs bnd':>9}"
         for k in multiples
     )
     step = f"{multiples[-1]:g}x/{multiples[-2]:g}x"
     print(
         f"{'m_a':>5} {head} {'L ' + step:>10} {'bound ' + step:>12} {'CLs ' + step:>10} {'predicted':>9}"
-        f" {'inf ' + step:>10}"
+        f" {'inf ' + step:>10} {'CLs bnd ' + step:>14}"
         f" {'L_empty':>7} {'L_floor':>7} {'L/no floor':>10}"
     )
     for *rows, unfloored in zip(*tables.values(), free):
         cells = " ".join(
             f"{r.g_lambda:11.3e} {r.g_lambda_mc_error / r.g_lambda:5.1%} {r.g_lambda_bound:9.3e}"
-            f" {r.g_cls:9.2e} {r.g_cls_mc_error / r.g_cls:5.1%} {r.g_cls_infinite_mc:10.3e}"
+            f" {r.g_cls:9.2e} {r.g_cls_mc_error / r.g_cls:5.1%} {r.g_cls_infinite_mc:10.3e} {r.g_cls_bound:9.3e}"
             for r in rows
         )
         one, two = rows[-2:]
@@ -107,6 +109,7 @@ def main():
             f"{rows[0].m_a:5.3g} {cells} {two.g_lambda / one.g_lambda:10.3f}"
             f" {two.g_lambda_bound / one.g_lambda_bound:12.3f} {two.g_cls / one.g_cls:10.3f}"
             f" {predicted:9.3f} {two.g_cls_infinite_mc / one.g_cls_infinite_mc:10.3f}"
+            f" {two.g_cls_bound / one.g_cls_bound:14.3f}"
             f" {two.lambda_empty_fraction:7.2f} {two.lambda_floor_fraction:7.2f}"
             f" {two.g_lambda / unfloored.g_lambda:10.3f}"
         )

@@ -39,12 +39,17 @@ def test_submission_validates_and_holds_the_limits(tmp_path, inputs):
     assert validate_submission(folder) == []
     data = yaml.safe_load((folder / "expected_limits_on_g_agg.yaml").read_text())
     assert [v["value"] for v in data["independent_variables"][0]["values"]] == [0.1, 1.0, 5.0]
-    poisson, bound, cls, infinite = data["dependent_variables"]
+    poisson, bound, cls, infinite, cls_bound = data["dependent_variables"]
     assert "Lambda" in poisson["header"]["name"] and "CLs" in cls["header"]["name"]
     assert [v["value"] for v in bound["values"]] == pytest.approx([r.g_lambda_bound for r in table])
     assert bound["values"][1]["errors"] == [{"label": "MC stat", "symerror": pytest.approx(2e-6)}]
     assert "infinite MC" in infinite["header"]["name"]
     assert [v["value"] for v in infinite["values"]] == pytest.approx([r.g_cls_infinite_mc for r in table])
+    assert "without MC constraints" in cls_bound["header"]["name"]
+    assert [v["value"] for v in cls_bound["values"]] == pytest.approx([r.g_cls_bound for r in table])
+    assert cls_bound["values"][0]["errors"] == [
+        {"label": "MC stat", "symerror": pytest.approx(table[0].g_cls_bound_mc_error)}
+    ]
     assert [v["value"] for v in poisson["values"]] == pytest.approx([r.g_lambda for r in table])
     assert poisson["values"][0]["errors"] == [{"label": "MC stat", "symerror": pytest.approx(1e-6)}]
     mc, one, two = cls["values"][1]["errors"]

@@ -27,6 +27,7 @@ def rows(masses=(0.1, 1.0, 5.0)):
             g_lambda_bound=g, g_lambda_bound_mc_error=0.1 * g,
             g_cls=3 * g, g_cls_minus2=1.5 * g, g_cls_minus1=2 * g, g_cls_plus1=4 * g, g_cls_plus2=5 * g,
             g_cls_mc_error=0.05 * g, g_cls_infinite_mc=(2.9 if i else 2) * g, cls_mc_limited=i == 0,
+            g_cls_bound=0.98 * g, g_cls_bound_mc_error=0.1 * g,
             g_cls_toys=np.nan if i else 3.2 * g, cls_method="asymptotic", small_background=i == 2,
         )  # fmt: skip
         out.append(MassPoint(**values))
@@ -45,7 +46,7 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     cfg = overlay_config(tmp_path, "# a projection\nm_a,g,comment\n0.05,3e-4,x\n1,1e-4,y\n8,2e-4,z\n")
     layers = workflow.reach_layers(rows(), cfg)
     names = [layer.name for layer in layers]
-    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_mc_error", "cls_median", "cls_infinite_mc"]
+    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_mc_error", "cls_median", "cls_bound"]
     expected += ["lambda_mc_error", "lambda", "lambda_coarse", "lambda_bound"]
     expected += ["cls_toys", "small_background", "cls_mc_limited"]
     expected += ["freeze_out_ft0.1", "freeze_out_ft0.01", "freeze_out_ft0.001", "overlay0"]
@@ -59,7 +60,7 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     artists = {a.get_gid(): a for a in [*ax.lines, *ax.collections, *ax.patches] if a.get_gid()}
     assert set(artists) == set(names)
     np.testing.assert_allclose(artists["lambda"].get_ydata(), [1e-5, 2e-5, 3e-5])
-    np.testing.assert_allclose(artists["cls_infinite_mc"].get_ydata(), [2e-5, 5.8e-5, 8.7e-5])
+    np.testing.assert_allclose(artists["cls_bound"].get_ydata(), [0.98e-5, 1.96e-5, 2.94e-5])
     limited = artists["cls_mc_limited"]
     np.testing.assert_allclose([limited.get_xdata(), limited.get_ydata()], [[0.1], [3e-5]])
     np.testing.assert_allclose(artists["lambda_coarse"].get_ydata(), [2e-4, 4e-4, 6e-4])

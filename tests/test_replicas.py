@@ -41,6 +41,8 @@ def row(m_a, g_lambda, g_cls):
         g_lambda,
         g_lambda,
         0.0,
+        0.9 * g_lambda,
+        0.0,
         g_cls,
         g_cls,
         g_cls,
@@ -62,11 +64,12 @@ def test_spread_by_hand():
     assert s.g_lambda_std == pytest.approx(1.0) and s.g_cls_std == pytest.approx(math.sqrt(3.0))
     assert (s.g_cls_infinite_mc_mean, s.g_cls_infinite_mc_std) == (1.5, pytest.approx(math.sqrt(0.75)))
     assert (s.g_lambda_bound_mean, s.g_lambda_bound_std) == (2.0, pytest.approx(1.0))  # row(): the bound is g_lambda
+    assert (s.g_cls_bound_mean, s.g_cls_bound_std) == (pytest.approx(1.8), pytest.approx(0.9))
     assert "g(CLs,MC=inf) mean" in format_spread([s]) and "g(bound) mean" in format_spread([s])
     assert math.isnan(s.g_lambda_combined)
     (with_combined,) = spread(tables, [row(1.0, 1.5, 2.5)])
     assert (with_combined.g_lambda_combined, with_combined.g_cls_combined) == (1.5, 2.5)
-    assert with_combined.g_lambda_bound_combined == 1.5
+    assert with_combined.g_lambda_bound_combined == 1.5 and with_combined.g_cls_bound_combined == pytest.approx(1.35)
     assert "1.5000e+00" in format_spread([with_combined])
 
 

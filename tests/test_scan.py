@@ -7,7 +7,7 @@ import hist
 import numpy as np
 import pytest
 
-from alpfusion.fits.cls import LimitError, asimov_median
+from alpfusion.fits.cls import MEDIAN_Q, LimitError, asimov_median
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 from alpfusion.fits.scan import (
     MC_LIMITED_VARIANCE,
@@ -58,6 +58,12 @@ def result():
     return fake_result(histograms, masses, [MassHypothesis(m, 2.0, 0.0, 3.0, 10.58) for m in (1.0, 3.0)])
 
 
+def no_mc_constraints(model):
+    """The pyhf-like model of a region's templates with every MC-statistical parameter fixed."""
+    b = model.total_background
+    return StatErrorModel(model.signal.yields, b, np.zeros_like(b), np.ones_like(b), np.ones_like(b))
+
+
 def scan(result, cfg, tmp_path):
     return run_scan(mass_point_models(result, cfg.statistics), cfg.statistics, cfg.signal.g_ref, tmp_path, seed=1)
 
@@ -87,6 +93,18 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
     assert rows[0].g_lambda_bound_mc_error == rows[0].g_lambda_mc_error
     for row in rows:
         assert 0 < row.g_lambda_bound_mc_error < row.g_lambda_bound
+    # the CLs bound: the asymptotic CLs machinery (fits.cls) without MC constraints on the same templates
+    # gives q_mu,A = Lambda(mu), so its median is the tighter of the per-bin and coarse limits at 1.96^2
+    for row, point in zip(rows, mass_point_models(result, cfg.statistics)):
+        g_cls = [
+            coupling_from_mu(asimov_median(no_mc_constraints(m)), cfg.signal.g_ref) for m in (point.full, point.coarse)
+        ]
+        assert row.g_cls_bound == pytest.approx(g_cls[0] if row is rows[0] else min(g_cls), rel=1e-5)
+        assert row.g_cls_bound <= row.g_cls_infinite_mc * (1 + 1e-6)  # the 2% bins are finer than the S/B groups
+        assert 0 < row.g_cls_bound_mc_error < row.g_cls_bound
+        # each bin's term of Lambda grows between linearly (B = 0) and quadratically (S << B) in mu
+        t = MEDIAN_Q / 4.0
+        assert t**0.5 * (1 - 1e-6) <= row.g_cls_bound / row.g_lambda_bound <= t**0.25 * (1 + 1e-6)
     if treatment == "floor":
         for row, point in zip(rows, mass_point_models(result, cfg.statistics)):
             model = point.full

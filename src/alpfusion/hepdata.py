@@ -85,6 +85,12 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
         cls.add_uncertainty(band)
     table.add_variable(cls)
     table.add_variable(limit("Expected limit, CLs (median), infinite MC", col("g_cls_infinite_mc")))
+    cls_bound = limit(
+        "Expected limit, CLs (median) without MC constraints, the tighter of the per-bin and coarse-group ones",
+        col("g_cls_bound"),
+    )
+    cls_bound.add_uncertainty(_mc_uncertainty(col("g_cls_bound_mc_error")))
+    table.add_variable(cls_bound)
     return table
 
 

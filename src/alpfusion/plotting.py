@@ -66,10 +66,10 @@ class Layer:
 
 def limit_layers(rows) -> list[Layer]:
     """Our expected limits: the CLs median with its +-1, +-2 sigma bands and its MC-statistical band,
-    the CLs median with infinite MC, Lambda = 4 with its MC-statistical band, Lambda = 4 with the coarse
-    S/B order (conservative), the smaller of the two Lambda limits (``fits.poisson.lambda_bound``), the
-    toys' CLs limits and the mass points flagged for few background
-    events and for a CLs limit set by the background MC."""
+    the CLs median without MC constraints as an upper bound like Lambda's (``g_cls_bound``), Lambda = 4
+    with its MC-statistical band, Lambda = 4 with the coarse S/B order (conservative), the smaller of
+    the two Lambda limits (``fits.poisson.lambda_bound``), the toys' CLs limits and the mass points
+    flagged for few background events and for a CLs limit set by the background MC."""
     m = np.array([r.m_a for r in rows])
     col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
     g_lambda, mc_error = col("g_lambda"), col("g_lambda_mc_error")
@@ -103,11 +103,11 @@ def limit_layers(rows) -> list[Layer]:
         ),
         Layer("cls_median", "CLs expected (asymptotic)", "line", m, col("g_cls"), style={"color": "black", "ls": "--"}),
         Layer(
-            "cls_infinite_mc",
-            "CLs expected, infinite MC",
+            "cls_bound",
+            "CLs expected, the tighter bound",
             "line",
             m,
-            col("g_cls_infinite_mc"),
+            col("g_cls_bound"),
             style={"color": "tab:purple", "ls": "-.", "lw": 1.5},
         ),
         Layer(

@@ -137,6 +137,10 @@ def _band_target(n: int) -> float:
     return factor * factor
 
 
+MEDIAN_Q = _band_target(0)
+"""q_mu,A of the median expected limit, Phi^-1(0.975)^2 = 1.96^2."""
+
+
 def _asimov_band(model: StatErrorModel, *, rtol: float = 1e-6) -> tuple[float, ...]:
     """The asymptotic expected band (module docstring), band value by band value, each starting
     from the previous one (the first from the Lambda = 4 estimate)."""
@@ -154,7 +158,7 @@ def asimov_median(model: StatErrorModel, *, rtol: float = 1e-6) -> float:
     """The median of the asymptotic expected band alone, q_mu,A = 1.96^2, searched from the
     Lambda = 4 estimate."""
     scale = _lambda_scale(model)
-    return _band_value(_AsimovProfile(model), _band_target(0), scale, scale, rtol)
+    return _band_value(_AsimovProfile(model), MEDIAN_Q, scale, scale, rtol)
 
 
 def expected_limit(

@@ -23,6 +23,7 @@ LIMITS = {
     "g_lambda_bound": "g(bound)",
     "g_cls": "g(CLs)",
     "g_cls_infinite_mc": "g(CLs,MC=inf)",
+    "g_cls_bound": "g(CLs,bound)",
 }
 """The limits whose spread over replicas is measured (columns of the limits table), with their labels
 in the printed table."""
@@ -42,10 +43,13 @@ class Spread:
     g_cls_std: float
     g_cls_infinite_mc_mean: float
     g_cls_infinite_mc_std: float
+    g_cls_bound_mean: float
+    g_cls_bound_std: float
     g_lambda_combined: float = math.nan
     g_lambda_bound_combined: float = math.nan
     g_cls_combined: float = math.nan
     g_cls_infinite_mc_combined: float = math.nan
+    g_cls_bound_combined: float = math.nan
 
 
 def spread(tables: Sequence[Sequence[MassPoint]], combined: Sequence[MassPoint] | None = None) -> list[Spread]:

@@ -8,7 +8,8 @@ For every mass hypothesis (a region of the `analysis` histograms):
    what the grouping costs), the share of Lambda that comes from bins without background
    MC, at the Lambda limit, the limit on the coarse groups (no empty-bin treatment) and, where every
    coarse group holds background MC, the tighter of the per-bin and coarse limits, both upper bounds
-   on the per-bin limit with infinite MC (`alpfusion.fits.poisson.lambda_bound`);
+   on the per-bin limit with infinite MC (`alpfusion.fits.poisson.lambda_bound`); the same at the
+   asymptotic CLs median without MC constraints, whose q_mu,A is Lambda at 1.96^2 (g_cls_bound);
 3. the cabinetry configuration, the pyhf workspace (`cabinetry.workspace.build`) and the expected
    CLs limit with its +-1, +-2 sigma band (`alpfusion.fits.cls`), asymptotic, and with
    `cls_method: toys` (the default) the median expected limit from pseudo-experiments
@@ -47,8 +48,8 @@ from ..models.workspace import (
     write_templates,
 )
 from ..processors.optimise import SelectedYields
-from .cls import CLsLimit, LimitError, asimov_median, toy_scan
-from .poisson import coupling_from_mu, lambda_bound, mu_at_lambda, poisson_lambda
+from .cls import MEDIAN_Q, CLsLimit, LimitError, asimov_median, toy_scan
+from .poisson import LAMBDA_95, coupling_from_mu, lambda_bound, mu_at_lambda, poisson_lambda
 from .toys import StatErrorModel
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class MassPoint(SelectedYields):
     g_lambda_coarse: float  # Lambda on groups ordered from coarse blocks, MC only (coarse_model)
     g_lambda_bound: float  # min(g_lambda, g_lambda_coarse) where every coarse group holds MC (lambda_bound)
     g_lambda_bound_mc_error: float  # MC-statistical error of the limit g_lambda_bound is (lambda_mc_error)
+    g_cls_bound: float  # asymptotic CLs median without MC constraints, the tighter of per-bin and coarse (_Bound)
+    g_cls_bound_mc_error: float  # MC-statistical error of the limit g_cls_bound is (lambda_mc_error)
     g_cls_minus2: float
     g_cls_minus1: float
     g_cls: float
@@ -181,10 +184,50 @@ def _mass_point_job(job: _MassPointJob) -> tuple[dict, MassPoint, list[str]]:
             g_infinite = cls_infinite_mc(binned, job.g_ref)
         except LimitError as err:
             problems.append(f"no CLs limit with infinite MC ({err})")
-    lambda_error = lambda_mc_error(job.point.full, job.g_ref, _replica_rng(job, MC_ERROR_STREAM))
-    coarse_error = lambda_mc_error(job.point.coarse, job.g_ref, _replica_rng(job, COARSE_MC_ERROR_STREAM))
-    row = _row(job.point, limit, (lambda_error, coarse_error), cls_error, g_infinite, job.stats, job.g_ref)
+    bounds = (_Bound.of(job, LAMBDA_95), _Bound.of(job, MEDIAN_Q))
+    row = _row(job.point, limit, bounds, cls_error, g_infinite, job.stats, job.g_ref)
     return spec, row, problems
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """The limits of one mass point at one threshold of Lambda (couplings in GeV^-1): on the full
+    binning and on the coarse groups, the tighter of the two (``fits.poisson.lambda_bound``) and the
+    MC-statistical errors of the first and of the tighter, from replicas of their templates
+    (:func:`lambda_mc_error`; the same replicas at every threshold).
+
+    Without MC constraints q_mu,A of the CLs median on background-only Asimov data is
+    2 sum_i [mu s_i - b_i ln(1 + mu s_i / b_i)] = Lambda(mu) (``fits.cls``, ``fits.poisson``): at the
+    threshold 1.96^2 (``fits.cls.MEDIAN_Q``) these are the asymptotic CLs medians, and the
+    data-processing inequality bounds them as it bounds Lambda = 4."""
+
+    mu_fine: float
+    g_fine: float
+    g_fine_error: float
+    g_coarse: float
+    g: float
+    g_error: float
+
+    @classmethod
+    def of(cls, job: _MassPointJob, threshold: float) -> _Bound:
+        point, g_ref = job.point, job.g_ref
+        mu_fine = mu_at_lambda(point.full.signal.yields, point.full.total_background, threshold)
+        g_fine = coupling_from_mu(mu_fine, g_ref)
+        coarse_b = point.coarse.total_background
+        g_coarse = coupling_from_mu(mu_at_lambda(point.coarse.signal.yields, coarse_b, threshold), g_ref)
+        g = lambda_bound(g_fine, g_coarse, coarse_b)
+        fine_error = lambda_mc_error(point.full, g_ref, _replica_rng(job, MC_ERROR_STREAM), threshold=threshold)
+        if g == g_fine:
+            return cls(mu_fine, g_fine, fine_error, g_coarse, g, fine_error)
+        coarse_rng = _replica_rng(job, COARSE_MC_ERROR_STREAM)
+        return cls(
+            mu_fine,
+            g_fine,
+            fine_error,
+            g_coarse,
+            g,
+            lambda_mc_error(point.coarse, g_ref, coarse_rng, threshold=threshold),
+        )
 
 
 def _replica_rng(job: _MassPointJob, stream: int) -> np.random.Generator:
@@ -259,10 +302,17 @@ def _replicas(model: RegionModel, rng: np.random.Generator, replicas: int) -> It
         yield s, sum((_gamma_replica(t, rng) for t in model.backgrounds.values()), np.zeros(len(model.bins)))
 
 
-def lambda_mc_error(model: RegionModel, g_ref: float, rng: np.random.Generator, replicas: int = MC_REPLICAS) -> float:
-    """The MC-statistical error of the Lambda = 4 coupling: its standard deviation over replicas of
-    the templates on the full binning (:func:`_replicas`)."""
-    couplings = [coupling_from_mu(mu_at_lambda(s, b), g_ref) for s, b in _replicas(model, rng, replicas)]
+def lambda_mc_error(
+    model: RegionModel,
+    g_ref: float,
+    rng: np.random.Generator,
+    replicas: int = MC_REPLICAS,
+    *,
+    threshold: float = LAMBDA_95,
+) -> float:
+    """The MC-statistical error of the coupling at Lambda = ``threshold`` (4 by default): its standard
+    deviation over replicas of the model's templates (:func:`_replicas`)."""
+    couplings = [coupling_from_mu(mu_at_lambda(s, b, threshold), g_ref) for s, b in _replicas(model, rng, replicas)]
     return float(np.std(couplings, ddof=1))
 
 
@@ -308,27 +358,23 @@ def mc_growth_factor(w: float, growth: float) -> float:
 def _row(
     point: MassPointModel,
     limit: tuple[CLsLimit, CLsLimit | str | None] | str,
-    lambda_errors: tuple[float, float],
+    bounds: tuple[_Bound, _Bound],
     cls_error: float,
     g_infinite: float,
     stats: Statistics,
     g_ref: float,
 ) -> MassPoint:
     """The limits-table row of a mass point from its models, its CLs limit (or the reason it failed),
-    the MC errors of the Lambda limits (per-bin and coarse) and of the CLs limit, and the CLs limit with
-    infinite MC (:func:`cls_infinite_mc`)."""
+    the limits at Lambda = 4 and at the CLs median without MC constraints (:class:`_Bound`), the MC
+    error of the CLs limit, and the CLs limit with infinite MC (:func:`cls_infinite_mc`)."""
     model, merged, h = point.full, point.grouped, point.hypothesis
     s, b = model.signal.yields, model.total_background
-    mu_lambda = mu_at_lambda(s, b)
+    lam, cls_bound = bounds
+    mu_lambda = lam.mu_fine
     lam_total = poisson_lambda(mu_lambda * s, b)
     lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / lam_total
     floored = model.backgrounds[FLOOR].yields > 0 if FLOOR in model.backgrounds else np.zeros(len(s), bool)
     lam_floor = poisson_lambda(mu_lambda * s[floored], b[floored]) / lam_total
-    g_lambda = coupling_from_mu(mu_lambda, g_ref)
-    coarse_b = point.coarse.total_background
-    g_coarse = coupling_from_mu(mu_at_lambda(point.coarse.signal.yields, coarse_b), g_ref)
-    g_bound = lambda_bound(g_lambda, g_coarse, coarse_b)
-    lambda_error, coarse_error = lambda_errors
     if isinstance(limit, str):
         band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
     else:
@@ -352,12 +398,14 @@ def _row(
         empty_bins=int(model.empty.sum()),
         lambda_empty_fraction=float(lam_empty),
         lambda_floor_fraction=float(lam_floor),
-        g_lambda=g_lambda,
-        g_lambda_mc_error=lambda_error,
+        g_lambda=lam.g_fine,
+        g_lambda_mc_error=lam.g_fine_error,
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
-        g_lambda_coarse=g_coarse,
-        g_lambda_bound=g_bound,
-        g_lambda_bound_mc_error=lambda_error if g_bound == g_lambda else coarse_error,
+        g_lambda_coarse=lam.g_coarse,
+        g_lambda_bound=lam.g,
+        g_lambda_bound_mc_error=lam.g_error,
+        g_cls_bound=cls_bound.g,
+        g_cls_bound_mc_error=cls_bound.g_error,
         g_cls_minus2=band[0],
         g_cls_minus1=band[1],
         g_cls=band[2],
@@ -404,7 +452,8 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
         f" {'L_empty':>7} {'L_floor':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(bound)':>10}"
         f" {'MC err':>7} {'g(CLs)':>10}"
-        f" {'MC err':>7} {'g(CLs,MC=inf)':>13} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
+        f" {'MC err':>7} {'g(CLs,MC=inf)':>13} {'g(CLs,bound)':>12} {'MC err':>7}"
+        f" {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
     )
     lines = [
         f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; L_empty, L_floor: the "
@@ -413,7 +462,8 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         "with the S/B order from coarse blocks and no empty-bin treatment (conservative); g(bound): the smaller of "
         "g(Lambda) and g(coarse) where every coarse group holds background MC (else g(Lambda)), both upper bounds on "
         "the per-bin limit with infinite MC; g(CLs,MC=inf): CLs "
-        "without the MC-statistical constraints, the limit of these templates with infinite MC",
+        "without the MC-statistical constraints, the limit of these templates with infinite MC; g(CLs,bound): the CLs "
+        "median without MC constraints as g(bound), the tighter of the per-bin and coarse ones (MC err from replicas)",
         head,
     ]
     for r in rows:
@@ -424,7 +474,7 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
             f" {r.lambda_floor_fraction:7.2f} {r.g_lambda:10.3e} {r.g_lambda_mc_error / r.g_lambda:7.1%}"
             f" {r.g_lambda_coarse:10.3e} {r.g_lambda_bound:10.3e} {r.g_lambda_bound_mc_error / r.g_lambda_bound:7.1%}"
             f" {r.g_cls:10.3e} {r.g_cls_mc_error / r.g_cls:7.1%}"
-            f" {r.g_cls_infinite_mc:13.3e}"
+            f" {r.g_cls_infinite_mc:13.3e} {r.g_cls_bound:12.3e} {r.g_cls_bound_mc_error / r.g_cls_bound:7.1%}"
             f" {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
             f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
         )
@@ -447,6 +497,7 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         lines.append(
             "+ the background's MC error sets g(CLs): it moves by more than 10% when the background MC doubles "
             f"(every flagged limit within 10% needs up to {needed:.3g} times the MC in the bins that carry the "
-            "signal); g(CLs,MC=inf) is where it converges"
+            "signal); g(CLs,MC=inf) is where it converges, and g(CLs,bound), with its MC error from replicas, the CLs "
+            "limit that the MC already measures"
         )
     return "\n".join(lines) + "\n"
