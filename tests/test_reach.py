@@ -27,7 +27,8 @@ def rows(masses=(0.1, 1.0, 5.0)):
             g_lambda_bound=g, g_lambda_bound_mc_error=0.1 * g,
             g_cls=3 * g, g_cls_minus2=1.5 * g, g_cls_minus1=2 * g, g_cls_plus1=4 * g, g_cls_plus2=5 * g,
             g_cls_mc_error=0.05 * g, g_cls_infinite_mc=(2.9 if i else 2) * g, cls_mc_limited=i == 0,
-            g_cls_bound=0.98 * g, g_cls_bound_mc_error=0.1 * g,
+            g_cls_bound=0.98 * g, g_cls_bound_mc_error=0.1 * g, g_cls_bound_minus2=0.5 * g,
+            g_cls_bound_minus1=0.7 * g, g_cls_bound_plus1=1.4 * g, g_cls_bound_plus2=1.9 * g,
             g_cls_toys=np.nan if i else 3.2 * g, cls_method="asymptotic", small_background=i == 2,
         )  # fmt: skip
         out.append(MassPoint(**values))

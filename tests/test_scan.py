@@ -7,7 +7,7 @@ import hist
 import numpy as np
 import pytest
 
-from alpfusion.fits.cls import MEDIAN_Q, LimitError, asimov_median
+from alpfusion.fits.cls import MEDIAN_Q, LimitError, _asimov_band, asimov_median
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 from alpfusion.fits.scan import (
     MC_LIMITED_VARIANCE,
@@ -94,12 +94,14 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
     for row in rows:
         assert 0 < row.g_lambda_bound_mc_error < row.g_lambda_bound
     # the CLs bound: the asymptotic CLs machinery (fits.cls) without MC constraints on the same templates
-    # gives q_mu,A = Lambda(mu), so its median is the tighter of the per-bin and coarse limits at 1.96^2
+    # gives q_mu,A = Lambda(mu), so its band is the tighter of the per-bin and coarse limits at f_N^2
     for row, point in zip(rows, mass_point_models(result, cfg.statistics)):
-        g_cls = [
-            coupling_from_mu(asimov_median(no_mc_constraints(m)), cfg.signal.g_ref) for m in (point.full, point.coarse)
+        fine, coarse = (np.array(_asimov_band(no_mc_constraints(m))) for m in (point.full, point.coarse))
+        expected = [
+            coupling_from_mu(mu, cfg.signal.g_ref) for mu in (fine if row is rows[0] else np.fmin(fine, coarse))
         ]
-        assert row.g_cls_bound == pytest.approx(g_cls[0] if row is rows[0] else min(g_cls), rel=1e-5)
+        band = [getattr(row, f"g_cls_bound{part}") for part in ("_minus2", "_minus1", "", "_plus1", "_plus2")]
+        assert band == pytest.approx(expected, rel=1e-5)
         assert row.g_cls_bound <= row.g_cls_infinite_mc * (1 + 1e-6)  # the 2% bins are finer than the S/B groups
         assert 0 < row.g_cls_bound_mc_error < row.g_cls_bound
         # each bin's term of Lambda grows between linearly (B = 0) and quadratically (S << B) in mu

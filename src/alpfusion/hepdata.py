@@ -41,14 +41,18 @@ def _mc_uncertainty(errors: np.ndarray) -> Uncertainty:
 
 def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
     """The table of expected 95% CL upper limits on g_agg versus m_a: Lambda < 4 with its MC-statistical
-    error, the CLs median with its MC-statistical error and its +-1 and +-2 sigma bands (asymmetric
-    uncertainties), and the CLs median without the MC-statistical constraints (infinite MC)."""
+    error and the tighter of it and the coarse groups' limit with its own, the CLs median with its
+    MC-statistical error and its +-1 and +-2 sigma bands (asymmetric uncertainties), the CLs median
+    without the MC-statistical constraints (infinite MC), and the CLs median and band without them taken
+    as the tighter of the per-bin and coarse-group ones (``g_cls_bound``), with its MC-statistical error."""
     table = Table("Expected limits on g_agg")
     table.description = (
         "Expected 95% CL upper limits on the ALP-photon coupling g_agg versus the ALP mass m_a, "
         "for e+e- -> e+e- a with a -> invisible, from the simple Poisson criterion Lambda < 4 and from CLs "
         "(asymptotic, median with its 1 and 2 sigma bands; and its median with the background's MC-statistical "
-        "uncertainties removed, where the CLs limit converges as the MC grows)."
+        "uncertainties removed, where the CLs limit converges as the MC grows; and the tighter of the per-bin and "
+        "coarse-group limits, Lambda < 4 and the CLs median and band without the MC's constraints, upper bounds on "
+        "the limits with infinite MC, each with its MC-statistical error)."
     )
     table.location = "Reach plot"
     table.keywords["observables"] = ["G_AGG"]
@@ -76,21 +80,22 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
     bound.add_uncertainty(_mc_uncertainty(col("g_lambda_bound_mc_error")))
     table.add_variable(bound)
 
-    median = col("g_cls")
-    cls = limit("Expected limit, CLs (median)", median)
-    cls.add_uncertainty(_mc_uncertainty(col("g_cls_mc_error")))
-    for label, low, high in (("1 sigma", "g_cls_minus1", "g_cls_plus1"), ("2 sigma", "g_cls_minus2", "g_cls_plus2")):
-        band = Uncertainty(label, is_symmetric=False)
-        band.values = [(float(lo - m), float(hi - m)) for lo, m, hi in zip(col(low), median, col(high))]
-        cls.add_uncertainty(band)
-    table.add_variable(cls)
+    def cls_limit(name: str, column: str) -> Variable:
+        """The CLs median ``column`` with its MC-statistical error and its 1 and 2 sigma bands."""
+        median = col(column)
+        variable = limit(name, median)
+        variable.add_uncertainty(_mc_uncertainty(col(f"{column}_mc_error")))
+        for n in (1, 2):
+            band = Uncertainty(f"{n} sigma", is_symmetric=False)
+            low, high = col(f"{column}_minus{n}"), col(f"{column}_plus{n}")
+            band.values = [(float(lo - m), float(hi - m)) for lo, m, hi in zip(low, median, high)]
+            variable.add_uncertainty(band)
+        return variable
+
+    table.add_variable(cls_limit("Expected limit, CLs (median)", "g_cls"))
     table.add_variable(limit("Expected limit, CLs (median), infinite MC", col("g_cls_infinite_mc")))
-    cls_bound = limit(
-        "Expected limit, CLs (median) without MC constraints, the tighter of the per-bin and coarse-group ones",
-        col("g_cls_bound"),
-    )
-    cls_bound.add_uncertainty(_mc_uncertainty(col("g_cls_bound_mc_error")))
-    table.add_variable(cls_bound)
+    name = "Expected limit, CLs (median) without MC constraints, the tighter of the per-bin and coarse-group ones"
+    table.add_variable(cls_limit(name, "g_cls_bound"))
     return table
 
 

@@ -131,13 +131,13 @@ def _bracketed(profile: _AsimovProfile, target: float, mu: float, scale: float, 
     )
 
 
-def _band_target(n: int) -> float:
+def band_target(n: int) -> float:
     """The q_mu,A of the band value n sigma from the median (module docstring)."""
     factor = float(ndtri(1.0 - 0.05 * ndtr(n))) + n
     return factor * factor
 
 
-MEDIAN_Q = _band_target(0)
+MEDIAN_Q = band_target(0)
 """q_mu,A of the median expected limit, Phi^-1(0.975)^2 = 1.96^2."""
 
 
@@ -149,7 +149,7 @@ def _asimov_band(model: StatErrorModel, *, rtol: float = 1e-6) -> tuple[float, .
     band = []
     mu = scale
     for n in BAND_SIGMAS:
-        mu = _band_value(profile, _band_target(n), mu, scale, rtol)
+        mu = _band_value(profile, band_target(n), mu, scale, rtol)
         band.append(mu)
     return tuple(band)
 

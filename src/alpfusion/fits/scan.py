@@ -48,7 +48,8 @@ from ..models.workspace import (
     write_templates,
 )
 from ..processors.optimise import SelectedYields
-from .cls import MEDIAN_Q, CLsLimit, LimitError, asimov_median, toy_scan
+from . import BAND_SIGMAS
+from .cls import MEDIAN_Q, CLsLimit, LimitError, asimov_median, band_target, toy_scan
 from .poisson import LAMBDA_95, coupling_from_mu, lambda_bound, mu_at_lambda, poisson_lambda
 from .toys import StatErrorModel
 
@@ -85,7 +86,11 @@ class MassPoint(SelectedYields):
     g_lambda_coarse: float  # Lambda on groups ordered from coarse blocks, MC only (coarse_model)
     g_lambda_bound: float  # min(g_lambda, g_lambda_coarse) where every coarse group holds MC (lambda_bound)
     g_lambda_bound_mc_error: float  # MC-statistical error of the limit g_lambda_bound is (lambda_mc_error)
+    g_cls_bound_minus2: float  # the -2 sigma value of g_cls_bound's band
+    g_cls_bound_minus1: float
     g_cls_bound: float  # asymptotic CLs median without MC constraints, the tighter of per-bin and coarse (_Bound)
+    g_cls_bound_plus1: float
+    g_cls_bound_plus2: float
     g_cls_bound_mc_error: float  # MC-statistical error of the limit g_cls_bound is (lambda_mc_error)
     g_cls_minus2: float
     g_cls_minus1: float
@@ -184,50 +189,59 @@ def _mass_point_job(job: _MassPointJob) -> tuple[dict, MassPoint, list[str]]:
             g_infinite = cls_infinite_mc(binned, job.g_ref)
         except LimitError as err:
             problems.append(f"no CLs limit with infinite MC ({err})")
-    bounds = (_Bound.of(job, LAMBDA_95), _Bound.of(job, MEDIAN_Q))
-    row = _row(job.point, limit, bounds, cls_error, g_infinite, job.stats, job.g_ref)
+    row = _row(job.point, limit, _Bounds.of(job), cls_error, g_infinite, job.stats, job.g_ref)
     return spec, row, problems
 
 
 @dataclass(frozen=True)
 class _Bound:
     """The limits of one mass point at one threshold of Lambda (couplings in GeV^-1): on the full
-    binning and on the coarse groups, the tighter of the two (``fits.poisson.lambda_bound``) and the
-    MC-statistical errors of the first and of the tighter, from replicas of their templates
-    (:func:`lambda_mc_error`; the same replicas at every threshold).
+    binning and on the coarse groups, and the tighter of the two (``fits.poisson.lambda_bound``).
 
-    Without MC constraints q_mu,A of the CLs median on background-only Asimov data is
+    Without MC constraints q_mu,A of the CLs band on background-only Asimov data is
     2 sum_i [mu s_i - b_i ln(1 + mu s_i / b_i)] = Lambda(mu) (``fits.cls``, ``fits.poisson``): at the
-    threshold 1.96^2 (``fits.cls.MEDIAN_Q``) these are the asymptotic CLs medians, and the
+    thresholds f_N^2 (``fits.cls.band_target``) these are the asymptotic CLs band values, and the
     data-processing inequality bounds them as it bounds Lambda = 4."""
 
     mu_fine: float
     g_fine: float
-    g_fine_error: float
     g_coarse: float
     g: float
-    g_error: float
 
     @classmethod
-    def of(cls, job: _MassPointJob, threshold: float) -> _Bound:
-        point, g_ref = job.point, job.g_ref
+    def of(cls, point: MassPointModel, g_ref: float, threshold: float) -> _Bound:
         mu_fine = mu_at_lambda(point.full.signal.yields, point.full.total_background, threshold)
         g_fine = coupling_from_mu(mu_fine, g_ref)
         coarse_b = point.coarse.total_background
         g_coarse = coupling_from_mu(mu_at_lambda(point.coarse.signal.yields, coarse_b, threshold), g_ref)
-        g = lambda_bound(g_fine, g_coarse, coarse_b)
-        fine_error = lambda_mc_error(point.full, g_ref, _replica_rng(job, MC_ERROR_STREAM), threshold=threshold)
-        if g == g_fine:
-            return cls(mu_fine, g_fine, fine_error, g_coarse, g, fine_error)
+        return cls(mu_fine, g_fine, g_coarse, lambda_bound(g_fine, g_coarse, coarse_b))
+
+    def mc_errors(self, job: _MassPointJob, threshold: float) -> tuple[float, float]:
+        """The MC-statistical errors of g_fine and of g, from replicas of their templates
+        (:func:`lambda_mc_error`; the same replicas at every threshold)."""
+        fine = lambda_mc_error(job.point.full, job.g_ref, _replica_rng(job, MC_ERROR_STREAM), threshold=threshold)
+        if self.g == self.g_fine:
+            return fine, fine
         coarse_rng = _replica_rng(job, COARSE_MC_ERROR_STREAM)
-        return cls(
-            mu_fine,
-            g_fine,
-            fine_error,
-            g_coarse,
-            g,
-            lambda_mc_error(point.coarse, g_ref, coarse_rng, threshold=threshold),
-        )
+        return fine, lambda_mc_error(job.point.coarse, job.g_ref, coarse_rng, threshold=threshold)
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """One mass point's limits at Lambda = 4 and its CLs band without MC constraints (:class:`_Bound`),
+    with the MC-statistical errors of g_lambda, g_lambda_bound and the CLs median."""
+
+    lam: _Bound
+    lam_errors: tuple[float, float]
+    cls_band: tuple[_Bound, ...]  # at band_target(n), n in BAND_SIGMAS
+    cls_error: float
+
+    @classmethod
+    def of(cls, job: _MassPointJob) -> _Bounds:
+        lam = _Bound.of(job.point, job.g_ref, LAMBDA_95)
+        band = tuple(_Bound.of(job.point, job.g_ref, band_target(n)) for n in BAND_SIGMAS)
+        median = band[BAND_SIGMAS.index(0)]
+        return cls(lam, lam.mc_errors(job, LAMBDA_95), band, median.mc_errors(job, MEDIAN_Q)[1])
 
 
 def _replica_rng(job: _MassPointJob, stream: int) -> np.random.Generator:
@@ -358,18 +372,18 @@ def mc_growth_factor(w: float, growth: float) -> float:
 def _row(
     point: MassPointModel,
     limit: tuple[CLsLimit, CLsLimit | str | None] | str,
-    bounds: tuple[_Bound, _Bound],
+    bounds: _Bounds,
     cls_error: float,
     g_infinite: float,
     stats: Statistics,
     g_ref: float,
 ) -> MassPoint:
     """The limits-table row of a mass point from its models, its CLs limit (or the reason it failed),
-    the limits at Lambda = 4 and at the CLs median without MC constraints (:class:`_Bound`), the MC
-    error of the CLs limit, and the CLs limit with infinite MC (:func:`cls_infinite_mc`)."""
+    the limits at Lambda = 4 and the CLs band without MC constraints (:class:`_Bounds`), the MC error
+    of the CLs limit, and the CLs limit with infinite MC (:func:`cls_infinite_mc`)."""
     model, merged, h = point.full, point.grouped, point.hypothesis
     s, b = model.signal.yields, model.total_background
-    lam, cls_bound = bounds
+    lam, cls_band = bounds.lam, [b.g for b in bounds.cls_band]
     mu_lambda = lam.mu_fine
     lam_total = poisson_lambda(mu_lambda * s, b)
     lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / lam_total
@@ -399,13 +413,17 @@ def _row(
         lambda_empty_fraction=float(lam_empty),
         lambda_floor_fraction=float(lam_floor),
         g_lambda=lam.g_fine,
-        g_lambda_mc_error=lam.g_fine_error,
+        g_lambda_mc_error=bounds.lam_errors[0],
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
         g_lambda_coarse=lam.g_coarse,
         g_lambda_bound=lam.g,
-        g_lambda_bound_mc_error=lam.g_error,
-        g_cls_bound=cls_bound.g,
-        g_cls_bound_mc_error=cls_bound.g_error,
+        g_lambda_bound_mc_error=bounds.lam_errors[1],
+        g_cls_bound_minus2=cls_band[0],
+        g_cls_bound_minus1=cls_band[1],
+        g_cls_bound=cls_band[2],
+        g_cls_bound_plus1=cls_band[3],
+        g_cls_bound_plus2=cls_band[4],
+        g_cls_bound_mc_error=bounds.cls_error,
         g_cls_minus2=band[0],
         g_cls_minus1=band[1],
         g_cls=band[2],
