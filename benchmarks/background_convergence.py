@@ -2,7 +2,7 @@
 background (the tau pairs, or the QED background), the others held as the run made them.
 
 Run: python benchmarks/background_convergence.py [RUN_DIR] [--background P] [--config FILE]
-         [--empty-bins T] [--floor-reach R] [--estimator E] [--multiples K ...]
+         [--empty-bins T] [--floor-reach R] [--estimator E] [--multiples K ...] [--plot FILE]
 RUN_DIR is the output folder of a default run (``alpfusion run``; its signal samples, its other
 background samples and its optimised cuts are used; default benchmarks/.cache/run, made first if
 missing). P is ee_to_tautau (default) or ee_to_eegg. FILE overlays the default configuration (for
@@ -20,7 +20,8 @@ the prediction holds where the varied background carries it, not for the tau pai
 QED's MC sets w), the share of Lambda from bins without
 background MC and from those of them with a floor, and the ratio of g(Lambda) of the largest sample to
 the same without any floor (empty bins background-free): a trustworthy limit moves by less than 10%
-when the MC doubles, and so does it when the floor goes.
+when the MC doubles, and so does it when the floor goes. With --plot FILE it also draws the limits from
+6 GeV on over the largest sample's, versus the draws (``alpfusion.plotting.convergence_figure``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from alpfusion.config import load_config
 from alpfusion.fits.scan import mc_growth_factor, mc_variance_ratio
 from alpfusion.heap import retain_freed_memory
 from alpfusion.parallel import LocalPool
+from alpfusion.plotting import convergence_figure, save_figure, styled
 
 MULTIPLES = (0.25, 0.5, 1.0, 2.0)
 """The sample sizes, in units of the configured draws, unless --multiples gives others."""
@@ -47,6 +49,7 @@ def main():
     parser.add_argument("--floor-reach", type=int, help="statistics.floor_reach (bins)")
     parser.add_argument("--estimator", help="observables.cphi_estimator (default: the configuration's)")
     parser.add_argument("--multiples", type=float, nargs="+", default=MULTIPLES, help="sizes / configured draws")
+    parser.add_argument("--plot", help="also draw the limits over the largest sample's into this file (png, pdf)")
     args = parser.parse_args()
     retain_freed_memory()  # as the command line does for its own process
     run_dir = Path(args.run_dir)
@@ -113,6 +116,11 @@ def main():
             f" {two.lambda_empty_fraction:7.2f} {two.lambda_floor_fraction:7.2f}"
             f" {two.g_lambda / unfloored.g_lambda:10.3f}"
         )
+
+    if args.plot:
+        with styled():
+            save_figure(convergence_figure(tables, varied), args.plot)
+        print(f"wrote {args.plot}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import yaml
 from alpfusion import cosmology, workflow
 from alpfusion.config import load_config
 from alpfusion.fits.scan import MassPoint, format_table, read_rows, write_rows
-from alpfusion.plotting import reach_figure, reach_plot, reach_title
+from alpfusion.plotting import CONVERGENCE_LIMITS, convergence_figure, reach_figure, reach_plot, reach_title
 
 
 def rows(masses=(0.1, 1.0, 5.0)):
@@ -137,3 +137,17 @@ def test_the_table_says_which_limit_to_quote_where_the_background_is_small():
     assert "run pseudo-experiments" in format_table(table, 1e-4)
     with_toys = [dataclasses.replace(r, g_cls_toys=3.3 * r.g_lambda) for r in table]
     assert "g(toys) is the limit there" in format_table(with_toys, 1e-4)
+
+
+def test_convergence_figure_draws_each_limit_over_the_largest_sample():
+    small, large = rows((5.0, 6.5, 7.0)), rows((5.0, 6.5, 7.0))
+    halved = [dataclasses.replace(r, g_lambda=2 * r.g_lambda, g_cls=1.5 * r.g_cls) for r in small]
+    fig = convergence_figure({4000: halved, 8000: large}, "ee_to_eegg")
+    lines = {line.get_gid(): line for ax in fig.axes for line in ax.lines}
+    assert set(lines) == {f"{c}:{i}" for c in CONVERGENCE_LIMITS for i in (1, 2)}  # from 6 GeV on
+    np.testing.assert_allclose(lines["g_lambda:1"].get_ydata(), [2.0, 1.0])
+    np.testing.assert_allclose(lines["g_cls:2"].get_ydata(), [1.5, 1.0])
+    np.testing.assert_allclose(lines["g_lambda_bound:2"].get_xdata(), [4000, 8000])
+    np.testing.assert_allclose(lines["g_cls_bound:1"].get_ydata(), [1.0, 1.0])
+    with pytest.raises(ValueError, match="at least two sample sizes"):
+        convergence_figure({8000: large}, "ee_to_eegg")

@@ -1,4 +1,4 @@
-"""Figures people look at rather than read: the reach plot with its context layers.
+"""Figures people look at rather than read: the reach plot with its context layers, and how the limits converge.
 
 Figures are made with matplotlib's object-oriented API (``matplotlib.figure.Figure``, no pyplot):
 no backend is chosen and no global style or state is changed; mplhep's style applies inside
@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -312,3 +312,41 @@ def reach_figure(layers: Sequence[Layer], title: str) -> Figure:
 def reach_title(luminosity_fb: float, sqrt_s: float) -> str:
     """The reach plot's title: the process, the energy and the luminosity."""
     return rf"$e^+e^- \to e^+e^- + a\,(\to$ inv.), √s = {sqrt_s:g} GeV, {luminosity_fb / 1000:g} ab$^{{-1}}$"
+
+
+CONVERGENCE_LIMITS = {
+    "g_lambda": r"$\Lambda = 4$, per bin",
+    "g_lambda_bound": r"$\Lambda = 4$, the tighter bound",
+    "g_cls": "CLs, MC errors profiled",
+    "g_cls_bound": "CLs, the tighter bound",
+}
+"""The limits (columns of the limits table) of :func:`convergence_figure`, one panel each."""
+
+
+def convergence_figure(tables: Mapping[int, Sequence], background: str, m_min: float = 6.0) -> Figure:
+    """How the limits move as one background's MC grows: per limit of :data:`CONVERGENCE_LIMITS`
+    a panel of each mass point's limit (m_a >= ``m_min``) over that of the largest sample, versus
+    the background's draws (``tables``: draws -> limits-table rows, the same masses in each), with
+    the +-10% that physics.md allows a doubling shaded around 1."""
+    sizes = sorted(tables)
+    if len(sizes) < 2:
+        raise ValueError(f"a convergence figure needs at least two sample sizes, got {sizes}")
+    largest = tables[sizes[-1]]
+    masses = [i for i, row in enumerate(largest) if row.m_a >= m_min]
+    fig = Figure(figsize=(11, 8.5))
+    axes = fig.subplots(2, 2, sharex=True, sharey=True).ravel()
+    colours = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, len(masses)))
+    for ax, (column, label) in zip(axes, CONVERGENCE_LIMITS.items()):
+        ax.axhspan(0.9, 1.1, color="0.9", zorder=0, label=r"$\pm 10\%$")
+        for i, colour in zip(masses, colours):
+            ratios = [getattr(tables[n][i], column) / getattr(largest[i], column) for n in sizes]
+            ax.plot(sizes, ratios, marker="o", color=colour, label=f"{largest[i].m_a:g} GeV", gid=f"{column}:{i}")
+        ax.set_xscale("log")
+        ax.set_title(label, fontsize=14)
+    for ax in axes[2:]:
+        ax.set_xlabel(f"{background} draws")
+    for ax in axes[::2]:
+        ax.set_ylabel("limit / limit of the largest sample")
+    axes[0].legend(fontsize=10, ncols=2)
+    fig.tight_layout()
+    return fig
