@@ -342,11 +342,13 @@ def convergence_figure(tables: Mapping[int, Sequence], background: str, m_min: f
             ratios = [getattr(tables[n][i], column) / getattr(largest[i], column) for n in sizes]
             ax.plot(sizes, ratios, marker="o", color=colour, label=f"{largest[i].m_a:g} GeV", gid=f"{column}:{i}")
         ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{n:.3g}" for n in sizes], fontsize=12)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_title(label, fontsize=14)
     for ax in axes[2:]:
-        ax.set_xlabel(f"{background} draws")
+        ax.set_xlabel(f"{background} draws", fontsize=16)
     for ax in axes[::2]:
-        ax.set_ylabel("limit / limit of the largest sample")
+        ax.set_ylabel(f"g / g({sizes[-1]:.3g} draws)", fontsize=16)
     axes[0].legend(fontsize=10, ncols=2)
     fig.tight_layout()
     return fig
