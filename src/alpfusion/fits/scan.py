@@ -383,7 +383,8 @@ def _row(
     of the CLs limit, and the CLs limit with infinite MC (:func:`cls_infinite_mc`)."""
     model, merged, h = point.full, point.grouped, point.hypothesis
     s, b = model.signal.yields, model.total_background
-    lam, cls_band = bounds.lam, [b.g for b in bounds.cls_band]
+    lam = bounds.lam
+    cls_minus2, cls_minus1, cls_median, cls_plus1, cls_plus2 = (value.g for value in bounds.cls_band)
     mu_lambda = lam.mu_fine
     lam_total = poisson_lambda(mu_lambda * s, b)
     lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / lam_total
@@ -418,11 +419,11 @@ def _row(
         g_lambda_coarse=lam.g_coarse,
         g_lambda_bound=lam.g,
         g_lambda_bound_mc_error=bounds.lam_errors[1],
-        g_cls_bound_minus2=cls_band[0],
-        g_cls_bound_minus1=cls_band[1],
-        g_cls_bound=cls_band[2],
-        g_cls_bound_plus1=cls_band[3],
-        g_cls_bound_plus2=cls_band[4],
+        g_cls_bound_minus2=cls_minus2,
+        g_cls_bound_minus1=cls_minus1,
+        g_cls_bound=cls_median,
+        g_cls_bound_plus1=cls_plus1,
+        g_cls_bound_plus2=cls_plus2,
         g_cls_bound_mc_error=bounds.cls_error,
         g_cls_minus2=band[0],
         g_cls_minus1=band[1],
