@@ -32,7 +32,7 @@ from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda
 from alpfusion.fits.scan import lambda_mc_error
-from alpfusion.models.workspace import coarse_model
+from alpfusion.models.workspace import Template, coarse_model
 from alpfusion.processors.results import load_result
 
 
@@ -82,8 +82,7 @@ def main():
 def _limit(model, cfg) -> tuple[float, float, float]:
     """(g, relative MC error, smallest effective MC events of a group) of a coarse model."""
     background = model.total_background
-    variance = sum(t.variances for t in model.backgrounds.values())
-    neff = np.divide(background**2, variance, out=np.zeros_like(background), where=variance > 0)
+    neff = Template(background, sum(t.variances for t in model.backgrounds.values())).effective_events
     g = coupling_from_mu(mu_at_lambda(model.signal.yields, background), cfg.signal.g_ref)
     error = lambda_mc_error(model, cfg.signal.g_ref, np.random.default_rng(cfg.generation.seed)) / g
     return g, error, float(neff.min())

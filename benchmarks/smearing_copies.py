@@ -65,8 +65,7 @@ def main():
             empty_share = poisson_lambda(mu * s[full.empty], b[full.empty]) / poisson_lambda(mu * s, b)
             qed = full.backgrounds[workflow.LOST_PHOTONS]
             rich = signal_rich(s)
-            filled = rich & (qed.variances > 0)
-            n_eff = np.sum(qed.yields[filled] ** 2 / qed.variances[filled])
+            n_eff = qed.effective_events[rich].sum()
             no_qed = rich & (qed.variances == 0)
             coarse = point.coarse
             g_coarse = coupling_from_mu(mu_at_lambda(coarse.signal.yields, coarse.total_background), cfg.signal.g_ref)

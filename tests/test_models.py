@@ -20,6 +20,7 @@ from alpfusion.models.workspace import (
     FLOOR,
     EmptyBins,
     ModelError,
+    Template,
     block_average,
     cabinetry_config,
     coarse_model,
@@ -514,3 +515,10 @@ def test_coarse_order_recovers_a_smooth_background_from_sparse_heavy_mc():
     assert g(free.signal.yields, free.total_background) == pytest.approx(
         g(per_bin.signal.yields, 0 * per_bin.signal.yields)
     )
+
+
+def test_effective_events_of_a_template():
+    """(sum w)^2 / sum w^2 per bin from the weights of its MC events; a bin without MC has none."""
+    weights = [np.array([1.0, 1.0, 2.0]), np.array([0.5] * 8), np.array([])]
+    t = Template(np.array([w.sum() for w in weights]), np.array([np.sum(w**2) for w in weights]))
+    np.testing.assert_allclose(t.effective_events, [16.0 / 6.0, 8.0, 0.0])

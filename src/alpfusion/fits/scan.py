@@ -300,7 +300,7 @@ def _gamma_replica(t: Template, rng: np.random.Generator) -> np.ndarray:
     """A replica of a template's yields: every bin's yield y with MC variance v drawn from a Gamma
     distribution of mean y and variance v (shape y^2/v, the number of effective MC events); a bin
     with v = 0 keeps y."""
-    shape = np.divide(t.yields**2, t.variances, out=np.zeros_like(t.yields), where=t.variances > 0)
+    shape = t.effective_events
     drawn = rng.gamma(
         np.where(shape > 0, shape, 1.0),
         np.divide(t.variances, t.yields, out=np.ones_like(t.yields), where=t.yields > 0),

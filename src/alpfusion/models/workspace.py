@@ -118,6 +118,11 @@ class Template:
     yields: np.ndarray
     variances: np.ndarray
 
+    @property
+    def effective_events(self) -> np.ndarray:
+        """Per bin the effective number of MC events, y^2 / v = (sum w)^2 / sum w^2; 0 where v = 0."""
+        return np.divide(self.yields**2, self.variances, out=np.zeros_like(self.yields), where=self.variances > 0)
+
 
 @dataclass(frozen=True)
 class RegionModel:
