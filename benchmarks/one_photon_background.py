@@ -56,7 +56,7 @@ def main():
     for row in with_it:
         region = next(h.region for h in result.hypotheses if abs(h.m_a - row.m_a) < 1e-9)
         plane = region_slice(result.histograms[workflow.LOST_PHOTON]["analysis"], region)
-        per_slice = np.asarray(weight_view(plane).value).sum(axis=(-2, -1))
+        per_slice = np.asarray(weight_view(plane).value).reshape(len(edges) - 1, -1).sum(axis=1)
         cells = " ".join(f"{y:9.2g}" for y in per_slice)
         other = without[row.m_a].background
         print(

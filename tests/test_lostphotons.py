@@ -133,11 +133,41 @@ def test_lost_photons_respect_the_missing_mass_bound_at_every_eta():
     assert near["central"] > 10 and near["forward"] > 10
 
 
+def test_lost_photons_stay_within_their_missing_pt_reach():
+    """Every accepted event of every channel (E*_miss >= 1 GeV: one photon at most inside the acceptance,
+    below its threshold) has p_T,miss <= E*_miss sin(theta_min) + (1 - sin(theta_min)) E_min, the event
+    by event form of the missing-mass bound (``lostphotons.missing_pt_excess`` <= 0), and some come within
+    2% of E*_miss of it (as of the missing-mass bound); without p_T (m2_miss > E*_miss^2) the excess is
+    -inf; an ALP of 6.5 GeV, massive, reaches beyond it."""
+    rng = np.random.default_rng(12)
+    acceptance = SETTINGS.acceptance
+    process = LostPhotonsProcess(SETTINGS)
+    close = 0
+    for channel in process.channels:
+        y = rng.random((20_000, channel.dim))
+        momenta, weight = channel(y, rng.uniform(0, 2 * math.pi, len(y)))
+        missing = momenta["invisible"][(weight > 0) & process.accepted(momenta)]
+        energy, p_t = missing[:, 0], np.hypot(missing[:, 1], missing[:, 2])
+        mass2 = energy**2 - np.sum(missing[:, 1:] ** 2, axis=1)
+        excess = lostphotons.missing_pt_excess(energy, mass2, pseudorapidity(missing), acceptance)
+        assert np.allclose(excess, p_t - lostphotons.lost_pt_max(energy, acceptance, acceptance.energy_min), atol=1e-9)
+        assert np.all(excess <= 1e-9 * energy), channel.name
+        close += np.sum(excess > -0.02 * energy)
+    assert close > 10
+    assert lostphotons.missing_pt_excess(3.0, 10.0, 0.0, acceptance) == -np.inf
+    # a 6.5 GeV ALP with p_T = 4 GeV at eta = 0: E*_miss = sqrt(m^2 + p_T^2), beyond the reach by 0.98 GeV
+    e_alp = math.hypot(6.5, 4.0)
+    excess = lostphotons.missing_pt_excess(e_alp, 6.5**2, 0.0, acceptance)
+    assert excess == pytest.approx(4.0 - lostphotons.lost_pt_max(e_alp, acceptance, acceptance.energy_min), rel=1e-12)
+    assert excess > 0.25
+
+
 def test_every_event_of_lost_photons_in_a_mass_window_lies_within_their_support():
     """The support of lost photons in the analysis planes (``models.workspace.missing_mass_support``) holds
     every accepted event of every channel whose m2_miss falls in a mass's window, at 1, 3 and 6 GeV, each in its
-    slice of |eta*_miss| and its m_ee bin; and it is no formality: the central slice leaves out bins
-    next to those the events reach (at 1 and 3 GeV, the low m_ee where most of the signal lies)."""
+    slice of |eta*_miss| and of the missing p_T's excess and its m_ee bin; and it is no formality: the central
+    slice leaves out bins next to those the events reach (at 1 and 3 GeV, the low m_ee where most of the
+    signal lies), and the planes beyond the first excess edge above 0 lie outside it."""
     cfg = load_config()
     rng = np.random.default_rng(9)
     hypotheses = tuple(MassHypothesis(m_a, 2.0, 0.0, 3.0, SETTINGS.sqrt_s) for m_a in (1.0, 3.0, 6.0))
@@ -153,14 +183,19 @@ def test_every_event_of_lost_photons_in_a_mass_window_lies_within_their_support(
         for hyp in hypotheses:
             lo, hi = hyp.m2_window
             inside = (mass2 >= lo) & (mass2 <= hi)
-            eta = np.abs(pseudorapidity(missing[inside]))
-            h.fill(region=hyp.region, abs_eta_miss=eta, m_ee=m_ee[inside], m_ee_tau=m_ee[inside])
+            eta = pseudorapidity(missing[inside])
+            excess = lostphotons.missing_pt_excess(missing[inside, 0], mass2[inside], eta, SETTINGS.acceptance)
+            h.fill(
+                region=hyp.region, abs_eta_miss=np.abs(eta), pt_excess=excess, m_ee=m_ee[inside], m_ee_tau=m_ee[inside]
+            )
+    assert list(h.axes["pt_excess"].edges) == [-np.inf, 0.25, np.inf]
     for hyp in hypotheses:
         values = h[{"region": hyp.region}].values()
         support = missing_mass_support(hyp, h, SETTINGS.acceptance)
         assert values.sum() > 100 and not np.any((values > 0) & ~support), hyp.m_a
-        reached = np.flatnonzero(values[0].sum(axis=1) > 0)
-        excluded = np.flatnonzero(~support[0, :, 0])
+        assert support[:, 0].any() and not support[:, 1].any()
+        reached = np.flatnonzero(values[0, 0].sum(axis=1) > 0)
+        excluded = np.flatnonzero(~support[0, 0, :, 0])
         if hyp.m_a < 5:
             assert len(excluded) and excluded.max() + 10 >= reached.min()
 

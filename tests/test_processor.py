@@ -1,6 +1,7 @@
 """The coffea processor end to end: executors, chunking, cut flow, outputs, bad inputs."""
 
 import json
+import math
 
 import hist
 import numpy as np
@@ -33,6 +34,7 @@ from alpfusion.processors.selection import (
     region_name,
 )
 from alpfusion.samples.generator import Generator
+from alpfusion.samples.lostphotons import missing_pt_excess
 from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import read_sample, write_sample
 
@@ -113,8 +115,11 @@ def test_cutflow_is_consistent_and_scaled_to_the_luminosity(small_cfg, samples, 
         plane, own = hists["analysis"], own_regions(reference, path.stem)
         # every selected event is in the planes of its slices (flow bins included), exactly; the plane's y^2
         # also has the fine parts (kernels.FINE), of at most half the sample's y^2 quantum each
-        assert np.array_equal(plane.values(flow=True).sum(axis=(1, 2, 3)), flow.values()[own, CUTS.index("eta_miss")])
-        fine = np.abs(plane.variances(flow=True).sum(axis=(1, 2, 3)) - flow.variances()[own, -1])
+        slices_and_plane = tuple(range(1, plane.ndim))
+        assert np.array_equal(
+            plane.values(flow=True).sum(axis=slices_and_plane), flow.values()[own, CUTS.index("eta_miss")]
+        )
+        fine = np.abs(plane.variances(flow=True).sum(axis=slices_and_plane) - flow.variances()[own, -1])
         assert np.all(fine <= 0.5 * reference.samples[path.stem].yield2_quantum * raw[own, -1])
         assert np.array_equal(hists["m2_miss"].values(flow=True).sum(), flow.values()[0, 1])
     # a signal sample has the planes of its own mass only, a background those of every mass
@@ -154,11 +159,19 @@ def test_processor_agrees_with_the_physics_functions(small_cfg, samples, referen
         if k not in own_regions(reference, path.stem):
             continue
         slices = hist.axis.Variable([0.0, *small_cfg.histograms.eta_slices, np.inf], underflow=False, overflow=False)
-        plane = hist.Hist(slices, hist.axis.Variable(edges), hist.axis.Variable(edges), storage=hist.storage.Weight())
-        plane.fill(np.abs(obs.eta_miss[passed]), obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed])
+        pt_edges = [-np.inf, *small_cfg.histograms.pt_excess_slices, np.inf]
+        excess = hist.axis.Variable(pt_edges, underflow=False, overflow=False)
+        plane = hist.Hist(
+            slices, excess, hist.axis.Variable(edges), hist.axis.Variable(edges), storage=hist.storage.Weight()
+        )
+        p_t = np.hypot(e_minus.px + e_plus.px, e_minus.py + e_plus.py)[passed]
+        pt_max = obs.e_miss * math.sin(math.radians(22.0)) + (1 - math.sin(math.radians(22.0))) * 0.25
+        plane.fill(
+            np.abs(obs.eta_miss[passed]), p_t - pt_max[passed], obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed]
+        )
         filled = hists["analysis"][{"region": reference.regions[k]}].values(flow=True)
         assert np.allclose(plane.values(flow=True), filled, rtol=1e-9, atol=0)
-        assert all(np.any(filled[s] > 0) for s in range(len(slices)))  # every slice holds events
+        assert all(np.any(filled[s, 0] > 0) for s in range(len(slices)))  # every slice holds events
 
 
 def test_log_bins_have_the_relative_width(small_cfg):
@@ -214,7 +227,7 @@ def test_outputs_are_cabinetry_ready_and_lossless(tmp_path, reference):
                 assert np.array_equal(unrolled.values(), plane.values(flow=True)[k].ravel())
                 assert np.array_equal(unrolled.variances(), plane.variances(flow=True)[k].ravel())
                 summed = f[f"plane/{region}_{sample}"].values(flow=True)
-                assert np.allclose(summed, plane.values(flow=True)[k].sum(axis=0), rtol=1e-12, atol=0)
+                assert np.allclose(summed, plane.values(flow=True)[k].sum(axis=(0, 1)), rtol=1e-12, atol=0)
             for region in reference.regions:
                 assert list(f[f"cutflow/{region}_{sample}"].axis().labels()) == list(CUTS)
             for name in ("emiss_eta", "m2_miss", "mee_minus_mtau"):
@@ -451,10 +464,10 @@ def test_several_smearings_keep_the_yields_and_spread_the_copies(small_cfg, samp
         selected, error = flow.values()[:, -1], np.sqrt(ref["cutflow"].variances()[:, -1])
         assert np.all(np.abs(selected - ref["cutflow"].values()[:, -1]) <= 3 * error + 1e-12 * selected)
         plane, own = hists["analysis"], own_regions(four, sample)
-        assert np.array_equal(plane.values(flow=True).sum(axis=(1, 2, 3)), flow.values()[own, -1])
+        assert np.array_equal(plane.values(flow=True).sum(axis=(1, 2, 3, 4)), flow.values()[own, -1])
         # an event's copies square together in the cut flow, per bin in the plane: between 1/4 and 1 of it
         # (up to the plane's fine parts of y^2, at most half the y^2 quantum per event and bin)
-        plane_variance, flow_variance = plane.variances(flow=True).sum(axis=(1, 2, 3)), flow.variances()[own, -1]
+        plane_variance, flow_variance = plane.variances(flow=True).sum(axis=(1, 2, 3, 4)), flow.variances()[own, -1]
         fine = 0.5 * four.samples[sample].yield2_quantum * 4 * hists["cutflow_raw"].values()[own, -1]
         assert np.all(plane_variance <= flow_variance + fine)
         assert np.all(plane_variance >= 0.25 * flow_variance - fine)
@@ -489,7 +502,8 @@ def test_an_mc_event_far_lighter_than_its_sample_keeps_its_bin_and_variance(tmp_
     k = int(np.argmax([len(s) for s in selected]))
     plane = hist.Hist(*hists["analysis"].axes[1:], storage=hist.storage.Weight())
     chosen = selected[k]
-    plane.fill(np.abs(obs.eta_miss[chosen]), obs.m_ee[chosen], obs.m_ee_tau[chosen], weight=y[chosen])
+    excess = missing_pt_excess(obs.e_miss, obs.m2_miss, obs.eta_miss, small_cfg.acceptance)
+    plane.fill(np.abs(obs.eta_miss[chosen]), excess[chosen], obs.m_ee[chosen], obs.m_ee_tau[chosen], weight=y[chosen])
     reference, variances = plane.variances(flow=True), hists["analysis"].variances(flow=True)[k]
     light = (reference > 1e-20 * y.max() ** 2) & (reference < 1e-12 * y.max() ** 2)  # the 1e-9 events' bins
     assert light.sum() > 20 and np.all(variances[light] > 0)

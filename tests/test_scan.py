@@ -11,6 +11,7 @@ from alpfusion.fits.cls import MEDIAN_Q, LimitError, _asimov_band, asimov_median
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 from alpfusion.fits.scan import (
     MC_LIMITED_VARIANCE,
+    _sensitive_background,
     cls_infinite_mc,
     format_table,
     mc_variance_ratio,
@@ -18,7 +19,7 @@ from alpfusion.fits.scan import (
     write_rows,
 )
 from alpfusion.fits.toys import StatErrorModel
-from alpfusion.models.workspace import FLOOR, coarse_model, mass_point_models
+from alpfusion.models.workspace import FLOOR, RegionModel, Template, coarse_model, mass_point_models
 from alpfusion.processors.selection import MassHypothesis
 
 from .fakes import fake_result
@@ -175,7 +176,6 @@ def test_no_signal_sample_is_an_error(cfg, result, tmp_path):
 def test_the_mc_error_of_the_lambda_limit_scales_with_the_mc_errors(cfg, result):
     """No MC variance, no error; four times the MC statistics (a quarter of the variances), half the error."""
     from alpfusion.fits.scan import lambda_mc_error
-    from alpfusion.models.workspace import RegionModel, Template
 
     model = mass_point_models(result, cfg.replace(statistics={"empty_bins": "none"}).statistics)[0].full
 
@@ -197,6 +197,22 @@ def test_the_mc_error_of_the_lambda_limit_scales_with_the_mc_errors(cfg, result)
     assert error[1.0] / error[0.25] == pytest.approx(2.0, rel=0.2)
 
 
+def test_the_small_count_flag_looks_where_lambda_comes_from():
+    """Ten background-free bins with 5% of the signal beside 90 bins of 10^3 background events each: at the
+    Lambda limit the free bins give all but 0.4% of Lambda (2 S each), so the bins that give its first
+    half expect no background (the asymptotic CLs fails there), while the bins holding the first half of
+    the signal in S/B order expect 4.3 x 10^4 events."""
+    s = np.r_[np.full(10, 0.5), np.full(90, 95.0 / 90)]
+    b = np.r_[np.zeros(10), np.full(90, 1e3)]
+    model = RegionModel("r", 1.0, np.arange(100), Template(s, 0 * s), {"b": Template(b, 0 * b)}, b <= 0)
+    mu = mu_at_lambda(s, b)
+    assert poisson_lambda(mu * s[:10], b[:10]) / poisson_lambda(mu * s, b) > 0.99
+    assert _sensitive_background(model, mu) == 0.0
+    half_signal = np.searchsorted(np.cumsum(s), 0.5 * s.sum()) + 1
+    assert b[:half_signal].sum() == pytest.approx(4.3e4)
+    assert _sensitive_background(model, 1e4 * mu) > 0  # where the free bins no longer dominate, B counts
+
+
 def test_the_mc_error_of_the_cls_limit_replicates_the_workspace_and_scales_with_the_mc_errors(cfg, result, tmp_path):
     """The replicas replace the workspace's own yields (the grouped templates, bin by bin); no MC
     variance, no error; a quarter of the variances (and of the squared relative constraints), half
@@ -205,7 +221,6 @@ def test_the_mc_error_of_the_cls_limit_replicates_the_workspace_and_scales_with_
 
     from alpfusion.fits.scan import cls_mc_error
     from alpfusion.fits.toys import StatErrorModel
-    from alpfusion.models.workspace import RegionModel, Template
 
     cfg = cfg.replace(statistics={"empty_bins": "floor", "sb_groups": 6})
     one = dataclasses.replace(result, hypotheses=result.hypotheses[:1])

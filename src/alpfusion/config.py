@@ -32,6 +32,7 @@ from pydantic import (
     PrivateAttr,
     Strict,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
@@ -459,6 +460,14 @@ class Histograms(_Strict):
         description="inner edges of the |eta*_miss| slices of the analysis plane (a plane per slice, "
         "from 0 to the first edge, ..., from the last edge on); [] for one plane",
     )
+    pt_excess_slices: tuple[float, ...] = Field(
+        strict=False,
+        description="inner edges (GeV) of slices of the analysis plane in p_T,miss - [E*_miss sin(theta_min) + "
+        "(1 - sin(theta_min)) E_min], how far the missing momentum lies beyond the reach of two lost photons "
+        "(a plane per slice and |eta*_miss| slice); a slice whose lower edge is above 0 lies beyond the reach of "
+        "the samples of statistics.missing_mass_bound, so the edge must exceed the smearing of the excess; [] for "
+        "one plane",
+    )
 
     @model_validator(mode="after")
     def _mass_range(self) -> Histograms:
@@ -466,11 +475,14 @@ class Histograms(_Strict):
             raise _Invalid(("mass_max",), f"must exceed mass_min = {self.mass_min}, got {self.mass_max}")
         return self
 
-    @field_validator("eta_slices")
+    @field_validator("eta_slices", "pt_excess_slices")
     @classmethod
-    def _increasing(cls, edges: tuple[float, ...]) -> tuple[float, ...]:
-        if not all(math.isfinite(e) and e > 0 for e in edges) or any(b <= a for a, b in pairwise(edges)):
-            raise ValueError(f"must be finite, positive and increasing, got {list(edges)}")
+    def _increasing(cls, edges: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
+        positive = info.field_name == "eta_slices"  # |eta*_miss| >= 0; the excess takes either sign
+        if not all(math.isfinite(e) and (e > 0 or not positive) for e in edges) or any(
+            b <= a for a, b in pairwise(edges)
+        ):
+            raise ValueError(f"must be finite, {'positive ' if positive else ''}and increasing, got {list(edges)}")
         return edges
 
 
@@ -535,8 +547,9 @@ class Statistics(_Strict):
     missing_mass_bound: list[BackgroundProcess] = Field(
         default_factory=list,
         description="background samples of lost photons whose support in each |eta*_miss| slice's plane the "
-        "missing-mass bound draws: every empty bin within it gets a floor whatever floor_reach, none beyond it, "
-        "and their MC beyond it is an error",
+        "missing-mass bound draws (and whose planes of histograms.pt_excess_slices beyond 0 lie outside it): "
+        "every empty bin within it gets a floor whatever floor_reach, none beyond it, and their MC beyond it is "
+        "an error",
     )
     smooth_slices: int = Field(ge=1, le=50, description="m_ee slices of the smooth background model")
     sb_groups: int = Field(ge=1, le=200, description="bins of the pyhf channel: the signal bins grouped by S/B")
@@ -562,7 +575,9 @@ class Statistics(_Strict):
     cls_method: ClsMethod = Field(description="asymptotic, or toys (pseudo-experiments as well, a column of their own)")
     toys: int = Field(ge=100, description="pseudo-experiments per tested mu")
     small_background_events: float = Field(
-        ge=0, description="flag mass points whose signal-rich bins expect fewer background events than this"
+        ge=0,
+        description="flag mass points whose sensitive bins (those giving the first half of Lambda at its limit, "
+        "in S/B order) expect fewer background events than this: asymptotic CLs unreliable, quote the toys",
     )
     hepdata_record: str = Field(
         pattern=r"^ins[0-9]{7}$", description="INSPIRE record in the patchset metadata, 'ins' and 7 digits"

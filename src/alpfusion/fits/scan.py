@@ -13,10 +13,10 @@ For every mass hypothesis (a region of the `analysis` histograms):
 3. the cabinetry configuration, the pyhf workspace (`cabinetry.workspace.build`) and the expected
    CLs limit with its +-1, +-2 sigma band (`alpfusion.fits.cls`), asymptotic, and with
    `cls_method: toys` (the default) the median expected limit from pseudo-experiments
-   (`alpfusion.fits.toys`) as a column of its own; mass points whose signal-rich bins (those holding
-   the first half of the signal in S/B order) expect fewer than `statistics.small_background_events`
-   background events are flagged: there the asymptotic formulae are unreliable and the toys' limit
-   is the one to quote;
+   (`alpfusion.fits.toys`) as a column of its own; mass points whose sensitive bins (those giving
+   the first half of Lambda at its limit, in S/B order) expect fewer than
+   `statistics.small_background_events` background events are flagged: there the asymptotic formulae
+   are unreliable and the toys' limit is the one to quote;
 4. couplings g = g_ref sqrt(mu) (every signal rate scales as g^2).
 
 Mass points are independent and run in parallel worker processes.
@@ -50,7 +50,7 @@ from ..models.workspace import (
 from ..processors.optimise import SelectedYields
 from . import BAND_SIGMAS
 from .cls import MEDIAN_Q, CLsLimit, LimitError, asimov_median, band_target, toy_scan
-from .poisson import LAMBDA_95, coupling_from_mu, lambda_bound, mu_at_lambda, poisson_lambda
+from .poisson import LAMBDA_95, coupling_from_mu, lambda_bound, lambda_per_bin, mu_at_lambda, poisson_lambda
 from .toys import StatErrorModel
 
 log = logging.getLogger(__name__)
@@ -138,12 +138,16 @@ class _MassPointJob:
     index: int
 
 
-def _signal_rich_background(model: RegionModel) -> float:
-    """Background expected in the bins that hold the first half of the signal, in S/B order."""
+def _sensitive_background(model: RegionModel, mu: float) -> float:
+    """Background expected in the bins that give the first half of Lambda at the signal strength mu, in
+    S/B order: where the limit comes from. A few background-free bins with a small share of the signal
+    can give most of Lambda (2 S each), and there the asymptotic formulae fail whatever the background
+    of the bins that hold most of the signal."""
     b = model.total_background
     s = model.signal.yields
     order = np.argsort(-np.divide(s, b, out=np.full_like(s, np.inf), where=b > 0), kind="stable")
-    half = np.searchsorted(np.cumsum(s[order]), 0.5 * s.sum()) + 1
+    terms = lambda_per_bin(mu * s[order], b[order])
+    half = np.searchsorted(np.cumsum(terms), 0.5 * terms.sum()) + 1
     return float(b[order[:half]].sum())
 
 
@@ -435,7 +439,7 @@ def _row(
         cls_mc_limited=bool(mc_variance_ratio(band[2], g_infinite) > MC_LIMITED_VARIANCE),
         g_cls_toys=g_toys,
         cls_method=cls_method,
-        small_background=_signal_rich_background(model) < stats.small_background_events,
+        small_background=_sensitive_background(model, mu_lambda) < stats.small_background_events,
     )
 
 
@@ -507,7 +511,8 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
             else "run pseudo-experiments (statistics.cls_method: toys)"
         )
         lines.append(
-            "* fewer background events than statistics.small_background_events in the signal-rich bins: "
+            "* fewer background events than statistics.small_background_events in the bins that give half of "
+            "Lambda: "
             f"asymptotic CLs unreliable, {advice}"
         )
     limited = [r for r in rows if r.cls_mc_limited]

@@ -148,9 +148,10 @@ class RegionModel:
 @dataclass(frozen=True)
 class _Planes:
     """One sample's planes in one region of its `analysis` histogram ``h`` (region, |eta*_miss| slice,
-    m_ee, |m_ee^tau|; or without the slice axis), the last two axes (m_ee, |m_ee^tau|): values and
-    variances read out once per model, as C-ordered copies (the histogram's storage is column-major: a
-    region of the default binning takes 12 ms to copy), with the histogram for its axes."""
+    p_T,miss excess slice, m_ee, |m_ee^tau|; or without slice axes), the last two axes (m_ee,
+    |m_ee^tau|): values and variances read out once per model, as C-ordered copies (the histogram's
+    storage is column-major: a region of the default binning takes 12 ms to copy), with the histogram
+    for its axes."""
 
     h: hist.Hist
     values: np.ndarray
@@ -326,7 +327,7 @@ def _coarse_model(
 
 def _smooth_template(region: str, backgrounds: Mapping[str, _Planes], bins: np.ndarray, slices: int) -> Template:
     """The smooth model (alpfusion.models.smooth) of the summed backgrounds, over the signal bins: one
-    per plane (|eta*_miss| slice); a plane without background MC has none (zero)."""
+    per plane (slice); a plane without background MC has none (zero)."""
     from .smooth import SmoothModelError, smooth_plane
 
     values, variances = _summed_plane(backgrounds)
@@ -355,7 +356,7 @@ def nearest_mc(
     ``where`` (flat indices; default every bin) selects the bins; the results are flat over them
     (distance inf and yield NaN when the plane holds no MC). Sums run over the bins found, never over
     differences of running sums, so a bin next to MC of weight 10^-3 is not swamped by MC of weight
-    10^6 elsewhere. Planes stacked along leading axes (the |eta*_miss| slices) are apart: a bin's
+    10^6 elsewhere. Planes stacked along leading axes (the slices) are apart: a bin's
     nearest MC is sought in its own plane only.
     """
     where = np.arange(values.size) if where is None else np.asarray(where)
@@ -371,7 +372,7 @@ def nearest_mc(
 def neighbourhood_event_yield(values: np.ndarray, variances: np.ndarray, where: np.ndarray, radius: int) -> np.ndarray:
     """The yield of one effective MC event around bins of a plane: sum(y^2) / sum(y) over the
     (2 radius + 1)^2 bins centred on each bin ``where`` (flat indices), clipped at the plane's
-    borders; NaN where they hold no MC. Planes stacked along leading axes (the |eta*_miss| slices)
+    borders; NaN where they hold no MC. Planes stacked along leading axes (the slices)
     are apart. Each sum adds the bins themselves, never differences of running sums (:func:`nearest_mc`).
 
     The MC resolves a bin's background only down to about this yield: a bin whose few events are
@@ -428,7 +429,10 @@ def _plane_shape(h: hist.Hist) -> tuple[int, ...]:
 def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: Acceptance) -> np.ndarray:
     """Which bins of the planes of one region of an `analysis` histogram (the shape of :func:`_plane`)
     events of lost photons can reach after the selection of ``hypothesis``: those where some point allows
-    m2_miss >= ``lostphotons.missing_mass2_bound`` (one soft photon at the energy threshold).
+    m2_miss >= ``lostphotons.missing_mass2_bound`` (one soft photon at the energy threshold), in the
+    slices of the missing p_T's excess over their reach (``lostphotons.missing_pt_excess``, an axis
+    ``pt_excess`` where the histogram has one) that begin at or below 0: a slice beyond 0 is the same
+    inequality event by event, with the smearing left to its lower edge (``histograms.pt_excess_slices``).
 
     In the window m2_miss <= m2_hi, E*_miss (``selection.missing_energy``) is fixed by m_ee; the
     bound falls with |eta*_miss| and m2_miss - bound rises with m2_miss (d bound / d m2_miss <= E*_miss /
@@ -447,7 +451,12 @@ def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: A
     eta_max = h.axes["abs_eta_miss"].edges[1:] + SUPPORT_ETA_MARGIN
     bound = missing_mass2_bound(e_miss[:, None, :], eta_max[None, :, None], acceptance, acceptance.energy_min)
     reachable = m2_max >= bound.min(axis=0)  # (slice, m_ee)
-    return np.broadcast_to(reachable[:, :, None], _plane_shape(h))
+    names = [a.name for a in h.axes if a.name != "region"]
+    support = np.expand_dims(reachable, [i for i, name in enumerate(names) if name not in ("abs_eta_miss", "m_ee")])
+    if "pt_excess" in names:
+        within = h.axes["pt_excess"].edges[:-1] <= 0
+        support = support & np.expand_dims(within, [i for i, name in enumerate(names) if name != "pt_excess"])
+    return np.broadcast_to(support, _plane_shape(h))
 
 
 EDGE_TAIL_SHARE = 1e-4
@@ -493,8 +502,9 @@ def _beyond_supports(
             name,
             backgrounds[name],
             ~within,
-            "beyond the missing-mass bound of lost photons (statistics.missing_mass_bound): the bound does not "
-            "hold for these samples",
+            "beyond the missing-mass bound of lost photons or their p_T reach (statistics.missing_mass_bound, "
+            "histograms.pt_excess_slices): the bound does not hold for these samples, or the smearing carries them "
+            "beyond the first slice edge above 0",
         )[bins]
         for name, within in supports.items()
         if name in backgrounds

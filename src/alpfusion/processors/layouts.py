@@ -1,9 +1,10 @@
 """The histograms the processor fills: names, axes and binning (one place for the layout that the
 models, the optimiser and the saved results read back).
 
-Per sample: the analysis plane (region, |eta*_miss| slice, m_ee, |m_ee^tau|) after each mass
-selection, with logarithmic bins of relative width ``histograms.relative_width`` (physics.md section 6),
-a plane per slice of ``histograms.eta_slices``; a signal sample fills only the region of its own mass;
+Per sample: the analysis plane (region, |eta*_miss| slice, p_T,miss excess slice, m_ee, |m_ee^tau|) after
+each mass selection, with logarithmic bins of relative width ``histograms.relative_width`` (physics.md
+section 6), a plane per slice of ``histograms.eta_slices`` and of ``histograms.pt_excess_slices`` (the
+missing p_T beyond the reach of two lost photons); a signal sample fills only the region of its own mass;
 control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the cut
 flow (region, cut) as weighted yields and as raw MC counts; and the cut-optimisation input.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "empty_histograms",
     "eta_edges",
     "mass_edges",
+    "pt_excess_edges",
     "optimisation_histogram",
 ]
 
@@ -43,8 +45,8 @@ CUTFLOW = ("cutflow", "cutflow_raw")
 SELECTION = ("analysis", *CUTFLOW)
 """The histograms that the per-mass selection fills, in one pass over the events."""
 HISTOGRAMS = ("analysis", *CONTROLS, *CUTFLOW)
-"""Histograms per sample: the analysis planes (region, |eta*_miss| slice, m_ee, |m_ee^tau|) after each
-mass selection (a signal sample: its own mass only); the control histograms; the cut flow."""
+"""Histograms per sample: the analysis planes (region, |eta*_miss| slice, p_T,miss excess slice, m_ee,
+|m_ee^tau|) after each mass selection (a signal sample: its own mass only); the control histograms; the cut flow."""
 OPTIMISATION = "optimisation"
 """The cut-optimisation input (region, |z|, d, |eta*_miss|) of the accepted events, z =
 (m2_miss - m_a^2) / delta_m2(m_a), d = E_max(m_a) - E*_miss (alpfusion.processors.optimise); a signal sample
@@ -71,6 +73,12 @@ def eta_edges(settings: Histograms) -> np.ndarray:
     return np.array([0.0, *settings.eta_slices, math.inf])
 
 
+def pt_excess_edges(settings: Histograms) -> np.ndarray:
+    """The edges of the slices of the analysis plane in the missing p_T's excess over the reach of two lost
+    photons (``lostphotons.missing_pt_excess``): -inf, ``histograms.pt_excess_slices``, inf."""
+    return np.array([-math.inf, *settings.pt_excess_slices, math.inf])
+
+
 def empty_histograms(
     cfg: Config, hypotheses: tuple[MassHypothesis, ...], names: tuple[str, ...] = HISTOGRAMS
 ) -> dict[str, hist.Hist]:
@@ -84,12 +92,12 @@ def empty_histograms(
     layout = {
         "analysis": lambda: hist.Hist(
             regions,
-            hist.axis.Variable(
-                eta_edges(cfg.histograms),
-                name="abs_eta_miss",
-                label="|eta*_miss| slice",
-                underflow=False,
-                overflow=False,
+            *(
+                hist.axis.Variable(slice_edges, name=name, label=label, underflow=False, overflow=False)
+                for slice_edges, name, label in (
+                    (eta_edges(cfg.histograms), "abs_eta_miss", "|eta*_miss| slice"),
+                    (pt_excess_edges(cfg.histograms), "pt_excess", "p_T,miss beyond two lost photons [GeV]"),
+                )
             ),
             hist.axis.Variable(edges, name="m_ee", label="m_ee [GeV]"),
             hist.axis.Variable(edges, name="m_ee_tau", label="|m_ee^tau| [GeV]"),

@@ -9,7 +9,8 @@ For each chunk of a sample (flat TTree ``events`` read with ``BaseSchema``) :cla
 3. computes the observables once (:func:`alpfusion.processors.observables.compute_observables`);
 4. for every mass hypothesis of the grid applies the selection
    (:class:`alpfusion.processors.selection.MassHypothesis`) and fills the histograms: the analysis
-   plane per slice of |eta*_miss| (``histograms.eta_slices``), for a signal sample only in the region
+   plane per slice of |eta*_miss| (``histograms.eta_slices``) and of the missing p_T's excess over the
+   reach of two lost photons (``histograms.pt_excess_slices``), for a signal sample only in the region
    of its own mass (the only one whose model it enters).
 
 Expected yields: ``y = weight * L`` with L = ``Beam.luminosity_pb`` (weights in pb per event). The output
@@ -48,6 +49,7 @@ from coffea import processor
 
 from ..config import Config
 from ..observables import EventObservables, components, compute_observables, four_momenta
+from ..samples.lostphotons import missing_pt_excess
 from . import ProcessingError
 from .detector import is_photon, measure
 from .kernels import (
@@ -165,6 +167,7 @@ class AlpProcessor(processor.ProcessorABC):
         self.hypotheses = mass_hypotheses(cfg)
         self.edges = mass_edges(cfg.histograms)
         self.eta_slices = np.asarray(cfg.histograms.eta_slices, dtype=float)
+        self.pt_excess_slices = np.asarray(cfg.histograms.pt_excess_slices, dtype=float)
         self.yield_per_pb = cfg.beam.luminosity_pb
 
     def _columns(self, info: SampleInfo) -> list[str]:
@@ -306,13 +309,16 @@ class AlpProcessor(processor.ProcessorABC):
         self, info: SampleInfo, obs: EventObservables, copy: _Copies, flow: np.ndarray, raw: np.ndarray
     ) -> BinSums:
         """Apply each mass hypothesis's cuts to the accepted events: fill the cut-flow views from the
-        missing-mass stage on and return the analysis planes (region, |eta*_miss| slice, m_ee,
-        |m_ee^tau|) of the sample's own hypotheses as BinSums."""
+        missing-mass stage on and return the analysis planes (region, |eta*_miss| slice, p_T,miss excess
+        slice, m_ee, |m_ee^tau|) of the sample's own hypotheses as BinSums."""
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
         eta_slice = np.searchsorted(self.eta_slices, np.abs(obs.eta_miss), side="right")
+        excess = missing_pt_excess(obs.e_miss, obs.m2_miss, obs.eta_miss, self.cfg.acceptance)
+        pt_slices = len(self.pt_excess_slices) + 1
+        pt_slice = np.searchsorted(self.pt_excess_slices, excess, side="right")
         mass_cell = log_position(self.edges, obs.m_ee) * extent + log_position(self.edges, obs.m_ee_tau)
-        cell = eta_slice * extent**2 + mass_cell
-        plane_size = (len(self.eta_slices) + 1) * extent**2
+        cell = (eta_slice * pt_slices + pt_slice) * extent**2 + mass_cell
+        plane_size = (len(self.eta_slices) + 1) * pt_slices * extent**2
         bounds = np.array([(*h.m2_window, *h.e_miss_window, h.eta_high) for h in self.hypotheses])
         stages = len(CUTS) - CUTS.index("missing_mass")
         sums = np.zeros((len(self.hypotheses) * plane_size, 3))

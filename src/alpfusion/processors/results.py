@@ -11,9 +11,10 @@ run are replaced only by complete new ones (histograms.root only when asked for,
 
 * ``histograms.root``: for cabinetry, ``{region}_{sample}`` = the analysis planes of the region
   (mass hypothesis ``ma1p000`` = 1 GeV; a signal sample has only its own) unrolled into 1D (bin
-  ``(k * (n + 2) + i) * (n + 2) + j`` holds |eta*_miss| slice k, m_ee bin i, |m_ee^tau| bin j, flow
-  bins of the mass axes included, so nothing is lost); ``plane/{region}_{sample}`` the plane summed
-  over the slices as a TH2D; ``control/{name}_{sample}`` the control histograms;
+  ``((k * P + l) * (n + 2) + i) * (n + 2) + j`` holds |eta*_miss| slice k, slice l of the P slices of
+  the missing p_T's excess over two lost photons, m_ee bin i, |m_ee^tau| bin j, flow bins of the mass
+  axes included, so nothing is lost); ``plane/{region}_{sample}`` the plane summed over the slices as
+  a TH2D; ``control/{name}_{sample}`` the control histograms;
   ``cutflow/{region}_{sample}`` the weighted cut flow (bins labelled by cut).
 * ``histograms.npz``: the lossless copy, data only (no pickle: loading a file from someone else
   runs none of their code). A numpy ``.npz`` archive read with ``allow_pickle=False``: the member
@@ -284,7 +285,9 @@ def _unrolled(planes: hist.Hist) -> hist.Hist:
     """A Weight histogram (flow bins included) as a 1D one of unit bins, in C order."""
     view = weight_view(planes, flow=True)
     return bin_histogram(
-        view.value.ravel(), view.variance.ravel(), "(|eta*_miss| slice, m_ee, |m_ee^tau|) bin, flow bins included"
+        view.value.ravel(),
+        view.variance.ravel(),
+        "(|eta*_miss| slice, p_T,miss excess slice, m_ee, |m_ee^tau|) bin, flow bins included",
     )
 
 

@@ -48,6 +48,7 @@ import numpy as np
 from .. import constants
 from ..config import Acceptance, Config
 from ..kinematics import cos_theta, in_acceptance
+from ..observables import missing_pt_fraction
 from . import ProcessSettingsError
 from .dirac import mdot
 from .phasespace import (
@@ -155,6 +156,29 @@ def lost_pt_share_max(acceptance: Acceptance) -> float:
     return math.sin(math.radians(acceptance.edge_deg))
 
 
+def lost_pt_max(e_miss, acceptance: Acceptance, soft_energy=0.0) -> np.ndarray:
+    """The largest transverse momentum that lost photons of total energy E*_miss can carry:
+    E*_miss s + (1 - s) E_soft, s = :func:`lost_pt_share_max`, a photon outside the polar acceptance
+    carrying p_T <= E s and those inside it (lost below the energy threshold, ``soft_energy`` E_soft
+    their total energy) at most their energy."""
+    s = lost_pt_share_max(acceptance)
+    return np.asarray(e_miss, dtype=float) * s + (1.0 - s) * np.asarray(soft_energy, dtype=float)
+
+
+def missing_pt_excess(e_miss, m2_miss, eta_miss, acceptance: Acceptance) -> np.ndarray:
+    """p_T,miss - :func:`lost_pt_max` (E*_miss, one soft photon at the energy threshold), GeV, with
+    p_T,miss = sqrt(E*_miss^2 - m2_miss) / cosh(eta*_miss): how far the missing momentum lies beyond
+    the reach of two lost photons, negative within it (``-inf`` where m2_miss > E*_miss^2, no p_T).
+
+    Two photons can both lie inside the acceptance below its threshold only with E*_miss below twice
+    the threshold, under the QED sample's ``missing_energy_min``; with one soft photon at most the bound
+    is exact at tree level (paper section IV A; the same inequality as :func:`missing_mass2_bound`,
+    event by event instead of over an |eta*_miss| slice and a missing-mass window)."""
+    e_miss = np.asarray(e_miss, dtype=float)
+    p_t = missing_pt_fraction(e_miss, m2_miss, eta_miss) * e_miss
+    return np.nan_to_num(p_t - lost_pt_max(e_miss, acceptance, acceptance.energy_min), nan=-np.inf)
+
+
 def missing_mass2_bound(e_miss, eta_miss, acceptance: Acceptance, soft_energy=0.0) -> np.ndarray:
     """The smallest m2_miss that lost photons of total energy E*_miss can have with their momentum at
     eta*_miss (paper section IV A, generalised to any eta*_miss):
@@ -166,9 +190,8 @@ def missing_mass2_bound(e_miss, eta_miss, acceptance: Acceptance, soft_energy=0.
     energy, and |p| = p_T cosh(eta). For central missing momentum without soft photons it is
     m_miss >= E*_miss cos(theta_min); it vanishes at cosh(eta*_miss) = 1 / s (|eta*_miss| = 1.64 for
     22-158 deg), beyond which a pair of photons near one beam gives any small mass."""
-    s = lost_pt_share_max(acceptance)
     e_miss = np.asarray(e_miss, dtype=float)
-    p_max = (e_miss * s + (1.0 - s) * np.asarray(soft_energy, dtype=float)) * np.cosh(eta_miss)
+    p_max = lost_pt_max(e_miss, acceptance, soft_energy) * np.cosh(eta_miss)
     return e_miss**2 - p_max**2
 
 
