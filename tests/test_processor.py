@@ -165,7 +165,8 @@ def test_processor_agrees_with_the_physics_functions(small_cfg, samples, referen
             slices, excess, hist.axis.Variable(edges), hist.axis.Variable(edges), storage=hist.storage.Weight()
         )
         p_t = np.hypot(e_minus.px + e_plus.px, e_minus.py + e_plus.py)[passed]
-        pt_max = obs.e_miss * math.sin(math.radians(22.0)) + (1 - math.sin(math.radians(22.0))) * 0.25
+        share = math.sin(math.radians(small_cfg.acceptance.theta_min_deg))  # p_T / E of a photon at the edge
+        pt_max = obs.e_miss * share + (1 - share) * small_cfg.acceptance.energy_min
         plane.fill(
             np.abs(obs.eta_miss[passed]), p_t - pt_max[passed], obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed]
         )
