@@ -13,7 +13,7 @@ from alpfusion.cli import main
 from alpfusion.config import ConfigError, Vegas, load_config
 from alpfusion.models.workspace import mass_point_models
 from alpfusion.observables import compute_observables, four_momenta
-from alpfusion.processors.detector import measure
+from alpfusion.processors.detector import measure, pt_excess_resolution
 from alpfusion.processors.events import measured_events
 from alpfusion.processors.executors import inspect_samples, process_samples
 from alpfusion.processors.kernels import BinSums, log_position
@@ -34,7 +34,7 @@ from alpfusion.processors.selection import (
     region_name,
 )
 from alpfusion.samples.generator import Generator
-from alpfusion.samples.lostphotons import missing_pt_excess
+from alpfusion.samples.lostphotons import lost_pt_share_max, missing_pt_excess
 from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import read_sample, write_sample
 
@@ -159,16 +159,17 @@ def test_processor_agrees_with_the_physics_functions(small_cfg, samples, referen
         if k not in own_regions(reference, path.stem):
             continue
         slices = hist.axis.Variable([0.0, *small_cfg.histograms.eta_slices, np.inf], underflow=False, overflow=False)
-        pt_edges = [-np.inf, *small_cfg.histograms.pt_excess_slices, np.inf]
+        pt_edges = [-np.inf, *small_cfg.histograms.pt_excess_sigmas, np.inf]
         excess = hist.axis.Variable(pt_edges, underflow=False, overflow=False)
         plane = hist.Hist(
             slices, excess, hist.axis.Variable(edges), hist.axis.Variable(edges), storage=hist.storage.Weight()
         )
-        p_t = np.hypot(e_minus.px + e_plus.px, e_minus.py + e_plus.py)[passed]
+        p_t = np.hypot(e_minus.px + e_plus.px, e_minus.py + e_plus.py)
         share = math.sin(math.radians(small_cfg.acceptance.theta_min_deg))  # p_T / E of a photon at the edge
         pt_max = obs.e_miss * share + (1 - share) * small_cfg.acceptance.energy_min
+        sigmas = (p_t - pt_max) / pt_excess_resolution(e_minus, e_plus, small_cfg.detector, share)
         plane.fill(
-            np.abs(obs.eta_miss[passed]), p_t - pt_max[passed], obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed]
+            np.abs(obs.eta_miss[passed]), sigmas[passed], obs.m_ee[passed], obs.m_ee_tau[passed], weight=y[passed]
         )
         filled = hists["analysis"][{"region": reference.regions[k]}].values(flow=True)
         assert np.allclose(plane.values(flow=True), filled, rtol=1e-9, atol=0)
@@ -503,8 +504,10 @@ def test_an_mc_event_far_lighter_than_its_sample_keeps_its_bin_and_variance(tmp_
     k = int(np.argmax([len(s) for s in selected]))
     plane = hist.Hist(*hists["analysis"].axes[1:], storage=hist.storage.Weight())
     chosen = selected[k]
+    share = lost_pt_share_max(small_cfg.acceptance)
     excess = missing_pt_excess(obs.e_miss, obs.m2_miss, obs.eta_miss, small_cfg.acceptance)
-    plane.fill(np.abs(obs.eta_miss[chosen]), excess[chosen], obs.m_ee[chosen], obs.m_ee_tau[chosen], weight=y[chosen])
+    sigmas = excess / pt_excess_resolution(e_minus, e_plus, small_cfg.detector, share)
+    plane.fill(np.abs(obs.eta_miss[chosen]), sigmas[chosen], obs.m_ee[chosen], obs.m_ee_tau[chosen], weight=y[chosen])
     reference, variances = plane.variances(flow=True), hists["analysis"].variances(flow=True)[k]
     light = (reference > 1e-20 * y.max() ** 2) & (reference < 1e-12 * y.max() ** 2)  # the 1e-9 events' bins
     assert light.sum() > 20 and np.all(variances[light] > 0)

@@ -460,13 +460,13 @@ class Histograms(_Strict):
         description="inner edges of the |eta*_miss| slices of the analysis plane (a plane per slice, "
         "from 0 to the first edge, ..., from the last edge on); [] for one plane",
     )
-    pt_excess_slices: tuple[float, ...] = Field(
+    pt_excess_sigmas: tuple[float, ...] = Field(
         strict=False,
-        description="inner edges (GeV) of slices of the analysis plane in p_T,miss - [E*_miss sin(theta_min) + "
-        "(1 - sin(theta_min)) E_min], how far the missing momentum lies beyond the reach of two lost photons "
-        "(a plane per slice and |eta*_miss| slice); a slice whose lower edge is above 0 lies beyond the reach of "
-        "the samples of statistics.missing_mass_bound, so the edge must exceed the smearing of the excess; [] for "
-        "one plane",
+        description="inner edges of slices of the analysis plane in the missing p_T's excess over the reach of two "
+        "lost photons, p_T,miss - [E*_miss sin(theta_min) + (1 - sin(theta_min)) E_min], in units of its "
+        "resolution event by event (a plane per slice and |eta*_miss| slice); a slice whose lower edge is above 0 "
+        "lies beyond the reach of the samples of statistics.missing_mass_bound, so the edge must leave the "
+        "smearing's tail behind; [] for one plane",
     )
 
     @model_validator(mode="after")
@@ -475,7 +475,7 @@ class Histograms(_Strict):
             raise _Invalid(("mass_max",), f"must exceed mass_min = {self.mass_min}, got {self.mass_max}")
         return self
 
-    @field_validator("eta_slices", "pt_excess_slices")
+    @field_validator("eta_slices", "pt_excess_sigmas")
     @classmethod
     def _increasing(cls, edges: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
         positive = info.field_name == "eta_slices"  # |eta*_miss| >= 0; the excess takes either sign
@@ -547,7 +547,7 @@ class Statistics(_Strict):
     missing_mass_bound: list[BackgroundProcess] = Field(
         default_factory=list,
         description="background samples of lost photons whose support in each |eta*_miss| slice's plane the "
-        "missing-mass bound draws (and whose planes of histograms.pt_excess_slices beyond 0 lie outside it): "
+        "missing-mass bound draws (and whose planes of histograms.pt_excess_sigmas beyond 0 lie outside it): "
         "every empty bin within it gets a floor whatever floor_reach, none beyond it, and their MC beyond it is "
         "an error",
     )

@@ -431,8 +431,9 @@ def missing_mass_support(hypothesis: MassHypothesis, h: hist.Hist, acceptance: A
     events of lost photons can reach after the selection of ``hypothesis``: those where some point allows
     m2_miss >= ``lostphotons.missing_mass2_bound`` (one soft photon at the energy threshold), in the
     slices of the missing p_T's excess over their reach (``lostphotons.missing_pt_excess``, an axis
-    ``pt_excess`` where the histogram has one) that begin at or below 0: a slice beyond 0 is the same
-    inequality event by event, with the smearing left to its lower edge (``histograms.pt_excess_slices``).
+    ``pt_excess`` where the histogram has one, in units of its resolution) that begin at or below 0: a
+    slice beyond 0 is the same inequality event by event, with the smearing left to its lower edge
+    (``histograms.pt_excess_sigmas``).
 
     In the window m2_miss <= m2_hi, E*_miss (``selection.missing_energy``) is fixed by m_ee; the
     bound falls with |eta*_miss| and m2_miss - bound rises with m2_miss (d bound / d m2_miss <= E*_miss /
@@ -503,7 +504,7 @@ def _beyond_supports(
             backgrounds[name],
             ~within,
             "beyond the missing-mass bound of lost photons or their p_T reach (statistics.missing_mass_bound, "
-            "histograms.pt_excess_slices): the bound does not hold for these samples, or the smearing carries them "
+            "histograms.pt_excess_sigmas): the bound does not hold for these samples, or the smearing carries them "
             "beyond the first slice edge above 0",
         )[bins]
         for name, within in supports.items()

@@ -79,6 +79,30 @@ def energy_resolution(energy: np.ndarray, det: Detector) -> np.ndarray:
     )
 
 
+def pt_excess_resolution(e_minus: ak.Array, e_plus: ak.Array, det: Detector, share: float) -> np.ndarray:
+    """The resolution of the missing p_T's excess Delta = p_T,miss - share E*_miss - const
+    (``lostphotons.missing_pt_excess``, ``share`` = sin(theta_min)) that the smearing of the two electrons
+    gives, to first order, per event (GeV; the measured electrons stand for the true ones).
+
+    An electron's energy scaled by 1 + eps (sigma(eps) = :func:`energy_resolution`) moves Delta by
+    eps (share E - p_T cos phi), phi its transverse direction's angle to the missing p_T's; its polar and
+    azimuthal angles (sigma ``angle_resolution`` each) move p_T,miss by |p| (cos theta cos phi d theta,
+    sin theta sin phi d phi). The variance sums these terms over the two electrons."""
+    (_, mx, my, _), (_, px, py, _) = components(e_minus), components(e_plus)
+    miss_x, miss_y = -(mx + px), -(my + py)
+    miss_t = np.hypot(miss_x, miss_y)
+    variance = np.zeros(len(miss_t))
+    for electron in (e_minus, e_plus):
+        energy, x, y, z = components(electron)
+        p_t, p = np.hypot(x, y), np.sqrt(x * x + y * y + z * z)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos_phi = np.nan_to_num((x * miss_x + y * miss_y) / (p_t * miss_t))
+        sin_phi2, cos_theta2 = 1.0 - cos_phi**2, (z / p) ** 2
+        variance += (energy_resolution(energy, det) * (share * energy - p_t * cos_phi)) ** 2
+        variance += (det.angle_resolution * p) ** 2 * (cos_theta2 * cos_phi**2 + (1.0 - cos_theta2) * sin_phi2)
+    return np.sqrt(variance)
+
+
 def stream_key(seed: int, sample: str, particle: str, component: str) -> np.uint64:
     """The 64-bit key of one random stream: the first 8 bytes of sha256("{seed}/{sample}/...")."""
     digest = hashlib.sha256(f"{seed}/{sample}/{particle}/{component}".encode()).digest()

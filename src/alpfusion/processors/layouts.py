@@ -3,8 +3,9 @@ models, the optimiser and the saved results read back).
 
 Per sample: the analysis plane (region, |eta*_miss| slice, p_T,miss excess slice, m_ee, |m_ee^tau|) after
 each mass selection, with logarithmic bins of relative width ``histograms.relative_width`` (physics.md
-section 6), a plane per slice of ``histograms.eta_slices`` and of ``histograms.pt_excess_slices`` (the
-missing p_T beyond the reach of two lost photons); a signal sample fills only the region of its own mass;
+section 6), a plane per slice of ``histograms.eta_slices`` and of ``histograms.pt_excess_sigmas`` (the
+missing p_T beyond the reach of two lost photons, in units of its resolution); a signal sample fills only
+the region of its own mass;
 control histograms after the acceptance (E*_miss vs eta*_miss, m2_miss, m_ee - |m_ee^tau|); the cut
 flow (region, cut) as weighted yields and as raw MC counts; and the cut-optimisation input.
 """
@@ -75,8 +76,9 @@ def eta_edges(settings: Histograms) -> np.ndarray:
 
 def pt_excess_edges(settings: Histograms) -> np.ndarray:
     """The edges of the slices of the analysis plane in the missing p_T's excess over the reach of two lost
-    photons (``lostphotons.missing_pt_excess``): -inf, ``histograms.pt_excess_slices``, inf."""
-    return np.array([-math.inf, *settings.pt_excess_slices, math.inf])
+    photons (``lostphotons.missing_pt_excess``) over its resolution (``detector.pt_excess_resolution``):
+    -inf, ``histograms.pt_excess_sigmas``, inf."""
+    return np.array([-math.inf, *settings.pt_excess_sigmas, math.inf])
 
 
 def empty_histograms(
@@ -96,7 +98,7 @@ def empty_histograms(
                 hist.axis.Variable(slice_edges, name=name, label=label, underflow=False, overflow=False)
                 for slice_edges, name, label in (
                     (eta_edges(cfg.histograms), "abs_eta_miss", "|eta*_miss| slice"),
-                    (pt_excess_edges(cfg.histograms), "pt_excess", "p_T,miss beyond two lost photons [GeV]"),
+                    (pt_excess_edges(cfg.histograms), "pt_excess", "p_T,miss beyond two lost photons / resolution"),
                 )
             ),
             hist.axis.Variable(edges, name="m_ee", label="m_ee [GeV]"),

@@ -10,8 +10,8 @@ For each chunk of a sample (flat TTree ``events`` read with ``BaseSchema``) :cla
 4. for every mass hypothesis of the grid applies the selection
    (:class:`alpfusion.processors.selection.MassHypothesis`) and fills the histograms: the analysis
    plane per slice of |eta*_miss| (``histograms.eta_slices``) and of the missing p_T's excess over the
-   reach of two lost photons (``histograms.pt_excess_slices``), for a signal sample only in the region
-   of its own mass (the only one whose model it enters).
+   reach of two lost photons in units of its resolution (``histograms.pt_excess_sigmas``), for a signal
+   sample only in the region of its own mass (the only one whose model it enters).
 
 Expected yields: ``y = weight * L`` with L = ``Beam.luminosity_pb`` (weights in pb per event). The output
 of a chunk is ``{sample: {name: hist.Hist}}`` with the names of the histograms it fills (all of
@@ -49,9 +49,9 @@ from coffea import processor
 
 from ..config import Config
 from ..observables import EventObservables, components, compute_observables, four_momenta
-from ..samples.lostphotons import missing_pt_excess
+from ..samples.lostphotons import lost_pt_share_max, missing_pt_excess
 from . import ProcessingError
-from .detector import is_photon, measure
+from .detector import is_photon, measure, pt_excess_resolution
 from .kernels import (
     BinSums,
     add_sums,
@@ -167,7 +167,7 @@ class AlpProcessor(processor.ProcessorABC):
         self.hypotheses = mass_hypotheses(cfg)
         self.edges = mass_edges(cfg.histograms)
         self.eta_slices = np.asarray(cfg.histograms.eta_slices, dtype=float)
-        self.pt_excess_slices = np.asarray(cfg.histograms.pt_excess_slices, dtype=float)
+        self.pt_excess_sigmas = np.asarray(cfg.histograms.pt_excess_sigmas, dtype=float)
         self.yield_per_pb = cfg.beam.luminosity_pb
 
     def _columns(self, info: SampleInfo) -> list[str]:
@@ -254,7 +254,11 @@ class AlpProcessor(processor.ProcessorABC):
                 flow["value"][:, stage] = event_y.sum()
                 flow["variance"][:, stage] = rounded(event_y * event_y, info.yield2_quantum).sum()
                 raw[:, stage] = np.count_nonzero(counts)
-            out.update(hists, analysis=self._select(info, obs, copy, flow, raw))
+            excess = missing_pt_excess(obs.e_miss, obs.m2_miss, obs.eta_miss, cfg.acceptance)
+            resolution = pt_excess_resolution(e_minus, e_plus, cfg.detector, lost_pt_share_max(cfg.acceptance))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                significance = np.nan_to_num(excess / resolution, nan=-np.inf)
+            out.update(hists, analysis=self._select(info, obs, significance, copy, flow, raw))
         if set(CONTROLS) & set(self.histograms):
             controls = empty_histograms(cfg, self.hypotheses, CONTROLS)
             self._fill_controls(controls, obs, copy)
@@ -306,16 +310,22 @@ class AlpProcessor(processor.ProcessorABC):
             add_sums(view, bins, y, coarse)  # a histogram added by coffea: the coarse y^2 only
 
     def _select(
-        self, info: SampleInfo, obs: EventObservables, copy: _Copies, flow: np.ndarray, raw: np.ndarray
+        self,
+        info: SampleInfo,
+        obs: EventObservables,
+        significance: np.ndarray,
+        copy: _Copies,
+        flow: np.ndarray,
+        raw: np.ndarray,
     ) -> BinSums:
         """Apply each mass hypothesis's cuts to the accepted events: fill the cut-flow views from the
-        missing-mass stage on and return the analysis planes (region, |eta*_miss| slice, p_T,miss excess
-        slice, m_ee, |m_ee^tau|) of the sample's own hypotheses as BinSums."""
+        missing-mass stage on and return the analysis planes (region, |eta*_miss| slice, slice of the
+        missing p_T's excess over its resolution, ``significance``, m_ee, |m_ee^tau|) of the sample's own
+        hypotheses as BinSums."""
         extent = len(self.edges) + 1  # bins of a mass axis, flow included
         eta_slice = np.searchsorted(self.eta_slices, np.abs(obs.eta_miss), side="right")
-        excess = missing_pt_excess(obs.e_miss, obs.m2_miss, obs.eta_miss, self.cfg.acceptance)
-        pt_slices = len(self.pt_excess_slices) + 1
-        pt_slice = np.searchsorted(self.pt_excess_slices, excess, side="right")
+        pt_slices = len(self.pt_excess_sigmas) + 1
+        pt_slice = np.searchsorted(self.pt_excess_sigmas, significance, side="right")
         mass_cell = log_position(self.edges, obs.m_ee) * extent + log_position(self.edges, obs.m_ee_tau)
         cell = (eta_slice * pt_slices + pt_slice) * extent**2 + mass_cell
         plane_size = (len(self.eta_slices) + 1) * pt_slices * extent**2
