@@ -31,7 +31,7 @@ from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.fits.scan import read_rows
 from alpfusion.observables import compute_observables, four_momenta
-from alpfusion.processors.detector import is_photon, measure, pt_excess_resolution
+from alpfusion.processors.detector import is_photon, measure, pt_excess_resolution, pt_excess_significance
 from alpfusion.processors.events import measured_events, measured_observables
 from alpfusion.processors.processor import COPY_STRIDE
 from alpfusion.processors.selection import mass_hypotheses
@@ -107,8 +107,8 @@ def main():
         sig_electrons = measured_events(signal.path, cfg)
         sig, sig_yields = measured_observables(signal.path, cfg)
         selected = h.passes(sig.m2_miss, sig.e_miss, sig.eta_miss)[2]
-        sig_excess = missing_pt_excess(sig.e_miss, sig.m2_miss, sig.eta_miss, acceptance)[selected]
-        sig_excess /= pt_excess_resolution(sig_electrons.e_minus, sig_electrons.e_plus, cfg.detector, share)[selected]
+        sig_excess = pt_excess_significance(sig, sig_electrons.e_minus, sig_electrons.e_plus, cfg.detector, acceptance)
+        sig_excess = sig_excess[selected]
         scale = (limits[h.m_a].g_lambda / cfg.signal.g_ref) ** 2
         for j, edge in enumerate(edges):
             signal_beyond = scale * sig_yields[selected][sig_excess > edge].sum()

@@ -13,7 +13,7 @@ from alpfusion.cli import main
 from alpfusion.config import ConfigError, Vegas, load_config
 from alpfusion.models.workspace import mass_point_models
 from alpfusion.observables import compute_observables, four_momenta
-from alpfusion.processors.detector import measure, pt_excess_resolution
+from alpfusion.processors.detector import measure, pt_excess_resolution, pt_excess_significance
 from alpfusion.processors.events import measured_events
 from alpfusion.processors.executors import inspect_samples, process_samples
 from alpfusion.processors.kernels import BinSums, log_position
@@ -34,7 +34,6 @@ from alpfusion.processors.selection import (
     region_name,
 )
 from alpfusion.samples.generator import Generator
-from alpfusion.samples.lostphotons import lost_pt_share_max, missing_pt_excess
 from alpfusion.samples.processes import SignalProcess, SignalSettings
 from alpfusion.samples.rootio import read_sample, write_sample
 
@@ -504,9 +503,7 @@ def test_an_mc_event_far_lighter_than_its_sample_keeps_its_bin_and_variance(tmp_
     k = int(np.argmax([len(s) for s in selected]))
     plane = hist.Hist(*hists["analysis"].axes[1:], storage=hist.storage.Weight())
     chosen = selected[k]
-    share = lost_pt_share_max(small_cfg.acceptance)
-    excess = missing_pt_excess(obs.e_miss, obs.m2_miss, obs.eta_miss, small_cfg.acceptance)
-    sigmas = excess / pt_excess_resolution(e_minus, e_plus, small_cfg.detector, share)
+    sigmas = pt_excess_significance(obs, e_minus, e_plus, small_cfg.detector, small_cfg.acceptance)
     plane.fill(np.abs(obs.eta_miss[chosen]), sigmas[chosen], obs.m_ee[chosen], obs.m_ee_tau[chosen], weight=y[chosen])
     reference, variances = plane.variances(flow=True), hists["analysis"].variances(flow=True)[k]
     light = (reference > 1e-20 * y.max() ** 2) & (reference < 1e-12 * y.max() ** 2)  # the 1e-9 events' bins

@@ -45,7 +45,8 @@ from scipy.special import ndtri
 
 from ..config import Acceptance, Detector
 from ..kinematics import in_acceptance, pair_separated
-from ..observables import components, four_momenta
+from ..observables import EventObservables, components, four_momenta
+from ..samples.lostphotons import lost_pt_share_max, missing_pt_excess
 
 __all__ = [
     "SMEARED_COMPONENTS",
@@ -101,6 +102,18 @@ def pt_excess_resolution(e_minus: ak.Array, e_plus: ak.Array, det: Detector, sha
         variance += (energy_resolution(energy, det) * (share * energy - p_t * cos_phi)) ** 2
         variance += (det.angle_resolution * p) ** 2 * (cos_theta2 * cos_phi**2 + (1.0 - cos_theta2) * sin_phi2)
     return np.sqrt(variance)
+
+
+def pt_excess_significance(
+    obs: EventObservables, e_minus: ak.Array, e_plus: ak.Array, det: Detector, acc: Acceptance
+) -> np.ndarray:
+    """The missing p_T's excess over the reach of two lost photons (``lostphotons.missing_pt_excess``) in
+    units of its resolution (:func:`pt_excess_resolution`), per event: what ``histograms.pt_excess_sigmas``
+    slices; -inf where there is no missing p_T (m2_miss > E*_miss^2) or no resolution."""
+    excess = missing_pt_excess(obs.e_miss, obs.m2_miss, obs.eta_miss, acc)
+    resolution = pt_excess_resolution(e_minus, e_plus, det, lost_pt_share_max(acc))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(excess / resolution, nan=-np.inf)
 
 
 def stream_key(seed: int, sample: str, particle: str, component: str) -> np.uint64:

@@ -49,9 +49,8 @@ from coffea import processor
 
 from ..config import Config
 from ..observables import EventObservables, components, compute_observables, four_momenta
-from ..samples.lostphotons import lost_pt_share_max, missing_pt_excess
 from . import ProcessingError
-from .detector import is_photon, measure, pt_excess_resolution
+from .detector import is_photon, measure, pt_excess_significance
 from .kernels import (
     BinSums,
     add_sums,
@@ -254,10 +253,7 @@ class AlpProcessor(processor.ProcessorABC):
                 flow["value"][:, stage] = event_y.sum()
                 flow["variance"][:, stage] = rounded(event_y * event_y, info.yield2_quantum).sum()
                 raw[:, stage] = np.count_nonzero(counts)
-            excess = missing_pt_excess(obs.e_miss, obs.m2_miss, obs.eta_miss, cfg.acceptance)
-            resolution = pt_excess_resolution(e_minus, e_plus, cfg.detector, lost_pt_share_max(cfg.acceptance))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                significance = np.nan_to_num(excess / resolution, nan=-np.inf)
+            significance = pt_excess_significance(obs, e_minus, e_plus, cfg.detector, cfg.acceptance)
             out.update(hists, analysis=self._select(info, obs, significance, copy, flow, raw))
         if set(CONTROLS) & set(self.histograms):
             controls = empty_histograms(cfg, self.hypotheses, CONTROLS)
