@@ -47,8 +47,8 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     cfg = overlay_config(tmp_path, "# a projection\nm_a,g,comment\n0.05,3e-4,x\n1,1e-4,y\n8,2e-4,z\n")
     layers = workflow.reach_layers(rows(), cfg)
     names = [layer.name for layer in layers]
-    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_mc_error", "cls_median", "cls_bound"]
-    expected += ["lambda_mc_error", "lambda", "lambda_coarse", "lambda_bound"]
+    expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_mc_error", "cls_median", "cls_bound_mc_error", "cls_bound"]
+    expected += ["lambda_mc_error", "lambda", "lambda_coarse", "lambda_bound_mc_error", "lambda_bound"]
     expected += ["cls_toys", "small_background", "cls_mc_limited"]
     expected += ["freeze_out_ft0.1", "freeze_out_ft0.01", "freeze_out_ft0.001", "overlay0"]
     assert names == expected
@@ -57,7 +57,8 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[1].read_bytes()[:5] == b"%PDF-"
 
     # the figure: one artist per layer, carrying its data, and every label in the legend
-    ax = reach_figure(layers, "t").axes[0]
+    fig = reach_figure(layers, "t")
+    ax = fig.axes[0]
     artists = {a.get_gid(): a for a in [*ax.lines, *ax.collections, *ax.patches] if a.get_gid()}
     assert set(artists) == set(names)
     np.testing.assert_allclose(artists["lambda"].get_ydata(), [1e-5, 2e-5, 3e-5])
@@ -74,8 +75,15 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     # the N_eff band ends at 2 M_min (ALPs at r -> 1/2) and the axis shows it
     band = artists["neff"].get_extents().transformed(ax.transData.inverted())
     assert band.x1 == pytest.approx(0.02) and ax.get_xlim()[0] < 0.02
-    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
     assert {layer.label for layer in layers} == legend
+    # beside it the top octave of the limits' masses (up to 5 GeV here), every layer but the N_eff band
+    zoom = fig.axes[1]
+    assert zoom.get_xlim() == pytest.approx((2.5, 5.25)) and zoom.get_xscale() == "linear"
+    drawn = {a.get_gid() for a in [*zoom.lines, *zoom.collections, *zoom.patches] if a.get_gid()}
+    assert drawn == set(names) - {"neff"}
+    low, high = zoom.get_ylim()
+    assert low < 0.88 * 3e-5 and high > 5 * 3e-5  # at 5 GeV: the CLs bound's MC band, the CLs +2 sigma edge
 
     # the layer table: every layer with its points and citation
     with open(paths[2], newline="") as f:
@@ -88,6 +96,10 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     assert "Steigman" in next(r["citation"] for r in table if r["layer"] == "freeze_out_ft0.1")
     cls = [r for r in table if r["layer"] == "cls_1sigma"]
     assert [float(r["g_high"]) for r in cls] == pytest.approx([4e-5, 8e-5, 1.2e-4])
+    # the two bounds, the limits to quote where the MC sets g(CLs), each with its MC-statistical band
+    for layer, g in (("lambda_bound_mc_error", 1e-5), ("cls_bound_mc_error", 0.98e-5)):
+        edges = [(float(r["g"]), float(r["g_high"])) for r in table if r["layer"] == layer]
+        np.testing.assert_allclose(edges, [((k + 1) * (g - 1e-6), (k + 1) * (g + 1e-6)) for k in range(3)])
 
 
 def test_context_layers_follow_the_configuration(tmp_path):

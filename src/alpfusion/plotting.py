@@ -66,10 +66,11 @@ class Layer:
 
 def limit_layers(rows) -> list[Layer]:
     """Our expected limits: the CLs median with its +-1, +-2 sigma bands and its MC-statistical band,
-    the CLs median without MC constraints as an upper bound like Lambda's (``g_cls_bound``), Lambda = 4
-    with its MC-statistical band, Lambda = 4 with the coarse S/B order (conservative), the smaller of
-    the two Lambda limits (``fits.poisson.lambda_bound``), the toys' CLs limits and the mass points
-    flagged for few background events and for a CLs limit set by the background MC."""
+    the CLs median without MC constraints as an upper bound like Lambda's (``g_cls_bound``) with its
+    MC-statistical band, Lambda = 4 with its MC-statistical band, Lambda = 4 with the coarse S/B order
+    (conservative), the smaller of the two Lambda limits (``fits.poisson.lambda_bound``) with its
+    MC-statistical band, the toys' CLs limits and the mass points flagged for few background events
+    and for a CLs limit set by the background MC."""
     m = np.array([r.m_a for r in rows])
     col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
     g_lambda, mc_error = col("g_lambda"), col("g_lambda_mc_error")
@@ -103,6 +104,15 @@ def limit_layers(rows) -> list[Layer]:
         ),
         Layer("cls_median", "CLs expected (asymptotic)", "line", m, col("g_cls"), style={"color": "black", "ls": "--"}),
         Layer(
+            "cls_bound_mc_error",
+            "CLs, the tighter bound: MC-statistical error",
+            "band",
+            m,
+            col("g_cls_bound") - col("g_cls_bound_mc_error"),
+            col("g_cls_bound") + col("g_cls_bound_mc_error"),
+            style={"color": "tab:purple", "alpha": 0.3, "lw": 0},
+        ),
+        Layer(
             "cls_bound",
             "CLs expected, the tighter bound",
             "line",
@@ -127,6 +137,15 @@ def limit_layers(rows) -> list[Layer]:
             m,
             col("g_lambda_coarse"),
             style={"color": "tab:red", "ls": ":", "lw": 2},
+        ),
+        Layer(
+            "lambda_bound_mc_error",
+            r"$\Lambda = 4$, the tighter of the two: MC-statistical error",
+            "band",
+            m,
+            col("g_lambda_bound") - col("g_lambda_bound_mc_error"),
+            col("g_lambda_bound") + col("g_lambda_bound_mc_error"),
+            style={"facecolor": "none", "edgecolor": "tab:red", "hatch": "////", "lw": 0},
         ),
         Layer(
             "lambda_bound",
@@ -283,30 +302,42 @@ def draw_layers(ax: matplotlib.axes.Axes, layers: Sequence[Layer], m_lo: float =
 
 
 def reach_figure(layers: Sequence[Layer], title: str) -> Figure:
-    """g_agg versus m_a, log-log, every layer drawn with its label (artists labelled by layer name
-    through ``gid``)."""
-    fig = Figure(figsize=(8, 6.5))
-    ax = fig.subplots()
+    """g_agg versus m_a: the whole mass range log-log (the first axes, artists labelled by layer name
+    through ``gid``) and, beside it, the top octave of the limits' masses (those of the bands, which
+    only our limits draw) with a linear m_a axis, where the limits rise steeply and part from one
+    another; one legend for both, below them."""
+    fig = Figure(figsize=(13, 8), layout="constrained")
+    ax, zoom = fig.subplots(1, 2, width_ratios=(3, 2))
     finite = [layer for layer in layers if layer.kind != "mass_bound"]
     m_all = np.concatenate([layer.m_a for layer in finite] or [np.array([0.01, 10.0])])
-    g_all = np.concatenate([np.concatenate([layer.g, layer.upper]) for layer in finite] or [np.array([1e-6, 1e-3])])
-    g_all = g_all[np.isfinite(g_all) & (g_all > 0)]
     m_lo = min(m_all.min(), *(layer.m_a[0] for layer in layers if layer.kind == "mass_bound")) / 1.5
     m_hi = m_all.max() * 1.1
-    g_lo, g_hi = g_all.min() / 2.0, g_all.max() * 30.0  # room for the legend
     draw_layers(ax, layers, m_lo)
     ax.set_xscale("log")
-    ax.set_yscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlim(m_lo, m_hi)
-    ax.set_ylim(g_lo, g_hi)
-    ax.set_xlabel(r"$m_a$ [GeV]")
+    ax.set_ylim(*_g_range(finite, m_lo, m_hi))
+    draw_layers(zoom, finite)
+    m_top = max((layer.m_a.max() for layer in layers if layer.kind == "band"), default=m_all.max())  # our limits'
+    zoom_range = (m_top / 2, m_top * 1.05)
+    zoom.set_xlim(*zoom_range)
+    zoom.set_ylim(*_g_range(finite, *zoom_range))
+    for axes in (ax, zoom):
+        axes.set_yscale("log")
+        axes.set_xlabel(r"$m_a$ [GeV]")
     ax.set_ylabel(r"$g_{a\gamma\gamma}$ [GeV$^{-1}$]")
-    ax.set_title(title, fontsize=14)
-    ax.legend(fontsize=10, loc="upper left", ncols=2)
-    fig.tight_layout()
+    fig.suptitle(title, fontsize=14)
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=10, ncols=3, loc="outside lower center")
     return fig
+
+
+def _g_range(layers: Sequence[Layer], m_lo: float, m_hi: float) -> tuple[float, float]:
+    """The couplings' range of the layers' points within m_lo <= m_a <= m_hi, widened by 2 (log axes)."""
+    within = [np.concatenate([x.g, x.upper])[np.tile((x.m_a >= m_lo) & (x.m_a <= m_hi), 2)] for x in layers]
+    g = np.concatenate(within or [np.empty(0)])
+    g = g[np.isfinite(g) & (g > 0)]
+    return (g.min() / 2.0, g.max() * 2.0) if g.size else (1e-6, 1e-3)
 
 
 def reach_title(luminosity_fb: float, sqrt_s: float) -> str:
