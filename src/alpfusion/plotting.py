@@ -73,7 +73,12 @@ def limit_layers(rows) -> list[Layer]:
     and for a CLs limit set by the background MC."""
     m = np.array([r.m_a for r in rows])
     col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
-    g_lambda, mc_error = col("g_lambda"), col("g_lambda_mc_error")
+
+    def mc_band(name: str, label: str, limit: str, style: dict) -> Layer:
+        """The band limit +- its MC-statistical error (the table's column ``limit``_mc_error)."""
+        g, error = col(limit), col(f"{limit}_mc_error")
+        return Layer(name, f"{label}: MC-statistical error", "band", m, g - error, g + error, style=style)
+
     layers = [
         Layer(
             "cls_2sigma",
@@ -93,24 +98,13 @@ def limit_layers(rows) -> list[Layer]:
             col("g_cls_plus1"),
             style={"color": "#00c000"},
         ),
-        Layer(
-            "cls_mc_error",
-            "CLs: MC-statistical error",
-            "band",
-            m,
-            col("g_cls") - col("g_cls_mc_error"),
-            col("g_cls") + col("g_cls_mc_error"),
-            style={"color": "0.4", "alpha": 0.5, "lw": 0},
-        ),
+        mc_band("cls_mc_error", "CLs", "g_cls", {"color": "0.4", "alpha": 0.5, "lw": 0}),
         Layer("cls_median", "CLs expected (asymptotic)", "line", m, col("g_cls"), style={"color": "black", "ls": "--"}),
-        Layer(
+        mc_band(
             "cls_bound_mc_error",
-            "CLs, the tighter bound: MC-statistical error",
-            "band",
-            m,
-            col("g_cls_bound") - col("g_cls_bound_mc_error"),
-            col("g_cls_bound") + col("g_cls_bound_mc_error"),
-            style={"color": "tab:purple", "alpha": 0.3, "lw": 0},
+            "CLs, the tighter bound",
+            "g_cls_bound",
+            {"color": "tab:purple", "alpha": 0.3, "lw": 0},
         ),
         Layer(
             "cls_bound",
@@ -120,16 +114,8 @@ def limit_layers(rows) -> list[Layer]:
             col("g_cls_bound"),
             style={"color": "tab:purple", "ls": "-.", "lw": 1.5},
         ),
-        Layer(
-            "lambda_mc_error",
-            r"$\Lambda = 4$: MC-statistical error",
-            "band",
-            m,
-            g_lambda - mc_error,
-            g_lambda + mc_error,
-            style={"color": "tab:red", "alpha": 0.3, "lw": 0},
-        ),
-        Layer("lambda", r"$\Lambda = 4$", "line", m, g_lambda, style={"color": "tab:red", "lw": 2}),
+        mc_band("lambda_mc_error", r"$\Lambda = 4$", "g_lambda", {"color": "tab:red", "alpha": 0.3, "lw": 0}),
+        Layer("lambda", r"$\Lambda = 4$", "line", m, col("g_lambda"), style={"color": "tab:red", "lw": 2}),
         Layer(
             "lambda_coarse",
             r"$\Lambda = 4$, coarse S/B order, no empty-bin treatment",
@@ -138,14 +124,11 @@ def limit_layers(rows) -> list[Layer]:
             col("g_lambda_coarse"),
             style={"color": "tab:red", "ls": ":", "lw": 2},
         ),
-        Layer(
+        mc_band(
             "lambda_bound_mc_error",
-            r"$\Lambda = 4$, the tighter of the two: MC-statistical error",
-            "band",
-            m,
-            col("g_lambda_bound") - col("g_lambda_bound_mc_error"),
-            col("g_lambda_bound") + col("g_lambda_bound_mc_error"),
-            style={"facecolor": "none", "edgecolor": "tab:red", "hatch": "////", "lw": 0},
+            r"$\Lambda = 4$, the tighter of the two",
+            "g_lambda_bound",
+            {"facecolor": "none", "edgecolor": "tab:red", "hatch": "////", "lw": 0},
         ),
         Layer(
             "lambda_bound",
