@@ -1,10 +1,12 @@
 """How much the limits rest on the floors' size: every floor yield of a run's models scaled by 1/2 and
 by 2 (``statistics.floor_scale``), the limits set again from the run's histograms and cuts.
 
-Run: python benchmarks/floor_size.py [RUN_DIR] [--scales K ...] [--cls-method M]
+Run: python benchmarks/floor_size.py [RUN_DIR] [--scales K ...] [--cls-method M] [--histograms FILE]
 RUN_DIR is the output folder of a default run (``alpfusion run``; default benchmarks/.cache/run, made
-first if missing); its histograms and optimised cuts are used, nothing is generated or processed. The
-limits of each scale K (0.5 and 2 unless given; 1 is always set) go to RUN_DIR/floor_size/xK/. M is the
+first if missing); its histograms (or FILE, for instance those of a larger background sample that
+``benchmarks/background_convergence.py`` made with the run's cuts) and optimised cuts are used, nothing
+is generated or processed. The limits of each scale K (0.5 and 2 unless given; 1 is always set) go to
+floor_size/xK/ beside the histograms' folder. M is the
 CLs method (asymptotic by default: the floors' pull on the median; toys as the run makes them).
 Prints per mass point the share of Lambda from floored bins at K = 1 and g(Lambda), g_lambda_bound (the
 tighter of it and the coarse groups' limit, which has no floors), g(CLs) and g(CLs) with infinite MC at
@@ -32,6 +34,7 @@ def main():
     parser.add_argument("run_dir", nargs="?", default=str(Path(__file__).parent / ".cache" / "run"))
     parser.add_argument("--scales", type=float, nargs="+", default=SCALES, help="factors on every floor yield")
     parser.add_argument("--cls-method", choices=("asymptotic", "toys"), default="asymptotic")
+    parser.add_argument("--histograms", help="a histograms.npz made with the run's cuts (default: the run's)")
     args = parser.parse_args()
     retain_freed_memory()  # as the command line does for its own process
     run_dir = Path(args.run_dir)
@@ -39,12 +42,16 @@ def main():
         workflow.run(load_config(), run_dir)
     cfg = workflow.with_cuts(load_config(), run_dir / "cuts" / "cuts.yaml")
     cfg = cfg.replace(statistics={"cls_method": args.cls_method})
-    result = load_result(run_dir / "histograms" / "histograms.npz")
+    histograms = Path(args.histograms or run_dir / "histograms" / "histograms.npz")
+    result = load_result(histograms)
     pool = LocalPool(2)
     scales = [1.0, *sorted(k for k in args.scales if k != 1.0)]
     tables = {
         k: workflow.set_limits(
-            result, cfg.replace(statistics={"floor_scale": k}), run_dir / "floor_size" / f"x{k:g}", pool=pool
+            result,
+            cfg.replace(statistics={"floor_scale": k}),
+            histograms.parent.parent / "floor_size" / f"x{k:g}",
+            pool=pool,
         ).rows
         for k in scales
     }
