@@ -56,7 +56,9 @@ def test_submission_validates_and_holds_the_limits(tmp_path, inputs):
     assert validate_submission(folder) == []
     data = yaml.safe_load((folder / "expected_limits_on_g_agg.yaml").read_text())
     assert [v["value"] for v in data["independent_variables"][0]["values"]] == [0.1, 1.0, 5.0]
-    poisson, bound, cls, infinite, cls_bound = data["dependent_variables"]
+    quoted, poisson, bound, cls, infinite, cls_bound = data["dependent_variables"]
+    assert "to quote" in quoted["header"]["name"]
+    assert_cls_limit(quoted, table, "g_expected")
     assert "Lambda" in poisson["header"]["name"] and "CLs" in cls["header"]["name"]
     assert [v["value"] for v in bound["values"]] == pytest.approx([r.g_lambda_bound for r in table])
     assert bound["values"][1]["errors"] == [{"label": "MC stat", "symerror": pytest.approx(2e-6)}]

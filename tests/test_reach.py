@@ -30,6 +30,8 @@ def rows(masses=(0.1, 1.0, 5.0)):
             g_cls_bound=0.98 * g, g_cls_bound_mc_error=0.1 * g, g_cls_bound_minus2=0.5 * g,
             g_cls_bound_minus1=0.7 * g, g_cls_bound_plus1=1.4 * g, g_cls_bound_plus2=1.9 * g,
             g_cls_toys=np.nan if i else 3.2 * g, cls_method="asymptotic", small_background=i == 2,
+            expected_from=("cls_bound", "cls", "toys")[i], g_expected=2.5 * g, g_expected_mc_error=0.08 * g,
+            g_expected_minus2=1.2 * g, g_expected_minus1=1.8 * g, g_expected_plus1=3.5 * g, g_expected_plus2=4.5 * g,
         )  # fmt: skip
         out.append(MassPoint(**values))
     return out
@@ -100,6 +102,25 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     for layer, g in (("lambda_bound_mc_error", 1e-5), ("cls_bound_mc_error", 0.98e-5)):
         edges = [(float(r["g"]), float(r["g_high"])) for r in table if r["layer"] == layer]
         np.testing.assert_allclose(edges, [((k + 1) * (g - 1e-6), (k + 1) * (g + 1e-6)) for k in range(3)])
+
+
+def test_the_summary_plot_draws_the_limit_to_quote(tmp_path):
+    """The summary reach plot: the expected limit to quote with its bands and MC band, a marker per
+    mass point for the CLs limit it is, and the same context as the reach plot."""
+    table = rows()
+    layers = workflow.summary_layers(table, load_config())
+    names = [layer.name for layer in layers]
+    ours = ["expected_2sigma", "expected_1sigma", "expected_mc_error", "expected"]
+    ours += ["expected_toys", "expected_cls_bound", "expected_cls"]
+    assert names == ["neff", *ours, "freeze_out_ft0.1", "freeze_out_ft0.01", "freeze_out_ft0.001"]
+    by_name = {layer.name: layer for layer in layers}
+    np.testing.assert_allclose(by_name["expected"].g, [2.5e-5, 5e-5, 7.5e-5])
+    np.testing.assert_allclose(by_name["expected_1sigma"].upper, [3.5e-5, 7e-5, 10.5e-5])
+    np.testing.assert_allclose(by_name["expected_mc_error"].g, [2.42e-5, 4.84e-5, 7.26e-5])
+    for source, m_a in (("toys", 5.0), ("cls_bound", 0.1), ("cls", 1.0)):  # rows(): one mass point each
+        np.testing.assert_allclose(by_name[f"expected_{source}"].m_a, [m_a])
+    paths = reach_plot(layers, tmp_path, title="t", stem="reach_summary")
+    assert [p.name for p in paths] == ["reach_summary.png", "reach_summary.pdf", "reach_summary_layers.csv"]
 
 
 def test_context_layers_follow_the_configuration(tmp_path):

@@ -55,9 +55,12 @@ def row(m_a, g_lambda, g_cls):
         0.0,
         g_cls / 2,
         False,
-        float("nan"),
+        *[float("nan")] * 5,  # no toys
         "asymptotic",
         False,
+        "cls",
+        *[g_cls] * 5,  # the limit to quote: g_cls and its band
+        0.0,
     )
 
 

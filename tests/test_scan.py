@@ -10,9 +10,11 @@ import pytest
 from alpfusion.fits.cls import MEDIAN_Q, LimitError, _asimov_band, asimov_median
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 from alpfusion.fits.scan import (
+    BAND_COLUMNS,
     MC_LIMITED_VARIANCE,
     _sensitive_background,
     cls_infinite_mc,
+    expected_source,
     format_table,
     mc_variance_ratio,
     run_scan,
@@ -65,6 +67,25 @@ def no_mc_constraints(model):
     return StatErrorModel(model.signal.yields, b, np.zeros_like(b), np.ones_like(b), np.ones_like(b))
 
 
+def assert_expected_is_its_source(row):
+    """g_expected, its band and MC error are those of the CLs limit that expected_source picks."""
+    source = expected_source(row.small_background, row.g_cls_toys, row.cls_mc_limited)
+    assert row.expected_from == source
+    column = {"toys": "g_cls_toys", "cls_bound": "g_cls_bound", "cls": "g_cls"}[source]
+    expected = [getattr(row, f"g_expected{part}") for part in BAND_COLUMNS]
+    assert expected == [getattr(row, f"{column}{part}") for part in BAND_COLUMNS]
+    error = row.g_cls_mc_error * row.g_cls_toys / row.g_cls if source == "toys" else getattr(row, f"{column}_mc_error")
+    assert row.g_expected_mc_error == pytest.approx(error)
+
+
+def test_the_expected_limit_to_quote():
+    """The toys where the asymptotic formulae fail and the toys ran; else the CLs bound where the
+    background MC sets the profiled CLs; else the asymptotic CLs."""
+    assert expected_source(True, 1e-5, False) == "toys" and expected_source(True, 1e-5, True) == "toys"
+    assert expected_source(True, math.nan, True) == "cls_bound" and expected_source(False, 1e-5, True) == "cls_bound"
+    assert expected_source(True, math.nan, False) == "cls" and expected_source(False, 1e-5, False) == "cls"
+
+
 def scan(result, cfg, tmp_path):
     return run_scan(mass_point_models(result, cfg.statistics), cfg.statistics, cfg.signal.g_ref, tmp_path, seed=1)
 
@@ -101,13 +122,14 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
         expected = [
             coupling_from_mu(mu, cfg.signal.g_ref) for mu in (fine if row is rows[0] else np.fmin(fine, coarse))
         ]
-        band = [getattr(row, f"g_cls_bound{part}") for part in ("_minus2", "_minus1", "", "_plus1", "_plus2")]
+        band = [getattr(row, f"g_cls_bound{part}") for part in BAND_COLUMNS]
         assert band == pytest.approx(expected, rel=1e-5)
         assert row.g_cls_bound <= row.g_cls_infinite_mc * (1 + 1e-6)  # the 2% bins are finer than the S/B groups
         assert 0 < row.g_cls_bound_mc_error < row.g_cls_bound
         # each bin's term of Lambda grows between linearly (B = 0) and quadratically (S << B) in mu
         t = MEDIAN_Q / 4.0
         assert t**0.5 * (1 - 1e-6) <= row.g_cls_bound / row.g_lambda_bound <= t**0.25 * (1 + 1e-6)
+        assert_expected_is_its_source(row)
     if treatment == "floor":
         for row, point in zip(rows, mass_point_models(result, cfg.statistics)):
             model = point.full
@@ -144,6 +166,10 @@ def test_toys_column_beside_asymptotic(cfg, result, tmp_path):
     (row,) = scan(one, cfg, tmp_path).rows
     assert row.cls_method == "asymptotic + toys" and np.isfinite(row.g_cls) and np.isfinite(row.g_cls_toys)
     assert 0.3 < row.g_cls_toys / row.g_cls < 3.0  # 100 toys: a rough agreement is all one can ask
+    toys = [getattr(row, f"g_cls_toys{part}") for part in BAND_COLUMNS]
+    assert toys == sorted(toys) and toys[0] < toys[-1]  # the toys' band beside their median
+    assert row.expected_from == "toys"  # few background events where Lambda comes from
+    assert_expected_is_its_source(row)
 
 
 def test_the_coarse_limit_has_groups_of_its_own(cfg, result):
@@ -294,6 +320,9 @@ def test_a_cls_limit_set_by_the_background_mc_is_flagged(cfg, tmp_path):
     assert mc_variance_ratio(light.g_cls, light.g_cls_infinite_mc) == pytest.approx(0.01, rel=0.1)
     assert mc_variance_ratio(heavy.g_cls, heavy.g_cls_infinite_mc) == pytest.approx(1e3, rel=0.1)
     assert heavy.cls_mc_limited and not light.cls_mc_limited
+    assert (heavy.expected_from, light.expected_from) == ("cls_bound", "cls")  # no toys run here
+    for row in rows:
+        assert_expected_is_its_source(row)
     assert light.g_cls_infinite_mc <= light.g_cls and heavy.g_cls_infinite_mc <= heavy.g_cls
     table = format_table(rows, cfg.signal.g_ref)
     assert table.count(" +\n") == 1 and "+ the background's MC error sets g(CLs)" in table

@@ -45,6 +45,9 @@ OUTPUTS = (
     "limits/reach.png",
     "limits/reach.pdf",
     "limits/reach_layers.csv",
+    "limits/reach_summary.png",
+    "limits/reach_summary.pdf",
+    "limits/reach_summary_layers.csv",
     "limits/hepdata/submission.tar.gz",
     "limits/templates.root",
     "limits/configs/ma1p000.yml",
@@ -111,8 +114,9 @@ def test_run_publishes_a_valid_hepdata_submission_with_usable_likelihoods(librar
     folder = out / "limits/hepdata"
     assert validate_submission(folder) == []
     data = yaml.safe_load((folder / "expected_limits_on_g_agg.yaml").read_text())
-    g_lambda = [v["value"] for v in data["dependent_variables"][0]["values"]]
-    assert g_lambda == pytest.approx([row.g_lambda for row in result.limits.rows], rel=1e-4)  # 5 digits
+    quoted, g_lambda = ([v["value"] for v in data["dependent_variables"][k]["values"]] for k in (0, 1))
+    assert quoted == pytest.approx([row.g_expected for row in result.limits.rows], rel=1e-4)  # 5 digits
+    assert g_lambda == pytest.approx([row.g_lambda for row in result.limits.rows], rel=1e-4)
     with tarfile.open(folder / "likelihoods.tar.gz") as tar:
         tar.extractall(tmp_path, filter="data")
     bkg_only = pyhf.Workspace(json.loads((tmp_path / "BkgOnly.json").read_text()))

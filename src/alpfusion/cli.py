@@ -401,7 +401,8 @@ def limits(
     """Expected 95% CL limits on g_agg per mass point: Lambda < 4 and CLs, side by side.
 
     Writes OUTPUT as a whole (an earlier OUTPUT is replaced only when all is written): limits.csv,
-    reach.png, reach.pdf, reach_layers.csv, templates.root, configs/ (cabinetry, one per mass point),
+    reach_summary.png/.pdf/_layers.csv (the expected limit to quote), reach.png/.pdf/_layers.csv (every
+    limit), templates.root, configs/ (cabinetry, one per mass point),
     workspaces/ (pyhf), published/BkgOnly.json and published/patchset.json, hepdata/ (the HEPData
     submission).
     """
@@ -424,7 +425,7 @@ def limits(
         progress.close()
     click.echo(format_table(out.rows, cfg.signal.g_ref), nl=False)
     click.echo(
-        f"wrote {output}/limits.csv, {output}/reach.png (.pdf, _layers.csv), "
+        f"wrote {output}/limits.csv, {output}/reach_summary.png and {output}/reach.png (.pdf, _layers.csv), "
         f"{output}/published/ (BkgOnly.json, patchset.json), {output}/hepdata/"
     )
 

@@ -40,11 +40,13 @@ def _mc_uncertainty(errors: np.ndarray) -> Uncertainty:
 
 
 def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
-    """The table of expected 95% CL upper limits on g_agg versus m_a: Lambda < 4 with its MC-statistical
-    error and the tighter of it and the coarse groups' limit with its own, the CLs median with its
-    MC-statistical error and its +-1 and +-2 sigma bands (asymmetric uncertainties), the CLs median
-    without the MC-statistical constraints (infinite MC), and the CLs median and band without them taken
-    as the tighter of the per-bin and coarse-group ones (``g_cls_bound``), with its MC-statistical error."""
+    """The table of expected 95% CL upper limits on g_agg versus m_a: first the one to quote
+    (``g_expected``, ``fits.scan.expected_source``) with its MC-statistical error and its bands, then
+    Lambda < 4 with its MC-statistical error and the tighter of it and the coarse groups' limit with its
+    own, the CLs median with its MC-statistical error and its +-1 and +-2 sigma bands (asymmetric
+    uncertainties), the CLs median without the MC-statistical constraints (infinite MC), and the CLs
+    median and band without them taken as the tighter of the per-bin and coarse-group ones
+    (``g_cls_bound``), with its MC-statistical error."""
     table = Table("Expected limits on g_agg")
     table.description = (
         "Expected 95% CL upper limits on the ALP-photon coupling g_agg versus the ALP mass m_a, "
@@ -52,7 +54,10 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
         "(asymptotic, median with its 1 and 2 sigma bands; and its median with the background's MC-statistical "
         "uncertainties removed, where the CLs limit converges as the MC grows; and the tighter of the per-bin and "
         "coarse-group limits, Lambda < 4 and the CLs median and band without the MC's constraints, upper bounds on "
-        "the limits with infinite MC, each with its MC-statistical error)."
+        "the limits with infinite MC, each with its MC-statistical error). The first is the one to quote: the "
+        "CLs median from pseudo-experiments where the bins that give half of Lambda expect only a few "
+        "background events, the CLs median without the MC's constraints where the background MC sets the "
+        "profiled CLs, else the asymptotic CLs median (column expected_from of the limits table)."
     )
     table.location = "Reach plot"
     table.keywords["observables"] = ["G_AGG"]
@@ -71,14 +76,6 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
         return variable
 
     col = lambda name: np.array([getattr(r, name) for r in rows], dtype=float)
-    poisson = limit(r"Expected limit, $\Lambda < 4$", col("g_lambda"))
-    poisson.add_uncertainty(_mc_uncertainty(col("g_lambda_mc_error")))
-    table.add_variable(poisson)
-    bound = limit(
-        r"Expected limit, $\Lambda < 4$, the tighter of the per-bin and coarse-group ones", col("g_lambda_bound")
-    )
-    bound.add_uncertainty(_mc_uncertainty(col("g_lambda_bound_mc_error")))
-    table.add_variable(bound)
 
     def cls_limit(name: str, column: str) -> Variable:
         """The CLs median ``column`` with its MC-statistical error and its 1 and 2 sigma bands."""
@@ -92,6 +89,15 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
             variable.add_uncertainty(band)
         return variable
 
+    table.add_variable(cls_limit("Expected limit to quote, CLs (median)", "g_expected"))
+    poisson = limit(r"Expected limit, $\Lambda < 4$", col("g_lambda"))
+    poisson.add_uncertainty(_mc_uncertainty(col("g_lambda_mc_error")))
+    table.add_variable(poisson)
+    bound = limit(
+        r"Expected limit, $\Lambda < 4$, the tighter of the per-bin and coarse-group ones", col("g_lambda_bound")
+    )
+    bound.add_uncertainty(_mc_uncertainty(col("g_lambda_bound_mc_error")))
+    table.add_variable(bound)
     table.add_variable(cls_limit("Expected limit, CLs (median)", "g_cls"))
     table.add_variable(limit("Expected limit, CLs (median), infinite MC", col("g_cls_infinite_mc")))
     name = "Expected limit, CLs (median) without MC constraints, the tighter of the per-bin and coarse-group ones"

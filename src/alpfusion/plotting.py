@@ -162,6 +162,37 @@ def limit_layers(rows) -> list[Layer]:
     return layers
 
 
+EXPECTED_SOURCES = {
+    "toys": ("s", "from pseudo-experiments (few background events)"),
+    "cls_bound": ("^", "without the MC's constraints (the background MC sets the profiled CLs)"),
+    "cls": ("o", "asymptotic, the MC's errors profiled"),
+}
+"""Marker and label of each source of the expected limit to quote (``fits.scan.expected_source``)."""
+
+
+def expected_layers(rows) -> list[Layer]:
+    """The expected limit to quote (``g_expected``) with its +-1, +-2 sigma bands and its
+    MC-statistical band, and a marker per mass point saying which CLs limit it is."""
+    m = np.array([r.m_a for r in rows])
+    col = lambda name: np.array([getattr(r, name) for r in rows], dtype=float)
+    g, error = col("g_expected"), col("g_expected_mc_error")
+    layers = [
+        Layer("expected_2sigma", r"expected $\pm 2\sigma$", "band", m, col("g_expected_minus2"),
+              col("g_expected_plus2"), style={"color": "#ffdf00"}),
+        Layer("expected_1sigma", r"expected $\pm 1\sigma$", "band", m, col("g_expected_minus1"),
+              col("g_expected_plus1"), style={"color": "#00c000"}),
+        Layer("expected_mc_error", "MC-statistical error", "band", m, g - error, g + error,
+              style={"color": "0.3", "alpha": 0.5, "lw": 0}),
+        Layer("expected", "expected 95% CL upper limit (CLs)", "line", m, g, style={"color": "black", "lw": 2}),
+    ]  # fmt: skip
+    for source, (marker, label) in EXPECTED_SOURCES.items():
+        chosen = [r.expected_from == source for r in rows]
+        if any(chosen):
+            style = {"marker": marker, "color": "black", "ms": 5}
+            layers.append(Layer(f"expected_{source}", label, "points", m[chosen], g[chosen], style=style))
+    return layers
+
+
 FREEZE_OUT_CITATION = (
     "resonant freeze-out, paper eq. (4) at x_f; relic <sigma v>: Steigman, Dasgupta, Beacom, PRD 86 (2012) 023506; "
     "g_*(T): Borsanyi et al., Nature 539 (2016) 69"

@@ -18,8 +18,8 @@ default, a dask.distributed cluster when ``processing.scheduler`` is set or a cl
 Layout of :func:`run`'s output folder: ``samples/`` (ROOT samples), ``histograms_configured/``
 (histograms.npz with the configuration's cuts, the optimisation's input alone), ``cuts/`` (cuts.csv,
 cuts.yaml), ``histograms/`` (with the optimised cuts, all but the optimisation's input), ``limits/``
-(limits.csv, reach.png, reach.pdf, reach_layers.csv, templates.root, configs/, workspaces/, published/,
-hepdata/) and ``provenance.json``.
+(limits.csv, reach_summary.png/.pdf/_layers.csv, reach.png/.pdf/_layers.csv, templates.root, configs/,
+workspaces/, published/, hepdata/) and ``provenance.json``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from .hepdata import write_submission
 from .models.publish import publish_workspaces
 from .models.workspace import mass_point_models
 from .parallel import LocalPool, TaskPool, task_pool
-from .plotting import Layer, context_layers, limit_layers, reach_plot, reach_title, read_overlay
+from .plotting import Layer, context_layers, expected_layers, limit_layers, reach_plot, reach_title, read_overlay
 from .processors.executors import package_versions, process_samples
 from .processors.layouts import HISTOGRAMS, OPTIMISATION
 from .processors.optimise import OptimisedCuts, optimise_all, per_mass_selection
@@ -99,6 +99,7 @@ __all__ = [
     "replicas",
     "run",
     "set_limits",
+    "summary_layers",
     "with_cuts",
 ]
 
@@ -518,9 +519,10 @@ def set_limits(
     progress: Progress | None = None,
 ) -> LimitsResult:
     """Expected 95% CL limits per mass point (Lambda < 4 and CLs side by side) and the published
-    likelihoods. ``out_dir`` is replaced as a whole when everything is written (limits.csv, reach.png,
-    reach.pdf, reach_layers.csv, templates.root, configs/, workspaces/, published/, hepdata/): never a
-    mix of two runs."""
+    likelihoods. ``out_dir`` is replaced as a whole when everything is written (limits.csv, the summary
+    reach plot of the expected limit to quote, reach_summary.png/.pdf/_layers.csv, the reach plot of
+    every limit, reach.png/.pdf/_layers.csv, templates.root, configs/, workspaces/, published/, hepdata/):
+    never a mix of two runs."""
     progress = progress or SilentProgress()
     out_dir = Path(out_dir)
     models = mass_point_models(result, cfg.statistics)
@@ -536,12 +538,14 @@ def set_limits(
             mapper=functools.partial((pool or LocalPool(1)).map, on_done=lambda: progress.advance(1)),
         )
         write_rows(tmp / "limits.csv", scan.rows)
-        reach_plot(reach_layers(scan.rows, cfg), tmp, title=reach_title(cfg.beam.luminosity_fb, cfg.beam.sqrt_s))
+        title = reach_title(cfg.beam.luminosity_fb, cfg.beam.sqrt_s)
+        reach_plot(summary_layers(scan.rows, cfg), tmp, title=title, stem="reach_summary")
+        reach_plot(reach_layers(scan.rows, cfg), tmp, title=title)
         likelihoods = publish(scan.workspaces, cfg, tmp / "published")
         write_submission(
             scan.rows,
             tmp / "hepdata",
-            figure=tmp / "reach.png",
+            figure=tmp / "reach_summary.png",
             likelihoods=likelihoods,
             sqrt_s=cfg.beam.sqrt_s,
             luminosity_fb=cfg.beam.luminosity_fb,
@@ -568,6 +572,18 @@ def overlay_curves(cfg: Config) -> list[tuple[Overlay, np.ndarray, np.ndarray]]:
 def reach_layers(rows: Sequence[MassPoint], cfg: Config) -> list[Layer]:
     """Every layer of the reach plot: our limits (:func:`plotting.limit_layers`) over the context of
     the configuration's ``reach_plot`` section (:func:`plotting.context_layers`)."""
+    return _with_context(limit_layers(rows), rows, cfg)
+
+
+def summary_layers(rows: Sequence[MassPoint], cfg: Config) -> list[Layer]:
+    """The layers of the summary reach plot: the expected limit to quote with its bands
+    (:func:`plotting.expected_layers`) over the context of the configuration's ``reach_plot`` section."""
+    return _with_context(expected_layers(rows), rows, cfg)
+
+
+def _with_context(ours: list[Layer], rows: Sequence[MassPoint], cfg: Config) -> list[Layer]:
+    """Our layers over the reach plot's context (:func:`plotting.context_layers`): mass bounds first,
+    the lines after."""
     reach = cfg.reach_plot
     masses = [r.m_a for r in rows] or list(cfg.signal.masses)
     low = min(masses[0], 2.0 * reach.neff_dm_mass_min) if reach.neff_dm_mass_min else masses[0]
@@ -575,7 +591,7 @@ def reach_layers(rows: Sequence[MassPoint], cfg: Config) -> list[Layer]:
         (low / 1.5, masses[-1] * 1.1), reach.fine_tuning, reach.neff_dm_mass_min, overlay_curves(cfg)
     )
     bounds = [layer for layer in context if layer.kind == "mass_bound"]
-    return bounds + limit_layers(rows) + [layer for layer in context if layer.kind != "mass_bound"]
+    return bounds + ours + [layer for layer in context if layer.kind != "mass_bound"]
 
 
 def publish(workspaces: Sequence[MassPointWorkspace], cfg: Config, out_dir: str | os.PathLike) -> tuple[Path, Path]:

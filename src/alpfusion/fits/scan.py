@@ -17,7 +17,10 @@ For every mass hypothesis (a region of the `analysis` histograms):
    the first half of Lambda at its limit, in S/B order) expect fewer than
    `statistics.small_background_events` background events are flagged: there the asymptotic formulae
    are unreliable and the toys' limit is the one to quote;
-4. couplings g = g_ref sqrt(mu) (every signal rate scales as g^2).
+4. couplings g = g_ref sqrt(mu) (every signal rate scales as g^2);
+5. the expected limit to quote (:func:`expected_source`), with its band and MC-statistical error: the
+   toys' where the asymptotic formulae fail, the CLs bound where the background MC sets the profiled
+   CLs, else the asymptotic CLs.
 
 Mass points are independent and run in parallel worker processes.
 """
@@ -100,9 +103,20 @@ class MassPoint(SelectedYields):
     g_cls_mc_error: float  # MC-statistical error of g_cls (cls_mc_error); NaN without a CLs limit or a replica's
     g_cls_infinite_mc: float  # g_cls without the MC-statistical constraints (cls_infinite_mc)
     cls_mc_limited: bool  # mc_variance_ratio > MC_LIMITED_VARIANCE: g_cls moves > 10% when the MC doubles
+    g_cls_toys_minus2: float  # the -2 sigma value of the toys' band, NaN unless run
+    g_cls_toys_minus1: float
     g_cls_toys: float  # median expected limit from pseudo-experiments, NaN unless run
+    g_cls_toys_plus1: float
+    g_cls_toys_plus2: float
     cls_method: str
     small_background: bool
+    expected_from: str  # which CLs limit g_expected is (expected_source): toys, cls_bound or cls
+    g_expected_minus2: float
+    g_expected_minus1: float
+    g_expected: float  # the expected CLs limit to quote
+    g_expected_plus1: float
+    g_expected_plus2: float
+    g_expected_mc_error: float  # its MC-statistical error (for the toys: the asymptotic one's, relative)
 
 
 @dataclass(frozen=True)
@@ -373,6 +387,17 @@ def mc_growth_factor(w: float, growth: float) -> float:
     return ((1.0 + w / growth) / (1.0 + w)) ** 0.25
 
 
+def expected_source(small_background: bool, g_toys: float, mc_limited: bool) -> str:
+    """Which expected CLs limit to quote (the table's ``expected_from``): "toys" where the sensitive
+    bins expect few background events (the asymptotic formulae fail there) and the toys ran; else
+    "cls_bound" where the background's MC error sets the profiled CLs (``cls_mc_limited``: it would
+    move by more than 10% if the MC doubled), the CLs median without MC constraints, which the MC
+    already measures; else "cls", the asymptotic CLs median with the MC errors profiled."""
+    if small_background and math.isfinite(g_toys):
+        return "toys"
+    return "cls_bound" if mc_limited else "cls"
+
+
 def _row(
     point: MassPointModel,
     limit: tuple[CLsLimit, CLsLimit | str | None] | str,
@@ -388,22 +413,31 @@ def _row(
     model, merged, h = point.full, point.grouped, point.hypothesis
     s, b = model.signal.yields, model.total_background
     lam = bounds.lam
-    cls_minus2, cls_minus1, cls_median, cls_plus1, cls_plus2 = (value.g for value in bounds.cls_band)
+    bound_band = [value.g for value in bounds.cls_band]
     mu_lambda = lam.mu_fine
     lam_total = poisson_lambda(mu_lambda * s, b)
     lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / lam_total
     floored = model.backgrounds[FLOOR].yields > 0 if FLOOR in model.backgrounds else np.zeros(len(s), bool)
     lam_floor = poisson_lambda(mu_lambda * s[floored], b[floored]) / lam_total
+    toys = [math.nan] * 5
     if isinstance(limit, str):
-        band, g_toys, cls_method = [math.nan] * 5, math.nan, f"failed: {limit}"
+        band, cls_method = [math.nan] * 5, f"failed: {limit}"
     else:
         asymptotic, with_toys = limit
         band = [coupling_from_mu(mu, g_ref) for mu in asymptotic.band]
-        g_toys, cls_method = math.nan, "asymptotic"
+        cls_method = "asymptotic"
         if isinstance(with_toys, str):
             cls_method = f"asymptotic; toys failed: {with_toys}"
         elif with_toys is not None:
-            g_toys, cls_method = coupling_from_mu(with_toys.median, g_ref), "asymptotic + toys"
+            toys, cls_method = [coupling_from_mu(mu, g_ref) for mu in with_toys.band], "asymptotic + toys"
+    small_background = _sensitive_background(model, mu_lambda) < stats.small_background_events
+    mc_limited = bool(mc_variance_ratio(band[2], g_infinite) > MC_LIMITED_VARIANCE)
+    source = expected_source(small_background, toys[2], mc_limited)
+    expected, expected_error = {
+        "toys": (toys, toys[2] * cls_error / band[2]),
+        "cls_bound": (bound_band, bounds.cls_error),
+        "cls": (band, cls_error),
+    }[source]
     return MassPoint(
         m_a=h.m_a,
         kappa=h.kappa,
@@ -423,24 +457,28 @@ def _row(
         g_lambda_coarse=lam.g_coarse,
         g_lambda_bound=lam.g,
         g_lambda_bound_mc_error=bounds.lam_errors[1],
-        g_cls_bound_minus2=cls_minus2,
-        g_cls_bound_minus1=cls_minus1,
-        g_cls_bound=cls_median,
-        g_cls_bound_plus1=cls_plus1,
-        g_cls_bound_plus2=cls_plus2,
+        **_band_columns("g_cls_bound", bound_band),
         g_cls_bound_mc_error=bounds.cls_error,
-        g_cls_minus2=band[0],
-        g_cls_minus1=band[1],
-        g_cls=band[2],
-        g_cls_plus1=band[3],
-        g_cls_plus2=band[4],
+        **_band_columns("g_cls", band),
         g_cls_mc_error=cls_error,
         g_cls_infinite_mc=g_infinite,
-        cls_mc_limited=bool(mc_variance_ratio(band[2], g_infinite) > MC_LIMITED_VARIANCE),
-        g_cls_toys=g_toys,
+        cls_mc_limited=mc_limited,
+        **_band_columns("g_cls_toys", toys),
         cls_method=cls_method,
-        small_background=_sensitive_background(model, mu_lambda) < stats.small_background_events,
+        small_background=small_background,
+        expected_from=source,
+        **_band_columns("g_expected", expected),
+        g_expected_mc_error=expected_error,
     )
+
+
+BAND_COLUMNS = ("_minus2", "_minus1", "", "_plus1", "_plus2")
+"""The suffixes of a limit's band columns, in the order of ``fits.BAND_SIGMAS``."""
+
+
+def _band_columns(limit: str, band: Sequence[float]) -> dict[str, float]:
+    """The columns of a limit's band: ``limit``_minus2, ..., ``limit`` (the median), ..., _plus2."""
+    return {f"{limit}{suffix}": float(value) for suffix, value in zip(BAND_COLUMNS, band, strict=True)}
 
 
 def rows_csv(rows: Sequence[Any]) -> str:
@@ -476,7 +514,7 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         f" {'L_empty':>7} {'L_floor':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(bound)':>10}"
         f" {'MC err':>7} {'g(CLs)':>10}"
         f" {'MC err':>7} {'g(CLs,MC=inf)':>13} {'g(CLs,bound)':>12} {'MC err':>7}"
-        f" {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
+        f" {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9} {'g(expected)':>11} {'from':>9}"
     )
     lines = [
         f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; L_empty, L_floor: the "
@@ -486,7 +524,8 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         "g(Lambda) and g(coarse) where every coarse group holds background MC (else g(Lambda)), both upper bounds on "
         "the per-bin limit with infinite MC; g(CLs,MC=inf): CLs "
         "without the MC-statistical constraints, the limit of these templates with infinite MC; g(CLs,bound): the CLs "
-        "median without MC constraints as g(bound), the tighter of the per-bin and coarse ones (MC err from replicas)",
+        "median without MC constraints as g(bound), the tighter of the per-bin and coarse ones (MC err from replicas); "
+        "g(expected): the expected limit to quote, from the toys (*), the CLs bound (+) or the asymptotic CLs",
         head,
     ]
     for r in rows:
@@ -499,7 +538,8 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
             f" {r.g_cls:10.3e} {r.g_cls_mc_error / r.g_cls:7.1%}"
             f" {r.g_cls_infinite_mc:13.3e} {r.g_cls_bound:12.3e} {r.g_cls_bound_mc_error / r.g_cls_bound:7.1%}"
             f" {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
-            f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e}{flag}"
+            f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e} {r.g_expected:11.3e}"
+            f" {r.expected_from:>9}{flag}"
         )
     for r in rows:
         if "failed" in r.cls_method:
