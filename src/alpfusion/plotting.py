@@ -64,6 +64,37 @@ class Layer:
         return self.g if self.g_high is None else self.g_high
 
 
+def _column(rows, name: str) -> np.ndarray:
+    """A column of the limits table as floats."""
+    return np.array([getattr(r, name) for r in rows], dtype=float)
+
+
+def sigma_bands(rows, limit: str, name: str, label: str) -> list[Layer]:
+    """The +-2 and +-1 sigma bands of an expected limit (the table's columns ``limit``_minus2 to
+    ``limit``_plus2), named ``name``_2sigma and ``name``_1sigma."""
+    m = _column(rows, "m_a")
+    return [
+        Layer(
+            f"{name}_{n}sigma",
+            rf"{label} $\pm {n}\sigma$",
+            "band",
+            m,
+            _column(rows, f"{limit}_minus{n}"),
+            _column(rows, f"{limit}_plus{n}"),
+            style={"color": color},
+        )
+        for n, color in ((2, "#ffdf00"), (1, "#00c000"))
+    ]
+
+
+def mc_band(rows, limit: str, name: str, label: str, style: dict) -> Layer:
+    """The band of a limit +- its MC-statistical error (the table's column ``limit``_mc_error)."""
+    g, error = _column(rows, limit), _column(rows, f"{limit}_mc_error")
+    return Layer(
+        name, f"{label}: MC-statistical error", "band", _column(rows, "m_a"), g - error, g + error, style=style
+    )
+
+
 def limit_layers(rows) -> list[Layer]:
     """Our expected limits: the CLs median with its +-1, +-2 sigma bands and its MC-statistical band,
     the CLs median without MC constraints as an upper bound like Lambda's (``g_cls_bound``) with its
@@ -71,39 +102,17 @@ def limit_layers(rows) -> list[Layer]:
     (conservative), the smaller of the two Lambda limits (``fits.poisson.lambda_bound``) with its
     MC-statistical band, the toys' CLs limits and the mass points flagged for few background events
     and for a CLs limit set by the background MC."""
-    m = np.array([r.m_a for r in rows])
-    col = lambda name, subset=rows: np.array([getattr(r, name) for r in subset], dtype=float)
-
-    def mc_band(name: str, label: str, limit: str, style: dict) -> Layer:
-        """The band limit +- its MC-statistical error (the table's column ``limit``_mc_error)."""
-        g, error = col(limit), col(f"{limit}_mc_error")
-        return Layer(name, f"{label}: MC-statistical error", "band", m, g - error, g + error, style=style)
-
+    m = _column(rows, "m_a")
+    col = lambda name, subset=rows: _column(subset, name)
     layers = [
-        Layer(
-            "cls_2sigma",
-            r"CLs $\pm 2\sigma$",
-            "band",
-            m,
-            col("g_cls_minus2"),
-            col("g_cls_plus2"),
-            style={"color": "#ffdf00"},
-        ),
-        Layer(
-            "cls_1sigma",
-            r"CLs $\pm 1\sigma$",
-            "band",
-            m,
-            col("g_cls_minus1"),
-            col("g_cls_plus1"),
-            style={"color": "#00c000"},
-        ),
-        mc_band("cls_mc_error", "CLs", "g_cls", {"color": "0.4", "alpha": 0.5, "lw": 0}),
+        *sigma_bands(rows, "g_cls", "cls", "CLs"),
+        mc_band(rows, "g_cls", "cls_mc_error", "CLs", {"color": "0.4", "alpha": 0.5, "lw": 0}),
         Layer("cls_median", "CLs expected (asymptotic)", "line", m, col("g_cls"), style={"color": "black", "ls": "--"}),
         mc_band(
+            rows,
+            "g_cls_bound",
             "cls_bound_mc_error",
             "CLs, the tighter bound",
-            "g_cls_bound",
             {"color": "tab:purple", "alpha": 0.3, "lw": 0},
         ),
         Layer(
@@ -114,7 +123,7 @@ def limit_layers(rows) -> list[Layer]:
             col("g_cls_bound"),
             style={"color": "tab:purple", "ls": "-.", "lw": 1.5},
         ),
-        mc_band("lambda_mc_error", r"$\Lambda = 4$", "g_lambda", {"color": "tab:red", "alpha": 0.3, "lw": 0}),
+        mc_band(rows, "g_lambda", "lambda_mc_error", r"$\Lambda = 4$", {"color": "tab:red", "alpha": 0.3, "lw": 0}),
         Layer("lambda", r"$\Lambda = 4$", "line", m, col("g_lambda"), style={"color": "tab:red", "lw": 2}),
         Layer(
             "lambda_coarse",
@@ -125,9 +134,10 @@ def limit_layers(rows) -> list[Layer]:
             style={"color": "tab:red", "ls": ":", "lw": 2},
         ),
         mc_band(
+            rows,
+            "g_lambda_bound",
             "lambda_bound_mc_error",
             r"$\Lambda = 4$, the tighter of the two",
-            "g_lambda_bound",
             {"facecolor": "none", "edgecolor": "tab:red", "hatch": "////", "lw": 0},
         ),
         Layer(
@@ -173,18 +183,12 @@ EXPECTED_SOURCES = {
 def expected_layers(rows) -> list[Layer]:
     """The expected limit to quote (``g_expected``) with its +-1, +-2 sigma bands and its
     MC-statistical band, and a marker per mass point saying which CLs limit it is."""
-    m = np.array([r.m_a for r in rows])
-    col = lambda name: np.array([getattr(r, name) for r in rows], dtype=float)
-    g, error = col("g_expected"), col("g_expected_mc_error")
+    m, g = _column(rows, "m_a"), _column(rows, "g_expected")
     layers = [
-        Layer("expected_2sigma", r"expected $\pm 2\sigma$", "band", m, col("g_expected_minus2"),
-              col("g_expected_plus2"), style={"color": "#ffdf00"}),
-        Layer("expected_1sigma", r"expected $\pm 1\sigma$", "band", m, col("g_expected_minus1"),
-              col("g_expected_plus1"), style={"color": "#00c000"}),
-        Layer("expected_mc_error", "MC-statistical error", "band", m, g - error, g + error,
-              style={"color": "0.3", "alpha": 0.5, "lw": 0}),
+        *sigma_bands(rows, "g_expected", "expected", "expected"),
+        mc_band(rows, "g_expected", "expected_mc_error", "expected", {"color": "0.3", "alpha": 0.5, "lw": 0}),
         Layer("expected", "expected 95% CL upper limit (CLs)", "line", m, g, style={"color": "black", "lw": 2}),
-    ]  # fmt: skip
+    ]
     for source, (marker, label) in EXPECTED_SOURCES.items():
         chosen = [r.expected_from == source for r in rows]
         if any(chosen):
