@@ -6,7 +6,7 @@ Run: python benchmarks/mc_needed.py [RUN_DIR] [--masses M ...] [--share F]
 RUN_DIR is the output folder of a default run (``alpfusion run``; default output): its histograms,
 optimised cuts and limits are used, nothing is generated. Per mass point (default: from 6.5 GeV on) and
 background: the S/B groups that pyhf fits (``models.workspace.mass_point_models``) that carry the share
-F (default 0.9) of Lambda at Lambda = 4 (the largest terms, ``fits.poisson.lambda_per_bin``, with the
+F (default 0.9) of Lambda at Lambda = 4 (``fits.poisson.lambda_carriers``, with the
 MC's yields as the truth: where the limit with infinite MC comes from); in them the background's
 expected events B, its MC variance over B (w = sum w_i^2 / sum w_i, the expected events per effective
 MC event), its effective MC events B / w, and the effective events it would need for w to fall to
@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from alpfusion import workflow
 from alpfusion.config import load_config
-from alpfusion.fits.poisson import lambda_per_bin, mu_at_lambda
+from alpfusion.fits.poisson import lambda_carriers
 from alpfusion.fits.scan import MC_LIMITED_VARIANCE, mc_variance_ratio, read_rows
 from alpfusion.models.workspace import mass_point_models
 from alpfusion.processors.results import load_result
@@ -52,10 +50,7 @@ def main():
         if (args.masses and not any(abs(m_a - m) < 1e-9 for m in args.masses)) or (not args.masses and m_a < 6.5):
             continue
         model = point.grouped
-        s, b = model.signal.yields, model.total_background
-        terms = lambda_per_bin(mu_at_lambda(s, b) * s, b)
-        order = np.argsort(-terms, kind="stable")
-        sets = order[: np.searchsorted(np.cumsum(terms[order]), args.share * terms.sum()) + 1]
+        sets = lambda_carriers(model.signal.yields, model.total_background, args.share)
         row = rows[m_a]
         w_limits = mc_variance_ratio(row.g_cls, row.g_cls_infinite_mc)
         for name in result.backgrounds:

@@ -23,7 +23,7 @@ import numpy as np
 
 from alpfusion import workflow
 from alpfusion.config import load_config
-from alpfusion.fits.poisson import lambda_per_bin, mu_at_lambda
+from alpfusion.fits.poisson import lambda_carriers
 from alpfusion.models.workspace import RegionModel, mass_point_models
 from alpfusion.observables import compute_observables
 from alpfusion.processors.events import measured_events
@@ -37,12 +37,8 @@ MASSES = (6.5, 7.0, 7.5, 8.0, 8.5, 9.0, 9.5)
 
 def lambda_bins(model: RegionModel, share: float) -> np.ndarray:
     """Flat plane indices of the fewest signal bins that carry ``share`` of Lambda at the model's
-    limit (``fits.poisson.lambda_per_bin``)."""
-    s, b = model.signal.yields, model.total_background
-    lam = lambda_per_bin(mu_at_lambda(s, b) * s, b)
-    order = np.argsort(lam)[::-1]
-    n = int(np.searchsorted(np.cumsum(lam[order]) / lam.sum(), share)) + 1
-    return model.bins[order[:n]]
+    limit (``fits.poisson.lambda_carriers``)."""
+    return model.bins[lambda_carriers(model.signal.yields, model.total_background, share)]
 
 
 def main():

@@ -9,7 +9,14 @@ import pyhf
 import pytest
 
 from alpfusion.fits.cls import expected_limit
-from alpfusion.fits.poisson import coupling_from_mu, lambda_bound, lambda_per_bin, mu_at_lambda, poisson_lambda
+from alpfusion.fits.poisson import (
+    coupling_from_mu,
+    lambda_bound,
+    lambda_carriers,
+    lambda_per_bin,
+    mu_at_lambda,
+    poisson_lambda,
+)
 
 
 def test_lambda_by_hand():
@@ -22,6 +29,22 @@ def test_lambda_by_hand():
     s, b = 2.0, 3.0
     log_l = lambda sig: b * math.log(sig + b) - math.lgamma(b + 1) - (sig + b)
     assert poisson_lambda([s], [b]) == pytest.approx(-2 * (log_l(s) - log_l(0)), rel=1e-14)
+
+
+def test_the_bins_that_carry_lambda():
+    """At Lambda = 4 (mu S = 1.98 events per bin here) a background-free bin gives 2 mu S = 3.96, B = 100
+    2 [mu S - B ln(1 + mu S / B)] = 0.039, B = 10^4 0.0004, no signal nothing: shares 0.990, 0.0097,
+    10^-4, 0. The fewest bins carrying a share of Lambda, largest terms first."""
+    s, b = [1.0, 1.0, 1.0, 0.0], [1e4, 0.0, 1e2, 0.0]
+    mu_s = mu_at_lambda(s, b)
+    terms = [2 * (mu_s - b_i * math.log1p(mu_s / b_i)) for b_i in (1e4, 1e2)]  # the two bins with B
+    terms.insert(1, 4.0 - sum(terms))  # Lambda = 4: the background-free bin gives the rest, 2 mu S
+    assert terms[1] == pytest.approx(2 * mu_s) and np.array(terms) / 4 == pytest.approx(
+        [9.8e-5, 0.990, 0.0097], rel=0.01
+    )
+    assert list(lambda_carriers(s, b, 0.5)) == [1]
+    assert list(lambda_carriers(s, b, 0.999)) == [1, 2]
+    assert list(lambda_carriers(s, b, 0.99995)) == [1, 2, 0]
 
 
 def test_lambda_limits_and_coupling():

@@ -72,6 +72,15 @@ def mu_at_lambda(signal, background, threshold: float = LAMBDA_95) -> float:
     return brentq(f, lo, hi, xtol=1e-12, rtol=1e-10)
 
 
+def lambda_carriers(signal, background, share: float) -> np.ndarray:
+    """Indices of the fewest bins that carry ``share`` of Lambda at the limit Lambda = 4 (the largest
+    terms of :func:`lambda_per_bin` at :func:`mu_at_lambda`): where the limit comes from."""
+    s, b = _yields(signal, background)
+    terms = lambda_per_bin(mu_at_lambda(s, b) * s, b)
+    order = np.argsort(-terms, kind="stable")
+    return order[: int(np.searchsorted(np.cumsum(terms[order]), share * terms.sum())) + 1]
+
+
 def lambda_bound(g_fine: float, g_merged: float, merged_background) -> float:
     """The tighter of two upper bounds on the Lambda = 4 limit of the fine bins with the true yields:
     min(g_fine, g_merged), NaN ignored, where every merged group's background ``merged_background`` is
