@@ -32,7 +32,7 @@ from alpfusion.config import load_config
 from alpfusion.fits.scan import read_rows
 from alpfusion.observables import compute_observables, four_momenta
 from alpfusion.processors.detector import is_photon, measure, pt_excess_resolution, pt_excess_significance
-from alpfusion.processors.events import measured_events, measured_observables
+from alpfusion.processors.events import measured_events
 from alpfusion.processors.processor import COPY_STRIDE
 from alpfusion.processors.selection import mass_hypotheses
 from alpfusion.samples.lostphotons import lost_pt_share_max, missing_pt_excess
@@ -104,14 +104,14 @@ def main():
     print(f"{'m_a':>5} {'edge':>5} {'QED, copies':>11} {'QED, tails':>11} {'signal beyond at g_lambda':>26}")
     for i, h in enumerate(hypotheses):
         (signal,) = workflow.plan_samples(cfg, run_dir / "samples", process="ee_to_eea", masses=[h.m_a])
-        sig_electrons = measured_events(signal.path, cfg)
-        sig, sig_yields = measured_observables(signal.path, cfg)
+        sig_events = measured_events(signal.path, cfg)  # measured once: electrons and observables
+        sig = compute_observables(sig_events.e_minus, sig_events.e_plus, cfg.beam.sqrt_s, estimator)
         selected = h.passes(sig.m2_miss, sig.e_miss, sig.eta_miss)[2]
-        sig_excess = pt_excess_significance(sig, sig_electrons.e_minus, sig_electrons.e_plus, cfg.detector, acceptance)
+        sig_excess = pt_excess_significance(sig, sig_events.e_minus, sig_events.e_plus, cfg.detector, acceptance)
         sig_excess = sig_excess[selected]
         scale = (limits[h.m_a].g_lambda / cfg.signal.g_ref) ** 2
         for j, edge in enumerate(edges):
-            signal_beyond = scale * sig_yields[selected][sig_excess > edge].sum()
+            signal_beyond = scale * sig_events.yields[selected][sig_excess > edge].sum()
             print(f"{h.m_a:5g} {edge:5.1f} {counted[i, j]:11.3g} {gaussian[i, j]:11.3g} {signal_beyond:26.3g}")
 
 
