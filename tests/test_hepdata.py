@@ -64,6 +64,8 @@ def test_submission_validates_and_holds_the_limits(tmp_path, inputs):
     assert bound["values"][1]["errors"] == [{"label": "MC stat", "symerror": pytest.approx(2e-6)}]
     assert "infinite MC" in infinite["header"]["name"]
     assert [v["value"] for v in infinite["values"]] == pytest.approx([r.g_cls_infinite_mc for r in table])
+    for value, row in zip(infinite["values"], table):
+        assert value["errors"] == [{"label": "MC stat", "symerror": pytest.approx(row.g_cls_infinite_mc_mc_error)}]
     assert "without MC constraints" in cls_bound["header"]["name"]
     assert_cls_limit(cls_bound, table, "g_cls_bound")
     assert [v["value"] for v in poisson["values"]] == pytest.approx([r.g_lambda for r in table])

@@ -24,6 +24,8 @@ def rows(masses=(0.1, 1.0, 5.0)):
         values = dict.fromkeys(names, 1.0)
         values.update(
             m_a=m, signal_bins=10, empty_bins=2, g_lambda=g, g_lambda_mc_error=0.1 * g, g_lambda_coarse=20 * g,
+            g_lambda_coarse_mc_error=2 * g, g_lambda_grouped=1.1 * g, g_lambda_grouped_mc_error=0.1 * g,
+            g_cls_infinite_mc_mc_error=0.2 * g, g_cls_toys_mc_error=0.3 * g,
             g_lambda_bound=g, g_lambda_bound_mc_error=0.1 * g,
             g_cls=3 * g, g_cls_minus2=1.5 * g, g_cls_minus1=2 * g, g_cls_plus1=4 * g, g_cls_plus2=5 * g,
             g_cls_mc_error=0.05 * g, g_cls_infinite_mc=(2.9 if i else 2) * g, cls_mc_limited=i == 0,
@@ -50,8 +52,8 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     layers = workflow.reach_layers(rows(), cfg)
     names = [layer.name for layer in layers]
     expected = ["neff", "cls_2sigma", "cls_1sigma", "cls_mc_error", "cls_median", "cls_bound_mc_error", "cls_bound"]
-    expected += ["lambda_mc_error", "lambda", "lambda_coarse", "lambda_bound_mc_error", "lambda_bound"]
-    expected += ["cls_toys", "small_background", "cls_mc_limited"]
+    expected += ["lambda_mc_error", "lambda", "lambda_coarse_mc_error", "lambda_coarse", "lambda_bound_mc_error"]
+    expected += ["lambda_bound", "cls_toys_mc_error", "cls_toys", "small_background", "cls_mc_limited"]
     expected += ["freeze_out_ft0.1", "freeze_out_ft0.01", "freeze_out_ft0.001", "overlay0"]
     assert names == expected
     paths = reach_plot(layers, tmp_path / "out", title=reach_title(5e4, 10.58))
@@ -102,6 +104,11 @@ def test_every_layer_is_drawn_and_written(tmp_path):
     for layer, g in (("lambda_bound_mc_error", 1e-5), ("cls_bound_mc_error", 0.98e-5)):
         edges = [(float(r["g"]), float(r["g_high"])) for r in table if r["layer"] == layer]
         np.testing.assert_allclose(edges, [((k + 1) * (g - 1e-6), (k + 1) * (g + 1e-6)) for k in range(3)])
+    # and every other limit drawn: the coarse one, and the toys where they ran (the first mass point)
+    edges = [(float(r["g"]), float(r["g_high"])) for r in table if r["layer"] == "lambda_coarse_mc_error"]
+    np.testing.assert_allclose(edges, [((k + 1) * 1.8e-4, (k + 1) * 2.2e-4) for k in range(3)])
+    toys = [(float(r["m_a"]), float(r["g"]), float(r["g_high"])) for r in table if r["layer"] == "cls_toys_mc_error"]
+    np.testing.assert_allclose(toys, [(0.1, 2.9e-5, 3.5e-5)])
 
 
 def test_the_summary_plot_draws_the_limit_to_quote(tmp_path):

@@ -1,5 +1,6 @@
 """Background replicas: the spread of the limits over independently generated backgrounds."""
 
+import dataclasses
 import math
 
 import hist
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from alpfusion.fits.replicas import format_spread, spread
-from alpfusion.fits.scan import MassPoint, read_rows
+from alpfusion.fits.scan import BAND_COLUMNS, MassPoint, read_rows
 from alpfusion.processors.processor import ProcessingError
 from alpfusion.processors.results import mean_of_samples
 from alpfusion.processors.selection import MassHypothesis
@@ -22,46 +23,20 @@ from .test_workflow import QED_SMALL
 
 
 def row(m_a, g_lambda, g_cls):
-    return MassPoint(
-        m_a,
-        2,
-        0,
-        3,
-        1,
-        0,
-        1,
-        0,
-        1,
-        0,
-        0.0,
-        0.0,
-        g_lambda,
-        0.0,
-        g_lambda,
-        g_lambda,
-        g_lambda,
-        0.0,
-        0.5 * g_lambda,
-        0.7 * g_lambda,
-        0.9 * g_lambda,
-        1.2 * g_lambda,
-        1.5 * g_lambda,
-        0.0,
-        g_cls,
-        g_cls,
-        g_cls,
-        g_cls,
-        g_cls,
-        0.0,
-        g_cls / 2,
-        False,
-        *[float("nan")] * 5,  # no toys
-        "asymptotic",
-        False,
-        "cls",
-        *[g_cls] * 5,  # the limit to quote: g_cls and its band
-        0.0,
-    )
+    """A limits-table row: the bounds are g_lambda's, the CLs bound's band 0.5-1.5 g_lambda, the CLs
+    limit without MC constraints g_cls / 2, no toys; every other number 0 (the spread does not read them)."""
+    values = dict.fromkeys((f.name for f in dataclasses.fields(MassPoint)), 0.0)
+    values.update(
+        m_a=m_a, kappa=2, e_low=0, eta_high=3, signal=1, background=1, signal_bins=1, empty_bins=0,
+        g_lambda=g_lambda, g_lambda_grouped=g_lambda, g_lambda_coarse=g_lambda, g_lambda_bound=g_lambda,
+        **{f"g_cls_bound{part}": f * g_lambda for part, f in zip(BAND_COLUMNS, (0.5, 0.7, 0.9, 1.2, 1.5))},
+        **{f"g_cls{part}": g_cls for part in BAND_COLUMNS},
+        g_cls_infinite_mc=g_cls / 2, cls_mc_limited=False,
+        **{f"g_cls_toys{part}": float("nan") for part in BAND_COLUMNS}, g_cls_toys_mc_error=float("nan"),
+        cls_method="asymptotic", small_background=False, expected_from="cls",
+        **{f"g_expected{part}": g_cls for part in BAND_COLUMNS},
+    )  # fmt: skip
+    return MassPoint(**values)
 
 
 def test_spread_by_hand():

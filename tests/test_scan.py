@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from dataclasses import fields
 
 import hist
 import numpy as np
@@ -12,6 +13,7 @@ from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambd
 from alpfusion.fits.scan import (
     BAND_COLUMNS,
     MC_LIMITED_VARIANCE,
+    MassPoint,
     _sensitive_background,
     cls_infinite_mc,
     expected_source,
@@ -74,8 +76,27 @@ def assert_expected_is_its_source(row):
     column = {"toys": "g_cls_toys", "cls_bound": "g_cls_bound", "cls": "g_cls"}[source]
     expected = [getattr(row, f"g_expected{part}") for part in BAND_COLUMNS]
     assert expected == [getattr(row, f"{column}{part}") for part in BAND_COLUMNS]
-    error = row.g_cls_mc_error * row.g_cls_toys / row.g_cls if source == "toys" else getattr(row, f"{column}_mc_error")
-    assert row.g_expected_mc_error == pytest.approx(error)
+    assert row.g_expected_mc_error == getattr(row, f"{column}_mc_error")
+    # the toys' MC error is the asymptotic median's, relative: a replica would need its own toys
+    assert row.g_cls_toys_mc_error == pytest.approx(row.g_cls_mc_error * row.g_cls_toys / row.g_cls, nan_ok=True)
+
+
+def test_every_limit_has_its_mc_error_column():
+    names = [f.name for f in fields(MassPoint)]
+    band_parts = tuple(part for part in BAND_COLUMNS if part)
+    limits = [n for n in names if n.startswith("g_") and not n.endswith(("_mc_error", *band_parts))]
+    assert limits == [
+        "g_lambda",
+        "g_lambda_grouped",
+        "g_lambda_coarse",
+        "g_lambda_bound",
+        "g_cls_bound",
+        "g_cls",
+        "g_cls_infinite_mc",
+        "g_cls_toys",
+        "g_expected",
+    ]
+    assert [n for n in limits if f"{n}_mc_error" not in names] == []
 
 
 def test_the_expected_limit_to_quote():
@@ -114,7 +135,11 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
     # its MC error is that of the limit it is, from replicas of that limit's templates
     assert rows[0].g_lambda_bound_mc_error == rows[0].g_lambda_mc_error
     for row in rows:
-        assert 0 < row.g_lambda_bound_mc_error < row.g_lambda_bound
+        chosen = "g_lambda_coarse" if row.g_lambda_bound == row.g_lambda_coarse else "g_lambda"
+        assert row.g_lambda_bound_mc_error == getattr(row, f"{chosen}_mc_error")
+        for limit in ("g_lambda", "g_lambda_grouped", "g_lambda_bound", "g_cls_infinite_mc"):
+            assert 0 < getattr(row, f"{limit}_mc_error") < 0.5 * getattr(row, limit)
+    assert 0 < rows[1].g_lambda_coarse_mc_error < 0.5 * rows[1].g_lambda_coarse
     # the CLs bound: the asymptotic CLs machinery (fits.cls) without MC constraints on the same templates
     # gives q_mu,A = Lambda(mu), so its band is the tighter of the per-bin and coarse limits at f_N^2
     for row, point in zip(rows, mass_point_models(result, cfg.statistics)):
@@ -125,6 +150,12 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
         band = [getattr(row, f"g_cls_bound{part}") for part in BAND_COLUMNS]
         assert band == pytest.approx(expected, rel=1e-5)
         assert row.g_cls_bound <= row.g_cls_infinite_mc * (1 + 1e-6)  # the 2% bins are finer than the S/B groups
+        # the pyhf workspace without MC constraints gives Lambda(mu) on the S/B groups: its median is
+        # Lambda = 1.96^2 there, the limit whose replicas give g_cls_infinite_mc's MC error
+        g_grouped = coupling_from_mu(
+            mu_at_lambda(point.grouped.signal.yields, point.grouped.total_background, MEDIAN_Q), cfg.signal.g_ref
+        )
+        assert row.g_cls_infinite_mc == pytest.approx(g_grouped, rel=1e-5)
         assert 0 < row.g_cls_bound_mc_error < row.g_cls_bound
         # each bin's term of Lambda grows between linearly (B = 0) and quadratically (S << B) in mu
         t = MEDIAN_Q / 4.0

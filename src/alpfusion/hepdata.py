@@ -44,7 +44,8 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
     (``g_expected``, ``fits.scan.expected_source``) with its MC-statistical error and its bands, then
     Lambda < 4 with its MC-statistical error and the tighter of it and the coarse groups' limit with its
     own, the CLs median with its MC-statistical error and its +-1 and +-2 sigma bands (asymmetric
-    uncertainties), the CLs median without the MC-statistical constraints (infinite MC), and the CLs
+    uncertainties), the CLs median without the MC-statistical constraints (infinite MC) with its
+    MC-statistical error, and the CLs
     median and band without them taken as the tighter of the per-bin and coarse-group ones
     (``g_cls_bound``), with its MC-statistical error."""
     table = Table("Expected limits on g_agg")
@@ -99,7 +100,9 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
     bound.add_uncertainty(_mc_uncertainty(col("g_lambda_bound_mc_error")))
     table.add_variable(bound)
     table.add_variable(cls_limit("Expected limit, CLs (median)", "g_cls"))
-    table.add_variable(limit("Expected limit, CLs (median), infinite MC", col("g_cls_infinite_mc")))
+    infinite = limit("Expected limit, CLs (median), infinite MC", col("g_cls_infinite_mc"))
+    infinite.add_uncertainty(_mc_uncertainty(col("g_cls_infinite_mc_mc_error")))
+    table.add_variable(infinite)
     name = "Expected limit, CLs (median) without MC constraints, the tighter of the per-bin and coarse-group ones"
     table.add_variable(cls_limit(name, "g_cls_bound"))
     return table

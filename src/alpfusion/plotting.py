@@ -99,9 +99,10 @@ def limit_layers(rows) -> list[Layer]:
     """Our expected limits: the CLs median with its +-1, +-2 sigma bands and its MC-statistical band,
     the CLs median without MC constraints as an upper bound like Lambda's (``g_cls_bound``) with its
     MC-statistical band, Lambda = 4 with its MC-statistical band, Lambda = 4 with the coarse S/B order
-    (conservative), the smaller of the two Lambda limits (``fits.poisson.lambda_bound``) with its
-    MC-statistical band, the toys' CLs limits and the mass points flagged for few background events
-    and for a CLs limit set by the background MC."""
+    (conservative) with its MC-statistical band, the smaller of the two Lambda limits
+    (``fits.poisson.lambda_bound``) with its MC-statistical band, the toys' CLs limits with their
+    MC-statistical band and the mass points flagged for few background events and for a CLs limit set by
+    the background MC."""
     m = _column(rows, "m_a")
     col = lambda name, subset=rows: _column(subset, name)
     layers = [
@@ -125,6 +126,13 @@ def limit_layers(rows) -> list[Layer]:
         ),
         mc_band(rows, "g_lambda", "lambda_mc_error", r"$\Lambda = 4$", {"color": "tab:red", "alpha": 0.3, "lw": 0}),
         Layer("lambda", r"$\Lambda = 4$", "line", m, col("g_lambda"), style={"color": "tab:red", "lw": 2}),
+        mc_band(
+            rows,
+            "g_lambda_coarse",
+            "lambda_coarse_mc_error",
+            r"$\Lambda = 4$, coarse S/B order",
+            {"facecolor": "none", "edgecolor": "tab:red", "hatch": "....", "lw": 0},
+        ),
         Layer(
             "lambda_coarse",
             r"$\Lambda = 4$, coarse S/B order, no empty-bin treatment",
@@ -151,7 +159,10 @@ def limit_layers(rows) -> list[Layer]:
     ]
     toys = [r for r in rows if np.isfinite(r.g_cls_toys)]
     if toys:
-        layers.append(
+        layers += [
+            mc_band(
+                toys, "g_cls_toys", "cls_toys_mc_error", "CLs (toys)", {"color": "tab:blue", "alpha": 0.3, "lw": 0}
+            ),
             Layer(
                 "cls_toys",
                 "CLs expected (toys)",
@@ -159,8 +170,8 @@ def limit_layers(rows) -> list[Layer]:
                 col("m_a", toys),
                 col("g_cls_toys", toys),
                 style={"marker": "s", "color": "tab:blue"},
-            )
-        )
+            ),
+        ]
     for flag, label, marker in (
         ("small_background", "few background events: asymptotics unreliable", "o"),
         ("cls_mc_limited", "CLs set by the background MC", "^"),

@@ -20,7 +20,10 @@ For every mass hypothesis (a region of the `analysis` histograms):
 4. couplings g = g_ref sqrt(mu) (every signal rate scales as g^2);
 5. the expected limit to quote (:func:`expected_source`), with its band and MC-statistical error: the
    toys' where the asymptotic formulae fail, the CLs bound where the background MC sets the profiled
-   CLs, else the asymptotic CLs.
+   CLs, else the asymptotic CLs;
+6. every limit's MC-statistical error (a column ``{limit}_mc_error``): its standard deviation over
+   replicas of its templates (:func:`lambda_mc_error`, :func:`cls_mc_error`); for the toys' limit the
+   asymptotic median's relative error (a replica would need its own pseudo-experiments).
 
 Mass points are independent and run in parallel worker processes.
 """
@@ -66,6 +69,9 @@ CLS_MC_ERROR_STREAM = 8
 """The random stream of the CLs limit's replicas (as :data:`MC_ERROR_STREAM`)."""
 COARSE_MC_ERROR_STREAM = 9
 """The random stream of the coarse Lambda limit's replicas (as :data:`MC_ERROR_STREAM`)."""
+GROUPED_MC_ERROR_STREAM = 10
+"""The random stream of the replicas of the S/B-grouped templates for the limits without MC constraints
+(as :data:`MC_ERROR_STREAM`)."""
 MC_LIMITED_VARIANCE = (1 - 0.9**4) / (0.9**4 - 0.5)
 """The background's MC variance over its Poisson variance, w (:func:`mc_variance_ratio`), above which
 doubling the background MC moves g(CLs) by more than 10%: :func:`mc_growth_factor` (w, 2) = 0.9 solved
@@ -86,7 +92,9 @@ class MassPoint(SelectedYields):
     g_lambda: float
     g_lambda_mc_error: float  # MC-statistical error of g_lambda (lambda_mc_error)
     g_lambda_grouped: float
+    g_lambda_grouped_mc_error: float  # MC-statistical error of g_lambda_grouped (lambda_mc_error)
     g_lambda_coarse: float  # Lambda on groups ordered from coarse blocks, MC only (coarse_model)
+    g_lambda_coarse_mc_error: float  # MC-statistical error of g_lambda_coarse (lambda_mc_error)
     g_lambda_bound: float  # min(g_lambda, g_lambda_coarse) where every coarse group holds MC (lambda_bound)
     g_lambda_bound_mc_error: float  # MC-statistical error of the limit g_lambda_bound is (lambda_mc_error)
     g_cls_bound_minus2: float  # the -2 sigma value of g_cls_bound's band
@@ -102,12 +110,14 @@ class MassPoint(SelectedYields):
     g_cls_plus2: float
     g_cls_mc_error: float  # MC-statistical error of g_cls (cls_mc_error); NaN without a CLs limit or a replica's
     g_cls_infinite_mc: float  # g_cls without the MC-statistical constraints (cls_infinite_mc)
+    g_cls_infinite_mc_mc_error: float  # its MC-statistical error (lambda_mc_error at q_mu,A = 1.96^2)
     cls_mc_limited: bool  # mc_variance_ratio > MC_LIMITED_VARIANCE: g_cls moves > 10% when the MC doubles
     g_cls_toys_minus2: float  # the -2 sigma value of the toys' band, NaN unless run
     g_cls_toys_minus1: float
     g_cls_toys: float  # median expected limit from pseudo-experiments, NaN unless run
     g_cls_toys_plus1: float
     g_cls_toys_plus2: float
+    g_cls_toys_mc_error: float  # its MC-statistical error: the asymptotic median's, relative
     cls_method: str
     small_background: bool
     expected_from: str  # which CLs limit g_expected is (expected_source): toys, cls_bound or cls
@@ -116,7 +126,7 @@ class MassPoint(SelectedYields):
     g_expected: float  # the expected CLs limit to quote
     g_expected_plus1: float
     g_expected_plus2: float
-    g_expected_mc_error: float  # its MC-statistical error (for the toys: the asymptotic one's, relative)
+    g_expected_mc_error: float  # its MC-statistical error (that of its source's column)
 
 
 @dataclass(frozen=True)
@@ -234,32 +244,40 @@ class _Bound:
         g_coarse = coupling_from_mu(mu_at_lambda(point.coarse.signal.yields, coarse_b, threshold), g_ref)
         return cls(mu_fine, g_fine, g_coarse, lambda_bound(g_fine, g_coarse, coarse_b))
 
-    def mc_errors(self, job: _MassPointJob, threshold: float) -> tuple[float, float]:
-        """The MC-statistical errors of g_fine and of g, from replicas of their templates
+    def mc_errors(self, job: _MassPointJob, threshold: float) -> tuple[float, float, float]:
+        """The MC-statistical errors of g_fine, g_coarse and g, from replicas of their templates
         (:func:`lambda_mc_error`; the same replicas at every threshold)."""
         fine = lambda_mc_error(job.point.full, job.g_ref, _replica_rng(job, MC_ERROR_STREAM), threshold=threshold)
-        if self.g == self.g_fine:
-            return fine, fine
         coarse_rng = _replica_rng(job, COARSE_MC_ERROR_STREAM)
-        return fine, lambda_mc_error(job.point.coarse, job.g_ref, coarse_rng, threshold=threshold)
+        coarse = lambda_mc_error(job.point.coarse, job.g_ref, coarse_rng, threshold=threshold)
+        return fine, coarse, fine if self.g == self.g_fine else coarse
 
 
 @dataclass(frozen=True)
 class _Bounds:
     """One mass point's limits at Lambda = 4 and its CLs band without MC constraints (:class:`_Bound`),
-    with the MC-statistical errors of g_lambda, g_lambda_bound and the CLs median."""
+    with the MC-statistical errors of g_lambda, g_lambda_coarse, g_lambda_bound and the CLs median, and
+    those of the limits on the S/B-grouped templates: Lambda = 4 and the CLs median without MC
+    constraints, which is Lambda = 1.96^2 there (``fits.cls``)."""
 
     lam: _Bound
-    lam_errors: tuple[float, float]
+    lam_errors: tuple[float, float, float]  # g_fine, g_coarse, g
     cls_band: tuple[_Bound, ...]  # at band_target(n), n in BAND_SIGMAS
     cls_error: float
+    grouped_errors: tuple[float, float]  # Lambda = 4, Lambda = 1.96^2
 
     @classmethod
     def of(cls, job: _MassPointJob) -> _Bounds:
         lam = _Bound.of(job.point, job.g_ref, LAMBDA_95)
         band = tuple(_Bound.of(job.point, job.g_ref, band_target(n)) for n in BAND_SIGMAS)
         median = band[BAND_SIGMAS.index(0)]
-        return cls(lam, lam.mc_errors(job, LAMBDA_95), band, median.mc_errors(job, MEDIAN_Q)[1])
+        grouped = [
+            lambda_mc_error(job.point.grouped, job.g_ref, _replica_rng(job, GROUPED_MC_ERROR_STREAM), threshold=q)
+            for q in (LAMBDA_95, MEDIAN_Q)
+        ]
+        return cls(
+            lam, lam.mc_errors(job, LAMBDA_95), band, median.mc_errors(job, MEDIAN_Q)[2], (grouped[0], grouped[1])
+        )
 
 
 def _replica_rng(job: _MassPointJob, stream: int) -> np.random.Generator:
@@ -433,8 +451,9 @@ def _row(
     small_background = _sensitive_background(model, mu_lambda) < stats.small_background_events
     mc_limited = bool(mc_variance_ratio(band[2], g_infinite) > MC_LIMITED_VARIANCE)
     source = expected_source(small_background, toys[2], mc_limited)
+    toys_error = toys[2] * cls_error / band[2]
     expected, expected_error = {
-        "toys": (toys, toys[2] * cls_error / band[2]),
+        "toys": (toys, toys_error),
         "cls_bound": (bound_band, bounds.cls_error),
         "cls": (band, cls_error),
     }[source]
@@ -454,16 +473,20 @@ def _row(
         g_lambda=lam.g_fine,
         g_lambda_mc_error=bounds.lam_errors[0],
         g_lambda_grouped=coupling_from_mu(mu_at_lambda(merged.signal.yields, merged.total_background), g_ref),
+        g_lambda_grouped_mc_error=bounds.grouped_errors[0],
         g_lambda_coarse=lam.g_coarse,
+        g_lambda_coarse_mc_error=bounds.lam_errors[1],
         g_lambda_bound=lam.g,
-        g_lambda_bound_mc_error=bounds.lam_errors[1],
+        g_lambda_bound_mc_error=bounds.lam_errors[2],
         **_band_columns("g_cls_bound", bound_band),
         g_cls_bound_mc_error=bounds.cls_error,
         **_band_columns("g_cls", band),
         g_cls_mc_error=cls_error,
         g_cls_infinite_mc=g_infinite,
+        g_cls_infinite_mc_mc_error=bounds.grouped_errors[1],
         cls_mc_limited=mc_limited,
         **_band_columns("g_cls_toys", toys),
+        g_cls_toys_mc_error=toys_error,
         cls_method=cls_method,
         small_background=small_background,
         expected_from=source,
@@ -511,15 +534,17 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
     head = (
         f"{'m_a':>6} {'kappa':>5} {'E_low':>5} {'eta_hi':>6} {'S':>9} {'B':>11} {'bins':>6} {'empty':>6}"
-        f" {'L_empty':>7} {'L_floor':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'g(bound)':>10}"
-        f" {'MC err':>7} {'g(CLs)':>10}"
-        f" {'MC err':>7} {'g(CLs,MC=inf)':>13} {'g(CLs,bound)':>12} {'MC err':>7}"
-        f" {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9} {'g(expected)':>11} {'from':>9}"
+        f" {'L_empty':>7} {'L_floor':>7} {'g(Lambda)':>10} {'MC err':>7} {'g(coarse)':>10} {'MC err':>7}"
+        f" {'g(bound)':>10} {'MC err':>7} {'g(CLs)':>10} {'MC err':>7} {'g(CLs,MC=inf)':>13} {'MC err':>7}"
+        f" {'g(CLs,bound)':>12} {'MC err':>7} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'g(toys)':>9}"
+        f" {'MC err':>7} {'g(expected)':>11} {'MC err':>7} {'from':>9}"
     )
+    relative = lambda r, limit: getattr(r, f"{limit}_mc_error") / getattr(r, limit)
     lines = [
         f"# expected 95% CL limits on g_agg [GeV^-1]; yields in events; g_ref = {g_ref:g}; L_empty, L_floor: the "
         "share of Lambda from bins without background MC, and from the bins that carry a floor; "
-        "MC err: the relative MC-statistical error of the limit before it, from template replicas; g(coarse): Lambda "
+        "MC err: the relative MC-statistical error of the limit before it, from template replicas (for g(toys) the "
+        "asymptotic CLs median's); g(coarse): Lambda "
         "with the S/B order from coarse blocks and no empty-bin treatment (conservative); g(bound): the smaller of "
         "g(Lambda) and g(coarse) where every coarse group holds background MC (else g(Lambda)), both upper bounds on "
         "the per-bin limit with infinite MC; g(CLs,MC=inf): CLs "
@@ -533,13 +558,15 @@ def format_table(rows: list[MassPoint], g_ref: float) -> str:
         lines.append(
             f"{r.m_a:6.3g} {r.kappa:5.2f} {r.e_low:5.2f} {r.eta_high:6.2f} {r.signal:9.3g}"
             f" {r.background:11.4g} {r.signal_bins:6d} {r.empty_bins:6d} {r.lambda_empty_fraction:7.2f}"
-            f" {r.lambda_floor_fraction:7.2f} {r.g_lambda:10.3e} {r.g_lambda_mc_error / r.g_lambda:7.1%}"
-            f" {r.g_lambda_coarse:10.3e} {r.g_lambda_bound:10.3e} {r.g_lambda_bound_mc_error / r.g_lambda_bound:7.1%}"
-            f" {r.g_cls:10.3e} {r.g_cls_mc_error / r.g_cls:7.1%}"
-            f" {r.g_cls_infinite_mc:13.3e} {r.g_cls_bound:12.3e} {r.g_cls_bound_mc_error / r.g_cls_bound:7.1%}"
-            f" {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e}"
-            f" {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e} {r.g_cls_toys:9.2e} {r.g_expected:11.3e}"
-            f" {r.expected_from:>9}{flag}"
+            f" {r.lambda_floor_fraction:7.2f} {r.g_lambda:10.3e} {relative(r, 'g_lambda'):7.1%}"
+            f" {r.g_lambda_coarse:10.3e} {relative(r, 'g_lambda_coarse'):7.1%}"
+            f" {r.g_lambda_bound:10.3e} {relative(r, 'g_lambda_bound'):7.1%}"
+            f" {r.g_cls:10.3e} {relative(r, 'g_cls'):7.1%}"
+            f" {r.g_cls_infinite_mc:13.3e} {relative(r, 'g_cls_infinite_mc'):7.1%}"
+            f" {r.g_cls_bound:12.3e} {relative(r, 'g_cls_bound'):7.1%}"
+            f" {r.g_cls_minus2:9.2e} {r.g_cls_minus1:9.2e} {r.g_cls_plus1:9.2e} {r.g_cls_plus2:9.2e}"
+            f" {r.g_cls_toys:9.2e} {relative(r, 'g_cls_toys'):7.1%}"
+            f" {r.g_expected:11.3e} {relative(r, 'g_expected'):7.1%} {r.expected_from:>9}{flag}"
         )
     for r in rows:
         if "failed" in r.cls_method:
