@@ -271,13 +271,11 @@ class _Bounds:
         lam = _Bound.of(job.point, job.g_ref, LAMBDA_95)
         band = tuple(_Bound.of(job.point, job.g_ref, band_target(n)) for n in BAND_SIGMAS)
         median = band[BAND_SIGMAS.index(0)]
-        grouped = [
+        at_4, at_median = (
             lambda_mc_error(job.point.grouped, job.g_ref, _replica_rng(job, GROUPED_MC_ERROR_STREAM), threshold=q)
             for q in (LAMBDA_95, MEDIAN_Q)
-        ]
-        return cls(
-            lam, lam.mc_errors(job, LAMBDA_95), band, median.mc_errors(job, MEDIAN_Q)[2], (grouped[0], grouped[1])
         )
+        return cls(lam, lam.mc_errors(job, LAMBDA_95), band, median.mc_errors(job, MEDIAN_Q)[2], (at_4, at_median))
 
 
 def _replica_rng(job: _MassPointJob, stream: int) -> np.random.Generator:
