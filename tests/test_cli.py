@@ -149,6 +149,10 @@ def test_run_makes_every_output_and_resumes(tmp_path):
     ):
         assert (out / name).is_file(), name
     assert len((out / "limits/limits.csv").read_text().splitlines()) == 3
+    # the last table printed: the limit to quote, a line per mass, then what was written
+    lines = res.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# the expected 95% CL upper limit to quote"))
+    assert lines[start + 1].split()[:2] == ["m_a", "g(expected)"] and len(lines) == start + 5
     again = runner.invoke(main, ["-c", str(cfg), "run", "-o", str(out)])
     assert again.exit_code == 0 and again.output.count("up to date, kept") == 4
     # the floor's reach from the command line: no reach floors no empty bin, a wider reach some; the QED's

@@ -17,6 +17,7 @@ from alpfusion.fits.scan import (
     _sensitive_background,
     cls_infinite_mc,
     expected_source,
+    format_expected,
     format_table,
     mc_variance_ratio,
     run_scan,
@@ -176,6 +177,15 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
         assert all(r.small_background for r in rows)
     table = format_table(rows, cfg.signal.g_ref)
     assert "g(Lambda)" in table and len(table.splitlines()) >= 4
+    # the limit to quote alone: a line per mass point with its band, relative MC error and source
+    quoted = format_expected(rows).splitlines()
+    assert quoted[1].split() == ["m_a", "g(expected)", "-2s", "-1s", "+1s", "+2s", "MC", "err", "from"]
+    for line, row in zip(quoted[2:], rows, strict=True):
+        m_a, *band, error, source = line.split()
+        assert float(m_a) == row.m_a and source == row.expected_from
+        g = [getattr(row, f"g_expected{part}") for part in BAND_COLUMNS]
+        assert [float(v) for v in band] == pytest.approx([g[2], g[0], g[1], g[3], g[4]], rel=5e-3)
+        assert float(error.rstrip("%")) == pytest.approx(100 * row.g_expected_mc_error / row.g_expected, abs=0.051)
     csv_text = write_rows(tmp_path / "limits.csv", rows).read_text()
     assert csv_text.splitlines()[0].startswith("m_a,kappa,e_low,eta_high,signal")
 

@@ -406,7 +406,7 @@ def limits(
     workspaces/ (pyhf), published/BkgOnly.json and published/patchset.json, hepdata/ (the HEPData
     submission).
     """
-    from .fits.scan import format_table
+    from .fits.scan import format_expected, format_table
     from .parallel import task_pool
     from .processors.results import load_result
 
@@ -424,6 +424,7 @@ def limits(
     finally:
         progress.close()
     click.echo(format_table(out.rows, cfg.signal.g_ref), nl=False)
+    click.echo(format_expected(out.rows), nl=False)
     click.echo(
         f"wrote {output}/limits.csv, {output}/reach_summary.png and {output}/reach.png (.pdf, _layers.csv), "
         f"{output}/published/ (BkgOnly.json, patchset.json), {output}/hepdata/"
@@ -458,7 +459,7 @@ def run(cfg: Config, output: str, force: bool) -> None:
     histograms are made twice: with the configuration's cuts (for the optimisation), then with the
     optimised ones (output/cuts/), which the limits use.
     """
-    from .fits.scan import format_table
+    from .fits.scan import format_expected, format_table
     from .processors.optimise import format_cuts
 
     progress = BarProgress()
@@ -468,6 +469,7 @@ def run(cfg: Config, output: str, force: bool) -> None:
         progress.close()
     click.echo(format_cuts(result.cuts.cuts), nl=False)
     click.echo(format_table(result.limits.rows, cfg.signal.g_ref), nl=False)
+    click.echo(format_expected(result.limits.rows), nl=False)
     times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in result.seconds.items())
     click.echo(f"wrote {output}/ (limits in {output}/limits/, provenance.json); {times}")
 

@@ -528,6 +528,23 @@ def read_rows(path: str | os.PathLike) -> list[MassPoint]:
         return [MassPoint(**{k: parse[str(types[k])](v) for k, v in row.items()}) for row in reader]
 
 
+def format_expected(rows: list[MassPoint]) -> str:
+    """The expected limit to quote as text, one line per mass point: ``g_expected``, its -2 to +2 sigma
+    band, its relative MC-statistical error and the CLs limit it is (``expected_from``)."""
+    lines = [
+        "# the expected 95% CL upper limit to quote on g_agg [GeV^-1] (limits.csv: g_expected, its band and "
+        "MC error; from: toys = pseudo-experiments, cls_bound = CLs without MC constraints, cls = asymptotic CLs)",
+        f"{'m_a':>6} {'g(expected)':>11} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'MC err':>7} {'from':>9}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r.m_a:6.3g} {r.g_expected:11.3e} {r.g_expected_minus2:9.2e} {r.g_expected_minus1:9.2e}"
+            f" {r.g_expected_plus1:9.2e} {r.g_expected_plus2:9.2e} {r.g_expected_mc_error / r.g_expected:7.1%}"
+            f" {r.expected_from:>9}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def format_table(rows: list[MassPoint], g_ref: float) -> str:
     """The limits table as text: cuts, S and B, and the couplings of both criteria."""
     head = (
