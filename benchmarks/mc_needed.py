@@ -13,7 +13,9 @@ MC event), its effective MC events B / w, and the effective events it would need
 ``fits.scan.MC_LIMITED_VARIANCE`` (where doubling the MC moves g(CLs) by 10%), and the draws that
 would give them if every smeared copy of every draw landed there with equal weight, B / (K w_max) (K
 = ``detector.smearings``), over the configured draws. Beside them w as the limits see it, (g(CLs) /
-g(CLs,MC=inf))^4 - 1 (``fits.scan.mc_variance_ratio``), which sums every background's MC variance.
+g(CLs,MC=inf))^4 - 1 (``fits.scan.mc_variance_ratio``), which sums every background's MC variance,
+and the share of the signal in those groups (``S share``: what a sampler whose draws followed the signal
+would put there).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def main():
     print(f"groups carrying {args.share:.0%} of Lambda; w_max = {MC_LIMITED_VARIANCE:.2f}; smearings {smearings}")
     print(
         f"{'m_a':>5} {'background':>11} {'groups':>6} {'B':>9} {'w':>8} {'N_eff':>9} {'needed':>9}"
-        f" {'x':>7} {'draws':>9} {'/ draws':>8} {'w(limits)':>9}"
+        f" {'x':>7} {'draws':>9} {'/ draws':>8} {'w(limits)':>9} {'S share':>7}"
     )
     for point in mass_point_models(result, cfg.statistics):
         m_a = point.hypothesis.m_a
@@ -53,6 +55,7 @@ def main():
         sets = lambda_carriers(model.signal.yields, model.total_background, args.share)
         row = rows[m_a]
         w_limits = mc_variance_ratio(row.g_cls, row.g_cls_infinite_mc)
+        signal_share = model.signal.yields[sets].sum() / model.signal.yields.sum()
         for name in result.backgrounds:
             template = model.backgrounds[name]
             events, variance = template.yields[sets].sum(), template.variances[sets].sum()
@@ -66,6 +69,7 @@ def main():
             print(
                 f"{m_a:5g} {name:>11} {len(sets):6d} {events:9.3g} {w:8.3g} {events / w:9.3g} {needed:9.3g}"
                 f" {needed * w / events:7.3g} {perfect:9.3g} {perfect / draws:8.2g} {w_limits:9.3g}"
+                f" {signal_share:7.2f}"
             )
 
 
