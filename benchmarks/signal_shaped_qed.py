@@ -3,8 +3,9 @@ of the efficiency that docs/statistics.md ("What would converge g(CLs) from 7 Ge
 
 Run: python benchmarks/signal_shaped_qed.py [RUN_DIR] [--mass M] [--share F] [--events N] [--points K]
 RUN_DIR is the output folder of a default run (``alpfusion run``; default output). At the mass M
-(default 7 GeV), the 2% bins that carry the share F (default 0.9) of Lambda at the run's limit
-(``fits.poisson.lambda_carriers`` on the full binning) are the bins where g(CLs) needs QED MC. The
+(default 7 GeV), the S/B groups of the workspace that carry the share F (default 0.9) of Lambda at the
+run's limit (``fits.poisson.lambda_carriers``; ``models.workspace.group_by_signal_to_background``, as
+``benchmarks/mc_needed.py``) are where g(CLs) needs QED MC; their 2% bins are "those bins" below. The
 signal sample of that mass, put through the detector model and the selection once (the first smearing,
 ``processors.events.measured_events``), stands for a sampler of the electron pair that follows the
 signal: its draws that land in those bins (up to N of them, default 1000) are the electron pairs such a
@@ -39,7 +40,7 @@ from alpfusion import workflow
 from alpfusion.config import load_config
 from alpfusion.fits.poisson import lambda_carriers
 from alpfusion.kinematics import in_acceptance
-from alpfusion.models.workspace import mass_point_models
+from alpfusion.models.workspace import group_by_signal_to_background, mass_point_models
 from alpfusion.observables import compute_observables
 from alpfusion.processors.detector import pt_excess_significance
 from alpfusion.processors.events import measured_events
@@ -165,7 +166,9 @@ def main():
     (point,) = [p for p in mass_point_models(result, cfg.statistics) if abs(p.hypothesis.m_a - args.mass) < 1e-9]
     (hypothesis,) = [h for h in mass_hypotheses(cfg) if abs(h.m_a - args.mass) < 1e-9]
     model = point.full
-    carriers = model.bins[lambda_carriers(model.signal.yields, model.total_background, args.share)]
+    grouped, group = group_by_signal_to_background(model, cfg.statistics.sb_groups)
+    carrying = lambda_carriers(grouped.signal.yields, grouped.total_background, args.share)
+    carriers = model.bins[np.isin(group, carrying)]
 
     path = workflow.sample_path(run_dir / "samples", "ee_to_eea", args.mass)
     events = measured_events(path, cfg)
@@ -187,7 +190,8 @@ def main():
     arrays, meta = read_sample(path)
     draws = int(meta["n_draws"])
     print(
-        f"m_a = {args.mass:g} GeV: {len(carriers)} bins carry {args.share:.0%} of Lambda, holding "
+        f"m_a = {args.mass:g} GeV: {len(carrying)} S/B groups ({len(carriers)} bins) carry {args.share:.0%} of "
+        "Lambda, holding "
         f"{model.signal.yields[np.isin(model.bins, carriers)].sum() / model.signal.yields.sum():.2f} of the signal; "
         f"{len(landed)} of {draws} signal draws land there (first smearing)"
     )
