@@ -92,7 +92,7 @@ class MassPoint(SelectedYields):
     g_lambda: float
     g_lambda_mc_error: float  # MC-statistical error of g_lambda (lambda_mc_error)
     g_lambda_grouped: float
-    g_lambda_grouped_mc_error: float  # MC-statistical error of g_lambda_grouped (lambda_mc_error)
+    g_lambda_grouped_mc_error: float  # MC-statistical error of g_lambda_grouped (lambda_mc_errors)
     g_lambda_coarse: float  # Lambda on groups ordered from coarse blocks, MC only (coarse_model)
     g_lambda_coarse_mc_error: float  # MC-statistical error of g_lambda_coarse (lambda_mc_error)
     g_lambda_bound: float  # min(g_lambda, g_lambda_coarse) where every coarse group holds MC (lambda_bound)
@@ -244,14 +244,6 @@ class _Bound:
         g_coarse = coupling_from_mu(mu_at_lambda(point.coarse.signal.yields, coarse_b, threshold), g_ref)
         return cls(mu_fine, g_fine, g_coarse, lambda_bound(g_fine, g_coarse, coarse_b))
 
-    def mc_errors(self, job: _MassPointJob, threshold: float) -> tuple[float, float, float]:
-        """The MC-statistical errors of g_fine, g_coarse and g, from replicas of their templates
-        (:func:`lambda_mc_error`; the same replicas at every threshold)."""
-        fine = lambda_mc_error(job.point.full, job.g_ref, _replica_rng(job, MC_ERROR_STREAM), threshold=threshold)
-        coarse_rng = _replica_rng(job, COARSE_MC_ERROR_STREAM)
-        coarse = lambda_mc_error(job.point.coarse, job.g_ref, coarse_rng, threshold=threshold)
-        return fine, coarse, fine if self.g == self.g_fine else coarse
-
 
 @dataclass(frozen=True)
 class _Bounds:
@@ -268,14 +260,24 @@ class _Bounds:
 
     @classmethod
     def of(cls, job: _MassPointJob) -> _Bounds:
+        """The limits, and their MC-statistical errors from one set of replicas per template set (full
+        binning, coarse groups, S/B groups; :func:`lambda_mc_errors`) at Lambda = 4 and 1.96^2; a
+        bound's error is that of the limit it is."""
         lam = _Bound.of(job.point, job.g_ref, LAMBDA_95)
         band = tuple(_Bound.of(job.point, job.g_ref, band_target(n)) for n in BAND_SIGMAS)
         median = band[BAND_SIGMAS.index(0)]
-        at_4, at_median = (
-            lambda_mc_error(job.point.grouped, job.g_ref, _replica_rng(job, GROUPED_MC_ERROR_STREAM), threshold=q)
-            for q in (LAMBDA_95, MEDIAN_Q)
+        fine, coarse, grouped = (
+            lambda_mc_errors(model, job.g_ref, _replica_rng(job, stream), (LAMBDA_95, MEDIAN_Q))
+            for model, stream in (
+                (job.point.full, MC_ERROR_STREAM),
+                (job.point.coarse, COARSE_MC_ERROR_STREAM),
+                (job.point.grouped, GROUPED_MC_ERROR_STREAM),
+            )
         )
-        return cls(lam, lam.mc_errors(job, LAMBDA_95), band, median.mc_errors(job, MEDIAN_Q)[2], (at_4, at_median))
+        bound_error = lambda bound, k: fine[k] if bound.g == bound.g_fine else coarse[k]
+        return cls(
+            lam, (fine[0], coarse[0], bound_error(lam, 0)), band, bound_error(median, 1), (grouped[0], grouped[1])
+        )
 
 
 def _replica_rng(job: _MassPointJob, stream: int) -> np.random.Generator:
@@ -350,18 +352,25 @@ def _replicas(model: RegionModel, rng: np.random.Generator, replicas: int) -> It
         yield s, sum((_gamma_replica(t, rng) for t in model.backgrounds.values()), np.zeros(len(model.bins)))
 
 
-def lambda_mc_error(
+def lambda_mc_errors(
     model: RegionModel,
     g_ref: float,
     rng: np.random.Generator,
+    thresholds: Sequence[float],
     replicas: int = MC_REPLICAS,
-    *,
-    threshold: float = LAMBDA_95,
-) -> float:
-    """The MC-statistical error of the coupling at Lambda = ``threshold`` (4 by default): its standard
-    deviation over replicas of the model's templates (:func:`_replicas`)."""
-    couplings = [coupling_from_mu(mu_at_lambda(s, b, threshold), g_ref) for s, b in _replicas(model, rng, replicas)]
-    return float(np.std(couplings, ddof=1))
+) -> tuple[float, ...]:
+    """The MC-statistical errors of the couplings at Lambda = each of ``thresholds``: their standard
+    deviations over one set of replicas of the model's templates (:func:`_replicas`)."""
+    couplings = [
+        [coupling_from_mu(mu_at_lambda(s, b, threshold), g_ref) for threshold in thresholds]
+        for s, b in _replicas(model, rng, replicas)
+    ]
+    return tuple(float(np.std(column, ddof=1)) for column in zip(*couplings))
+
+
+def lambda_mc_error(model: RegionModel, g_ref: float, rng: np.random.Generator, replicas: int = MC_REPLICAS) -> float:
+    """The MC-statistical error of the coupling at Lambda = 4 (:func:`lambda_mc_errors`)."""
+    return lambda_mc_errors(model, g_ref, rng, (LAMBDA_95,), replicas)[0]
 
 
 def cls_mc_error(
