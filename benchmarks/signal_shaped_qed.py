@@ -48,7 +48,7 @@ from alpfusion.processors.layouts import region_view
 from alpfusion.processors.results import load_result
 from alpfusion.processors.selection import mass_hypotheses
 from alpfusion.samples.amplitudes import me2_ee_to_eea
-from alpfusion.samples.phasespace import beams, boost_from_rest
+from alpfusion.samples.phasespace import beams, boost_from_rest, from_angles, rotate_y, rotate_z
 from alpfusion.samples.qed import me2_bhabha_photons
 from alpfusion.samples.rootio import read_sample
 
@@ -70,14 +70,6 @@ def _rest_frame(p: np.ndarray, parent: np.ndarray, mass: np.ndarray) -> np.ndarr
     reverse = parent.copy()
     reverse[:, 1:] *= -1.0
     return boost_from_rest(p, reverse, mass)
-
-
-def _axes(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors orthogonal to the unit vectors d (N, 3) and to each other."""
-    helper = np.where(np.abs(d[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-    e1 = np.cross(d, helper)
-    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    return e1, np.cross(d, e1)
 
 
 def _peak_cos(beta: np.ndarray, one_minus_beta: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -110,9 +102,8 @@ def photon_integral(
     pick = np.maximum(component, 0)
     axis, b, ob = d[rows, pick], beta[rows, pick], omb[rows, pick]
     cos_a = np.where(component < 0, 2.0 * u - 1.0, _peak_cos(b, ob, u))
-    sin_a = np.sqrt(np.maximum(1.0 - cos_a * cos_a, 0.0))
-    e1, e2 = _axes(axis)
-    direction = cos_a[:, None] * axis + sin_a[:, None] * (np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2)
+    about_z = from_angles(np.ones_like(u), np.ones_like(u), cos_a, phi)
+    direction = rotate_z(rotate_y(about_z, axis[:, 2]), np.arctan2(axis[:, 1], axis[:, 0]))[:, 1:]
     density = np.full(n * points, UNIFORM_SHARE / (4.0 * math.pi))
     for j in range(d.shape[1]):
         cos_j = np.clip(np.sum(direction * d[:, j], axis=1), -1.0, 1.0)
