@@ -8,6 +8,7 @@ import hist
 import numpy as np
 import pytest
 
+from alpfusion.fits import BAND_SIGMAS, band_column
 from alpfusion.fits.cls import MEDIAN_Q, LimitError, _asimov_band, asimov_median
 from alpfusion.fits.poisson import coupling_from_mu, mu_at_lambda, poisson_lambda
 from alpfusion.fits.scan import (
@@ -80,6 +81,19 @@ def assert_expected_is_its_source(row):
     assert row.g_expected_mc_error == getattr(row, f"{column}_mc_error")
     # the toys' MC error is the asymptotic median's, relative: a replica would need its own toys
     assert row.g_cls_toys_mc_error == pytest.approx(row.g_cls_mc_error * row.g_cls_toys / row.g_cls, nan_ok=True)
+
+
+def test_band_columns_are_named_by_their_sigma():
+    assert [band_column("g_cls", n) for n in BAND_SIGMAS] == [
+        "g_cls_minus2",
+        "g_cls_minus1",
+        "g_cls",
+        "g_cls_plus1",
+        "g_cls_plus2",
+    ]
+    names = {f.name for f in fields(MassPoint)}
+    for limit in ("g_cls_bound", "g_cls", "g_cls_toys", "g_expected"):
+        assert {band_column(limit, n) for n in BAND_SIGMAS} <= names
 
 
 def test_every_limit_has_its_mc_error_column():

@@ -21,6 +21,7 @@ from hepdata_lib import Submission, Table, Uncertainty, Variable
 from hepdata_validator.full_submission_validator import FullSubmissionValidator
 
 from .errors import AlpfusionError
+from .fits import band_column
 
 __all__ = ["HEPDataError", "limits_table", "validate_submission", "write_submission"]
 
@@ -85,7 +86,7 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
         variable.add_uncertainty(_mc_uncertainty(col(f"{column}_mc_error")))
         for n in (1, 2):
             band = Uncertainty(f"{n} sigma", is_symmetric=False)
-            low, high = col(f"{column}_minus{n}"), col(f"{column}_plus{n}")
+            low, high = col(band_column(column, -n)), col(band_column(column, n))
             band.values = [(float(lo - m), float(hi - m)) for lo, m, hi in zip(low, median, high)]
             variable.add_uncertainty(band)
         return variable

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from . import cosmology
 from .atomic import atomic_path
 from .config import Overlay
+from .fits import band_column
 
 
 @contextlib.contextmanager
@@ -79,8 +80,8 @@ def sigma_bands(rows, limit: str, name: str, label: str) -> list[Layer]:
             rf"{label} $\pm {n}\sigma$",
             "band",
             m,
-            _column(rows, f"{limit}_minus{n}"),
-            _column(rows, f"{limit}_plus{n}"),
+            _column(rows, band_column(limit, -n)),
+            _column(rows, band_column(limit, n)),
             style={"color": color},
         )
         for n, color in ((2, "#ffdf00"), (1, "#00c000"))

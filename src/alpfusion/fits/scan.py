@@ -54,7 +54,7 @@ from ..models.workspace import (
     write_templates,
 )
 from ..processors.optimise import SelectedYields
-from . import BAND_SIGMAS
+from . import BAND_SIGMAS, band_column
 from .cls import MEDIAN_Q, CLsLimit, LimitError, asimov_median, band_target, toy_scan
 from .poisson import LAMBDA_95, coupling_from_mu, lambda_bound, lambda_per_bin, mu_at_lambda, poisson_lambda
 from .toys import StatErrorModel
@@ -502,13 +502,13 @@ def _row(
     )
 
 
-BAND_COLUMNS = ("_minus2", "_minus1", "", "_plus1", "_plus2")
+BAND_COLUMNS = tuple(band_column("", n) for n in BAND_SIGMAS)
 """The suffixes of a limit's band columns, in the order of ``fits.BAND_SIGMAS``."""
 
 
 def _band_columns(limit: str, band: Sequence[float]) -> dict[str, float]:
-    """The columns of a limit's band: ``limit``_minus2, ..., ``limit`` (the median), ..., _plus2."""
-    return {f"{limit}{suffix}": float(value) for suffix, value in zip(BAND_COLUMNS, band, strict=True)}
+    """The columns of a limit's band (:func:`fits.band_column`), from its values at ``fits.BAND_SIGMAS``."""
+    return {band_column(limit, n): float(value) for n, value in zip(BAND_SIGMAS, band, strict=True)}
 
 
 def rows_csv(rows: Sequence[Any]) -> str:
