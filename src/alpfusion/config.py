@@ -205,13 +205,6 @@ class Acceptance(_Strict):
         degrees: a particle closer than this to a beam is outside it (22 deg for Belle II)."""
         return min(self.theta_min_deg, 180.0 - self.theta_max_deg)
 
-    @property
-    def is_inclusive(self) -> bool:
-        """True when the acceptance cuts nothing (full solid angle, no energy or separation cut)."""
-        return (
-            self.theta_min_deg == 0 and self.theta_max_deg == 180 and self.energy_min == 0 and self.delta_r_ee_min == 0
-        )
-
 
 class Signal(_Strict):
     """The signal e+e- -> e+e- a: reference coupling, mass grid, diagrams."""

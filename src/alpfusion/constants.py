@@ -26,9 +26,6 @@ SIN2_THETA_W = 0.2312
 BR_TAU_TO_ENUNU = 0.1782
 """BR(tau -> e nu nu) (physics.md default)."""
 
-SQRT_S_BELLE2 = 10.58
-"""Belle II centre-of-mass energy at the Upsilon(4S), GeV."""
-
 DELTA_M2_MASS_SCALE = 10.0
 """GeV: the mass M of the missing-mass resolution delta_m2(m) = [1 - (m / M)^4] GeV^2 (physics.md
 section 4); at and above it there is no missing-mass window."""

@@ -41,10 +41,6 @@ class TaskPool:
                 on_done()
         return [done[i] for i in range(len(items))]
 
-    @property
-    def parallel(self) -> bool:
-        return True
-
 
 class LocalPool(TaskPool):
     """``workers`` worker processes (their heap tuned, ``alpfusion.heap``); with one worker, or one
@@ -52,10 +48,6 @@ class LocalPool(TaskPool):
 
     def __init__(self, workers: int):
         self.workers = workers
-
-    @property
-    def parallel(self) -> bool:
-        return self.workers > 1
 
     def as_completed(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         if self.workers <= 1 or len(items) <= 1:
