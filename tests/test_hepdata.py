@@ -33,12 +33,15 @@ def submit(folder, table, inputs):
     )
 
 
-def assert_cls_limit(variable, table, column):
+def assert_cls_limit(variable, table, column, toys=False):
     """A CLs variable of the HEPData table: the median ``column`` of every row, with its MC-statistical
-    error and its 1 and 2 sigma bands as asymmetric errors."""
+    error, its 1 and 2 sigma bands as asymmetric errors and, with ``toys``, the toys' statistical error."""
     assert [v["value"] for v in variable["values"]] == pytest.approx([getattr(r, column) for r in table])
     for value, row in zip(variable["values"], table):
         mc, *bands = value["errors"]
+        if toys:
+            *bands, toy = bands
+            assert toy == {"label": "toys stat", "symerror": pytest.approx(getattr(row, f"{column}_toy_error"))}
         assert len(bands) == 2
         assert mc == {"label": "MC stat", "symerror": pytest.approx(getattr(row, f"{column}_mc_error"))}
         for n, band in zip((1, 2), bands):
@@ -58,7 +61,7 @@ def test_submission_validates_and_holds_the_limits(tmp_path, inputs):
     assert [v["value"] for v in data["independent_variables"][0]["values"]] == [0.1, 1.0, 5.0]
     quoted, poisson, bound, cls, infinite, cls_bound = data["dependent_variables"]
     assert "to quote" in quoted["header"]["name"]
-    assert_cls_limit(quoted, table, "g_expected")
+    assert_cls_limit(quoted, table, "g_expected", toys=True)
     assert "Lambda" in poisson["header"]["name"] and "CLs" in cls["header"]["name"]
     assert [v["value"] for v in bound["values"]] == pytest.approx([r.g_lambda_bound for r in table])
     assert bound["values"][1]["errors"] == [{"label": "MC stat", "symerror": pytest.approx(2e-6)}]

@@ -99,7 +99,7 @@ def test_band_columns_are_named_by_their_sigma():
 def test_every_limit_has_its_mc_error_column():
     names = [f.name for f in fields(MassPoint)]
     band_parts = tuple(part for part in BAND_COLUMNS if part)
-    limits = [n for n in names if n.startswith("g_") and not n.endswith(("_mc_error", *band_parts))]
+    limits = [n for n in names if n.startswith("g_") and not n.endswith(("_mc_error", "_toy_error", *band_parts))]
     assert limits == [
         "g_lambda",
         "g_lambda_grouped",
@@ -193,13 +193,15 @@ def test_scan_rows(cfg, result, tmp_path, treatment):
     assert "g(Lambda)" in table and len(table.splitlines()) >= 4
     # the limit to quote alone: a line per mass point with its band, relative MC error and source
     quoted = format_expected(rows).splitlines()
-    assert quoted[1].split() == ["m_a", "g(expected)", "-2s", "-1s", "+1s", "+2s", "MC", "err", "from"]
+    header = ["m_a", "g(expected)", "-2s", "-1s", "+1s", "+2s", "MC", "err", "toys", "err", "from"]
+    assert quoted[1].split() == header
     for line, row in zip(quoted[2:], rows, strict=True):
-        m_a, *band, error, source = line.split()
+        m_a, *band, error, toy_error, source = line.split()
         assert float(m_a) == row.m_a and source == row.expected_from
         g = [getattr(row, f"g_expected{part}") for part in BAND_COLUMNS]
         assert [float(v) for v in band] == pytest.approx([g[2], g[0], g[1], g[3], g[4]], rel=5e-3)
         assert float(error.rstrip("%")) == pytest.approx(100 * row.g_expected_mc_error / row.g_expected, abs=0.051)
+        assert float(toy_error.rstrip("%")) == pytest.approx(100 * row.g_expected_toy_error / row.g_expected, abs=0.051)
     csv_text = write_rows(tmp_path / "limits.csv", rows).read_text()
     assert csv_text.splitlines()[0].startswith("m_a,kappa,e_low,eta_high,signal")
 

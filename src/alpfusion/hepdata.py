@@ -33,16 +33,17 @@ class HEPDataError(AlpfusionError):
     """A HEPData submission that cannot be made or does not validate."""
 
 
-def _mc_uncertainty(errors: np.ndarray) -> Uncertainty:
-    """The symmetric MC-statistical uncertainty of a limit."""
-    mc = Uncertainty("MC stat", is_symmetric=True)
+def _mc_uncertainty(errors: np.ndarray, label: str = "MC stat") -> Uncertainty:
+    """A symmetric statistical uncertainty of a limit: the background MC's ("MC stat") or the toys'."""
+    mc = Uncertainty(label, is_symmetric=True)
     mc.values = [float(v) for v in errors]
     return mc
 
 
 def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
     """The table of expected 95% CL upper limits on g_agg versus m_a: first the one to quote
-    (``g_expected``, ``fits.scan.expected_source``) with its MC-statistical error and its bands, then
+    (``g_expected``, ``fits.scan.expected_source``) with its MC-statistical error, the statistical
+    error of the pseudo-experiments where it is theirs, and its bands, then
     Lambda < 4 with its MC-statistical error and the tighter of it and the coarse groups' limit with its
     own, the CLs median with its MC-statistical error and its +-1 and +-2 sigma bands (asymmetric
     uncertainties), the CLs median without the MC-statistical constraints (infinite MC) with its
@@ -59,7 +60,8 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
         "the limits with infinite MC, each with its MC-statistical error). The first is the one to quote: the "
         "CLs median from pseudo-experiments where the bins that give half of Lambda expect only a few "
         "background events, the CLs median without the MC's constraints where the background MC sets the "
-        "profiled CLs, else the asymptotic CLs median (column expected_from of the limits table)."
+        "profiled CLs, else the asymptotic CLs median (column expected_from of the limits table); "
+        "'toys stat' is the statistical error that the finite number of pseudo-experiments leaves."
     )
     table.location = "Reach plot"
     table.keywords["observables"] = ["G_AGG"]
@@ -91,7 +93,9 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
             variable.add_uncertainty(band)
         return variable
 
-    table.add_variable(cls_limit("Expected limit to quote, CLs (median)", "g_expected"))
+    expected = cls_limit("Expected limit to quote, CLs (median)", "g_expected")
+    expected.add_uncertainty(_mc_uncertainty(col("g_expected_toy_error"), "toys stat"))
+    table.add_variable(expected)
     poisson = limit(r"Expected limit, $\Lambda < 4$", col("g_lambda"))
     poisson.add_uncertainty(_mc_uncertainty(col("g_lambda_mc_error")))
     table.add_variable(poisson)

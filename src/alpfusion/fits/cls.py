@@ -54,13 +54,7 @@ class CLsLimit:
     median: float
     band: tuple[float, float, float, float, float]  # -2, -1, 0, +1, +2 sigma
     method: str
-
-    def as_dict(self) -> dict:
-        return {
-            "median": self.median,
-            **{f"{k:+d}sigma": v for k, v in zip(BAND_SIGMAS, self.band)},
-            "method": self.method,
-        }
+    toy_error: float = 0.0  # the toys' statistical error of the median (toys.median_error); 0 asymptotically
 
 
 def _lambda_scale(model: StatErrorModel) -> float:
@@ -171,16 +165,18 @@ def expected_limit(
     A model that is not of one channel with per-bin staterror only raises LimitError.
     """
     binned = StatErrorModel.from_pyhf(model)
+    toy_error = 0.0
     if method == "asymptotic":
         band = _asimov_band(binned)
     elif method == "toys":
         if scan is None:
             scan = toy_scan(expected_limit(model))
-        band = toy_band(binned, np.asarray(scan, dtype=float), ntoys, seed)
+        toys = toy_band(binned, np.asarray(scan, dtype=float), ntoys, seed)
+        band, toy_error = toys.band, toys.median_error
     else:
         raise LimitError(f"method must be 'asymptotic' or 'toys', got '{method}'")
     lo2, lo1, median, hi1, hi2 = band
-    return CLsLimit(median=median, band=(lo2, lo1, median, hi1, hi2), method=method)
+    return CLsLimit(median=median, band=(lo2, lo1, median, hi1, hi2), method=method, toy_error=toy_error)
 
 
 def toy_scan(asymptotic: CLsLimit, points: int = 17) -> np.ndarray:

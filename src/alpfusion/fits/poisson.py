@@ -101,3 +101,8 @@ def lambda_bound(g_fine: float, g_merged: float, merged_background) -> float:
 def coupling_from_mu(mu: float, g_ref: float) -> float:
     """g = g_ref sqrt(mu): every signal rate scales as g^2."""
     return g_ref * math.sqrt(mu)
+
+
+def coupling_error(mu: float, mu_error: float, g_ref: float) -> float:
+    """The error of g = g_ref sqrt(mu) from an error of mu, to first order: dg = g dmu / (2 mu)."""
+    return coupling_from_mu(mu, g_ref) * mu_error / (2.0 * mu)

@@ -56,7 +56,15 @@ from ..models.workspace import (
 from ..processors.optimise import SelectedYields
 from . import BAND_SIGMAS, band_column
 from .cls import MEDIAN_Q, CLsLimit, LimitError, asimov_median, band_target, toy_scan
-from .poisson import LAMBDA_95, coupling_from_mu, lambda_bound, lambda_per_bin, mu_at_lambda, poisson_lambda
+from .poisson import (
+    LAMBDA_95,
+    coupling_error,
+    coupling_from_mu,
+    lambda_bound,
+    lambda_per_bin,
+    mu_at_lambda,
+    poisson_lambda,
+)
 from .toys import StatErrorModel
 
 log = logging.getLogger(__name__)
@@ -118,6 +126,7 @@ class MassPoint(SelectedYields):
     g_cls_toys_plus1: float
     g_cls_toys_plus2: float
     g_cls_toys_mc_error: float  # its MC-statistical error: the asymptotic median's, relative
+    g_cls_toys_toy_error: float  # its statistical error from the finite number of toys (toys.median_error)
     cls_method: str
     small_background: bool
     expected_from: str  # which CLs limit g_expected is (expected_source): toys, cls_bound or cls
@@ -127,6 +136,7 @@ class MassPoint(SelectedYields):
     g_expected_plus1: float
     g_expected_plus2: float
     g_expected_mc_error: float  # its MC-statistical error (that of its source's column)
+    g_expected_toy_error: float  # the toys' statistical error where it is the toys' limit, else 0
 
 
 @dataclass(frozen=True)
@@ -444,7 +454,7 @@ def _row(
     lam_empty = poisson_lambda(mu_lambda * s[model.empty], b[model.empty]) / lam_total
     floored = model.backgrounds[FLOOR].yields > 0 if FLOOR in model.backgrounds else np.zeros(len(s), bool)
     lam_floor = poisson_lambda(mu_lambda * s[floored], b[floored]) / lam_total
-    toys = [math.nan] * 5
+    toys, toys_toy_error = [math.nan] * 5, math.nan
     if isinstance(limit, str):
         band, cls_method = [math.nan] * 5, f"failed: {limit}"
     else:
@@ -455,14 +465,15 @@ def _row(
             cls_method = f"asymptotic; toys failed: {with_toys}"
         elif with_toys is not None:
             toys, cls_method = [coupling_from_mu(mu, g_ref) for mu in with_toys.band], "asymptotic + toys"
+            toys_toy_error = coupling_error(with_toys.median, with_toys.toy_error, g_ref)
     small_background = _sensitive_background(model, mu_lambda) < stats.small_background_events
     mc_limited = bool(mc_variance_ratio(band[2], g_infinite) > MC_LIMITED_VARIANCE)
     source = expected_source(small_background, toys[2], mc_limited)
     toys_error = toys[2] * cls_error / band[2]
-    expected, expected_error = {
-        "toys": (toys, toys_error),
-        "cls_bound": (bound_band, bounds.cls_error),
-        "cls": (band, cls_error),
+    expected, expected_error, expected_toy_error = {
+        "toys": (toys, toys_error, toys_toy_error),
+        "cls_bound": (bound_band, bounds.cls_error, 0.0),
+        "cls": (band, cls_error, 0.0),
     }[source]
     return MassPoint(
         m_a=h.m_a,
@@ -494,11 +505,13 @@ def _row(
         cls_mc_limited=mc_limited,
         **_band_columns("g_cls_toys", toys),
         g_cls_toys_mc_error=toys_error,
+        g_cls_toys_toy_error=toys_toy_error,
         cls_method=cls_method,
         small_background=small_background,
         expected_from=source,
         **_band_columns("g_expected", expected),
         g_expected_mc_error=expected_error,
+        g_expected_toy_error=expected_toy_error,
     )
 
 
@@ -539,17 +552,20 @@ def read_rows(path: str | os.PathLike) -> list[MassPoint]:
 
 def format_expected(rows: list[MassPoint]) -> str:
     """The expected limit to quote as text, one line per mass point: ``g_expected``, its -2 to +2 sigma
-    band, its relative MC-statistical error and the CLs limit it is (``expected_from``)."""
+    band, its relative MC-statistical error and that of the toys, and the CLs limit it is
+    (``expected_from``)."""
     lines = [
-        "# the expected 95% CL upper limit to quote on g_agg [GeV^-1] (limits.csv: g_expected, its band and "
-        "MC error; from: toys = pseudo-experiments, cls_bound = CLs without MC constraints, cls = asymptotic CLs)",
-        f"{'m_a':>6} {'g(expected)':>11} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'MC err':>7} {'from':>9}",
+        "# the expected 95% CL upper limit to quote on g_agg [GeV^-1] (limits.csv: g_expected, its band, its MC "
+        "error and the toys' statistical error; from: toys = pseudo-experiments, cls_bound = CLs without MC "
+        "constraints, cls = asymptotic CLs)",
+        f"{'m_a':>6} {'g(expected)':>11} {'-2s':>9} {'-1s':>9} {'+1s':>9} {'+2s':>9} {'MC err':>7} {'toys err':>8}"
+        f" {'from':>9}",
     ]
     for r in rows:
         lines.append(
             f"{r.m_a:6.3g} {r.g_expected:11.3e} {r.g_expected_minus2:9.2e} {r.g_expected_minus1:9.2e}"
             f" {r.g_expected_plus1:9.2e} {r.g_expected_plus2:9.2e} {r.g_expected_mc_error / r.g_expected:7.1%}"
-            f" {r.expected_from:>9}"
+            f" {r.g_expected_toy_error / r.g_expected:8.1%} {r.expected_from:>9}"
         )
     return "\n".join(lines) + "\n"
 
