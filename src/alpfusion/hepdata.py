@@ -33,7 +33,7 @@ class HEPDataError(AlpfusionError):
     """A HEPData submission that cannot be made or does not validate."""
 
 
-def _mc_uncertainty(errors: np.ndarray, label: str = "MC stat") -> Uncertainty:
+def _symmetric_uncertainty(errors: np.ndarray, label: str = "MC stat") -> Uncertainty:
     """A symmetric statistical uncertainty of a limit: the background MC's ("MC stat") or the toys'."""
     mc = Uncertainty(label, is_symmetric=True)
     mc.values = [float(v) for v in errors]
@@ -85,7 +85,7 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
         """The CLs median ``column`` with its MC-statistical error and its 1 and 2 sigma bands."""
         median = col(column)
         variable = limit(name, median)
-        variable.add_uncertainty(_mc_uncertainty(col(f"{column}_mc_error")))
+        variable.add_uncertainty(_symmetric_uncertainty(col(f"{column}_mc_error")))
         for n in (1, 2):
             band = Uncertainty(f"{n} sigma", is_symmetric=False)
             low, high = col(band_column(column, -n)), col(band_column(column, n))
@@ -94,19 +94,19 @@ def limits_table(rows, *, sqrt_s: float, luminosity_fb: float) -> Table:
         return variable
 
     expected = cls_limit("Expected limit to quote, CLs (median)", "g_expected")
-    expected.add_uncertainty(_mc_uncertainty(col("g_expected_toy_error"), "toys stat"))
+    expected.add_uncertainty(_symmetric_uncertainty(col("g_expected_toy_error"), "toys stat"))
     table.add_variable(expected)
     poisson = limit(r"Expected limit, $\Lambda < 4$", col("g_lambda"))
-    poisson.add_uncertainty(_mc_uncertainty(col("g_lambda_mc_error")))
+    poisson.add_uncertainty(_symmetric_uncertainty(col("g_lambda_mc_error")))
     table.add_variable(poisson)
     bound = limit(
         r"Expected limit, $\Lambda < 4$, the tighter of the per-bin and coarse-group ones", col("g_lambda_bound")
     )
-    bound.add_uncertainty(_mc_uncertainty(col("g_lambda_bound_mc_error")))
+    bound.add_uncertainty(_symmetric_uncertainty(col("g_lambda_bound_mc_error")))
     table.add_variable(bound)
     table.add_variable(cls_limit("Expected limit, CLs (median)", "g_cls"))
     infinite = limit("Expected limit, CLs (median), infinite MC", col("g_cls_infinite_mc"))
-    infinite.add_uncertainty(_mc_uncertainty(col("g_cls_infinite_mc_mc_error")))
+    infinite.add_uncertainty(_symmetric_uncertainty(col("g_cls_infinite_mc_mc_error")))
     table.add_variable(infinite)
     name = "Expected limit, CLs (median) without MC constraints, the tighter of the per-bin and coarse-group ones"
     table.add_variable(cls_limit(name, "g_cls_bound"))

@@ -22,7 +22,7 @@ For every mass hypothesis (a region of the `analysis` histograms):
    toys' where the asymptotic formulae fail, the CLs bound where the background MC sets the profiled
    CLs, else the asymptotic CLs;
 6. every limit's MC-statistical error (a column ``{limit}_mc_error``): its standard deviation over
-   replicas of its templates (:func:`lambda_mc_error`, :func:`cls_mc_error`); for the toys' limit the
+   replicas of its templates (:func:`lambda_mc_errors`, :func:`cls_mc_error`); for the toys' limit the
    asymptotic median's relative error (a replica would need its own pseudo-experiments).
 
 Mass points are independent and run in parallel worker processes.
@@ -70,7 +70,7 @@ from .toys import StatErrorModel
 log = logging.getLogger(__name__)
 
 MC_REPLICAS = 64
-"""Template replicas for the MC-statistical error of a limit (lambda_mc_error, cls_mc_error)."""
+"""Template replicas for the MC-statistical error of a limit (lambda_mc_errors, cls_mc_error)."""
 MC_ERROR_STREAM = 7
 """The random stream of the Lambda limit's replicas, after generation.seed and before the mass point's index."""
 CLS_MC_ERROR_STREAM = 8
@@ -98,19 +98,19 @@ class MassPoint(SelectedYields):
     lambda_empty_fraction: float
     lambda_floor_fraction: float  # share of Lambda from bins with a floor (empty, or raised to one local event)
     g_lambda: float
-    g_lambda_mc_error: float  # MC-statistical error of g_lambda (lambda_mc_error)
+    g_lambda_mc_error: float  # MC-statistical error of g_lambda (lambda_mc_errors)
     g_lambda_grouped: float
     g_lambda_grouped_mc_error: float  # MC-statistical error of g_lambda_grouped (lambda_mc_errors)
     g_lambda_coarse: float  # Lambda on groups ordered from coarse blocks, MC only (coarse_model)
-    g_lambda_coarse_mc_error: float  # MC-statistical error of g_lambda_coarse (lambda_mc_error)
+    g_lambda_coarse_mc_error: float  # MC-statistical error of g_lambda_coarse (lambda_mc_errors)
     g_lambda_bound: float  # min(g_lambda, g_lambda_coarse) where every coarse group holds MC (lambda_bound)
-    g_lambda_bound_mc_error: float  # MC-statistical error of the limit g_lambda_bound is (lambda_mc_error)
+    g_lambda_bound_mc_error: float  # MC-statistical error of the limit g_lambda_bound is (lambda_mc_errors)
     g_cls_bound_minus2: float  # the -2 sigma value of g_cls_bound's band
     g_cls_bound_minus1: float
     g_cls_bound: float  # asymptotic CLs median without MC constraints, the tighter of per-bin and coarse (_Bound)
     g_cls_bound_plus1: float
     g_cls_bound_plus2: float
-    g_cls_bound_mc_error: float  # MC-statistical error of the limit g_cls_bound is (lambda_mc_error)
+    g_cls_bound_mc_error: float  # MC-statistical error of the limit g_cls_bound is (lambda_mc_errors)
     g_cls_minus2: float
     g_cls_minus1: float
     g_cls: float
@@ -118,7 +118,7 @@ class MassPoint(SelectedYields):
     g_cls_plus2: float
     g_cls_mc_error: float  # MC-statistical error of g_cls (cls_mc_error); NaN without a CLs limit or a replica's
     g_cls_infinite_mc: float  # g_cls without the MC-statistical constraints (cls_infinite_mc)
-    g_cls_infinite_mc_mc_error: float  # its MC-statistical error (lambda_mc_error at q_mu,A = 1.96^2)
+    g_cls_infinite_mc_mc_error: float  # its MC-statistical error (lambda_mc_errors at q_mu,A = 1.96^2)
     cls_mc_limited: bool  # mc_variance_ratio > MC_LIMITED_VARIANCE: g_cls moves > 10% when the MC doubles
     g_cls_toys_minus2: float  # the -2 sigma value of the toys' band, NaN unless run
     g_cls_toys_minus1: float

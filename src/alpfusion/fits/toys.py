@@ -223,9 +223,10 @@ def toy_band(binned: StatErrorModel, scan: np.ndarray, ntoys: int, seed: int) ->
     generator seeded with ``seed``."""
     rng = np.random.default_rng(seed)
     toys = {float(mu): toy_statistics(binned, float(mu), ntoys, rng) for mu in scan}
+    cls_values = {mu: cls_quantiles(*pair) for mu, pair in toys.items()}
     for _ in range(WIDENINGS + 1):
         grid = np.array(sorted(toys))
-        table = np.array([cls_quantiles(*toys[mu]) for mu in grid])
+        table = np.array([cls_values[mu] for mu in grid])
         band = tuple(crossing(grid, table[:, k], 0.5 / ntoys) for k in range(table.shape[1]))
         low, high = min(band) <= grid[0], max(band) >= grid[-1]
         if not (low or high):
@@ -233,6 +234,7 @@ def toy_band(binned: StatErrorModel, scan: np.ndarray, ntoys: int, seed: int) ->
         extra = [*(np.geomspace(grid[0] / 4.0, grid[0], 4)[:-1] if low else ())]
         extra += [*(np.geomspace(grid[-1], grid[-1] * 4.0, 4)[1:] if high else ())]
         toys.update({float(mu): toy_statistics(binned, float(mu), ntoys, rng) for mu in extra})
+        cls_values.update({mu: cls_quantiles(*toys[mu]) for mu in map(float, extra)})
     raise LimitError(f"the pseudo-experiments' band does not fit in mu = {grid[0]:.4g} to {grid[-1]:.4g}")
 
 
